@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test run migrate worker beat web clean-var
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+# The main job on embedded defaults: sample papers in, today's digests out, to var/outbox/.
+demo: migrate
+	$(BIN)/python manage.py import_papers digest/sample_data/daily_papers_listing.txt
+	$(BIN)/python manage.py seed_demo_subscribers
+	$(BIN)/python manage.py send_digests --inline --now
+	@echo
+	@echo "Emails written to $(CURDIR)/var/outbox/ (open the .html files in a browser)."
+	@ls -1 var/outbox/*.html 2>/dev/null | tail -n 12 || true
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Web + worker + beat on embedded defaults (SQLite, filesystem broker, outbox).
+run: migrate
+	$(BIN)/honcho start -f Procfile.dev
+
+web: migrate
+	$(BIN)/python manage.py runserver
+worker: $(STAMP)
+	$(BIN)/celery -A digest worker --loglevel=INFO
+beat: $(STAMP)
+	$(BIN)/celery -A digest beat --loglevel=INFO
+
+clean-var:
+	rm -rf var/

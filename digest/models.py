@@ -1,0 +1,175 @@
+"""The catalog (papers, curated topics) and the digests sent from it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.db import models
+from django.utils.text import slugify
+
+ARXIV_VERSION_RE = re.compile(r"v\d+$")
+
+
+def normalise_arxiv_id(raw: str | None) -> str | None:
+    """`2410.23168v2`, `arXiv:2410.23168` and `http://arxiv.org/abs/2410.23168v1` are
+    all `2410.23168`: one paper whatever version or form a source gives."""
+    if not raw:
+        return None
+    value = raw.strip()
+    for prefix in ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "arxiv:", "arXiv:"):
+        if value.lower().startswith(prefix.lower()):
+            value = value[len(prefix):]
+    value = ARXIV_VERSION_RE.sub("", value.strip())
+    return value or None
+
+
+def title_key(title: str) -> str:
+    """The form two titles are compared in: case, accents, whitespace and punctuation
+    do not make two papers different."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", " ", text.lower())
+    return " ".join(text.split())[:500]
+
+
+class Topic(models.Model):
+    """A research area curated by the editors, with the phrases that signal it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    keywords = models.TextField(
+        help_text="One phrase per line: synonyms, abbreviations and spellings "
+        "(for example LoRA, adapters, prompt tuning)."
+    )
+    is_active = models.BooleanField(default=True, help_text="Offered on the signup form.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = slugify(self.name)
+        super().save(*args, **kwargs)
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [line.strip() for line in self.keywords.splitlines() if line.strip()]
+
+
+class Paper(models.Model):
+    """One research paper, whichever sources it came from (listing, HF, arXiv)."""
+
+    arxiv_id = models.CharField(
+        max_length=40, unique=True, null=True, blank=True,
+        help_text="Without version: 2410.23168, not 2410.23168v2.",
+    )
+    title = models.CharField(max_length=500)
+    title_key = models.CharField(max_length=500, db_index=True, editable=False)
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True, help_text="Names, in paper order.")
+    published_on = models.DateField(null=True, blank=True, help_text="First arXiv version.")
+    listed_on = models.DateField(
+        null=True, blank=True, db_index=True, help_text="Day it appeared in the daily feed."
+    )
+    page_url = models.URLField(max_length=500, blank=True, help_text="Paper page.")
+    pdf_url = models.URLField(max_length=500, blank=True)
+    code_url = models.URLField(max_length=500, blank=True, help_text="Code repository.")
+    project_url = models.URLField(max_length=500, blank=True)
+    upvotes = models.PositiveIntegerField(default=0, help_text="Trending score.")
+    github_stars = models.PositiveIntegerField(null=True, blank=True)
+    num_comments = models.PositiveIntegerField(null=True, blank=True)
+    ai_summary = models.TextField(blank=True)
+    ai_keywords = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True, help_text="arXiv categories, primary first.")
+    comment = models.TextField(blank=True, help_text="arXiv comment (pages, venue).")
+    organization = models.CharField(max_length=200, blank=True)
+    is_featured = models.BooleanField(
+        default=False, help_text="Editor's pick: opens every digest that wants picks."
+    )
+    is_hidden = models.BooleanField(default=False, help_text="Never shown or sent.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-listed_on", "-upvotes", "title"]
+        indexes = [models.Index(fields=["listed_on", "is_hidden"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        self.title_key = title_key(self.title)
+        super().save(*args, **kwargs)
+
+    @property
+    def arxiv_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else ""
+
+    @property
+    def best_pdf_url(self) -> str:
+        if self.pdf_url:
+            return self.pdf_url
+        return f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else ""
+
+    @property
+    def best_page_url(self) -> str:
+        if self.page_url:
+            return self.page_url
+        return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else ""
+
+
+class Digest(models.Model):
+    """One email for one subscriber and one period: the never-resend ledger."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        EMPTY = "empty", "Nothing to send"
+
+    subscriber = models.ForeignKey(
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="digests"
+    )
+    period = models.DateField(help_text="Subscriber's local date (daily) or week start (weekly).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    subject = models.CharField(max_length=300, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    papers = models.ManyToManyField(Paper, through="DigestItem", related_name="digests")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest {self.period} for subscriber {self.subscriber_id}"
+
+
+class DigestItem(models.Model):
+    """A paper in a digest, with its rank and why it was chosen."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="digest_items")
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField(default=0)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL)
+    matched = models.JSONField(default=list, blank=True, help_text="Why-lines, strongest first.")
+
+    class Meta:
+        ordering = ["digest", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "paper"], name="paper_once_per_digest")
+        ]

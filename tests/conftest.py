@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests that need PostgreSQL or Redis skip with a reason without
+DATABASE_URL / REDIS_URL; `.ci/run` sets both and fails the run if anything skipped."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A test run must never write into the developer's outbox or broker folders.
+    pass
+
+
+@pytest.fixture
+def outbox_dir(settings, tmp_path):
+    """Point the outbox backend at a temporary folder and hand it to the test."""
+    folder = tmp_path / "outbox"
+    settings.OUTBOX_DIR = folder
+    return folder
+
+
+requires_postgres = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL: set DATABASE_URL=postgres://...",
+)
+requires_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://..."
+)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # CI runs every test for real: a skip there is a failure, not a pass.
+    if os.environ.get("FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        reporter.write_line(f"FAIL_ON_SKIP: {skipped} test(s) skipped; CI requires every test to run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
