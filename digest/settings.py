@@ -143,6 +143,8 @@ else:
             "NAME": VAR_DIR / "db.sqlite3",
             # Web, worker and beat share the file: wait for a lock instead of failing.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # A file, not memory, so worker processes started by the tests see it.
+            "TEST": {"NAME": str(VAR_DIR / "test_db.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,91 @@
+"""Every email the service sends is built here: one name per email, three templates
+(`templates/emails/<name>.subject.txt`, `<name>.txt`, `<name>.html`), one function that
+builds the message with the headers mail providers expect, and one that sends it.
+
+Building and sending are separate so a digest can be rendered (preview, dry run,
+view in browser) without being sent.
+"""
+
+from __future__ import annotations
+
+from email.utils import formataddr, make_msgid
+from functools import cache
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template import engines
+from jinja2 import Environment
+
+from .jinja2 import text_environment
+
+
+def sender_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+
+
+def _html_environment() -> Environment:
+    return engines["jinja2"].env
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    # Built once: links in <style> blocks are inlined; remote stylesheets are never fetched.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=True)
+
+
+def one_line(text: str) -> str:
+    """Subjects and header values are one line: a newline in data can never start a
+    new header."""
+    return " ".join(text.split())
+
+
+def render_email(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for the email `name`, rendered with `context`."""
+    text_env = text_environment()
+    subject = one_line(text_env.get_template(f"emails/{name}.subject.txt").render(context))
+    text = text_env.get_template(f"emails/{name}.txt").render(context)
+    html = _html_environment().get_template(f"emails/{name}.html").render(context)
+    return subject, text, _inliner().inline(html)
+
+
+def build_email(
+    name: str,
+    to: str,
+    context: dict[str, Any],
+    *,
+    unsubscribe_url: str | None = None,
+    text_only: bool = False,
+    message_id: str | None = None,
+) -> EmailMultiAlternatives:
+    """A multipart message (text + HTML, or text only) ready to send.
+
+    `unsubscribe_url` is the subscriber's one-click URL (RFC 8058); when given, the
+    List-Unsubscribe headers are set so mail clients show their own unsubscribe button.
+    """
+    subject, text, html = render_email(name, context)
+    headers = {
+        "Message-ID": message_id or make_msgid(domain=sender_domain()),
+        "List-Id": one_line(f"{settings.EMAIL_FROM_NAME} <digest.{sender_domain()}>"),
+        "Auto-Submitted": "auto-generated",
+    }
+    if unsubscribe_url:
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=formataddr((one_line(settings.EMAIL_FROM_NAME), settings.DEFAULT_FROM_EMAIL)),
+        to=[to],
+        headers=headers,
+    )
+    if not text_only:
+        message.attach_alternative(html, "text/html")
+    return message
+
+
+def send_email(message: EmailMultiAlternatives, connection=None) -> None:
+    """Send one message; SMTP errors propagate so the caller can retry or record them."""
+    message.connection = connection or get_connection()
+    message.send(fail_silently=False)
