@@ -44,10 +44,11 @@ class OutboxBackend(BaseEmailBackend):
             recipient = _safe(message.to[0]) if message.to else "no-recipient"
             stem = folder / f"{stamp}-{recipient}-{_next_number()}"
             # Write under a temporary name, then rename: a reader never sees half a file.
-            self._write(stem.with_suffix(".eml"), message.message().as_bytes())
+            # Appended, not with_suffix(): the stem ends in ".org-<n>", which is no suffix.
+            self._write(stem.with_name(stem.name + ".eml"), message.message().as_bytes())
             html = _html_part(message)
             if html is not None:
-                self._write(stem.with_suffix(".html"), html.encode("utf-8"))
+                self._write(stem.with_name(stem.name + ".html"), html.encode("utf-8"))
             sent += 1
         return sent
 

@@ -8,16 +8,92 @@ INTERFACE (fixed; the sending pipeline and the signup preview call it):
 - `index.match(interest, listed_from=..., listed_to=..., exclude_ids=..., limit=...)`:
   ranked `Match`es, best first, each with its why-lines.
 
-The implementation below is a placeholder that the matcher work replaces.
+How a paper is scored for one reader
+------------------------------------
+Each thing the reader asked for is a *clause*: one topic (all its curated phrases
+together), one free keyword, one followed author. Text is read by `digest.text`
+(word boundaries, accents folded, Snowball stems, phrases as consecutive words).
+
+For a topic or keyword clause, every place a paper mentions one of its phrases is a
+mention; overlapping matches count once ("sparse MoE" and "MoE" at the same spot) and so
+does a phrase with its abbreviation right after it ("mixture of experts (MoE)"). A
+mention in the title counts `TITLE_WEIGHT` times one in the abstract; abstract mentions
+are scaled by the abstract's length as in BM25. That sum is the clause's *evidence* E.
+
+The synonyms of a topic are scored as one pseudo-term (BM25F / Lucene's SynonymQuery):
+their mentions add up before saturation, so a topic with twenty synonyms does not score
+twenty times. Its IDF is the mention-weighted mean of its phrases' IDFs, taken from
+document frequencies over the catalog (`CatalogStats`), not over the day's candidates:
+how telling a phrase is belongs to the field's language, and a topic that is busy today
+must not lose weight because of it.
+
+- A topic *matches* when E x min(1, idf / IDF_REF) >= MIN_EVIDENCE: its phrases are in
+  the title, or about three times in the abstract, and common phrases need more of it.
+  A free keyword, narrower and chosen on purpose, needs KEYWORD_MIN_EVIDENCE: twice in
+  the abstract. A single mention in the abstract never matches: that is how incidental
+  mentions ("... unlike 4-bit quantization, ...") are kept out.
+- Its *score* is BM25's: min(idf, IDF_CAP) x E(k1+1)/(E+k1), so rare phrases weigh more
+  and repetition saturates.
+- A followed author is a match of `AUTHOR_SCORE`, above any single topic or keyword.
+- With fewer than MIN_CATALOG_DOCS papers in the catalog, IDFs lean towards IDF_REF:
+  a handful of papers cannot say which words are common.
+
+A paper is in the list when at least one clause matches it. Its relevance is its best
+clause's score plus half the others' (a paper that fits two interests ranks higher, but
+two hints do not make a match); upvotes then add up to `UPVOTE_MAX_BOOST` (log-scaled,
+after the threshold, so they never make a paper match). Excluded phrases remove a paper
+wherever they occur; editor's picks open the list for readers who want them.
+
+Costs: `build` tokenises the candidates once and keeps positional postings. What a topic,
+keyword, exclusion or author finds is computed once per index and shared by every reader
+who names it; a reader then costs a few dictionary look-ups per clause and candidate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import math
+import threading
+from array import array
+from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import Length
+
 from .models import Paper, Topic
+from .text import Analysed, Phrase, PersonName, Term, analyse, compile_phrase, person_name, stem
+
+TITLE_WEIGHT = 3.0  # one title mention counts as three abstract mentions
+ABSTRACT_B = 0.5  # BM25 length normalisation for abstracts
+K1 = 1.5  # BM25 saturation
+IDF_REF = 2.0  # phrases in fewer than about 13% of papers count fully towards the threshold
+IDF_CAP = 5.0  # beyond this (about 1 paper in 300) rarity adds nothing
+MIN_CATALOG_DOCS = 100  # fewer papers than this say little about which words are common
+MIN_EVIDENCE = 2.5  # a title mention, or about three abstract mentions, of a telling phrase
+# A free keyword is narrower and chosen on purpose: two abstract mentions are enough.
+KEYWORD_MIN_EVIDENCE = 1.5
+MERGE_GAP = 2  # mentions at most two words apart are one mention: "4-bit weight quantization"
+SUPPORT_WEIGHT = 0.5  # share of the other clauses' scores added to the best one
+UPVOTE_WEIGHT = 0.05  # relevance x (1 + 0.05 ln(1 + upvotes)) ...
+UPVOTE_MAX_BOOST = 0.3  # ... at most +30%
+# A followed author outranks the best possible single topic or keyword match, upvotes included.
+AUTHOR_SCORE = IDF_CAP * (K1 + 1) * (1 + UPVOTE_MAX_BOOST)
+MAX_REASONS = 5
+MAX_PHRASES_PER_REASON = 2
+# How many recent papers the catalog statistics are taken from. A phrase at IDF_CAP (one
+# paper in ~300) is still seen about ten times in 3000 papers, and rarer ones score the
+# cap anyway; the sample bounds the time (about 2 s) and memory (about 10 MB) they cost.
+IDF_SAMPLE_SIZE = getattr(settings, "MATCHING_IDF_SAMPLE_SIZE", 3000)
+# Per-index caches of what a keyword, exclusion or author finds; cleared when full so that
+# a run over a million readers with unusual keywords stays within memory.
+CLAUSE_CACHE_LIMIT = 50_000
+
+# Abstract positions are offset so that no phrase spans the end of the title.
+_ABSTRACT_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -60,13 +136,435 @@ class Match:
     featured: bool = False  # an editor's pick shown even without a match
 
 
-class PaperIndex:
-    def __init__(self, papers: list[Paper]):
-        self.papers = papers
+def idf(doc_freq: int, n_docs: int) -> float:
+    """BM25's IDF, never negative."""
+    return math.log(1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+class CatalogStats:
+    """Document frequencies and average lengths over (a recent sample of) the catalog.
+
+    Single words are counted when the statistics are built; a phrase's document frequency
+    is found on first use by checking word positions in the papers that hold all its
+    words, then cached. Positions are kept as compact integer arrays (about 1 KB a paper).
+    """
+
+    def __init__(self) -> None:
+        self.n_docs = 0
+        self.avg_title_len = 1.0
+        self.avg_abstract_len = 1.0
+        self._ids: dict[str, int] = {}  # stems, and exact forms as "=form"
+        self._pairs: dict[tuple[str, str], int] = {}  # (stem, exact) of a written word
+        self._pair_stem: list[int] = []
+        self._pair_exact: list[int] = []
+        self._pairs_of: dict[int, list[int]] = defaultdict(list)  # stem or exact id -> pairs
+        self._postings: dict[int, array] = {}
+        self._docs: list[array] = []
+        self._df: dict[Phrase, int] = {}
+        self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, papers: Iterable[Paper]) -> "PaperIndex":
-        return cls([p for p in papers if not p.is_hidden])
+    def from_texts(cls, texts: Iterable[tuple[str, str]]) -> "CatalogStats":
+        """From (title, abstract) pairs."""
+        stats = cls()
+        pairs = stats._pairs
+        postings: dict[int, list[int]] = defaultdict(list)
+        title_total = abstract_total = 0
+        for doc, (title, abstract) in enumerate(texts):
+            title_a, abstract_a = analyse(title or ""), analyse(abstract or "")
+            title_total += len(title_a.tokens)
+            abstract_total += len(abstract_a.tokens)
+            sequence = array("i")
+            for part_no, part in enumerate((title_a, abstract_a)):
+                if part_no:
+                    sequence.append(-1)  # no phrase spans title and abstract
+                for token in part.tokens:
+                    pair = pairs.get(token)
+                    if pair is None:
+                        pair = stats._add_pair(token)
+                    sequence.append(pair)
+            present = {stats._id(joined) for part in (title_a, abstract_a) for _, _, joined in part.compounds}
+            for pair in set(sequence):
+                if pair >= 0:
+                    present.add(stats._pair_stem[pair])
+                    present.add(stats._pair_exact[pair])
+            for term_id in present:
+                postings[term_id].append(doc)
+            stats._docs.append(sequence)
+            stats.n_docs += 1
+        stats._postings = {term_id: array("i", docs) for term_id, docs in postings.items()}
+        if stats.n_docs:
+            stats.avg_title_len = max(1.0, title_total / stats.n_docs)
+            stats.avg_abstract_len = max(1.0, abstract_total / stats.n_docs)
+        return stats
+
+    @classmethod
+    def from_papers(cls, papers: Iterable[Paper]) -> "CatalogStats":
+        return cls.from_texts((p.title, p.abstract) for p in papers)
+
+    @classmethod
+    def for_catalog(cls, sample_size: int | None = None) -> "CatalogStats":
+        """Statistics over the most recent visible papers of the catalog.
+
+        One aggregate query tells whether papers were added, removed, hidden or renamed
+        since the statistics were last computed in this process; only then are they
+        computed again (one more query). So the web preview and every run after the
+        first pay almost nothing. (New upvotes or a corrected abstract do not count as a
+        change: they do not move document frequencies.)"""
+        size = sample_size or IDF_SAMPLE_SIZE
+        visible = Paper.objects.filter(is_hidden=False)
+        fingerprint = (size, *visible.aggregate(
+            n=Count("id"), top=Max("id"), last=Max("created_at"), titles=Sum(Length("title"))
+        ).values())
+        with _catalog_lock:
+            cached = _catalog_cache.get("stats")
+            if cached and cached[0] == fingerprint:
+                return cached[1]
+        texts = visible.order_by("-id").values_list("title", "abstract")[:size]
+        stats = cls.from_texts(texts.iterator(chunk_size=2000))
+        with _catalog_lock:
+            _catalog_cache["stats"] = (fingerprint, stats)
+        return stats
+
+    def _id(self, key: str) -> int:
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self._ids)
+        return found
+
+    def _add_pair(self, token: tuple[str, str]) -> int:
+        pair = self._pairs[token] = len(self._pairs)
+        stem_id, exact_id = self._id(token[0]), self._id("=" + token[1])
+        self._pair_stem.append(stem_id)
+        self._pair_exact.append(exact_id)
+        self._pairs_of[stem_id].append(pair)
+        self._pairs_of[exact_id].append(pair)
+        return pair
+
+    def _term_ids(self, term: Term) -> set[int]:
+        kind, value = term
+        keys = [value] if kind == "s" else ["=" + form for form in value]
+        return {self._ids[key] for key in keys if key in self._ids}
+
+    def _term_docs(self, term: Term) -> set[int]:
+        docs: set[int] = set()
+        for term_id in self._term_ids(term):
+            docs.update(self._postings.get(term_id, ()))
+        return docs
+
+    def doc_freq(self, phrase: Phrase) -> int:
+        cached = self._df.get(phrase)
+        if cached is not None:
+            return cached
+        found: set[int] = set()
+        for variant in phrase.variants:
+            if len(variant) == 1:
+                found |= self._term_docs(variant[0])
+                continue
+            candidates: set[int] | None = None
+            for docs in sorted((self._term_docs(term) for term in variant), key=len):
+                candidates = docs if candidates is None else candidates & docs
+                if not candidates:
+                    break
+            if not candidates:
+                continue
+            # For each word of the phrase: which written words (pairs) it accepts.
+            accepts = [self._accepted_pairs(term) for term in variant]
+            for doc in candidates - found:
+                if _has_sequence(self._docs[doc], accepts):
+                    found.add(doc)
+        with self._lock:
+            if len(self._df) >= 4 * CLAUSE_CACHE_LIMIT:  # unusual keywords must not pile up
+                self._df.clear()
+            self._df[phrase] = len(found)
+        return len(found)
+
+    def _accepted_pairs(self, term: Term) -> set[int]:
+        return {pair for term_id in self._term_ids(term) for pair in self._pairs_of.get(term_id, ())}
+
+    def idf(self, phrase: Phrase) -> float:
+        # A handful of papers cannot tell common words from telling ones: below
+        # MIN_CATALOG_DOCS the IDF leans towards IDF_REF ("moderately telling").
+        weight = min(1.0, self.n_docs / MIN_CATALOG_DOCS)
+        return weight * idf(self.doc_freq(phrase), self.n_docs) + (1.0 - weight) * IDF_REF
+
+
+def _has_sequence(sequence: array, accepts: list[set[int]]) -> bool:
+    first, rest = accepts[0], accepts[1:]
+    last_start = len(sequence) - len(accepts)
+    for start, pair in enumerate(sequence):
+        if start > last_start:
+            return False
+        if pair in first and all(sequence[start + 1 + n] in ok for n, ok in enumerate(rest)):
+            return True
+    return False
+
+
+_catalog_lock = threading.Lock()
+_catalog_cache: dict[str, tuple[tuple, CatalogStats]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """What one clause found in one paper."""
+
+    score: float
+    passes: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Clause:
+    hits: dict[int, _Hit]
+    scores: dict[int, float]  # the hits' scores, for the hot loop
+    passing: frozenset[int]
+    topic: TopicTerms | None = None
+
+
+_NO_CLAUSE = _Clause({}, {}, frozenset())
+
+# A posting is one int: start position << 4 | number of words (hyphenated compounds
+# span several). Ints are far lighter than tuples over a day's thousand papers.
+_SPAN_BITS = 4
+_SPAN_MASK = (1 << _SPAN_BITS) - 1
+
+
+class PaperIndex:
+    def __init__(self, papers: list[Paper], catalog_stats: CatalogStats | None = None):
+        """Index `papers` (hidden ones are left out). Without `catalog_stats`, document
+        frequencies are taken over these papers themselves; `build` takes them from the
+        catalog instead."""
+        self.papers = [p for p in papers if not p.is_hidden]
+        self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
+        # Stems, and exact forms as "=form" where they differ from the stem.
+        self._postings: dict[str, dict[int, list[int]]] = {}
+        self._spellings: dict[str, set[str]] = defaultdict(set)  # stem -> exact forms that differ
+        self._abstract_norm: list[float] = []
+        self._listed_on: list[dt.date | None] = []
+        self._boost: list[float] = []
+        self._order: list[tuple[int, str, int]] = []  # tie-breaks: more upvotes, then title, then id
+        self._pks: list[int | None] = []
+        self._authors: dict[str, list[tuple[int, PersonName, str]]] = defaultdict(list)
+        self._featured: list[int] = []
+        for idx, paper in enumerate(self.papers):
+            self._add(idx, paper)
+        self._term_cache: dict[Term, dict[int, list[int]]] = {}
+        self._topic_cache: dict[tuple, _Clause] = {}
+        self._keyword_cache: dict[str, _Clause] = {}
+        self._excluded_cache: dict[str, frozenset[int]] = {}
+        self._author_cache: dict[str, _Clause] = {}
+
+    @classmethod
+    def build(cls, papers: Iterable[Paper], catalog_stats: CatalogStats | None = None) -> "PaperIndex":
+        """Index the candidates once per run. Document frequencies come from the catalog
+        (`CatalogStats.for_catalog()`: one query, cached while the catalog is unchanged)
+        unless `catalog_stats` is given; an empty catalog falls back to the candidates."""
+        papers = [p for p in papers if not p.is_hidden]
+        if catalog_stats is None:
+            catalog_stats = CatalogStats.for_catalog()
+            if catalog_stats.n_docs == 0:
+                catalog_stats = CatalogStats.from_papers(papers)
+        return cls(papers, catalog_stats)
+
+    # Building.
+
+    def _add(self, idx: int, paper: Paper) -> None:
+        title, abstract = analyse(paper.title or ""), analyse(paper.abstract or "")
+        self._index_field(idx, title, 0)
+        self._index_field(idx, abstract, _ABSTRACT_OFFSET)
+        ratio = len(abstract.tokens) / self.stats.avg_abstract_len
+        # Mentions in a long abstract count less (BM25); in a short one, never more than one.
+        self._abstract_norm.append(min(1.0, 1.0 / (1.0 - ABSTRACT_B + ABSTRACT_B * ratio)))
+        self._listed_on.append(paper.listed_on)
+        self._boost.append(1.0 + min(UPVOTE_MAX_BOOST, UPVOTE_WEIGHT * math.log1p(paper.upvotes or 0)))
+        self._order.append((-(paper.upvotes or 0), paper.title, paper.pk or 0))
+        self._pks.append(paper.pk)
+        for raw in paper.authors or ():
+            display = raw.get("name", "") if isinstance(raw, dict) else str(raw)
+            name = person_name(display)
+            if name is not None:
+                self._authors[name.family].append((idx, name, display.strip()))
+        if paper.is_featured:
+            self._featured.append(idx)
+
+    def _index_field(self, idx: int, text: Analysed, offset: int) -> None:
+        postings, spellings = self._postings, self._spellings
+        for position, (stemmed, exact) in enumerate(text.tokens, start=offset):
+            code = position << _SPAN_BITS | 1
+            by_paper = postings.get(stemmed)
+            if by_paper is None:
+                by_paper = postings[stemmed] = {}
+            codes = by_paper.get(idx)
+            if codes is None:
+                by_paper[idx] = [code]
+            else:
+                codes.append(code)
+            if exact != stemmed:
+                spellings[stemmed].add(exact)
+                postings.setdefault("=" + exact, {}).setdefault(idx, []).append(code)
+        for start, end, joined in text.compounds:
+            if end - start <= _SPAN_MASK:
+                code = (start + offset) << _SPAN_BITS | (end - start)
+                postings.setdefault(joined, {}).setdefault(idx, []).append(code)
+
+    # Finding phrases.
+
+    def _term_postings(self, term: Term) -> dict[int, list[int]]:
+        cached = self._term_cache.get(term)
+        if cached is not None:
+            return cached
+        kind, value = term
+        if kind == "s":
+            found = self._postings.get(value, {})
+        else:
+            found = {}
+            for form in value:
+                for idx, codes in self._exact_postings(form).items():
+                    found.setdefault(idx, []).extend(codes)
+        _remember(self._term_cache, term, found)
+        return found
+
+    def _exact_postings(self, form: str) -> dict[int, list[int]]:
+        """Where the word is written exactly `form` (lower case)."""
+        stemmed = stem(form)
+        if stemmed != form:
+            return self._postings.get("=" + form, {})
+        # Words written as their own stem are filed under the stem only: take the stem's
+        # postings less those written otherwise ("rag" but not "rags" or "ragged").
+        others = [self._postings.get("=" + other, {}) for other in self._spellings.get(form, ())]
+        base = self._postings.get(form, {})
+        if not others:
+            return base
+        found = {}
+        for idx, codes in base.items():
+            elsewhere = {code for postings in others for code in postings.get(idx, ())}
+            kept = [code for code in codes if code not in elsewhere]
+            if kept:
+                found[idx] = kept
+        return found
+
+    def _occurrences(self, phrase: Phrase) -> dict[int, set[tuple[int, int]]]:
+        """Spans (start, end) where the phrase occurs, by paper."""
+        found: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        for variant in phrase.variants:
+            first = self._term_postings(variant[0])
+            rest = [self._term_postings(term) for term in variant[1:]]
+            if any(not postings for postings in rest):
+                continue
+            for idx, codes in first.items():
+                if not all(idx in postings for postings in rest):
+                    continue
+                following = [
+                    {code >> _SPAN_BITS: (code >> _SPAN_BITS) + (code & _SPAN_MASK) for code in postings[idx]}
+                    for postings in rest
+                ]
+                for code in codes:
+                    start = code >> _SPAN_BITS
+                    end = start + (code & _SPAN_MASK)
+                    for starts in following:
+                        end = starts.get(end)
+                        if end is None:
+                            break
+                    else:
+                        found[idx].add((start, end))
+        return found
+
+    # Scoring one clause.
+
+    def _clause(self, phrases: list[Phrase], describe, min_evidence: float, topic: TopicTerms | None = None) -> _Clause:
+        idfs = [self.stats.idf(phrase) for phrase in phrases]
+        spans: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        for number, phrase in enumerate(phrases):
+            for idx, found in self._occurrences(phrase).items():
+                spans[idx].extend((start, end, number) for start, end in found)
+        hits: dict[int, _Hit] = {}
+        for idx, found in spans.items():
+            hit = self._score(idx, found, phrases, idfs, describe, min_evidence)
+            if hit is not None:
+                hits[idx] = hit
+        passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
+
+    def _score(self, idx: int, found, phrases: list[Phrase], idfs: list[float], describe, min_evidence: float) -> _Hit | None:
+        # Longest (then most telling) matches first; a shorter one inside it is the same mention.
+        found.sort(key=lambda s: (-(s[1] - s[0]), -idfs[s[2]], s[0]))
+        taken: list[tuple[int, int, int]] = []
+        for span in found:
+            if all(span[1] <= t[0] or span[0] >= t[1] for t in taken):
+                taken.append(span)
+        taken.sort()
+        evidence = weighted_idf = 0.0
+        mentions: dict[int, float] = defaultdict(float)
+        fields: dict[int, set[str]] = defaultdict(set)
+        previous_end = -10
+        for start, end, number in taken:
+            in_title = start < _ABSTRACT_OFFSET
+            fields[number].add("title" if in_title else "abstract")
+            # A phrase with its abbreviation right after it, "mixture of experts (MoE)",
+            # is one mention. (Title and abstract positions are far apart.)
+            adjacent = 0 <= start - previous_end <= MERGE_GAP
+            previous_end = end
+            if adjacent:
+                continue
+            weight = TITLE_WEIGHT if in_title else self._abstract_norm[idx]
+            evidence += weight
+            weighted_idf += weight * idfs[number]
+            mentions[number] += weight
+        if evidence <= 0:
+            return None
+        mean_idf = weighted_idf / evidence
+        passes = evidence * min(1.0, mean_idf / IDF_REF) >= min_evidence
+        score = min(mean_idf, IDF_CAP) * evidence * (K1 + 1) / (evidence + K1)
+        # The phrases mentioned most come first in the why-line, rarer ones on ties.
+        order = sorted(fields, key=lambda n: (-mentions[n], -idfs[n]))[:MAX_PHRASES_PER_REASON]
+        parts = [f"'{phrases[n].text}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
+        return _Hit(score=score, passes=passes, reason=describe(parts))
+
+    def _topic(self, topic: TopicTerms) -> _Clause:
+        key = (topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
+        cached = self._topic_cache.get(key)
+        if cached is None:
+            phrases = _unique_phrases(topic.phrases)
+            cached = self._clause(phrases, lambda parts: f"topic {topic.name}: " + "; ".join(parts), MIN_EVIDENCE, topic)
+            _remember(self._topic_cache, key, cached)
+        return cached
+
+    def _keyword(self, keyword: str) -> _Clause:
+        key = keyword.strip()
+        cached = self._keyword_cache.get(key)
+        if cached is None:
+            phrase = compile_phrase(key)
+            if phrase.is_empty:
+                cached = _NO_CLAUSE
+            else:
+                cached = self._clause([phrase], lambda parts: "keyword " + parts[0], KEYWORD_MIN_EVIDENCE)
+            _remember(self._keyword_cache, key, cached)
+        return cached
+
+    def _excluded(self, phrase_text: str) -> frozenset[int]:
+        key = phrase_text.strip()
+        cached = self._excluded_cache.get(key)
+        if cached is None:
+            phrase = compile_phrase(key)
+            cached = frozenset(self._occurrences(phrase)) if not phrase.is_empty else frozenset()
+            _remember(self._excluded_cache, key, cached)
+        return cached
+
+    def _author(self, followed: str) -> _Clause:
+        key = followed.strip()
+        cached = self._author_cache.get(key)
+        if cached is None:
+            wanted = person_name(key)
+            hits: dict[int, _Hit] = {}
+            if wanted is not None:
+                for idx, name, display in self._authors.get(wanted.family, ()):
+                    if idx not in hits and wanted.same_person(name):
+                        hits[idx] = _Hit(score=AUTHOR_SCORE, passes=True, reason=f"author {display}")
+            cached = _Clause(hits, {idx: AUTHOR_SCORE for idx in hits}, frozenset(hits))
+            _remember(self._author_cache, key, cached)
+        return cached
+
+    # Matching one reader.
 
     def match(
         self,
@@ -79,31 +577,71 @@ class PaperIndex:
     ) -> list[Match]:
         """Papers listed in [listed_from, listed_to] (either end open when None) that
         clear the relevance threshold, featured picks first, then by score."""
-        results: list[Match] = []
-        for paper in self.papers:
-            if paper.pk in exclude_ids:
+        clauses = [self._author(name) for name in interest.authors if name.strip()]
+        clauses += [self._topic(topic) for topic in interest.topics]
+        clauses += [self._keyword(word) for word in interest.keywords if word.strip()]
+        candidates: set[int] = set()
+        for clause in clauses:
+            candidates |= clause.passing
+        featured = set(self._featured) if interest.include_featured else set()
+        candidates |= featured
+        for phrase in interest.excluded:
+            if phrase.strip() and candidates:
+                candidates -= self._excluded(phrase)
+
+        # Rank on plain numbers first; only the papers that make the cut become Matches.
+        ranked: list[tuple[bool, float, tuple[int, str, int], int]] = []
+        boost, order, pks = self._boost, self._order, self._pks
+        score_maps = [clause.scores for clause in clauses]
+        windowed = listed_from is not None or listed_to is not None
+        for idx in candidates:
+            if pks[idx] in exclude_ids or (windowed and not self._in_window(idx, listed_from, listed_to)):
                 continue
-            if listed_from and (paper.listed_on is None or paper.listed_on < listed_from):
-                continue
-            if listed_to and (paper.listed_on is None or paper.listed_on > listed_to):
-                continue
-            text = f"{paper.title} {paper.abstract}".lower()
-            if any(word.lower() in text for word in interest.excluded):
-                continue
-            if paper.is_featured and interest.include_featured:
-                results.append(Match(paper=paper, score=1000.0, reasons=["editor's pick"], featured=True))
-                continue
-            for topic in interest.topics:
-                hit = next((p for p in topic.phrases if p.lower() in text), None)
-                if hit:
-                    results.append(Match(paper=paper, score=1.0, topic=topic, reasons=[f"topic {topic.name}: '{hit}'"]))
-                    break
-            else:
-                hit = next((k for k in interest.keywords if k.lower() in text), None)
-                if hit:
-                    results.append(Match(paper=paper, score=1.0, reasons=[f"keyword '{hit}'"]))
-        results.sort(key=lambda m: (-m.score, -m.paper.upvotes))
-        return results[:limit] if limit else results
+            best = total = 0.0
+            for scores in score_maps:
+                score = scores.get(idx)
+                if score is not None:
+                    total += score
+                    if score > best:
+                        best = score
+            relevance = best + SUPPORT_WEIGHT * (total - best)
+            ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
+        ranked = heapq.nsmallest(limit, ranked) if limit else sorted(ranked)
+        return [self._match(idx, -negative_score, clauses, idx in featured) for _, negative_score, _, idx in ranked]
+
+    def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool) -> Match:
+        found = sorted(((c.hits[idx], c.topic) for c in clauses if idx in c.hits), key=lambda pair: -pair[0].score)
+        reasons = list(dict.fromkeys(hit.reason for hit, _ in found))[:MAX_REASONS]
+        if featured:
+            reasons.insert(0, "editor's pick")
+        topic = next((topic for hit, topic in found if topic is not None and hit.passes), None)
+        return Match(paper=self.papers[idx], score=round(score, 4), topic=topic, reasons=reasons, featured=featured)
+
+    def _in_window(self, idx: int, listed_from: dt.date | None, listed_to: dt.date | None) -> bool:
+        listed_on = self._listed_on[idx]
+        if listed_from and (listed_on is None or listed_on < listed_from):
+            return False
+        if listed_to and (listed_on is None or listed_on > listed_to):
+            return False
+        return True
+
+
+def _unique_phrases(texts: Iterable[str]) -> list[Phrase]:
+    """A topic's phrases, without empty ones or two spellings that read the same
+    ("mixture-of-experts" and "mixture of experts")."""
+    seen: dict[frozenset, Phrase] = {}
+    for text in texts:
+        phrase = compile_phrase(text)
+        key = frozenset(phrase.variants)
+        if not phrase.is_empty and key not in seen:
+            seen[key] = phrase
+    return list(seen.values())
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= CLAUSE_CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 def latest_listing_day(on_or_before: dt.date) -> dt.date | None:

@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.purge_unconfirmed",
         "schedule": crontab(minute=30, hour=3),
     },
+    # "Pause until a date": flips those subscribers back to active once the date comes.
+    "resume-ended-pauses": {
+        "task": "subscriptions.tasks.resume_ended_pauses",
+        "schedule": crontab(minute=5),
+    },
 }
 
 # Email: SMTP when EMAIL_HOST is set, else every message is written to var/outbox/.
@@ -235,6 +240,9 @@ PRIVACY_POLICY_URL = env_str("PRIVACY_POLICY_URL", f"{SITE_URL}/privacy/")
 # by the day being fetched (YYYY-MM-DD).
 DAILY_FEED_URLS = env_list("DAILY_FEED_URLS", "https://huggingface.co/api/daily_papers?date={date}")
 FEED_TIMEOUT_SECONDS = env_int("FEED_TIMEOUT_SECONDS", 30)
+# arXiv's API terms: at most one request every three seconds. Not an environment
+# variable on purpose; tests shorten it through Django's settings override.
+ARXIV_REQUEST_INTERVAL_SECONDS = 3.0
 
 # Subscriptions.
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7)
@@ -258,6 +266,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder before collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -276,5 +285,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request at INFO; the importers log their own summary instead.
+        "httpx": {"level": "WARNING"},
+    },
 }

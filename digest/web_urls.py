@@ -2,5 +2,9 @@
 
 from django.urls import path
 
+from . import views
+
 app_name = "digest"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("digests/<str:token>/", views.view_digest, name="view"),
+]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import zoneinfo
 
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 
 
@@ -16,6 +18,16 @@ def new_token_secret() -> str:
 def normalise_email(address: str) -> str:
     """Addresses are unique case-insensitively: compare and store them lower-cased."""
     return address.strip().lower()
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def receiving_digests(self, on: dt.date) -> "SubscriberQuerySet":
+        """Who gets digests on the (local) date `on`: confirmed and not paused, or paused
+        only until a date that has come. Pending and unsubscribed addresses never do."""
+        return self.filter(
+            Q(status=Subscriber.Status.ACTIVE)
+            | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=on)
+        )
 
 
 class Subscriber(models.Model):
@@ -60,6 +72,9 @@ class Subscriber(models.Model):
     token_secret = models.CharField(max_length=64, default=new_token_secret)
 
     # Consent evidence.
+    consent_text = models.CharField(
+        max_length=500, blank=True, help_text="The words next to the button they pressed to sign up."
+    )
     signed_up_at = models.DateTimeField(auto_now_add=True)
     signup_ip = models.GenericIPAddressField(null=True, blank=True)
     signup_user_agent = models.CharField(max_length=500, blank=True)
@@ -68,6 +83,8 @@ class Subscriber(models.Model):
     confirm_user_agent = models.CharField(max_length=500, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["email"]
@@ -82,6 +99,31 @@ class Subscriber(models.Model):
 
     def rotate_token_secret(self) -> None:
         self.token_secret = new_token_secret()
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
+
+    def next_delivery_after(self, moment: dt.datetime) -> dt.datetime:
+        """When the next digest is due after `moment`, as an aware datetime in the
+        subscriber's time zone: their delivery time on the next day (or chosen weekday)
+        that has not passed yet, and not before a pause ends."""
+        local = moment.astimezone(self.zone)
+        day = local.date()
+        if self.paused_until and self.paused_until > day:
+            day = self.paused_until
+        for _ in range(15):
+            if self.frequency == self.Frequency.WEEKLY and day.weekday() != self.weekday:
+                day += dt.timedelta(days=1)
+                continue
+            candidate = dt.datetime.combine(day, self.delivery_time, tzinfo=self.zone)
+            if candidate > local:
+                return candidate
+            day += dt.timedelta(days=1)
+        raise AssertionError("a daily or weekly schedule always has a slot within 15 days")
 
 
 class Counter(models.Model):

@@ -1,4 +1,28 @@
 from django.urls import path
 
+from . import views
+
 app_name = "subscriptions"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscribe/preview/", views.preview, name="preview"),
+    path("subscribe/preview/fragment/", views.preview_fragment, name="preview_fragment"),
+    path("subscribe/check-your-inbox/", views.check_inbox, name="check_inbox"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("confirm-new-address/<str:token>/", views.confirm_email_change, name="confirm_email_change"),
+    # The lost-link form and its answer come before /manage/<token>/.
+    path("manage/", views.request_link, name="request_link"),
+    path("manage/link-sent/", views.link_sent, name="link_sent"),
+    path("manage/deleted/", views.deleted, name="deleted"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/pause/", views.pause, name="pause"),
+    path("manage/<str:token>/resume/", views.resume, name="resume"),
+    path("manage/<str:token>/address/", views.change_email, name="change_email"),
+    path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
+    path("manage/<str:token>/my-data.json", views.export, name="export"),
+    path("manage/<str:token>/delete/", views.delete, name="delete"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
+    path("privacy/", views.privacy, name="privacy"),
+]

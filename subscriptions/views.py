@@ -1,7 +1,506 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Pages of the subscriptions app. Views are thin: a form checks the input, a function in
+`services` does the work, a template shows the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit import ALL
+from django_ratelimit.core import is_ratelimited
+from django_ratelimit.decorators import ratelimit
+from django_ratelimit.exceptions import Ratelimited
+
+from . import services
+from .forms import (
+    ChangeEmailForm,
+    PauseForm,
+    PreferencesForm,
+    RequestLinkForm,
+    SubscribeForm,
+    reject_control_characters,
+)
+from .models import Subscriber
+from .services import Evidence, Preferences
+from .tokens import BadToken, make_token, read_email_change_token, read_token
+
+# Everything the pages need is served from this site: no inline code, no third parties.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+SIGNUP_ADDRESS_SESSION_KEY = "subscriptions.last_address"
+
+
+def page(*, private: bool = False) -> Callable:
+    """Security headers for a page; `private` pages carry a secret link in their URL, so
+    they are never cached or indexed, and their address is never sent to another site.
+    (Not "no-referrer": browsers then send "Origin: null" with the page's own forms, and
+    the CSRF check rightly refuses those.)"""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            response = view(request, *args, **kwargs)
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            if private:
+                response.headers["Cache-Control"] = "no-store, private"
+                response.headers["Referrer-Policy"] = "same-origin"
+                response.headers["X-Robots-Tag"] = "noindex, nofollow"
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+def limit_outgoing_mail(request: HttpRequest, address: str) -> None:
+    """Count one email about to be sent because of this request; beyond the limits per
+    client IP or per recipient address, raise Ratelimited (the 429 page) before anything
+    is stored or sent.
+
+    Counted here, after the form is valid, rather than with the decorator on every POST:
+    a person fixing typos in the form must not run into the limit, and every form that
+    sends email (signup, lost link, address change) shares the same two budgets, so
+    switching forms does not buy anyone more emails to a stranger's inbox."""
+    limited_by_ip = is_ratelimited(
+        request,
+        group="subscriptions.mail-per-ip",
+        key="ip",
+        rate=lambda group, request: settings.SIGNUP_RATE_PER_IP,
+        method=ALL,
+        increment=True,
+    )
+    limited_by_address = is_ratelimited(
+        request,
+        group="subscriptions.mail-per-address",
+        key=lambda group, request: address,
+        rate=lambda group, request: settings.SIGNUP_RATE_PER_ADDRESS,
+        method=ALL,
+        increment=True,
+    )
+    if limited_by_ip or limited_by_address:
+        raise Ratelimited()
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Shown instead of the form when someone submits it too often."""
-    return render(request, "subscriptions/rate_limited.html", status=429)
+    response = render(request, "subscriptions/rate_limited.html", status=429)
+    response.headers["Retry-After"] = "3600"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def bad_link(request: HttpRequest, what: str) -> HttpResponse:
+    return render(
+        request,
+        "subscriptions/link_invalid.html",
+        {"what": what, "request_form": RequestLinkForm(), "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS},
+        status=400,
+    )
+
+
+def _form_context(form: PreferencesForm) -> dict[str, Any]:
+    return {"form": form, "topics": list(form.fields["topics"].queryset), "consent_text": services.CONSENT_TEXT}
+
+
+# Home, signup, preview.
+
+
+@require_GET
+@page()
+def home(request: HttpRequest) -> HttpResponse:
+    listing = services.latest_listing()
+    return render(request, "subscriptions/home.html", {"listing": listing})
+
+
+# A ceiling on every POST from one client, valid or not, so junk submissions cannot keep
+# the server busy. The limits that protect inboxes count emails (limit_outgoing_mail).
+POST_CEILING = "120/h"
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=POST_CEILING, method="POST")
+@page()
+def subscribe(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = SubscribeForm(request.POST)
+        if not form.is_valid():
+            return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": None}, status=400)
+        if not form.is_bot:
+            address = form.cleaned_data["email"]
+            limit_outgoing_mail(request, address)
+            services.subscribe(
+                address,
+                Preferences.from_cleaned_data(form.cleaned_data),
+                Evidence.from_request(request),
+            )
+        request.session[SIGNUP_ADDRESS_SESSION_KEY] = form.cleaned_data["email"]
+        return redirect("subscriptions:check_inbox")
+    form = SubscribeForm(initial=_prefill(request))
+    return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": None})
+
+
+def _prefill(request: HttpRequest) -> dict[str, Any]:
+    """The home page's box sends the address along in the query string."""
+    initial: dict[str, Any] = {}
+    email = request.GET.get("email", "")
+    try:
+        reject_control_characters(email)
+    except ValidationError:
+        email = ""
+    if email and len(email) <= 254:
+        initial["email"] = email.strip()
+    return initial
+
+
+def _preview_preferences(form: SubscribeForm) -> Preferences:
+    """Preferences from whatever part of the form is valid; the rest takes defaults."""
+    form.is_valid()
+    data = form.cleaned_data
+    defaults = Preferences()
+    return Preferences(
+        topics=tuple(data.get("topics") or ()),
+        keywords=tuple(data.get("keywords") or ()),
+        authors=tuple(data.get("authors") or ()),
+        excluded_keywords=tuple(data.get("excluded_keywords") or ()),
+        include_featured=data.get("include_featured", defaults.include_featured),
+        max_papers=data.get("max_papers") or defaults.max_papers,
+    )
+
+
+@require_POST
+@ratelimit(key="ip", rate=POST_CEILING, method=ALL)
+@page()
+def preview(request: HttpRequest) -> HttpResponse:
+    """"See what you would get" without JavaScript: the form again, values kept, with
+    the preview under it. Nothing is stored."""
+    form = SubscribeForm(request.POST, lenient=True)
+    result = services.preview(_preview_preferences(form))
+    status = 400 if form.errors else 200
+    return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": result}, status=status)
+
+
+@require_GET
+@ratelimit(key="ip", rate="600/h", method=ALL)
+@page()
+def preview_fragment(request: HttpRequest) -> HttpResponse:
+    """The preview alone, for the form's script to show as choices change."""
+    form = SubscribeForm(request.GET, lenient=True)
+    result = services.preview(_preview_preferences(form))
+    return render(request, "subscriptions/_preview.html", {"preview": result})
+
+
+@require_GET
+@page()
+def check_inbox(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "subscriptions/check_inbox.html",
+        {
+            "address": request.session.get(SIGNUP_ADDRESS_SESSION_KEY, ""),
+            "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button and POST confirms: mail scanners open links, and a scanner
+    must not be the one giving consent."""
+    try:
+        subscriber = read_token(token, "confirm", max_age=dt.timedelta(days=settings.CONFIRMATION_MAX_AGE_DAYS))
+    except BadToken:
+        return bad_link(request, "confirm")
+    if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        return bad_link(request, "confirm")
+    if subscriber.status == Subscriber.Status.PENDING and request.method == "POST":
+        services.confirm(subscriber, Evidence.from_request(request))
+        subscriber.refresh_from_db()
+        first = services.next_digest_text(subscriber)
+        messages.success(request, f"You're subscribed. Your first digest arrives {first}.")
+        return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
+    if subscriber.status != Subscriber.Status.PENDING:
+        messages.info(request, "Your address is already confirmed. Here you can change what you get.")
+        return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
+    return render(request, "subscriptions/confirm.html", {"subscriber": subscriber})
+
+
+# Lost link.
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=POST_CEILING, method="POST")
+@page()
+def request_link(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = RequestLinkForm(request.POST)
+        if not form.is_valid():
+            return render(request, "subscriptions/request_link.html", {"form": form}, status=400)
+        if not form.is_bot:
+            limit_outgoing_mail(request, form.cleaned_data["email"])
+            services.request_link(form.cleaned_data["email"])
+        request.session[SIGNUP_ADDRESS_SESSION_KEY] = form.cleaned_data["email"]
+        return redirect("subscriptions:link_sent")
+    return render(request, "subscriptions/request_link.html", {"form": RequestLinkForm()})
+
+
+@require_GET
+@page()
+def link_sent(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "subscriptions/link_sent.html", {"address": request.session.get(SIGNUP_ADDRESS_SESSION_KEY, "")}
+    )
+
+
+# Managing a subscription with the emailed link.
+
+
+def _manage_subscriber(token: str) -> Subscriber:
+    return read_token(token, "manage", max_age=dt.timedelta(days=settings.MANAGE_LINK_MAX_AGE_DAYS))
+
+
+def _render_manage(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    token: str,
+    *,
+    form: PreferencesForm | None = None,
+    pause_form: PauseForm | None = None,
+    email_form: ChangeEmailForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    form = form or PreferencesForm(initial=Preferences.of(subscriber).as_initial())
+    context = _form_context(form) | {
+        "subscriber": subscriber,
+        "token": token,
+        "pause_form": pause_form or PauseForm(),
+        "email_form": email_form or ChangeEmailForm(current=subscriber.email),
+        "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+        "next_digest": services.next_digest_text(subscriber)
+        if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
+        else "",
+    }
+    return render(request, "subscriptions/manage.html", context, status=status)
+
+
+def with_manage_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Reads the manage link's token; a bad or expired one gets a page offering a new link."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            subscriber = _manage_subscriber(token)
+        except BadToken:
+            return bad_link(request, "manage")
+        return view(request, subscriber, token)
+
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+@with_manage_token
+def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if not form.is_valid():
+            return _render_manage(request, subscriber, token, form=form, status=400)
+        services.update_preferences(subscriber, Preferences.from_cleaned_data(form.cleaned_data))
+        messages.success(request, "Your choices are saved.")
+        return redirect("subscriptions:manage", token=token)
+    return _render_manage(request, subscriber, token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def pause(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        return _render_manage(request, subscriber, token, pause_form=form, status=400)
+    try:
+        services.pause(subscriber, form.cleaned_data["until"])
+    except services.NotChangeable:
+        messages.error(request, "Only a confirmed subscription can be paused.")
+        return redirect("subscriptions:manage", token=token)
+    until = form.cleaned_data["until"]
+    if until:
+        messages.success(request, f"Paused. Digests start again on {until:%A} {until.day} {until:%B %Y}.")
+    else:
+        messages.success(request, "Paused. No digests until you resume.")
+    return redirect("subscriptions:manage", token=token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def resume(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    try:
+        services.resume(subscriber)
+    except services.NotChangeable:
+        return redirect("subscriptions:manage", token=token)
+    messages.success(request, f"Welcome back. Your next digest arrives {services.next_digest_text(subscriber)}.")
+    return redirect("subscriptions:manage", token=token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def change_email(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    form = ChangeEmailForm(request.POST, current=subscriber.email)
+    if not form.is_valid():
+        return _render_manage(request, subscriber, token, email_form=form, status=400)
+    new_email = form.cleaned_data["new_email"]
+    limit_outgoing_mail(request, new_email)
+    try:
+        services.request_email_change(subscriber, new_email)
+    except services.NotChangeable:
+        messages.error(request, "Only a confirmed subscription can move to another address.")
+        return redirect("subscriptions:manage", token=token)
+    messages.success(
+        request,
+        f"We've sent a link to {new_email}. Your digests move there once you open it; "
+        f"until then they keep coming to {subscriber.email}.",
+    )
+    return redirect("subscriptions:manage", token=token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if subscriber.status != Subscriber.Status.UNSUBSCRIBED:
+        return redirect("subscriptions:manage", token=token)
+    limit_outgoing_mail(request, subscriber.email)
+    services.subscribe(subscriber.email, Preferences.of(subscriber), Evidence.from_request(request))
+    request.session[SIGNUP_ADDRESS_SESSION_KEY] = subscriber.email
+    return redirect("subscriptions:check_inbox")
+
+
+@require_GET
+@page(private=True)
+@with_manage_token
+def export(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    data = services.export_data(subscriber)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="daily-papers-digest-my-data.json"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+@with_manage_token
+def delete(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if request.method == "POST":
+        services.delete_subscriber(subscriber)
+        request.session.pop(SIGNUP_ADDRESS_SESSION_KEY, None)
+        return redirect("subscriptions:deleted")
+    return render(request, "subscriptions/delete.html", {"subscriber": subscriber, "token": token})
+
+
+@require_GET
+@page()
+def deleted(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscriptions/deleted.html")
+
+
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+def confirm_email_change(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = read_email_change_token(
+            token, max_age=dt.timedelta(days=settings.CONFIRMATION_MAX_AGE_DAYS)
+        )
+    except BadToken:
+        return bad_link(request, "email_change")
+    if request.method == "POST":
+        try:
+            services.confirm_email_change(subscriber, Evidence.from_request(request))
+        except services.AddressTaken:
+            return render(request, "subscriptions/email_taken.html", status=409)
+        except services.NotChangeable:
+            return bad_link(request, "email_change")
+        messages.success(request, f"Done: your digests now go to {subscriber.email}.")
+        return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
+    return render(request, "subscriptions/confirm_email_change.html", {"subscriber": subscriber})
+
+
+# Unsubscribing.
+
+
+def _unsubscribe_page(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    return render(
+        request,
+        "subscriptions/unsubscribe.html",
+        {
+            "subscriber": subscriber,
+            "token": token,
+            "manage_token": make_token(subscriber, "manage"),
+            "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The footer link: a page with one button. GET never unsubscribes (mail scanners
+    follow links); the button POSTs, and the page then says it is done."""
+    try:
+        subscriber = read_token(token, "unsubscribe", max_age=None)
+    except BadToken:
+        return bad_link(request, "unsubscribe")
+    if request.method == "POST":
+        services.unsubscribe(subscriber)
+        return redirect("subscriptions:unsubscribe", token=token)
+    return _unsubscribe_page(request, subscriber, token)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@page(private=True)
+def one_click(request: HttpRequest, token: str) -> HttpResponse:
+    """RFC 8058: a mail client POSTs `List-Unsubscribe=One-Click` here. The signed token
+    is the only credential (no cookie, no CSRF token, no login); the answer is a plain 200,
+    never a redirect, and repeating it changes nothing. A GET (a person or a scanner
+    following the link) gets the page with the button."""
+    try:
+        subscriber = read_token(token, "unsubscribe", max_age=None)
+    except BadToken:
+        if request.method == "POST":
+            return HttpResponseBadRequest("This unsubscribe link is not valid.\n", content_type="text/plain")
+        return bad_link(request, "unsubscribe")
+    if request.method == "GET":
+        return _unsubscribe_page(request, subscriber, token)
+    if request.POST.get("List-Unsubscribe") != "One-Click":
+        return HttpResponseBadRequest(
+            "A one-click unsubscribe is a POST with the body List-Unsubscribe=One-Click.\n",
+            content_type="text/plain",
+        )
+    services.unsubscribe(subscriber)
+    return HttpResponse("You are unsubscribed. No more emails will be sent to this address.\n", content_type="text/plain")
+
+
+@require_GET
+@page()
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "subscriptions/privacy.html",
+        {"confirmation_days": settings.CONFIRMATION_MAX_AGE_DAYS, "manage_days": settings.MANAGE_LINK_MAX_AGE_DAYS},
+    )

@@ -1,0 +1,150 @@
+"""Admin for curators: import papers with the command, then feature or hide them here,
+and keep the topics (and the phrases that signal them) that subscribers choose from."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .digest_email import view_token
+from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
+
+
+@admin.register(Paper)
+class PaperAdmin(admin.ModelAdmin):
+    list_display = ("title", "arxiv_id", "listed_on", "upvotes", "is_featured", "is_hidden")
+    list_display_links = ("title",)
+    list_editable = ("is_featured", "is_hidden")
+    list_filter = ("listed_on", "is_featured", "is_hidden")
+    search_fields = ("title", "arxiv_id", "abstract")
+    date_hierarchy = "listed_on"
+    list_per_page = 50
+    actions = ("feature", "unfeature", "hide", "unhide")
+    readonly_fields = ("created_at", "updated_at")
+    # Links pasted without a scheme are almost always https nowadays.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        (None, {"fields": ("title", "arxiv_id", "abstract", "authors", "is_featured", "is_hidden")}),
+        ("Dates and popularity", {"fields": ("published_on", "listed_on", "upvotes", "github_stars", "num_comments")}),
+        ("Links", {"fields": ("page_url", "pdf_url", "code_url", "project_url")}),
+        ("From the sources", {
+            "classes": ("collapse",),
+            "fields": ("organization", "categories", "comment", "ai_summary", "ai_keywords"),
+        }),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # Curators paste ids as they find them (2410.23168v2, arXiv:2410.23168, an abs
+        # URL); the catalog stores them without version or prefix.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        arxiv_id = normalise_arxiv_id(search_term)
+        if arxiv_id and arxiv_id != search_term.strip():
+            results |= queryset.filter(arxiv_id=arxiv_id)
+        return results, may_have_duplicates
+
+    def _set_flags(self, request: HttpRequest, queryset: QuerySet, done: str, **flags: bool) -> None:
+        # update() skips auto_now, so the timestamp is set with the flags.
+        count = queryset.update(**flags, updated_at=timezone.now())
+        self.message_user(request, f"{count} paper{'s' if count != 1 else ''} {done}.", messages.SUCCESS)
+
+    @admin.action(description="Feature selected papers (editor's pick)")
+    def feature(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_flags(request, queryset, "featured", is_featured=True)
+
+    @admin.action(description="Stop featuring selected papers")
+    def unfeature(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_flags(request, queryset, "no longer featured", is_featured=False)
+
+    @admin.action(description="Hide selected papers (never shown or sent)")
+    def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_flags(request, queryset, "hidden", is_hidden=True)
+
+    @admin.action(description="Unhide selected papers")
+    def unhide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_flags(request, queryset, "no longer hidden", is_hidden=False)
+
+
+class TopicForm(forms.ModelForm):
+    class Meta:
+        model = Topic
+        fields = ("name", "slug", "description", "keywords", "is_active")
+        widgets = {"keywords": forms.Textarea(attrs={"rows": 12, "cols": 60})}
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    form = TopicForm
+    list_display = ("name", "slug", "keyword_count", "is_active", "updated_at")
+    list_editable = ("is_active",)
+    list_filter = ("is_active",)
+    search_fields = ("name", "description", "keywords")
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Keyword phrases")
+    def keyword_count(self, topic: Topic) -> int:
+        return len(topic.keyword_list)
+
+
+# ---------------------------------------------------------------------------------------
+# Digest admin: added here by the digest-sending work. Paper and Topic admin end above.
+# ---------------------------------------------------------------------------------------
+
+
+class DigestItemInline(admin.TabularInline):
+    model = DigestItem
+    fields = ("rank", "paper", "score", "topic", "matched")
+    readonly_fields = fields
+    ordering = ("rank",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    """Watch sends: the ledger is written by the pipeline, never edited by hand."""
+
+    list_display = ("subscriber_email", "period", "status", "paper_count", "sent_at", "view_in_browser")
+    list_filter = ("status", "period")
+    search_fields = ("subscriber__email", "subject", "message_id")
+    date_hierarchy = "period"
+    list_select_related = ("subscriber",)
+    inlines = (DigestItemInline,)
+    fields = (
+        "subscriber", "period", "status", "subject", "message_id", "attempts", "last_error",
+        "created_at", "claimed_at", "sent_at", "view_in_browser",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(paper_total=Count("items"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Subscriber", ordering="subscriber__email")
+    def subscriber_email(self, digest: Digest) -> str:
+        return digest.subscriber.email
+
+    @admin.display(description="Papers", ordering="paper_total")
+    def paper_count(self, digest: Digest) -> int:
+        return digest.paper_total
+
+    @admin.display(description="View")
+    def view_in_browser(self, digest: Digest) -> str:
+        if digest.status == Digest.Status.EMPTY:
+            return "-"  # nothing was sent
+        return format_html('<a href="{}" target="_blank" rel="noopener">view in browser</a>',
+                           reverse("digest:view", args=[view_token(digest)]))

@@ -1,0 +1,475 @@
+"""Who gets a digest now, what is in it, and sending it.
+
+The pipeline, one plain function per step (the beat task, `send_digests` and
+`preview_digest` all go through it):
+
+1. `due_targets(now)`: active subscribers whose local delivery time has passed today
+   (in their own time zone) and who have no Digest for their current period.
+2. `build_drafts(targets)`: each subscriber's candidate window, ONE paper index over the
+   widest window, matches scored in memory. Bulk queries only: the number of queries
+   does not grow with the number of subscribers or papers.
+3. `save_drafts(drafts)`: Digest + DigestItem rows. The Digest (unique per subscriber and
+   period) is the never-resend ledger.
+4. `send_digest(digest_id)`: claim the row with a conditional UPDATE, render, send
+   through `digest.emails`, record the outcome.
+
+Candidate window: papers listed from the period of the subscriber's last digest up to
+their local today, minus every paper already in one of their digests, minus papers of
+that last day which were already in the catalog when the last digest was made. The last
+day is included on purpose: a reader in Tokyo gets their 07:00 digest before that day's
+listing is published in UTC, so the listing would otherwise never reach them. A first
+digest (or one after a long break) gets the latest listing day. If nothing new was
+listed since the last digest (weekends, holidays), there is no digest at all: no email,
+no quiet-day email, no row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import smtplib
+import socket
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, prefetch_related_objects
+from django.utils import timezone
+
+from subscriptions.models import Subscriber
+
+from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
+from .emails import render_email, send_email
+from .matching import Interest, Match, PaperIndex, latest_listing_day
+from .models import Digest, DigestItem, Paper, Topic
+
+logger = logging.getLogger(__name__)
+
+# A subscriber back after a long break gets the latest listing day, not a month of papers.
+LOOKBACK_DAYS = 7
+# A claim older than this belongs to a worker that died mid-send (a send takes seconds,
+# EMAIL_TIMEOUT bounds it), so another worker may take the digest over.
+STALE_CLAIM_AFTER = dt.timedelta(minutes=30)
+# Ids per `IN (...)` query: below SQLite's oldest variable limit (999), one query for
+# any ordinary run.
+QUERY_CHUNK = 900
+
+
+# --- 1. Who is due -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One reader and the period a digest would be for."""
+
+    subscriber: Subscriber
+    interest: Interest
+    period: dt.date
+    today: dt.date  # the reader's local date: the newest listing day considered
+    limit: int | None  # None: every paper that clears the threshold
+    since: dt.date | None = None  # an explicit window start (preview --since)
+
+
+def subscriber_zone(subscriber: Subscriber) -> dt.tzinfo:
+    try:
+        return ZoneInfo(subscriber.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Validated on the form; a bad value in the database must not stop everyone's run.
+        logger.warning("subscriber %s has unknown time zone %r; using UTC", subscriber.pk, subscriber.timezone)
+        return dt.timezone.utc
+
+
+def local_now(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
+    return now.astimezone(subscriber_zone(subscriber))
+
+
+def period_for(subscriber: Subscriber, local_date: dt.date) -> dt.date:
+    """Daily: the local date. Weekly: the local date of the latest chosen weekday."""
+    if subscriber.frequency == Subscriber.Frequency.WEEKLY:
+        return local_date - dt.timedelta(days=(local_date.weekday() - subscriber.weekday) % 7)
+    return local_date
+
+
+def is_receiving(subscriber: Subscriber, local_date: dt.date) -> bool:
+    """Confirmed and not paused on their local date. As in
+    `SubscriberQuerySet.receiving_digests`, digests resume ON `paused_until`."""
+    Status = Subscriber.Status
+    if subscriber.status == Status.PAUSED:
+        return subscriber.paused_until is not None and subscriber.paused_until <= local_date
+    if subscriber.status != Status.ACTIVE:
+        return False
+    return subscriber.paused_until is None or subscriber.paused_until <= local_date
+
+
+def due_period(subscriber: Subscriber, now: dt.datetime, *, force: bool = False) -> tuple[dt.date, dt.date] | None:
+    """(period, local today) when a digest is due now, else None. `force` skips only the
+    clock (delivery time and weekday), never the pause or the one-per-period rule."""
+    local = local_now(subscriber, now)
+    today = local.date()
+    if not is_receiving(subscriber, today):
+        return None
+    period = period_for(subscriber, today)
+    if not force and (period != today or local.time() < subscriber.delivery_time):
+        return None
+    return period, today
+
+
+def due_targets(now: dt.datetime, *, force: bool = False, email: str | None = None) -> list[Target]:
+    """Subscribers due at `now` (aware) without a Digest for their period."""
+    # Everyone who may be receiving on some local date; the exact date is checked per
+    # subscriber below, in their own time zone.
+    subscribers = Subscriber.objects.filter(
+        Q(status=Subscriber.Status.ACTIVE)
+        | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False)
+    )
+    if email is not None:
+        subscribers = subscribers.filter(email__iexact=email.strip())
+    candidates: list[tuple[Subscriber, dt.date, dt.date]] = []
+    for subscriber in subscribers.iterator(chunk_size=2000):
+        if due := due_period(subscriber, now, force=force):
+            candidates.append((subscriber, *due))
+    done = _existing_periods([s.pk for s, _, _ in candidates], {period for _, period, _ in candidates})
+    due_now = [(s, period, today) for s, period, today in candidates if (s.pk, period) not in done]
+    prefetch_related_objects([s for s, _, _ in due_now], "topics")
+    return [
+        Target(s, Interest.from_subscriber(s), period, today, limit=s.max_papers)
+        for s, period, today in due_now
+    ]
+
+
+def _existing_periods(subscriber_ids: list[int], periods: set[dt.date]) -> set[tuple[int, dt.date]]:
+    found: set[tuple[int, dt.date]] = set()
+    for ids in chunked(subscriber_ids, QUERY_CHUNK):
+        rows = Digest.objects.filter(subscriber_id__in=ids, period__in=periods)
+        found.update(rows.values_list("subscriber_id", "period"))
+    return found
+
+
+def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# --- 2. What is in it ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LastDigest:
+    period: dt.date
+    created_at: dt.datetime
+
+
+@dataclass
+class Draft:
+    """A digest before it is saved: what `save_drafts` stores and a dry run renders."""
+
+    target: Target
+    matches: list[Match]
+    # False when nothing was listed since the last digest: then there is no digest at all.
+    has_new_papers: bool
+
+    @property
+    def subscriber(self) -> Subscriber:
+        return self.target.subscriber
+
+    @property
+    def sends_email(self) -> bool:
+        return self.has_new_papers and (bool(self.matches) or self.subscriber.send_when_empty)
+
+
+@dataclass
+class _History:
+    last: dict[int, LastDigest] = field(default_factory=dict)
+    sent: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+def build_drafts(targets: list[Target]) -> list[Draft]:
+    """Match every target against one index built over the widest window."""
+    if not targets:
+        return []
+    history = _History()
+    _load_last_digests(targets, history)
+    windows = _windows(targets, history)
+    starts = [start for start, _ in windows if start]
+    if not starts:
+        return [Draft(t, [], has_new_papers=False) for t in targets]
+    _load_sent_papers(targets, history, min(starts))
+    papers = list(
+        Paper.objects.filter(is_hidden=False, listed_on__gte=min(starts), listed_on__lte=max(t.today for t in targets))
+    )
+    index = PaperIndex.build(papers)
+    by_day: dict[dt.date, list[Paper]] = defaultdict(list)
+    for paper in papers:
+        by_day[paper.listed_on].append(paper)
+    return [_draft(t, window, history, index, by_day) for t, window in zip(targets, windows, strict=True)]
+
+
+Window = tuple[dt.date | None, dt.date]  # (first listing day, last listing day); None: no listing yet
+
+
+def _draft(
+    target: Target, window: Window, history: _History, index: PaperIndex, by_day: dict[dt.date, list[Paper]]
+) -> Draft:
+    start, end = window
+    if start is None:
+        return Draft(target, [], has_new_papers=False)
+    exclude = set(history.sent.get(target.subscriber.pk, ()))
+    last = history.last.get(target.subscriber.pk)
+    if target.since is None and last and last.period == start:
+        # The last digest already considered that day's papers that were in the catalog.
+        exclude.update(p.pk for p in by_day.get(start, ()) if p.created_at <= last.created_at)
+    new = any(
+        p.pk not in exclude
+        for day in _days(start, end)
+        for p in by_day.get(day, ())
+    )
+    if not new:
+        return Draft(target, [], has_new_papers=False)
+    matches = index.match(
+        target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
+    )
+    return Draft(target, matches, has_new_papers=True)
+
+
+def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def _windows(targets: list[Target], history: _History) -> list[Window]:
+    first_days: dict[dt.date, dt.date | None] = {}
+    windows = []
+    for target in targets:
+        last = history.last.get(target.subscriber.pk)
+        if target.since is not None:
+            start = target.since
+        elif last is not None:
+            start = last.period
+        else:
+            if target.today not in first_days:
+                # At most one query per distinct local date (two or three per run).
+                first_days[target.today] = latest_listing_day(target.today)
+            start = first_days[target.today]
+        windows.append((start, target.today))
+    return windows
+
+
+def _load_last_digests(targets: list[Target], history: _History) -> None:
+    """The latest digest before each target's period, within the look-back."""
+    saved = [t for t in targets if t.subscriber.pk]
+    if not saved:
+        return
+    period_of = {t.subscriber.pk: t.period for t in saved}
+    earliest = min(t.today for t in saved) - dt.timedelta(days=LOOKBACK_DAYS)
+    for ids in chunked(list(period_of), QUERY_CHUNK):
+        rows = Digest.objects.filter(subscriber_id__in=ids, period__gte=earliest).values_list(
+            "subscriber_id", "period", "created_at"
+        )
+        for subscriber_id, period, created_at in rows:
+            if period >= period_of[subscriber_id]:
+                continue
+            known = history.last.get(subscriber_id)
+            if known is None or period > known.period:
+                history.last[subscriber_id] = LastDigest(period, created_at)
+
+
+def _load_sent_papers(targets: list[Target], history: _History, listed_from: dt.date) -> None:
+    """Papers of the window already in one of the reader's digests: never sent twice."""
+    period_of = {t.subscriber.pk: t.period for t in targets if t.subscriber.pk}
+    for ids in chunked(list(period_of), QUERY_CHUNK):
+        rows = DigestItem.objects.filter(
+            digest__subscriber_id__in=ids, paper__listed_on__gte=listed_from
+        ).values_list("digest__subscriber_id", "digest__period", "paper_id")
+        for subscriber_id, period, paper_id in rows:
+            if period < period_of[subscriber_id]:
+                history.sent[subscriber_id].add(paper_id)
+
+
+# --- 3. The ledger -------------------------------------------------------------------
+
+
+@dataclass
+class PlanResult:
+    due: int = 0
+    pending_ids: list[int] = field(default_factory=list)  # to send (with papers, or quiet-day)
+    empty: int = 0  # no match, no quiet-day email wanted: recorded, nothing sent
+    no_listing: int = 0  # nothing new listed since the last digest: nothing at all
+
+
+def plan_digests(now: dt.datetime, *, force: bool = False, email: str | None = None) -> PlanResult:
+    """Steps 1-3: the Digest rows of everyone due at `now`, ready to send."""
+    targets = due_targets(now, force=force, email=email)
+    drafts = build_drafts(targets)
+    saved = save_drafts(drafts)
+    return PlanResult(
+        due=len(targets),
+        pending_ids=[d.pk for d in saved if d.status == Digest.Status.PENDING],
+        empty=sum(1 for d in saved if d.status == Digest.Status.EMPTY),
+        no_listing=sum(1 for d in drafts if not d.has_new_papers),
+    )
+
+
+def save_drafts(drafts: Iterable[Draft]) -> list[Digest]:
+    """Store drafts that have new papers; a period someone else stored first is skipped."""
+    drafts = [d for d in drafts if d.has_new_papers]
+    if not drafts:
+        return []
+    topic_ids = dict(Topic.objects.values_list("slug", "id"))
+    try:
+        with transaction.atomic():
+            digests = Digest.objects.bulk_create([_digest_row(d) for d in drafts])
+            DigestItem.objects.bulk_create(
+                [item for digest, draft in zip(digests, drafts, strict=True) for item in _items(digest, draft, topic_ids)],
+                batch_size=1000,
+            )
+            return digests
+    except IntegrityError:
+        # Another run (a beat tick, a manual send) stored some of these periods at the
+        # same moment: go one by one and keep only the ones that are ours.
+        return [digest for draft in drafts if (digest := _save_one(draft, topic_ids))]
+
+
+def _save_one(draft: Draft, topic_ids: dict[str, int]) -> Digest | None:
+    try:
+        with transaction.atomic():
+            digest = _digest_row(draft)
+            digest.save()
+            DigestItem.objects.bulk_create(_items(digest, draft, topic_ids))
+            return digest
+    except IntegrityError:
+        return None
+
+
+def _digest_row(draft: Draft) -> Digest:
+    status = Digest.Status.PENDING if draft.sends_email else Digest.Status.EMPTY
+    return Digest(subscriber=draft.subscriber, period=draft.target.period, status=status)
+
+
+def _items(digest: Digest, draft: Draft, topic_ids: dict[str, int]) -> list[DigestItem]:
+    return [
+        DigestItem(
+            digest=digest,
+            paper=match.paper,
+            rank=rank,
+            score=match.score,
+            topic_id=topic_ids.get(match.topic.slug) if match.topic else None,
+            matched=list(match.reasons),
+        )
+        for rank, match in enumerate(draft.matches, start=1)
+    ]
+
+
+# --- 4. The email (content in digest/digest_email.py) --------------------------------
+
+
+def draft_entries(draft: Draft) -> list[Entry]:
+    return [Entry.from_match(m, rank) for rank, m in enumerate(draft.matches, start=1)]
+
+
+def draft_message(draft: Draft) -> EmailMultiAlternatives:
+    """The email a draft would become (dry run): same context and templates, no row."""
+    target = draft.target
+    return digest_message(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+
+
+def render_draft(draft: Draft) -> tuple[str, str, str]:
+    """(subject, text, html) of a draft, HTML even for plain-text readers (preview)."""
+    target = draft.target
+    context = digest_context(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+    return render_email("digest", context)
+
+
+# --- 5. Sending ----------------------------------------------------------------------
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying later: the mail server was unreachable or said "try again" (4xx)."""
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, socket.gaierror))
+
+
+def claim_digest(digest_id: int, now: dt.datetime) -> bool:
+    """Take the digest for this worker. Only one UPDATE can change the row from pending
+    to sending, so two workers never send the same digest; a claim left by a worker that
+    died mid-send becomes claimable again after STALE_CLAIM_AFTER."""
+    claimable = Q(status=Digest.Status.PENDING) | Q(
+        status=Digest.Status.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER
+    )
+    changed = Digest.objects.filter(claimable, pk=digest_id).update(
+        status=Digest.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return changed == 1
+
+
+class SendOutcome(enum.StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # not ours to send: already sent, being sent, or not pending
+    FAILED = "failed"
+    EMPTY = "empty"
+
+
+def send_digest(
+    digest_id: int,
+    *,
+    now: dt.datetime | None = None,
+    connection=None,
+    retry_transient: bool = False,
+) -> SendOutcome:
+    """Send one planned digest, at most once. Returns a SendOutcome value.
+
+    With `retry_transient`, a temporary SMTP failure puts the digest back to pending and
+    re-raises, so the caller (a Celery task) retries it later; otherwise it is recorded
+    as failed.
+    """
+    now = now or timezone.now()
+    if not claim_digest(digest_id, now):
+        return SendOutcome.SKIPPED
+    digest = Digest.objects.select_related("subscriber").get(pk=digest_id)
+    if not is_receiving(digest.subscriber, digest.period):
+        # Unsubscribed or paused between planning and sending.
+        _finish(digest, Digest.Status.FAILED, last_error="Not sent: the subscriber no longer receives digests.")
+        return SendOutcome.FAILED
+    try:
+        entries = digest_entries(digest)
+        if not entries and not digest.subscriber.send_when_empty:
+            _finish(digest, Digest.Status.EMPTY)
+            return SendOutcome.EMPTY
+        message = digest_message(digest.subscriber, digest.period, entries, view_url=view_digest_url(digest))
+        send_email(message, connection)
+    except Exception as exc:
+        if retry_transient and is_transient(exc):
+            _finish(digest, Digest.Status.PENDING, last_error=_describe(exc))
+            raise
+        logger.exception("digest %s could not be sent", digest_id)
+        _finish(digest, Digest.Status.FAILED, last_error=_describe(exc))
+        return SendOutcome.FAILED
+    _finish(
+        digest,
+        Digest.Status.SENT,
+        sent_at=timezone.now(),
+        subject=message.subject[:300],
+        message_id=message.extra_headers.get("Message-ID", "")[:200],
+        last_error="",
+    )
+    return SendOutcome.SENT
+
+
+def _finish(digest: Digest, status: str, **fields) -> None:
+    # Only the claimant (status still "sending") may record the outcome.
+    Digest.objects.filter(pk=digest.pk, status=Digest.Status.SENDING).update(status=status, **fields)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]

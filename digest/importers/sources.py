@@ -1,0 +1,78 @@
+"""Whole imports: a path or URL read, parsed and applied, and the scheduled daily feeds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from .catalog import ImportSummary, apply_records
+from .fetching import fetch_source
+from .parsers import parse_source
+from .records import SourceError, TransientFetchError
+
+logger = logging.getLogger(__name__)
+
+
+def is_url(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def read_source(source: str, *, fmt: str = "auto", timeout: float | None = None) -> bytes:
+    """The bytes of a file path or an http(s) URL; SourceError says why not."""
+    if is_url(source):
+        return fetch_source(source, fmt=fmt, timeout=timeout)
+    try:
+        return Path(source).read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read the file: {error.strerror or error}") from None
+
+
+def import_source(
+    source: str,
+    *,
+    fmt: str = "auto",
+    listed_on: date | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ImportSummary:
+    """Read, parse and apply one source. Raises SourceError, having written nothing,
+    when the source cannot be read or is not the format it was taken for."""
+    parsed = parse_source(read_source(source, fmt=fmt), fmt, listed_on=listed_on)
+    return apply_records(parsed.items, progress=progress)
+
+
+def feed_urls(day: date) -> list[str]:
+    # str.replace, not str.format: a URL may hold other braces.
+    return [template.replace("{date}", day.isoformat()) for template in settings.DAILY_FEED_URLS]
+
+
+def import_daily_feeds(day: date | None = None) -> dict[str, ImportSummary]:
+    """Import every settings.DAILY_FEED_URLS for `day` (default: today), logging one
+    summary line per feed. Every feed is tried even if one fails; then a transient
+    failure (timeout, 5xx) is raised so the caller can retry (re-importing the feeds
+    that worked is harmless: imports are idempotent), or else any other failure."""
+    day = day or timezone.localdate()
+    summaries: dict[str, ImportSummary] = {}
+    failures: list[tuple[str, SourceError]] = []
+    if not settings.DAILY_FEED_URLS:
+        logger.warning("no feeds to import: DAILY_FEED_URLS is empty")
+    for url in feed_urls(day):
+        try:
+            summaries[url] = summary = import_source(url, listed_on=day)
+        except SourceError as error:
+            logger.error("feed %s not imported: %s", url, error)
+            failures.append((url, error))
+            continue
+        logger.info("feed %s imported: %s", url, summary)
+        for rejected in summary.rejected:
+            logger.warning("feed %s: rejected %s", url, rejected)
+    transient = [error for _, error in failures if isinstance(error, TransientFetchError)]
+    if transient:
+        raise transient[0]
+    if failures:
+        raise SourceError("; ".join(f"{url}: {error}" for url, error in failures))
+    return summaries

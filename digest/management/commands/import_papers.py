@@ -1,0 +1,61 @@
+"""python manage.py import_papers SOURCE [--format ...] [--listed-on YYYY-MM-DD]"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from digest.importers import (
+    FORMATS,
+    SourceError,
+    apply_records,
+    parse_source,
+    read_source,
+)
+
+
+def listed_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Import papers into the catalog from a Daily Papers listing, Hugging Face daily "
+        "papers JSON, an arXiv Atom feed or an export_papers file (a path or an http(s) "
+        "URL). Re-importing updates papers, never duplicates them."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("source", help="a file path or an http(s) URL")
+        parser.add_argument(
+            "--format", dest="fmt", choices=("auto", *FORMATS), default="auto",
+            help="the source's format (default: detected)",
+        )
+        parser.add_argument(
+            "--listed-on", type=listed_day, metavar="YYYY-MM-DD",
+            help="the day the papers were listed: a listing's records get it (default "
+            "today), other records get it when their source gives no day",
+        )
+
+    def handle(self, *args, source: str, fmt: str, listed_on: date | None, verbosity: int, **options) -> None:
+        try:
+            parsed = parse_source(read_source(source, fmt=fmt), fmt, listed_on=listed_on)
+            # The bar writes carriage returns, so it gets the raw stream, not Django's
+            # line-based wrapper.
+            with tqdm(
+                total=len(parsed.items), desc="importing", unit=" papers",
+                file=self.stderr._out, disable=verbosity == 0,
+            ) as bar:
+                summary = apply_records(parsed.items, progress=bar.update)
+        except SourceError as error:
+            # One line, no traceback: the operator needs the reason, not our stack.
+            raise CommandError(" ".join(f"{source}: {error}".split())) from None
+        for rejected in summary.rejected:
+            self.stdout.write(f"rejected {rejected.position}: {rejected.reason}")
+        self.stdout.write(str(summary))

@@ -1,0 +1,157 @@
+"""python manage.py send_digests [--inline] [--now] [--email ADDRESS] [--dry-run]"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
+from django.utils import timezone
+from tqdm import tqdm
+
+from digest import digests
+from digest.models import Digest
+from digest.tasks import enqueue_digest_sends
+from subscriptions.models import Subscriber
+
+WAITING = (Digest.Status.PENDING, Digest.Status.SENDING)
+
+
+@dataclass
+class Tally:
+    due: int = 0
+    sent: int = 0
+    empty: int = 0
+    quiet: int = 0
+    failed: int = 0
+    no_listing: int = 0
+    waiting: int = 0
+
+    def line(self, dry_run: bool = False) -> str:
+        verb = "would send" if dry_run else "sent"
+        parts = [
+            f"{self.due} due", f"{self.sent} {verb}", f"{self.empty} empty",
+            f"{self.quiet} quiet-day", f"{self.failed} failed",
+        ]
+        if self.no_listing:
+            parts.append(f"{self.no_listing} without a new listing")
+        if self.waiting:
+            parts.append(f"{self.waiting} still waiting for a worker")
+        return ", ".join(parts)
+
+
+class Command(BaseCommand):
+    help = (
+        "Build and send the digests that are due now: subscribers whose local delivery "
+        "time has passed today and who have no digest for this period yet. Without "
+        "--inline the ids go to the Celery workers and this command waits for them."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--inline", action="store_true", help="send in this process, without a broker or worker")
+        parser.add_argument(
+            "--now", action="store_true",
+            help="treat the selected subscribers as due even before their local delivery "
+            "time (still at most one digest per period)",
+        )
+        parser.add_argument("--email", metavar="ADDRESS", help="only this subscriber")
+        parser.add_argument("--dry-run", action="store_true", help="render the emails; send nothing, store nothing")
+        parser.add_argument(
+            "--timeout", type=int, default=600, metavar="SECONDS",
+            help="how long to wait for the workers (default 600)",
+        )
+
+    def handle(self, *args, inline: bool, now: bool, email: str | None, dry_run: bool,
+               timeout: int, verbosity: int, **options) -> None:
+        moment = timezone.now()
+        if email is not None:
+            self._check_address(email)
+        if dry_run:
+            tally = self._dry_run(moment, force=now, email=email)
+        else:
+            result = digests.plan_digests(moment, force=now, email=email)
+            if inline:
+                tally = self._send_inline(result, quiet=verbosity == 0)
+            else:
+                tally = self._send_with_workers(result, timeout=timeout, quiet=verbosity == 0)
+        if email is not None and tally.due == 0:
+            self.stdout.write(self._why_not_due(email, moment, force=now))
+        self.stdout.write(tally.line(dry_run=dry_run))
+        if tally.waiting:
+            raise CommandError(
+                f"{tally.waiting} digest(s) were not sent within {timeout}s: is a worker running "
+                "(make worker)? They stay queued and go out when one picks them up."
+            )
+
+    def _check_address(self, email: str) -> None:
+        if not Subscriber.objects.filter(email__iexact=email.strip()).exists():
+            raise CommandError(f"No subscriber with the address {email.strip()!r}.")
+
+    def _dry_run(self, moment, *, force: bool, email: str | None) -> Tally:
+        targets = digests.due_targets(moment, force=force, email=email)
+        tally = Tally(due=len(targets))
+        for draft in digests.build_drafts(targets):
+            if not draft.has_new_papers:
+                tally.no_listing += 1
+            elif not draft.sends_email:
+                tally.empty += 1
+            else:
+                message = digests.draft_message(draft)
+                tally.quiet += not draft.matches
+                tally.sent += bool(draft.matches)
+                self.stdout.write(f"would send to {draft.subscriber.email}: {message.subject}")
+        return tally
+
+    def _send_inline(self, result: digests.PlanResult, *, quiet: bool) -> Tally:
+        for digest_id in tqdm(result.pending_ids, desc="sending", unit=" digests", file=self.stderr._out, disable=quiet):
+            digests.send_digest(digest_id)
+        return self._tally(result)
+
+    def _send_with_workers(self, result: digests.PlanResult, *, timeout: int, quiet: bool) -> Tally:
+        enqueue_digest_sends(result.pending_ids)
+        # No result backend: progress is read from the Digest rows the workers update.
+        deadline = time.monotonic() + timeout
+        with tqdm(total=len(result.pending_ids), desc="sending", unit=" digests",
+                  file=self.stderr._out, disable=quiet) as bar:
+            while True:
+                done = Digest.objects.filter(pk__in=result.pending_ids).exclude(status__in=WAITING).count()
+                bar.update(done - bar.n)
+                if done >= len(result.pending_ids) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        return self._tally(result)
+
+    def _tally(self, result: digests.PlanResult) -> Tally:
+        rows = (
+            Digest.objects.filter(pk__in=result.pending_ids)
+            .annotate(paper_total=Count("items"))
+            .values_list("status", "paper_total")
+        )
+        counts = Counter((status, papers > 0) for status, papers in rows)
+        Status = Digest.Status
+        return Tally(
+            due=result.due,
+            sent=counts[Status.SENT, True],
+            quiet=counts[Status.SENT, False],
+            empty=result.empty + counts[Status.EMPTY, True] + counts[Status.EMPTY, False],
+            failed=counts[Status.FAILED, True] + counts[Status.FAILED, False],
+            no_listing=result.no_listing,
+            waiting=sum(counts[status, has] for status in WAITING for has in (True, False)),
+        )
+
+    def _why_not_due(self, email: str, moment, *, force: bool) -> str:
+        subscriber = Subscriber.objects.get(email__iexact=email.strip())
+        local = digests.local_now(subscriber, moment)
+        if not digests.is_receiving(subscriber, local.date()):
+            return f"{subscriber.email} is not receiving digests now (status: {subscriber.get_status_display()})."
+        if digests.due_period(subscriber, moment, force=force) is None:
+            return (
+                f"{subscriber.email} is not due yet: digests go out at {subscriber.delivery_time:%H:%M} "
+                f"({subscriber.timezone}){' on their weekday' if subscriber.frequency == 'weekly' else ''}; "
+                "--now sends before that."
+            )
+        period = digests.period_for(subscriber, local.date())
+        return f"{subscriber.email} already has a digest for {period}: one per period."

@@ -1,0 +1,76 @@
+"""Celery tasks of the digest app. Each is a thin wrapper: plain values in, a call to a
+plain function that does the work."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from django.core.mail import get_connection
+from django.utils import timezone
+
+from digest import digests, importers
+
+
+# A feed that times out or answers 5xx is usually back within minutes: retry after about
+# 1, 2, 4, 8 and 16 minutes (with jitter), well before the next scheduled run.
+@shared_task(
+    autoretry_for=(importers.TransientFetchError,),
+    retry_backoff=60,
+    retry_backoff_max=30 * 60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def import_daily_feeds(day: str | None = None) -> None:
+    """Import settings.DAILY_FEED_URLS for `day` (YYYY-MM-DD, default today)."""
+    importers.import_daily_feeds(date.fromisoformat(day) if day else None)
+
+
+# --- Sending digests -------------------------------------------------------------------
+
+# Digest ids per send task: big enough that one SMTP connection carries many messages,
+# small enough that a batch takes seconds and a retry repeats little.
+SEND_BATCH_SIZE = 50
+# A mail server that is down or says "try again later" (4xx) usually recovers within the
+# hour: retry the unsent rest of a batch after 1, 4, 16 and 64 minutes, then record the
+# digest as failed.
+SEND_RETRY_DELAYS = (60, 4 * 60, 16 * 60, 64 * 60)
+
+
+@shared_task
+def send_due_digests() -> int:
+    """The beat tick: plan the digests of everyone due now, hand their ids to send tasks."""
+    result = digests.plan_digests(timezone.now())
+    return enqueue_digest_sends(result.pending_ids)
+
+
+def enqueue_digest_sends(digest_ids: list[int]) -> int:
+    """Queue ids in batches once the rows they name are committed; returns the batch count."""
+    batches = [list(chunk) for chunk in digests.chunked(digest_ids, SEND_BATCH_SIZE)]
+    for batch in batches:
+        send_digest_batch.delay_on_commit(batch)
+    return len(batches)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=len(SEND_RETRY_DELAYS))
+def send_digest_batch(self, digest_ids: list[int]) -> None:
+    """Send each digest (claimed one by one, so a redelivered batch never double-sends)
+    over one connection; on a transient SMTP error, retry the ids not yet sent."""
+    final_attempt = self.request.retries >= self.max_retries
+    # On the last attempt every message gets its own connection, so each failure is
+    # recorded on its digest instead of one dead connection failing the whole batch.
+    connection = None if final_attempt else get_connection()
+    position = 0
+    try:
+        if connection is not None:
+            connection.open()
+        for position, digest_id in enumerate(digest_ids):
+            digests.send_digest(digest_id, connection=connection, retry_transient=not final_attempt)
+    except Exception as exc:
+        if final_attempt or not digests.is_transient(exc):
+            raise
+        delay = SEND_RETRY_DELAYS[self.request.retries]
+        raise self.retry(args=[digest_ids[position:]], countdown=delay, exc=exc) from exc
+    finally:
+        if connection is not None:
+            connection.close()

@@ -1,0 +1,239 @@
+"""How the matcher reads text: words, stems, phrases and author names.
+
+Papers and the phrases readers ask for go through the same steps, so that whatever a
+reader types matches however a paper spells it:
+
+- accents are folded and case is ignored ("Zoë" is "zoe");
+- words are cut at word boundaries, so "MoE" never matches inside "Moebius" and
+  "quantization" never matches "quantum";
+- every word is stemmed with the Snowball English stemmer, so "diffusion models" matches
+  "diffusion model" and "quantized" matches "quantization";
+- a hyphen joins words both ways: "mixture-of-experts" is "mixture of experts" and
+  "fine-tuning" is also "finetuning";
+- abbreviations written with two or more capitals ("LLM", "RAG", "MoE", "LoRA") match the
+  whole word only, without stemming ("RAG" is not "ragged"), and their plurals ("LLMs")
+  are folded into them;
+- a phrase in double quotes ("adapter") matches its words exactly, plural allowed, for
+  the few words the stemmer folds too far ("adapter" and "adaptation" share a stem).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+# Letters that NFKD does not decompose into a base letter and an accent.
+_EXTRA_FOLDS = str.maketrans({
+    "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss", "ł": "l",
+    "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "þ": "th", "ı": "i",
+})
+# A word, with the hyphens that join it to the next one ("mixture-of-experts").
+_HYPHENATED_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+_HYPHEN_RE = re.compile(r"[-\u2010\u2011]")
+# A possessive "'s" is not a word of its own.
+_POSSESSIVE_RE = re.compile(r"(?<=[^\W_])['\u2019]s\b")
+# "Llama2" and "ResNet50" are "Llama 2" and "ResNet 50"; "3D", "T5" and "fp16" stay whole.
+_NAME_NUMBER_RE = re.compile(r"^([^\W\d_]{3,})(\d+)$")
+# Phrases longer than this are matched as written, without trying every joined form.
+MAX_JOIN_WORDS = 4
+
+_stemmer = snowballstemmer.stemmer("english")
+# The pure-Python stemmer keeps state while it works: one word at a time per process.
+_stemmer_lock = threading.Lock()
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    with _stemmer_lock:
+        return _stemmer.stemWord(word)
+
+
+def fold(text: str) -> str:
+    """Accents off, case kept: "Zoë Ångström" is "Zoe Angstrom"."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLDS))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def is_abbreviation(word: str) -> bool:
+    """Two capitals or more: LLM, MoE, LoRA, NeRF, ViT."""
+    return sum(ch.isupper() for ch in word) >= 2
+
+
+def _singular_abbreviation(word: str) -> str:
+    # "LLMs" is the plural of "LLM", "MoEs" of "MoE"; "Transformers" is left alone.
+    if len(word) > 2 and word[-1] == "s" and word[-2].isupper() and is_abbreviation(word[:-1]):
+        return word[:-1]
+    return word
+
+
+def _split_number(word: str) -> list[str]:
+    found = _NAME_NUMBER_RE.match(word)
+    return [found.group(1), found.group(2)] if found else [word]
+
+
+# A word of a text: (stem, exact lower-case form). "LLMs" is ("llm", "llm"),
+# "adapters" is ("adapt", "adapters").
+Token = tuple[str, str]
+
+
+@lru_cache(maxsize=200_000)
+def _token(word: str) -> Token:
+    lower = word.lower()
+    return (stem(lower), lower)
+
+
+@lru_cache(maxsize=200_000)
+def _group_parts(group: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    for part in _HYPHEN_RE.split(group):
+        parts.extend(_split_number(_singular_abbreviation(part)))
+    return tuple(parts)
+
+
+def words(text: str) -> list[tuple[str, ...]]:
+    """Groups of words as written (folded, case kept); a group is a hyphenated word."""
+    text = _POSSESSIVE_RE.sub("", fold(text))
+    return [_group_parts(found.group()) for found in _HYPHENATED_RE.finditer(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """A text as positions: `tokens[i]` is the word at position i; `compounds` holds the
+    joined forms of hyphenated words as (start, end, stem) so that "fine-tuning" is
+    also found by "finetuning"."""
+
+    tokens: tuple[Token, ...]
+    compounds: tuple[tuple[int, int, str], ...]
+
+
+def analyse(text: str) -> Analysed:
+    tokens: list[Token] = []
+    compounds: list[tuple[int, int, str]] = []
+    for group in words(text):
+        start = len(tokens)
+        if len(group) == 1:
+            tokens.append(_token(group[0]))
+            continue
+        tokens.extend(map(_token, group))
+        compounds.append((start, len(tokens), _token("".join(group))[0]))
+    return Analysed(tuple(tokens), tuple(compounds))
+
+
+# A term in a phrase: ("s", stem) matches any word with that stem; ("x", forms) matches
+# a word written exactly as one of the forms.
+Term = tuple[str, str | frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A phrase as a reader or curator wrote it, and the term sequences that find it."""
+
+    text: str
+    variants: tuple[tuple[Term, ...], ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.variants
+
+
+def _exact_forms(lower: str, plural: bool) -> frozenset[str]:
+    if not plural:
+        return frozenset({lower})
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return frozenset({lower, lower + "es"})
+    return frozenset({lower, lower + "s"})
+
+
+def _term(words_: list[str], quoted: bool) -> Term:
+    """The term for one word, or for several words written as one ("finetuning")."""
+    lower = "".join(words_).lower()
+    if quoted:
+        return ("x", _exact_forms(lower, plural=True))
+    if any(is_abbreviation(word) for word in words_):
+        # The paper side folds "LLMs" into "llm", so the exact form is enough.
+        return ("x", _exact_forms(lower, plural=False))
+    return ("s", stem(lower))
+
+
+@lru_cache(maxsize=100_000)
+def compile_phrase(text: str) -> Phrase:
+    """Every way of writing the phrase that should find it: its words in order, and for
+    short phrases each way of joining neighbouring words ("fine tuning", "finetuning")."""
+    raw = text.strip()
+    quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
+    display = raw[1:-1].strip() if quoted else raw
+    flat = [word for group in words(display) for word in group]
+    if not flat:
+        return Phrase(display, ())
+    if len(flat) > MAX_JOIN_WORDS:
+        variants = [tuple(_term([w], quoted) for w in flat)]
+    else:
+        variants = []
+        # Each of the n-1 gaps between words is either kept or joined.
+        for joins in itertools.product((False, True), repeat=len(flat) - 1):
+            pieces: list[list[str]] = [[flat[0]]]
+            for word, join in zip(flat[1:], joins):
+                if join:
+                    pieces[-1].append(word)
+                else:
+                    pieces.append([word])
+            variants.append(tuple(_term(piece, quoted) for piece in pieces))
+    unique = tuple(dict.fromkeys(variants))
+    return Phrase(display, unique)
+
+
+# Name particles belong to the family name and say nothing about the person.
+_PARTICLES = frozenset({
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "du", "la", "le", "ter", "ten", "bin", "al",
+})
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd"})
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    given: tuple[str, ...]  # first and middle names or initials, folded, lower case
+    family: str
+
+    def same_person(self, other: "PersonName") -> bool:
+        """Family names equal; first names equal or one an initial of the other; middle
+        names, where both give one, likewise. "Zoe Angstrom" is "Zoë Ångström" and
+        "Z. Ångström", not "Zoe Smith"; "John A. Smith" is not "John B. Smith"."""
+        if self.family != other.family:
+            return False
+        return all(_same_given(a, b) for a, b in zip(self.given, other.given))
+
+
+def _same_given(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]
+    return False
+
+
+@lru_cache(maxsize=100_000)
+def person_name(raw: str) -> PersonName | None:
+    text = fold(raw).strip()
+    if "," in text:
+        # "Ångström, Zoë" is "Zoë Ångström"; "Smith, Jr." keeps its order.
+        family, _, given = text.partition(",")
+        if given.strip().rstrip(".").lower() not in _SUFFIXES:
+            text = f"{given} {family}"
+    parts = [p for p in re.split(r"[\s.\-\u2010\u2011]+", text.lower()) if p]
+    parts = [re.sub(r"[^\w]", "", p) for p in parts]
+    parts = [p for p in parts if p]
+    while parts and parts[-1] in _SUFFIXES and len(parts) > 1:
+        parts.pop()
+    if not parts:
+        return None
+    family = parts[-1]
+    given = tuple(p for p in parts[:-1] if p not in _PARTICLES)
+    return PersonName(given=given, family=family)

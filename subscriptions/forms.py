@@ -1,0 +1,304 @@
+"""Validation of everything a person can type into the subscription pages.
+
+Every text field refuses line breaks and other control characters, so no value can ever
+start a new email header or smuggle invisible text into a digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils import timezone
+
+from digest.models import Topic
+
+from .models import Subscriber, normalise_email
+
+MAX_KEYWORDS = 20
+MAX_KEYWORD_LENGTH = 60
+MAX_AUTHORS = 20
+MAX_AUTHOR_LENGTH = 100
+MIN_PAPERS = 5
+MAX_PAPERS = 50
+MAX_PAUSE_DAYS = 366
+
+# C0 and C1 controls (including CR, LF, TAB), line and paragraph separators, and the
+# bidirectional overrides that can make text display differently from what it is.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_PHRASE_SEPARATORS = re.compile(r"[,;]")
+
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+
+def _with_control_character_check(validators: list) -> list:
+    """Our check first; Django's own NUL check would only say the same thing twice."""
+    return [reject_control_characters] + [
+        v for v in validators if not isinstance(v, ProhibitNullCharactersValidator)
+    ]
+
+
+def reject_control_characters(value: Any) -> None:
+    if isinstance(value, str) and _FORBIDDEN_CHARACTERS.search(value):
+        raise ValidationError(
+            "This can't contain line breaks, tabs or other control characters.",
+            code="control_characters",
+        )
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """IANA names a person can choose, as the system's tz database knows them."""
+    ignored = {"Factory", "localtime", "posixrules"}
+    return tuple(sorted(name for name in zoneinfo.available_timezones() if name not in ignored))
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in time_zone_names()]
+
+
+def split_phrases(text: str) -> list[str]:
+    """`LoRA; diffusion models, , lora` is ["LoRA", "diffusion models"]: split on commas
+    and semicolons, whitespace tidied, empty items and repeats (any case) dropped."""
+    phrases: list[str] = []
+    seen: set[str] = set()
+    for raw in _PHRASE_SEPARATORS.split(text):
+        phrase = " ".join(raw.split())
+        if phrase and phrase.casefold() not in seen:
+            seen.add(phrase.casefold())
+            phrases.append(phrase)
+    return phrases
+
+
+class PhraseListField(forms.CharField):
+    """A text input holding phrases separated by commas or semicolons; cleans to a list."""
+
+    def __init__(self, *, item_name: str, max_items: int, max_item_length: int, **kwargs: Any) -> None:
+        self.item_name = item_name
+        self.max_items = max_items
+        self.max_item_length = max_item_length
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", max_items * (max_item_length + 2))
+        super().__init__(**kwargs)
+        self.validators = _with_control_character_check(self.validators)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return ", ".join(value)
+        return value
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value)
+        phrases = split_phrases(text)
+        if len(phrases) > self.max_items:
+            raise ValidationError(
+                f"At most {self.max_items} {self.item_name}s, please: you entered {len(phrases)}.",
+                code="too_many",
+            )
+        for phrase in phrases:
+            if len(phrase) > self.max_item_length:
+                raise ValidationError(
+                    f"Each {self.item_name} can be at most {self.max_item_length} characters long: "
+                    f"“{phrase[:40]}…” has {len(phrase)}.",
+                    code="too_long",
+                )
+        return phrases
+
+
+class NormalisedEmailField(forms.EmailField):
+    default_error_messages = {
+        "invalid": "Enter an email address like name@example.org.",
+        "required": "Enter your email address.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+        self.validators = _with_control_character_check(self.validators)
+        self.widget.attrs.update({"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"})
+
+    def to_python(self, value: Any) -> str:
+        # Checked before stripping, so "me@example.org\r\nBcc: …" is refused rather
+        # than quietly trimmed into something else.
+        reject_control_characters(value)
+        return normalise_email(super().to_python(value))
+
+
+class TopicChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Topic) -> str:
+        return obj.name
+
+
+class PreferencesForm(forms.Form):
+    """What a subscriber chooses: on the signup form and on the manage page."""
+
+    topics = TopicChoiceField(
+        queryset=Topic.objects.none(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "“%(value)s” is not one of the topics offered."},
+    )
+    keywords = PhraseListField(
+        item_name="keyword",
+        max_items=MAX_KEYWORDS,
+        max_item_length=MAX_KEYWORD_LENGTH,
+        label="Keywords",
+        help_text="Words or phrases to look for in titles and abstracts, separated by commas "
+        "or semicolons, e.g. LoRA; protein folding.",
+    )
+    authors = PhraseListField(
+        item_name="author",
+        max_items=MAX_AUTHORS,
+        max_item_length=MAX_AUTHOR_LENGTH,
+        label="Authors to follow",
+        help_text="Optional. Names separated by commas or semicolons, e.g. Yoshua Bengio; Fei-Fei Li.",
+    )
+    excluded_keywords = PhraseListField(
+        item_name="excluded keyword",
+        max_items=MAX_KEYWORDS,
+        max_item_length=MAX_KEYWORD_LENGTH,
+        label="Leave out papers mentioning",
+        help_text="Optional. Words or phrases separated by commas or semicolons.",
+    )
+    include_featured = forms.BooleanField(
+        required=False, initial=True, label="Start each email with the editors' picks"
+    )
+    frequency = forms.ChoiceField(
+        choices=Subscriber.Frequency.choices,
+        initial=Subscriber.Frequency.DAILY,
+        widget=forms.RadioSelect,
+        label="How often",
+        error_messages={"required": "Choose daily or weekly.", "invalid_choice": "Choose daily or weekly."},
+    )
+    weekday = forms.TypedChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        initial=0,
+        label="Day of the week",
+        help_text="For the weekly email.",
+        error_messages={"invalid_choice": "Choose a day of the week."},
+    )
+    delivery_time = forms.TimeField(
+        initial=dt.time(7, 0),
+        input_formats=["%H:%M", "%H:%M:%S"],
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "step": 60}),
+        label="Delivery time",
+        help_text="Your local time, e.g. 07:00.",
+        error_messages={"invalid": "Enter a time like 07:30.", "required": "Enter a time like 07:30."},
+    )
+    timezone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial="UTC",
+        label="Time zone",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a time zone we know: choose one from the list, "
+            "e.g. Europe/Berlin.",
+            "required": "Choose your time zone.",
+        },
+    )
+    max_papers = forms.IntegerField(
+        min_value=MIN_PAPERS,
+        max_value=MAX_PAPERS,
+        initial=10,
+        label="Papers per email",
+        help_text=f"Between {MIN_PAPERS} and {MAX_PAPERS}.",
+        error_messages={
+            "invalid": f"Enter a whole number between {MIN_PAPERS} and {MAX_PAPERS}.",
+            "required": f"Enter a whole number between {MIN_PAPERS} and {MAX_PAPERS}.",
+            "min_value": f"At least {MIN_PAPERS} papers per email, please.",
+            "max_value": f"At most {MAX_PAPERS} papers per email, please.",
+        },
+    )
+    send_when_empty = forms.BooleanField(
+        required=False,
+        label="Email me on days with no matching papers, too",
+        help_text="A short note saying nothing matched, so you know the service is working.",
+    )
+    email_format = forms.ChoiceField(
+        choices=Subscriber.Format.choices,
+        initial=Subscriber.Format.HTML,
+        widget=forms.RadioSelect,
+        label="Email format",
+        error_messages={"invalid_choice": "Choose HTML or plain text."},
+    )
+
+    def __init__(self, *args: Any, lenient: bool = False, **kwargs: Any) -> None:
+        """`lenient`: for the "see what you would get" preview, where nothing is stored
+        and an empty field is fine (values that are there are still checked)."""
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = Topic.objects.filter(is_active=True).order_by("name")
+        self.fields["max_papers"].widget.attrs.update({"inputmode": "numeric"})
+        if lenient:
+            for field in self.fields.values():
+                field.required = False
+
+
+class SubscribeForm(PreferencesForm):
+    field_order = ["email"]
+
+    email = NormalisedEmailField(label="Email address")
+    # A field people never see; bots filling every input give themselves away.
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.data.get("website") or "").strip())
+
+
+class PauseForm(forms.Form):
+    until = forms.DateField(
+        required=False,
+        label="Resume on (optional)",
+        help_text="Leave empty to pause until you resume yourself.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date like 2025-09-01."},
+    )
+
+    def clean_until(self) -> dt.date | None:
+        until = self.cleaned_data["until"]
+        if until is None:
+            return None
+        today = timezone.localdate()
+        if until <= today:
+            raise ValidationError("Choose a date after today.", code="past")
+        if until > today + dt.timedelta(days=MAX_PAUSE_DAYS):
+            raise ValidationError("Choose a date within the next year.", code="too_far")
+        return until
+
+
+class ChangeEmailForm(forms.Form):
+    new_email = NormalisedEmailField(label="New email address")
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        self.current = current
+        super().__init__(*args, **kwargs)
+
+    def clean_new_email(self) -> str:
+        address = self.cleaned_data["new_email"]
+        if address == normalise_email(self.current):
+            raise ValidationError("That is already your address.", code="same")
+        return address
+
+
+class RequestLinkForm(forms.Form):
+    email = NormalisedEmailField(label="Email address")
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.data.get("website") or "").strip())

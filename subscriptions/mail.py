@@ -1,0 +1,102 @@
+"""The subscription emails (confirm, welcome, manage link, address change), built with
+the one email module from the subscriber's current state, at send time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
+
+from digest.emails import build_email
+
+from .forms import WEEKDAYS
+from .models import Subscriber
+from .services import next_digest_text
+from .tokens import make_email_change_token, make_token, subscriber_links
+
+KINDS = ("confirm", "welcome", "manage_link", "email_change")
+
+# Why someone got a "here is your manage link" email; the wording is in the template.
+MANAGE_LINK_REASONS = ("signup_again", "requested", "email_change_taken")
+
+FOOTER_REASONS = {
+    "confirm": "You get this email because someone, hopefully you, asked to subscribe this "
+    "address. If it wasn't you, ignore it: without a click on the link you will not hear from us again.",
+    "welcome": "You get this email because you subscribed to {site} and confirmed your address.",
+    "manage_link": "You get this email because this address has a subscription to {site} "
+    "and someone, hopefully you, asked for its link.",
+    "email_change": "You get this email because someone, hopefully you, asked to send {site} "
+    "to this address. If it wasn't you, ignore it and nothing changes.",
+}
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def describe_schedule(subscriber: Subscriber) -> str:
+    """"every day at 07:00 (Europe/Berlin)" or "every Monday at 07:00 (UTC)"."""
+    at = subscriber.delivery_time.strftime("%H:%M")
+    if subscriber.frequency == Subscriber.Frequency.WEEKLY:
+        day = dict(WEEKDAYS).get(subscriber.weekday, "Monday")
+        return f"every {day} at {at} ({subscriber.timezone})"
+    return f"every day at {at} ({subscriber.timezone})"
+
+
+def choices_context(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "topics": [topic.name for topic in subscriber.topics.order_by("name")],
+        "keywords": list(subscriber.keywords),
+        "authors": list(subscriber.authors),
+        "excluded_keywords": list(subscriber.excluded_keywords),
+        "include_featured": subscriber.include_featured,
+        "schedule": describe_schedule(subscriber),
+        "max_papers": subscriber.max_papers,
+        "send_when_empty": subscriber.send_when_empty,
+        "plain_text": subscriber.email_format == Subscriber.Format.TEXT,
+    }
+
+
+def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> EmailMultiAlternatives:
+    if kind not in KINDS:
+        raise ValueError(f"unknown subscription email {kind!r}")
+    site = settings.EMAIL_FROM_NAME
+    links = subscriber_links(subscriber)
+    context: dict[str, Any] = {
+        "site_name": site,
+        "links": links,
+        "reason": FOOTER_REASONS[kind].format(site=site),
+        "choices": choices_context(subscriber),
+        "manage_url": links["manage"],
+        "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
+    }
+    to = subscriber.email
+    unsubscribe_url: str | None = links["one_click"]
+    if kind == "confirm":
+        context["confirm_url"] = absolute(reverse("subscriptions:confirm", args=[make_token(subscriber, "confirm")]))
+        # Not subscribed yet: mail clients should not offer to unsubscribe.
+        unsubscribe_url = None
+    elif kind == "welcome":
+        context["first_digest"] = next_digest_text(subscriber)
+    elif kind == "manage_link":
+        context["why"] = reason if reason in MANAGE_LINK_REASONS else "requested"
+        context["subscription_status"] = subscriber.get_status_display()
+        context["is_unsubscribed"] = subscriber.status == Subscriber.Status.UNSUBSCRIBED
+        if context["is_unsubscribed"]:
+            unsubscribe_url = None
+    elif kind == "email_change":
+        to = subscriber.pending_email
+        context["confirm_url"] = absolute(
+            reverse("subscriptions:confirm_email_change", args=[make_email_change_token(subscriber, to)])
+        )
+        # The subscription is still on the old address until this is confirmed.
+        unsubscribe_url = None
+    return build_email(
+        kind,
+        to,
+        context,
+        unsubscribe_url=unsubscribe_url,
+        text_only=subscriber.email_format == Subscriber.Format.TEXT,
+    )

@@ -1,0 +1,514 @@
+"""What a person can do with their subscription, as plain functions the views call.
+
+Every function that sends an email queues it after the transaction commits, so an email
+never goes out for a change that was rolled back, and the page answers without waiting
+for a mail server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
+from digest.models import Paper, Topic
+
+from .models import Counter, Subscriber
+
+USER_AGENT_MAX_LENGTH = 500
+CONSENT_TEXT = (
+    "I want to receive the Daily Papers Digest at this address, with the papers I chose, "
+    "and can unsubscribe with one click in any email."
+)
+
+
+class AddressTaken(Exception):
+    """The address someone wants to move to belongs to another subscription."""
+
+
+class NotChangeable(Exception):
+    """The subscription is in a state where this change makes no sense."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a signup or confirmation came from: kept as consent evidence."""
+
+    ip: str | None
+    user_agent: str
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "Evidence":
+        return cls(ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH])
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address, read where the rate limits read it (RATELIMIT_IP_META_KEY)."""
+    raw = request.META.get(settings.RATELIMIT_IP_META_KEY, "") or ""
+    # A proxy header may hold a list; its first entry is the client.
+    candidate = raw.split(",")[0].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Preferences:
+    topics: tuple[Topic, ...] = ()
+    keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    excluded_keywords: tuple[str, ...] = ()
+    include_featured: bool = True
+    frequency: str = Subscriber.Frequency.DAILY
+    weekday: int = 0
+    delivery_time: dt.time = dt.time(7, 0)
+    timezone: str = "UTC"
+    max_papers: int = 10
+    send_when_empty: bool = False
+    email_format: str = Subscriber.Format.HTML
+
+    @classmethod
+    def from_cleaned_data(cls, data: dict[str, Any]) -> "Preferences":
+        return cls(
+            topics=tuple(data["topics"]),
+            keywords=tuple(data["keywords"]),
+            authors=tuple(data["authors"]),
+            excluded_keywords=tuple(data["excluded_keywords"]),
+            include_featured=data["include_featured"],
+            frequency=data["frequency"],
+            weekday=data["weekday"],
+            delivery_time=data["delivery_time"],
+            timezone=data["timezone"],
+            max_papers=data["max_papers"],
+            send_when_empty=data["send_when_empty"],
+            email_format=data["email_format"],
+        )
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> "Preferences":
+        return cls(
+            topics=tuple(subscriber.topics.all()),
+            keywords=tuple(subscriber.keywords),
+            authors=tuple(subscriber.authors),
+            excluded_keywords=tuple(subscriber.excluded_keywords),
+            include_featured=subscriber.include_featured,
+            frequency=subscriber.frequency,
+            weekday=subscriber.weekday,
+            delivery_time=subscriber.delivery_time,
+            timezone=subscriber.timezone,
+            max_papers=subscriber.max_papers,
+            send_when_empty=subscriber.send_when_empty,
+            email_format=subscriber.email_format,
+        )
+
+    def as_initial(self) -> dict[str, Any]:
+        """Values for a form showing these preferences."""
+        return {
+            "topics": [topic.slug for topic in self.topics],
+            "keywords": list(self.keywords),
+            "authors": list(self.authors),
+            "excluded_keywords": list(self.excluded_keywords),
+            "include_featured": self.include_featured,
+            "frequency": self.frequency,
+            "weekday": self.weekday,
+            "delivery_time": self.delivery_time,
+            "timezone": self.timezone,
+            "max_papers": self.max_papers,
+            "send_when_empty": self.send_when_empty,
+            "email_format": self.email_format,
+        }
+
+    def apply_to(self, subscriber: Subscriber) -> None:
+        """Copy onto the subscriber; topics are set with `save_topics` once it has an id."""
+        subscriber.keywords = list(self.keywords)
+        subscriber.authors = list(self.authors)
+        subscriber.excluded_keywords = list(self.excluded_keywords)
+        subscriber.include_featured = self.include_featured
+        subscriber.frequency = self.frequency
+        subscriber.weekday = self.weekday
+        subscriber.delivery_time = self.delivery_time
+        subscriber.timezone = self.timezone
+        subscriber.max_papers = self.max_papers
+        subscriber.send_when_empty = self.send_when_empty
+        subscriber.email_format = self.email_format
+
+    def save_topics(self, subscriber: Subscriber) -> None:
+        subscriber.topics.set(self.topics)
+
+    def interest(self) -> Interest:
+        return Interest(
+            topics=tuple(TopicTerms.from_topic(topic) for topic in self.topics),
+            keywords=self.keywords,
+            authors=self.authors,
+            excluded=self.excluded_keywords,
+            include_featured=self.include_featured,
+        )
+
+
+def queue_email(kind: str, subscriber: Subscriber, reason: str = "") -> None:
+    """Send one of the subscription emails once the current transaction commits."""
+    from .tasks import send_subscription_email
+
+    send_subscription_email.delay_on_commit(kind, subscriber.pk, reason)
+
+
+def _remind(subscriber: Subscriber, reason: str) -> None:
+    """Someone typed an address we know: mail its owner what is useful to them, and
+    nothing that tells the person who typed it whether the address was known."""
+    if subscriber.status == Subscriber.Status.PENDING:
+        queue_email("confirm", subscriber)
+    else:
+        queue_email("manage_link", subscriber, reason)
+
+
+# Signing up and confirming.
+
+
+def subscribe(
+    email: str, preferences: Preferences, evidence: Evidence, *, consent_text: str = CONSENT_TEXT
+) -> None:
+    """Ask `email` to confirm a subscription with `preferences`.
+
+    The caller shows the same page whatever happened here: a new address gets a
+    confirmation link, an address already subscribed gets its manage link instead and
+    keeps its preferences, and an unsubscribed or still pending address starts the
+    double opt-in again with the new preferences.
+    """
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+        if subscriber is None:
+            subscriber = Subscriber(email=email)
+            _start_opt_in(subscriber, preferences, evidence, consent_text)
+            try:
+                with transaction.atomic():
+                    subscriber.save()
+            except IntegrityError:
+                # Another request created this address a moment ago: it is theirs.
+                subscriber = Subscriber.objects.select_for_update().get(email=email)
+                _remind(subscriber, "signup_again")
+                return
+            preferences.save_topics(subscriber)
+            Counter.increment("signups")
+            queue_email("confirm", subscriber)
+        elif subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+            queue_email("manage_link", subscriber, "signup_again")
+        else:
+            if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+                # Links from the old subscription must not act on the new one.
+                subscriber.rotate_token_secret()
+                Counter.increment("resubscribes")
+            _start_opt_in(subscriber, preferences, evidence, consent_text)
+            subscriber.save()
+            preferences.save_topics(subscriber)
+            queue_email("confirm", subscriber)
+
+
+def _start_opt_in(subscriber: Subscriber, preferences: Preferences, evidence: Evidence, consent_text: str) -> None:
+    preferences.apply_to(subscriber)
+    subscriber.status = Subscriber.Status.PENDING
+    subscriber.signed_up_at = timezone.now()
+    subscriber.signup_ip = evidence.ip
+    subscriber.signup_user_agent = evidence.user_agent
+    subscriber.consent_text = consent_text
+    subscriber.confirmed_at = None
+    subscriber.confirm_ip = None
+    subscriber.confirm_user_agent = ""
+    subscriber.paused_until = None
+    subscriber.pending_email = ""
+
+
+def confirm(subscriber: Subscriber, evidence: Evidence) -> bool:
+    """Turn a pending subscription active; True only for the request that did it, so a
+    double click sends one welcome email."""
+    with transaction.atomic():
+        now = timezone.now()
+        changed = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.PENDING).update(
+            status=Subscriber.Status.ACTIVE,
+            confirmed_at=now,
+            confirm_ip=evidence.ip,
+            confirm_user_agent=evidence.user_agent,
+            updated_at=now,
+        )
+        if changed != 1:
+            return False
+        subscriber.refresh_from_db()
+        Counter.increment("confirmations")
+        queue_email("welcome", subscriber)
+        return True
+
+
+def request_link(email: str) -> None:
+    """The "email me my link" form: whoever owns a known address gets the link that
+    helps them (confirmation if still pending, manage link otherwise). Unknown addresses
+    get nothing, and the caller shows the same page either way."""
+    subscriber = Subscriber.objects.filter(email=email).first()
+    if subscriber is not None:
+        _remind(subscriber, "requested")
+
+
+def purge_unconfirmed(now: dt.datetime | None = None) -> int:
+    """Delete signups nobody confirmed before their link expired. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.CONFIRMATION_MAX_AGE_DAYS)
+    _, per_model = Subscriber.objects.filter(status=Subscriber.Status.PENDING, signed_up_at__lt=cutoff).delete()
+    # The total also counts rows deleted with them (their topic choices); report people.
+    purged = per_model.get(Subscriber._meta.label, 0)
+    if purged:
+        Counter.increment("unconfirmed_purged", purged)
+    return purged
+
+
+# Managing a subscription.
+
+
+def update_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
+    with transaction.atomic():
+        preferences.apply_to(subscriber)
+        subscriber.save()
+        preferences.save_topics(subscriber)
+
+
+def pause(subscriber: Subscriber, until: dt.date | None) -> None:
+    """No digests until `until` (the day they start again), or until resumed."""
+    if subscriber.status not in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+        raise NotChangeable("only a confirmed subscription can be paused")
+    subscriber.status = Subscriber.Status.PAUSED
+    subscriber.paused_until = until
+    subscriber.save(update_fields=["status", "paused_until", "updated_at"])
+
+
+def resume(subscriber: Subscriber) -> None:
+    if subscriber.status != Subscriber.Status.PAUSED:
+        raise NotChangeable("only a paused subscription can be resumed")
+    subscriber.status = Subscriber.Status.ACTIVE
+    subscriber.paused_until = None
+    subscriber.save(update_fields=["status", "paused_until", "updated_at"])
+
+
+def resume_ended_pauses(today: dt.date | None = None) -> int:
+    """Pauses with a resume date that has come end. Returns how many."""
+    today = today or timezone.localdate()
+    return Subscriber.objects.filter(
+        status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=today
+    ).update(status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now())
+
+
+def request_email_change(subscriber: Subscriber, new_email: str) -> None:
+    """Mail a confirmation link to the new address; nothing changes until it is opened.
+
+    If the new address has a subscription of its own, its owner gets their manage link
+    instead, and the page shown is the same, so this cannot be used to find out who
+    subscribes."""
+    if subscriber.status not in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+        raise NotChangeable("only a confirmed subscription can move to another address")
+    with transaction.atomic():
+        # Stored either way, so the manage page reads the same whether or not the
+        # address was taken; only the email differs, and it goes to that address.
+        subscriber.pending_email = new_email
+        subscriber.save(update_fields=["pending_email", "updated_at"])
+        owner = Subscriber.objects.filter(email=new_email).exclude(pk=subscriber.pk).first()
+        if owner is not None:
+            _remind(owner, "email_change_taken")
+        else:
+            queue_email("email_change", subscriber)
+
+
+def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
+    """Move the subscription to the confirmed new address. Links sent to the old
+    address stop working, since whoever reads that mailbox may no longer be them."""
+    with transaction.atomic():
+        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if not locked.pending_email or locked.pending_email != subscriber.pending_email:
+            raise NotChangeable("no address change is waiting")
+        if Subscriber.objects.filter(email=locked.pending_email).exclude(pk=locked.pk).exists():
+            raise AddressTaken(locked.pending_email)
+        locked.email = locked.pending_email
+        locked.pending_email = ""
+        locked.confirmed_at = timezone.now()
+        locked.confirm_ip = evidence.ip
+        locked.confirm_user_agent = evidence.user_agent
+        locked.rotate_token_secret()
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise AddressTaken(locked.email) from None
+        Counter.increment("address_changes")
+    subscriber.refresh_from_db()
+
+
+def unsubscribe(subscriber: Subscriber) -> bool:
+    """Stop every email at once. Idempotent: True only when this call unsubscribed."""
+    now = timezone.now()
+    changed = (
+        Subscriber.objects.filter(pk=subscriber.pk)
+        .exclude(status=Subscriber.Status.UNSUBSCRIBED)
+        .update(
+            status=Subscriber.Status.UNSUBSCRIBED,
+            unsubscribed_at=now,
+            paused_until=None,
+            pending_email="",
+            updated_at=now,
+        )
+    )
+    if changed:
+        Counter.increment("unsubscribes")
+    subscriber.refresh_from_db()
+    return changed == 1
+
+
+def export_data(subscriber: Subscriber) -> dict[str, Any]:
+    """Everything stored about this subscriber, for "download my data"."""
+
+    def when(value: dt.datetime | dt.date | dt.time | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    digests = []
+    for digest in subscriber.digests.order_by("period").prefetch_related("items__paper", "items__topic"):
+        digests.append(
+            {
+                "period": when(digest.period),
+                "status": digest.status,
+                "subject": digest.subject,
+                "sent_at": when(digest.sent_at),
+                "papers": [
+                    {
+                        "title": item.paper.title,
+                        "arxiv_id": item.paper.arxiv_id,
+                        "rank": item.rank,
+                        "topic": item.topic.name if item.topic else None,
+                        "why": item.matched,
+                    }
+                    for item in digest.items.all()
+                ],
+            }
+        )
+    return {
+        "email": subscriber.email,
+        "status": subscriber.status,
+        "pending_new_email": subscriber.pending_email or None,
+        "preferences": {
+            "topics": [topic.name for topic in subscriber.topics.order_by("name")],
+            "keywords": subscriber.keywords,
+            "authors": subscriber.authors,
+            "excluded_keywords": subscriber.excluded_keywords,
+            "include_editors_picks": subscriber.include_featured,
+            "frequency": subscriber.frequency,
+            "weekday": subscriber.weekday,
+            "delivery_time": when(subscriber.delivery_time),
+            "timezone": subscriber.timezone,
+            "papers_per_email": subscriber.max_papers,
+            "email_on_days_without_matches": subscriber.send_when_empty,
+            "email_format": subscriber.email_format,
+            "paused_until": when(subscriber.paused_until),
+        },
+        "consent": {
+            "statement": subscriber.consent_text,
+            "signed_up_at": when(subscriber.signed_up_at),
+            "signup_ip": subscriber.signup_ip,
+            "signup_user_agent": subscriber.signup_user_agent,
+            "confirmed_at": when(subscriber.confirmed_at),
+            "confirm_ip": subscriber.confirm_ip,
+            "confirm_user_agent": subscriber.confirm_user_agent,
+            "unsubscribed_at": when(subscriber.unsubscribed_at),
+        },
+        "last_updated_at": when(subscriber.updated_at),
+        "digests": digests,
+        "exported_at": when(timezone.now()),
+    }
+
+
+def delete_subscriber(subscriber: Subscriber) -> None:
+    """Remove the subscriber and everything stored about them (their digests included).
+    Only the anonymous counters keep a trace that someone was here."""
+    with transaction.atomic():
+        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        # Revoke every link first: a request reading a token mid-delete finds nothing.
+        locked.rotate_token_secret()
+        locked.save(update_fields=["token_secret"])
+        locked.delete()
+        Counter.increment("deletions")
+
+
+# What the pages show.
+
+
+def format_moment(moment: dt.datetime) -> str:
+    """"Tuesday 3 June 2025 at 07:00 (Europe/Berlin)"."""
+    return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M} ({moment.tzinfo})"
+
+
+def next_digest_text(subscriber: Subscriber, now: dt.datetime | None = None) -> str:
+    """When the next digest comes, in words and in the subscriber's time zone."""
+    return "on " + format_moment(subscriber.next_delivery_after(now or timezone.now()))
+
+
+@dataclass
+class Listing:
+    day: dt.date | None
+    papers: list[Paper]
+
+
+def latest_listing(today: dt.date | None = None) -> Listing:
+    """The latest listing day's papers, most upvoted first."""
+    day = latest_listing_day(today or timezone.localdate())
+    if day is None:
+        return Listing(day=None, papers=[])
+    papers = list(Paper.objects.filter(listed_on=day, is_hidden=False).order_by("-upvotes", "title"))
+    return Listing(day=day, papers=papers)
+
+
+@dataclass
+class Preview:
+    day: dt.date | None
+    papers_that_day: int
+    matches: list[Match]
+    asked_for_anything: bool
+
+
+_index_lock = threading.Lock()
+_index_cache: dict[str, tuple[tuple, PaperIndex]] = {}
+
+
+def listing_index(listing: Listing) -> PaperIndex:
+    """The matcher's index over one listing day, built once per process while that day's
+    papers are unchanged: building it is most of the work, matching is cheap, and the
+    signup form's live preview asks again at every change."""
+    fingerprint = (
+        listing.day,
+        len(listing.papers),
+        max((p.pk for p in listing.papers), default=0),
+        max((p.updated_at for p in listing.papers), default=None),
+    )
+    with _index_lock:
+        cached = _index_cache.get("latest")
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+    index = PaperIndex.build(listing.papers)
+    with _index_lock:
+        _index_cache["latest"] = (fingerprint, index)
+    return index
+
+
+def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
+    """What the latest listing day would have brought with these choices, through the
+    same matcher the digests use."""
+    listing = latest_listing(today)
+    interest = preferences.interest()
+    asked = bool(interest.topics or interest.keywords or interest.authors)
+    if listing.day is None:
+        return Preview(day=None, papers_that_day=0, matches=[], asked_for_anything=asked)
+    index = listing_index(listing)
+    matches = index.match(
+        interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
+    )
+    return Preview(day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked)

@@ -1,0 +1,54 @@
+"""Celery tasks of the subscriptions app: thin, ids in, the work in services and mail."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from celery import shared_task
+
+from digest.emails import send_email
+
+from . import services
+from .mail import build_notification
+from .models import Subscriber
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait before each retry of a mail that failed for a passing reason.
+RETRY_BACKOFF = (30, 120, 600, 1800, 3600)
+
+
+def is_transient(error: Exception) -> bool:
+    """A failure worth retrying: the server was away or answered "try later" (4xx).
+    A 5xx answer (no such mailbox, refused) will not get better by retrying."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    return isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=len(RETRY_BACKOFF))
+def send_subscription_email(self, kind: str, subscriber_id: int, reason: str = "") -> None:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        # Deleted (or purged) since the email was queued: nobody to write to.
+        return
+    message = build_notification(kind, subscriber, reason)
+    try:
+        send_email(message)
+    except Exception as error:
+        if is_transient(error) and self.request.retries < self.max_retries:
+            raise self.retry(exc=error, countdown=RETRY_BACKOFF[self.request.retries]) from error
+        raise
+
+
+@shared_task
+def purge_unconfirmed() -> int:
+    return services.purge_unconfirmed()
+
+
+@shared_task
+def resume_ended_pauses() -> int:
+    return services.resume_ended_pauses()

@@ -1,0 +1,104 @@
+"""Signed links for subscribers: confirm, manage, unsubscribe, view a digest.
+
+A token carries the subscriber's id and a fingerprint of their `token_secret`, signed
+with SECRET_KEY and a salt per purpose: a manage token cannot be used to unsubscribe
+someone else or to confirm, and rotating `token_secret` invalidates every link sent
+before. The secret itself never appears in a link, only an HMAC of it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from .models import Subscriber
+
+PURPOSES = frozenset({"confirm", "manage", "unsubscribe", "view_digest", "email_change"})
+
+
+class BadToken(Exception):
+    """The token is tampered with, expired, for another purpose, or its secret was rotated."""
+
+
+def _salt(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}; expected one of {sorted(PURPOSES)}")
+    return f"subscriptions.token.{purpose}"
+
+
+def secret_fingerprint(subscriber: Subscriber, purpose: str) -> str:
+    """An HMAC of the subscriber's token secret: changes when the secret is rotated."""
+    return salted_hmac(_salt(purpose), subscriber.token_secret).hexdigest()[:16]
+
+
+_fingerprint = secret_fingerprint  # the earlier private name, kept for code written against it
+
+
+def make_token(subscriber: Subscriber, purpose: str) -> str:
+    """A URL-safe signed token for `subscriber`, valid only for `purpose`."""
+    payload = [subscriber.pk, secret_fingerprint(subscriber, purpose)]
+    return signing.dumps(payload, salt=_salt(purpose))
+
+
+def read_token(token: str, purpose: str, max_age: timedelta | None = None) -> Subscriber:
+    """The subscriber a token was made for; raises BadToken for anything else."""
+    try:
+        subscriber_id, fingerprint = signing.loads(token, salt=_salt(purpose), max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError):
+        # SignatureExpired is a BadSignature; ValueError/TypeError: a valid signature
+        # over an unexpected payload shape.
+        raise BadToken(f"invalid or expired {purpose} link") from None
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or not constant_time_compare(fingerprint, secret_fingerprint(subscriber, purpose)):
+        raise BadToken(f"invalid {purpose} link")
+    return subscriber
+
+
+def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
+    """Absolute URLs for the links every email footer carries.
+
+    "one_click" is the RFC 8058 endpoint mail clients POST to (List-Unsubscribe header);
+    "unsubscribe" is the page with one button, for people clicking the footer link.
+    """
+    manage = make_token(subscriber, "manage")
+    unsubscribe = make_token(subscriber, "unsubscribe")
+    return {
+        "manage": f"{settings.SITE_URL}/manage/{manage}/",
+        "unsubscribe": f"{settings.SITE_URL}/unsubscribe/{unsubscribe}/",
+        "one_click": f"{settings.SITE_URL}/unsubscribe/{unsubscribe}/one-click/",
+    }
+
+
+def _address_fingerprint(address: str) -> str:
+    return salted_hmac("subscriptions.token.email_change.address", address.lower()).hexdigest()[:16]
+
+
+def make_email_change_token(subscriber: Subscriber, new_address: str) -> str:
+    """A token that confirms moving `subscriber` to `new_address`, and only that address:
+    asking for another change later makes this link stop working. The address is not
+    readable from the link, only an HMAC of it."""
+    payload = [subscriber.pk, secret_fingerprint(subscriber, "email_change"), _address_fingerprint(new_address)]
+    return signing.dumps(payload, salt=_salt("email_change"))
+
+
+def read_email_change_token(token: str, max_age: timedelta | None = None) -> Subscriber:
+    """The subscriber whose pending address change the token confirms; BadToken when the
+    token is bad, expired, revoked, or for an address they no longer want."""
+    try:
+        subscriber_id, fingerprint, address = signing.loads(
+            token, salt=_salt("email_change"), max_age=max_age
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadToken("invalid or expired address-change link") from None
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if (
+        subscriber is None
+        or not subscriber.pending_email
+        or not constant_time_compare(fingerprint, secret_fingerprint(subscriber, "email_change"))
+        or not constant_time_compare(address, _address_fingerprint(subscriber.pending_email))
+    ):
+        raise BadToken("invalid address-change link")
+    return subscriber

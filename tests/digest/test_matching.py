@@ -1,0 +1,397 @@
+"""The matcher on small, hand-made papers: words, phrases, thresholds, ranking, authors,
+exclusions, picks, and what it costs.
+
+Document frequencies come from the sample listing (202 real abstracts), so "model" is as
+common and "speculative decoding" as rare as they are in a real catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from functools import lru_cache
+
+import pytest
+
+from digest.matching import (
+    UPVOTE_MAX_BOOST,
+    CatalogStats,
+    Interest,
+    PaperIndex,
+    TopicTerms,
+)
+from digest.models import Paper
+from tests.digest.matching_sample import sample_papers, sample_texts
+
+DAY = dt.date(2025, 3, 12)
+FILLER = (
+    "We study this setting in detail and report experiments on several public benchmarks. "
+    "Our method is simple to implement and improves over strong baselines. "
+)
+
+
+@lru_cache(maxsize=1)
+def sample_stats() -> CatalogStats:
+    return CatalogStats.from_texts(sample_texts())
+
+
+def make(pk: int, title: str, abstract: str = FILLER, **fields) -> Paper:
+    fields.setdefault("listed_on", DAY)
+    return Paper(pk=pk, title=title, abstract=abstract, **fields)
+
+
+def match(papers: list[Paper], interest: Interest | None = None, **options):
+    interest = interest or Interest()
+    return PaperIndex(papers, sample_stats()).match(interest, **options)
+
+
+def titles(papers: list[Paper], interest: Interest | None = None, **options) -> list[str]:
+    return [m.paper.title for m in match(papers, interest, **options)]
+
+
+def keywords(*words: str, **fields) -> Interest:
+    fields.setdefault("include_featured", False)
+    return Interest(keywords=words, **fields)
+
+
+QUANTIZATION = TopicTerms(
+    slug="quantization", name="Quantization",
+    phrases=("quantization", "quantized", "post-training quantization", "PTQ", "low-bit"),
+)
+LLM = TopicTerms(slug="large-language-models", name="Large language models", phrases=("large language model", "LLM"))
+
+
+# Words and phrases.
+
+
+def test_stemming_lets_plurals_and_inflections_match():
+    papers = [make(1, "A diffusion model for protein design"), make(2, "Quantization of speech encoders")]
+    assert titles(papers, keywords("diffusion models")) == ["A diffusion model for protein design"]
+    assert titles(papers, keywords("quantized")) == ["Quantization of speech encoders"]
+
+
+def test_a_phrase_matches_only_as_consecutive_words():
+    papers = [make(1, "Experts disagree: a mixture of opinions from experts"), make(2, "A sparse mixture of experts")]
+    assert titles(papers, keywords("mixture of experts")) == ["A sparse mixture of experts"]
+
+
+def test_hyphenated_and_spaced_spellings_are_the_same_phrase():
+    papers = [
+        make(1, "Mixture-of-Experts layers at scale"),
+        make(2, "Redteaming chat assistants"),
+        make(3, "Red-teaming vision assistants"),
+        make(4, "Red teaming speech assistants"),
+    ]
+    assert titles(papers, keywords("mixture of experts")) == ["Mixture-of-Experts layers at scale"]
+    red_teaming = {"Redteaming chat assistants", "Red-teaming vision assistants", "Red teaming speech assistants"}
+    assert set(titles(papers, keywords("red-teaming"))) == red_teaming
+    assert set(titles(papers, keywords("redteaming"))) == red_teaming - {"Red teaming speech assistants"}
+    assert set(titles(papers, keywords("red teaming"))) == red_teaming
+
+
+def test_quantization_does_not_match_quantum():
+    quantum = make(1, "Quantum circuits for quantum chemistry", "Quantum computers simulate molecules. " * 3 + FILLER)
+    quantized = make(2, "Quantization of vision transformers")
+    assert titles([quantum, quantized], keywords("quantization")) == ["Quantization of vision transformers"]
+    assert titles([quantum, quantized], Interest(topics=(QUANTIZATION,), include_featured=False)) == [quantized.title]
+    assert titles([quantum, quantized], keywords("quantum")) == [quantum.title]
+
+
+def test_abbreviations_match_whole_words_only():
+    papers = [
+        make(1, "The Moebius strip and Möbius bands", "Moebius bands are surfaces. " * 3),
+        make(2, "Storage engines that rage against ragged arrays", "Storage rage ragged. " * 3),
+        make(3, "Sparse MoE layers for speech"),
+        make(4, "RAG for legal question answering"),
+    ]
+    assert titles(papers, keywords("MoE")) == ["Sparse MoE layers for speech"]
+    assert titles(papers, keywords("RAG")) == ["RAG for legal question answering"]
+
+
+def test_plural_abbreviations_match_the_abbreviation():
+    assert titles([make(1, "Evaluating GNNs on chemistry")], keywords("GNN")) == ["Evaluating GNNs on chemistry"]
+
+
+def test_accents_and_case_are_ignored():
+    papers = [make(1, "Schrödinger bridges for generative modelling"), make(2, "SCHRODINGER BRIDGES REVISITED")]
+    assert len(titles(papers, keywords("schrodinger bridge"))) == 2
+
+
+def test_quoted_phrases_match_the_exact_words_so_adapter_is_not_adaptation():
+    papers = [make(1, "Adapters for multilingual translation"), make(2, "Domain adaptation for translation")]
+    assert titles(papers, keywords('"adapter"')) == ["Adapters for multilingual translation"]
+
+
+# The relevance threshold.
+
+
+def test_a_single_mention_in_the_abstract_does_not_match():
+    incidental = make(1, "Faster sorting networks", FILLER + "Unlike quantization, our method keeps full precision. " + FILLER)
+    assert titles([incidental], keywords("quantization")) == []
+    assert titles([incidental], Interest(topics=(QUANTIZATION,), include_featured=False)) == []
+
+
+def test_a_mention_in_the_title_matches():
+    assert titles([make(1, "Quantization of vision transformers")], keywords("quantization")) == ["Quantization of vision transformers"]
+
+
+def test_repeated_mentions_in_the_abstract_match():
+    abstract = (
+        "We revisit quantization for speech models. Careful calibration matters a lot. "
+        "With per-channel scales, quantization keeps accuracy on long utterances. "
+        "Finally, quantization of the decoder is cheap at inference."
+    )
+    assert titles([make(1, "Better speech encoders", abstract)], keywords("quantization")) == ["Better speech encoders"]
+
+
+def test_a_word_nearly_every_paper_uses_never_matches_however_often():
+    common = make(1, "A model of models", "The model is a model that models the model of the model. " * 3)
+    assert titles([common], keywords("model")) == []
+
+
+def test_a_phrase_and_its_abbreviation_next_to_it_are_one_mention():
+    topic = TopicTerms("moe", "Mixture of experts", ("mixture of experts", "MoE"))
+    once = make(1, "Faster sorting networks", FILLER + "We compare with a mixture of experts (MoE) baseline. " + FILLER)
+    assert titles([once], Interest(topics=(topic,), include_featured=False)) == []
+
+
+def test_the_synonyms_of_a_topic_add_up():
+    topic = TopicTerms("peft", "Parameter-efficient fine-tuning", ("LoRA", '"adapter"', "prompt tuning"))
+    all_three = make(
+        1, "Cheaper transfer of speech encoders",
+        "We train LoRA modules on the encoder. Several baselines are compared carefully. "
+        "Each adapter is placed after attention in every block of the network. "
+        "Prompt tuning is also evaluated on the same tasks.",
+    )
+    one = make(2, "Cheaper transfer of vision encoders", "We train LoRA modules on the encoder. " + FILLER)
+    assert titles([all_three, one], Interest(topics=(topic,), include_featured=False)) == [all_three.title]
+
+
+# Ranking.
+
+
+def test_title_mentions_rank_above_abstract_mentions():
+    mention = "Quantization helps the encoder run on small devices. "
+    abstract_only = make(1, "Better speech encoders", mention + FILLER + mention + FILLER + mention)
+    in_title = make(2, "Quantization of speech encoders", mention + FILLER + mention + FILLER + FILLER)
+    assert titles([abstract_only, in_title], keywords("quantization")) == [in_title.title, abstract_only.title]
+
+
+def test_a_rare_phrase_outranks_a_common_one():
+    common = make(1, "Diffusion for image synthesis", "Diffusion is used twice here. " + FILLER + "Diffusion again.")
+    rare = make(2, "Speculative decoding for chat", "Speculative decoding is used twice here. " + FILLER + "Speculative decoding again.")
+    found = match([common, rare], keywords("diffusion", "speculative decoding"))
+    assert [m.paper.title for m in found] == [rare.title, common.title]
+    assert found[0].score > 1.5 * found[1].score
+
+
+def test_repeated_mentions_saturate():
+    mention = "Quantization helps the encoder run on small devices. "
+    three = make(1, "Quantization of speech encoders", mention * 3)
+    fifteen = make(2, "Quantization of vision encoders", mention * 15)
+    scores = {m.paper.pk: m.score for m in match([three, fifteen], keywords("quantization"))}
+    assert scores[2] > scores[1]
+    assert scores[2] < 1.3 * scores[1]  # five times the mentions, not five times the score
+
+
+def test_upvotes_lift_a_match_moderately_but_never_make_one():
+    quiet = make(1, "Quantization of speech encoders", upvotes=0)
+    popular = make(2, "Quantization of vision encoders", upvotes=500)
+    viral = make(3, "Faster sorting networks", FILLER + "Unlike quantization, we keep full precision.", upvotes=100_000)
+    found = match([quiet, popular, viral], keywords("quantization"))
+    assert [m.paper.pk for m in found] == [2, 1]
+    assert 1 < found[0].score / found[1].score <= 1 + UPVOTE_MAX_BOOST
+
+
+def test_limit_keeps_the_best_matches():
+    papers = [make(n, f"Quantization study {n}", "Quantization helps the encoder run on small devices. " * n) for n in range(1, 6)]
+    assert [m.paper.pk for m in match(papers, keywords("quantization"), limit=2)] == [5, 4]
+
+
+# Why a paper matched.
+
+
+def test_every_match_says_what_matched_and_where():
+    paper = make(
+        1, "LoRA for speech recognition",
+        "Post-training quantization of the base model is applied first. Then we fine-tune. "
+        "Post-training quantization keeps memory low; we ablate post-training quantization too.",
+    )
+    [found] = match([paper], Interest(topics=(QUANTIZATION,), keywords=("LoRA",), include_featured=False))
+    assert sorted(found.reasons) == [
+        "keyword 'LoRA' in title",
+        "topic Quantization: 'post-training quantization' in abstract",
+    ]
+
+
+def test_reasons_are_ordered_by_how_much_each_clause_scored():
+    paper = make(1, "Quantization of large language models for speech", "Quantization of the LLM is cheap. " * 3)
+    [found] = match([paper], Interest(topics=(LLM, QUANTIZATION), include_featured=False))
+    assert found.reasons[0].startswith("topic Quantization: 'quantization' in title and abstract")
+    assert found.reasons[1].startswith("topic Large language models:")
+
+
+def test_a_paper_appears_once_under_its_best_matching_topic():
+    paper = make(1, "Post-training quantization of large language models", "Quantization of the LLM weights. " * 3)
+    found = match([paper], Interest(topics=(LLM, QUANTIZATION), include_featured=False))
+    assert len(found) == 1
+    assert found[0].topic == QUANTIZATION
+
+
+def test_a_keyword_only_match_has_no_topic():
+    [found] = match([make(1, "LoRA for speech recognition")], keywords("LoRA"))
+    assert found.topic is None
+    assert found.reasons == ["keyword 'LoRA' in title"]
+
+
+# Followed authors.
+
+
+@pytest.mark.parametrize("spelling", ["Zoë Ångström", "Z. Ångström", "Zoë M. Ångström", "Ångström, Zoë", "ZOE ANGSTROM"])
+def test_a_followed_author_matches_however_the_catalog_spells_the_name(spelling):
+    paper = make(1, "Faster sorting networks", authors=["Ada Lovelace", spelling])
+    [found] = match([paper], Interest(authors=("Zoe Angstrom",), include_featured=False))
+    assert found.reasons == [f"author {spelling}"]
+
+
+@pytest.mark.parametrize("other", ["Zoe Smith", "Zoltan Angstrom", "Y. Angstrom", "Zoë Ångströmer"])
+def test_a_followed_author_does_not_match_someone_else(other):
+    paper = make(1, "Faster sorting networks", authors=[other])
+    assert titles([paper], Interest(authors=("Zoe Angstrom",), include_featured=False)) == []
+
+
+def test_different_middle_initials_are_different_people():
+    paper = make(1, "Faster sorting networks", authors=["John B. Smith"])
+    assert titles([paper], Interest(authors=("John A. Smith",), include_featured=False)) == []
+    assert titles([paper], Interest(authors=("John Smith",), include_featured=False)) == [paper.title]
+
+
+def test_an_author_match_outranks_a_topic_match():
+    by_author = make(1, "Faster sorting networks", authors=["Zoë Ångström"])
+    on_topic = make(2, "Post-training quantization of speech models", "Quantization. " * 4, upvotes=1000)
+    found = match([by_author, on_topic], Interest(topics=(QUANTIZATION,), authors=("Zoe Angstrom",), include_featured=False))
+    assert [m.paper.pk for m in found] == [1, 2]
+
+
+# What is never sent, and what always opens the list.
+
+
+def test_an_excluded_phrase_removes_even_a_strong_match():
+    papers = [make(1, "Q-BERT: quantization of BERT"), make(2, "Quantization of vision transformers")]
+    interest = keywords("quantization", excluded=("BERT",))
+    assert titles(papers, interest) == ["Quantization of vision transformers"]
+
+
+def test_exclusions_follow_the_same_word_rules():
+    papers = [make(1, "Quantization of vision transformers"), make(2, "Quantization for quantum-safe chips")]
+    assert titles(papers, keywords("quantization", excluded=("quantum",))) == ["Quantization of vision transformers"]
+    assert titles(papers, keywords("quantization", excluded=("transformer",))) == ["Quantization for quantum-safe chips"]
+
+
+def test_editors_picks_open_the_list_even_without_a_match():
+    pick = make(1, "Faster sorting networks", is_featured=True)
+    on_topic = make(2, "Quantization of vision transformers", upvotes=5000)
+    found = match([pick, on_topic], keywords("quantization", include_featured=True))
+    assert [(m.paper.pk, m.featured) for m in found] == [(1, True), (2, False)]
+    assert found[0].reasons == ["editor's pick"]
+
+
+def test_a_pick_that_also_matches_says_both():
+    pick = make(1, "Quantization of vision transformers", is_featured=True)
+    [found] = match([pick], keywords("quantization", include_featured=True))
+    assert found.featured
+    assert found.reasons == ["editor's pick", "keyword 'quantization' in title"]
+
+
+def test_readers_who_do_not_want_picks_get_them_only_when_they_match():
+    pick = make(1, "Faster sorting networks", is_featured=True)
+    matching_pick = make(2, "Quantization of vision transformers", is_featured=True)
+    found = match([pick, matching_pick], keywords("quantization", include_featured=False))
+    assert [(m.paper.pk, m.featured) for m in found] == [(2, False)]
+
+
+def test_an_excluded_phrase_removes_an_editors_pick_too():
+    pick = make(1, "Faster sorting networks for BERT", is_featured=True)
+    assert titles([pick], Interest(excluded=("BERT",), include_featured=True)) == []
+
+
+def test_hidden_papers_are_never_matched():
+    hidden = make(1, "Quantization of vision transformers", is_hidden=True, is_featured=True, authors=["Zoë Ångström"])
+    index = PaperIndex([hidden], sample_stats())
+    interest = Interest(topics=(QUANTIZATION,), keywords=("quantization",), authors=("Zoe Angstrom",), include_featured=True)
+    assert index.match(interest) == []
+    assert index.papers == []
+
+
+def test_papers_already_sent_are_never_matched_again():
+    papers = [make(1, "Quantization of vision transformers"), make(2, "Quantization of speech encoders", is_featured=True)]
+    assert titles(papers, keywords("quantization", include_featured=True), exclude_ids={1, 2}) == []
+    assert titles(papers, keywords("quantization", include_featured=True), exclude_ids=[2]) == [papers[0].title]
+
+
+def test_only_papers_listed_in_the_window_are_matched():
+    papers = [
+        make(1, "Quantization one", listed_on=DAY - dt.timedelta(days=2)),
+        make(2, "Quantization two", listed_on=DAY - dt.timedelta(days=1)),
+        make(3, "Quantization three", listed_on=DAY),
+        make(4, "Quantization undated", listed_on=None),
+    ]
+    interest = keywords("quantization")
+    assert {m.paper.pk for m in match(papers, interest, listed_from=DAY - dt.timedelta(days=1), listed_to=DAY)} == {2, 3}
+    assert {m.paper.pk for m in match(papers, interest, listed_to=DAY - dt.timedelta(days=2))} == {1}
+    assert {m.paper.pk for m in match(papers, interest)} == {1, 2, 3, 4}
+
+
+def test_an_empty_interest_matches_nothing_but_picks():
+    papers = [make(1, "Quantization of vision transformers"), make(2, "Faster sorting networks", is_featured=True)]
+    assert titles(papers, Interest(keywords=("  ", "!!"), include_featured=False)) == []
+    assert titles(papers, Interest()) == ["Faster sorting networks"]
+
+
+# The index: one query to build, none to match, and fast.
+
+
+@pytest.mark.django_db
+def test_build_takes_document_frequencies_from_the_catalog(django_assert_num_queries):
+    catalog = [Paper(title=f"Graph networks {n}", abstract="Graph networks on graphs.", listed_on=DAY - dt.timedelta(days=30)) for n in range(20)]
+    Paper.objects.bulk_create(catalog)
+    Paper.objects.create(title="A hidden paper", abstract="Hidden.", listed_on=DAY, is_hidden=True)
+    today = Paper.objects.create(title="Graph transformers", abstract=FILLER, listed_on=DAY)
+    with django_assert_num_queries(2):  # whether the catalog changed, then its texts
+        index = PaperIndex.build([today])
+    assert index.stats.n_docs == 21  # the visible catalog, not the one candidate
+    with django_assert_num_queries(1):  # unchanged catalog: statistics are reused
+        again = PaperIndex.build([today])
+    assert again.stats is index.stats
+    with django_assert_num_queries(0):
+        index.match(keywords("graph transformer", authors=("Zoe Angstrom",), excluded=("BERT",)))
+
+
+@pytest.mark.django_db
+def test_an_empty_catalog_takes_frequencies_from_the_candidates():
+    papers = [make(1, "Quantization of vision transformers"), make(2, "Faster sorting networks")]
+    index = PaperIndex.build(papers)
+    assert index.stats.n_docs == 2
+    assert [m.paper.pk for m in index.match(keywords("quantization"))] == [1]
+
+
+def test_matching_one_reader_takes_well_under_five_milliseconds():
+    papers = sample_papers()
+    index = PaperIndex(papers, sample_stats())
+    rng = random.Random(4)
+    topics = [QUANTIZATION, LLM, TopicTerms("moe", "Mixture of experts", ("mixture of experts", "MoE", "sparse MoE"))]
+    words = ["LoRA", "speculative decoding", "diffusion", "graph neural network", "RAG", "speech", "3D", "agents"]
+    interests = [
+        Interest(
+            topics=tuple(rng.sample(topics, rng.randint(0, 3))),
+            keywords=tuple(rng.sample(words, rng.randint(0, 3))) + (f"rare phrase {n}",),
+            authors=(f"Author Number{n}",),
+            excluded=("BERT",) if n % 3 == 0 else (),
+        )
+        for n in range(500)
+    ]
+    started = time.perf_counter()
+    for interest in interests:
+        index.match(interest, limit=10)
+    mean_ms = (time.perf_counter() - started) * 1000 / len(interests)
+    assert mean_ms < 5, f"{mean_ms:.2f} ms per reader"

@@ -1,0 +1,282 @@
+"""Who is due, what their digest holds, and that nothing is ever sent twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import subprocess
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from digest import digests
+from digest.models import Digest, DigestItem
+from subscriptions.models import Subscriber
+
+from .sending_helpers import (
+    BASE_DIR, LISTING_DAY, NOON_UTC, PYTHON, at_utc, outbox_messages, paper, sample_catalog, subprocess_env,
+    subscriber,
+)
+
+pytestmark = pytest.mark.django_db
+NEXT_DAY = LISTING_DAY + dt.timedelta(days=1)
+
+
+def due_emails(now: dt.datetime, **options) -> dict[str, dt.date]:
+    return {t.subscriber.email: t.period for t in digests.due_targets(now, **options)}
+
+
+def run(now: dt.datetime, **options) -> digests.PlanResult:
+    """One tick, sent inline: what the beat task and `send_digests --inline` do."""
+    result = digests.plan_digests(now, **options)
+    for digest_id in result.pending_ids:
+        digests.send_digest(digest_id, now=now)
+    return result
+
+
+def titles_sent_to(outbox, email: str) -> list[str]:
+    found = []
+    for message in outbox_messages(outbox):
+        if message["To"] == email:
+            found.append(message.get_body(("plain",)).get_content())
+    return found
+
+
+# --- Who is due ----------------------------------------------------------------------
+
+
+def test_a_reader_is_due_once_their_local_delivery_time_has_passed_in_their_own_time_zone():
+    subscriber("tokyo@example.org", timezone="Asia/Tokyo")
+    subscriber("la@example.org", timezone="America/Los_Angeles")
+
+    # 12:00 UTC is 21:00 in Tokyo (past 07:00) and 04:00 in Los Angeles (not yet).
+    assert due_emails(NOON_UTC) == {"tokyo@example.org": LISTING_DAY}
+    # 15:30 UTC is 07:30 in Los Angeles, and already 00:30 the next day in Tokyo.
+    assert due_emails(at_utc(LISTING_DAY, 15, 30)) == {"la@example.org": LISTING_DAY}
+    # --now skips the clock, and each reader's period is still their own local date.
+    assert due_emails(at_utc(LISTING_DAY, 15, 30), force=True) == {
+        "la@example.org": LISTING_DAY, "tokyo@example.org": NEXT_DAY,
+    }
+
+
+def test_a_weekly_reader_is_due_only_on_their_weekday():
+    thursday = LISTING_DAY.weekday()
+    subscriber("weekly@example.org", frequency=Subscriber.Frequency.WEEKLY, weekday=thursday)
+
+    assert due_emails(NOON_UTC) == {"weekly@example.org": LISTING_DAY}
+    assert due_emails(at_utc(NEXT_DAY, 12)) == {}
+    # Forced on Friday, the period is still that week's Thursday.
+    assert due_emails(at_utc(NEXT_DAY, 12), force=True) == {"weekly@example.org": LISTING_DAY}
+
+
+def test_paused_unconfirmed_and_unsubscribed_readers_are_not_due():
+    subscriber("active@example.org")
+    subscriber("paused@example.org", status=Subscriber.Status.PAUSED, paused_until=LISTING_DAY + dt.timedelta(days=3))
+    subscriber("pending@example.org", status=Subscriber.Status.PENDING)
+    subscriber("gone@example.org", status=Subscriber.Status.UNSUBSCRIBED)
+
+    assert set(due_emails(NOON_UTC, force=True)) == {"active@example.org"}
+    # Digests resume on the paused_until date.
+    assert set(due_emails(at_utc(LISTING_DAY + dt.timedelta(days=3), 12))) == {"active@example.org", "paused@example.org"}
+
+
+# --- What is in it -------------------------------------------------------------------
+
+
+def test_each_reader_gets_the_papers_of_their_interests(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+    subscriber("mri@example.org", topics=[catalog.medical])
+
+    result = run(NOON_UTC)
+
+    assert result.due == 2 and len(result.pending_ids) == 2
+    [quant_email] = titles_sent_to(outbox, "quant@example.org")
+    [mri_email] = titles_sent_to(outbox, "mri@example.org")
+    assert catalog.quant_paper.title in quant_email and catalog.mri_paper.title not in quant_email
+    assert catalog.mri_paper.title in mri_email and catalog.quant_paper.title not in mri_email
+    digest = Digest.objects.get(subscriber__email="quant@example.org")
+    assert digest.status == Digest.Status.SENT and digest.period == LISTING_DAY
+    assert digest.subject == "1 new paper: quantization · Nov 27"
+    assert digest.message_id.startswith("<") and digest.sent_at is not None
+    item = digest.items.get(paper=catalog.quant_paper)
+    assert item.rank >= 1 and item.matched and item.topic == catalog.quantization
+
+
+def test_running_the_same_tick_twice_sends_one_digest_per_period(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+
+    first = run(NOON_UTC)
+    second = run(at_utc(LISTING_DAY, 18), force=True)
+
+    assert len(first.pending_ids) == 1 and second.due == 0 and second.pending_ids == []
+    assert Digest.objects.count() == 1
+    assert len(outbox_messages(outbox)) == 1
+
+
+def test_a_claimed_digest_is_sent_by_one_caller_only(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+    [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SENT
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SKIPPED
+    assert len(outbox_messages(outbox)) == 1
+    assert Digest.objects.get(pk=digest_id).attempts == 1
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_only_once_it_is_stale(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+    [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
+    assert digests.claim_digest(digest_id, NOON_UTC)  # ... and the worker dies
+
+    soon = NOON_UTC + dt.timedelta(minutes=5)
+    assert digests.send_digest(digest_id, now=soon) == digests.SendOutcome.SKIPPED
+    later = NOON_UTC + digests.STALE_CLAIM_AFTER + dt.timedelta(minutes=1)
+    assert digests.send_digest(digest_id, now=later) == digests.SendOutcome.SENT
+    assert len(outbox_messages(outbox)) == 1
+
+
+def test_no_email_and_no_digest_on_a_day_without_a_listing(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization], send_when_empty=True)
+    run(NOON_UTC)
+
+    friday = run(at_utc(NEXT_DAY, 12))
+
+    assert friday.due == 1 and friday.no_listing == 1 and friday.pending_ids == []
+    assert list(Digest.objects.values_list("period", flat=True)) == [LISTING_DAY]
+    assert len(outbox_messages(outbox)) == 1
+
+
+def test_a_quiet_day_email_goes_only_to_readers_who_asked_for_one(outbox):
+    sample_catalog()
+    subscriber("wants-quiet@example.org", keywords=["protein folding"], send_when_empty=True)
+    subscriber("no-quiet@example.org", keywords=["protein folding"])
+
+    result = run(NOON_UTC)
+
+    assert result.empty == 1
+    [message] = outbox_messages(outbox)
+    assert message["To"] == "wants-quiet@example.org"
+    assert message["Subject"] == "No new papers matched today · Nov 27"
+    statuses = dict(Digest.objects.values_list("subscriber__email", "status"))
+    assert statuses == {"wants-quiet@example.org": Digest.Status.SENT, "no-quiet@example.org": Digest.Status.EMPTY}
+
+
+def test_a_paper_is_never_sent_to_the_same_reader_twice(outbox):
+    catalog = sample_catalog()
+    reader = subscriber("quant@example.org", topics=[catalog.quantization])
+    run(NOON_UTC)
+    newer = paper("Quantized attention kernels with low-bit quantization", "Quantization of attention.", listed_on=NEXT_DAY)
+
+    run(at_utc(NEXT_DAY, 12))
+
+    friday = Digest.objects.get(subscriber=reader, period=NEXT_DAY)
+    assert list(friday.items.values_list("paper", flat=True)) == [newer.pk]
+    assert DigestItem.objects.filter(digest__subscriber=reader, paper=catalog.quant_paper).count() == 1
+
+
+def test_a_paper_listed_after_the_days_digest_comes_in_the_next_one(outbox):
+    # In Tokyo the 07:00 digest goes out before that day's listing is complete in UTC.
+    catalog = sample_catalog()
+    reader = subscriber("tokyo@example.org", timezone="Asia/Tokyo", topics=[catalog.quantization])
+    run(NOON_UTC)
+    late = paper("Quantization-aware training, listed late", "More quantization.", listed_on=LISTING_DAY)
+
+    run(at_utc(NEXT_DAY, 12))
+
+    friday = Digest.objects.get(subscriber=reader, period=NEXT_DAY)
+    assert list(friday.items.values_list("paper", flat=True)) == [late.pk]
+
+
+def test_plain_text_readers_get_a_text_only_email(outbox):
+    catalog = sample_catalog()
+    subscriber("plain@example.org", topics=[catalog.quantization], email_format=Subscriber.Format.TEXT)
+
+    run(NOON_UTC)
+
+    [message] = outbox_messages(outbox)
+    assert message.get_content_type() == "text/plain"
+    assert catalog.quant_paper.title in message.get_content()
+    assert list(outbox.glob("*.html")) == []
+
+
+def planning_queries(readers: int) -> int:
+    catalog = sample_catalog()
+    Subscriber.objects.all().delete()
+    for n in range(readers):
+        subscriber(f"reader{n}@example.org", topics=[catalog.quantization, catalog.medical], keywords=["graph"])
+    with CaptureQueriesContext(connection) as queries:
+        digests.plan_digests(NOON_UTC)
+    Digest.objects.all().delete()
+    return len(queries)
+
+
+def test_planning_takes_the_same_number_of_queries_for_two_readers_or_twelve():
+    assert planning_queries(2) == planning_queries(12)
+
+
+# --- The command ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def today_catalog():
+    """The command uses the real clock: list the papers today (readers are in UTC)."""
+    return sample_catalog(timezone.localdate())
+
+
+def test_send_digests_dry_run_renders_but_sends_and_stores_nothing(outbox, today_catalog):
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    subscriber("nothing@example.org", keywords=["protein folding"])
+    out = io.StringIO()
+
+    call_command("send_digests", "--dry-run", "--now", stdout=out, stderr=io.StringIO())
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("would send to quant@example.org: 1 new paper: quantization")
+    assert lines[-1] == "2 due, 1 would send, 1 empty, 0 quiet-day, 0 failed"
+    assert Digest.objects.count() == 0 and DigestItem.objects.count() == 0
+    assert not outbox.exists() or list(outbox.iterdir()) == []
+
+
+def test_send_digests_inline_sends_the_due_digests_and_sums_up(outbox, today_catalog):
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    subscriber("mri@example.org", topics=[today_catalog.medical], send_when_empty=True)
+    subscriber("nothing@example.org", keywords=["protein folding"], send_when_empty=True)
+    out = io.StringIO()
+
+    call_command("send_digests", "--inline", "--now", stdout=out, stderr=io.StringIO())
+
+    assert out.getvalue().splitlines()[-1] == "3 due, 2 sent, 0 empty, 1 quiet-day, 0 failed"
+    assert len(outbox_messages(outbox)) == 3
+
+
+def test_send_digests_for_one_address_sends_only_to_it_and_explains_a_second_run(outbox, today_catalog):
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    subscriber("mri@example.org", topics=[today_catalog.medical])
+
+    call_command("send_digests", "--inline", "--now", "--email", "QUANT@example.org", stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("send_digests", "--inline", "--now", "--email", "quant@example.org", stdout=out, stderr=io.StringIO())
+
+    assert [m["To"] for m in outbox_messages(outbox)] == ["quant@example.org"]
+    assert "already has a digest for" in out.getvalue()
+
+
+def test_send_digests_for_an_unknown_address_fails_with_one_clear_line(tmp_path):
+    with pytest.raises(CommandError, match="No subscriber with the address 'nobody@example.org'"):
+        call_command("send_digests", "--inline", "--email", "nobody@example.org")
+
+    done = subprocess.run(
+        [PYTHON, "manage.py", "send_digests", "--inline", "--email", "nobody@example.org"],
+        cwd=BASE_DIR, env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["CommandError: No subscriber with the address 'nobody@example.org'."]

@@ -1,0 +1,297 @@
+"""The manage page behind the emailed link: preferences, pause, address change, data
+export and deletion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from digest.models import Digest, DigestItem, Paper
+from subscriptions.models import Counter, Subscriber
+from subscriptions.tokens import make_token
+
+from .helpers import checked_values, field_error, input_value, signup_data, text_of
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def ada(make_subscriber, topics) -> Subscriber:
+    subscriber = make_subscriber(
+        "ada@example.org",
+        keywords=["graphs", "Schrödinger"],
+        authors=["Łukasz Kaiser"],
+        timezone="Asia/Tokyo",
+        signup_ip="203.0.113.7",
+        signup_user_agent="Firefox",
+        confirmed_at=timezone.now(),
+        confirm_ip="203.0.113.8",
+        consent_text="I want it.",
+    )
+    subscriber.topics.set([topics["Robotics"]])
+    return subscriber
+
+
+def manage_path(subscriber: Subscriber) -> str:
+    return f"/manage/{make_token(subscriber, 'manage')}/"
+
+
+def preferences(**overrides) -> dict:
+    data = signup_data(**overrides)
+    data.pop("email")
+    data.pop("website")
+    return data
+
+
+def test_the_manage_page_shows_the_current_choices(client, ada):
+    response = client.get(manage_path(ada))
+    assert response.status_code == 200
+    assert input_value(response, "keywords") == "graphs, Schrödinger"
+    assert input_value(response, "authors") == "Łukasz Kaiser"
+    html = response.content.decode()
+    assert '<option value="Asia/Tokyo" selected>' in html
+    assert checked_values(response, "topics") == ["robotics"]
+    assert checked_values(response, "frequency") == ["daily"]
+    assert "Active. Digests go to ada@example.org" in text_of(response)
+
+
+def test_the_manage_page_is_never_cached_nor_sends_its_link_to_other_sites(client, ada):
+    response = client.get(manage_path(ada))
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "noindex" in response["X-Robots-Tag"]
+
+
+def test_saving_the_manage_form_updates_every_preference(client, ada, topics):
+    path = manage_path(ada)
+    response = client.post(
+        path,
+        preferences(
+            topics=["large-language-models", "diffusion-models"],
+            keywords="LoRA",
+            authors="李飞飞",
+            excluded_keywords="survey",
+            include_featured=None,
+            frequency="weekly",
+            weekday="2",
+            delivery_time="18:15",
+            timezone="America/New_York",
+            max_papers="25",
+            send_when_empty="on",
+            email_format="text",
+        ),
+        follow=True,
+    )
+    assert "Your choices are saved." in text_of(response)
+    ada.refresh_from_db()
+    assert sorted(t.slug for t in ada.topics.all()) == ["diffusion-models", "large-language-models"]
+    assert ada.keywords == ["LoRA"]
+    assert ada.authors == ["李飞飞"]
+    assert ada.excluded_keywords == ["survey"]
+    assert ada.include_featured is False
+    assert (ada.frequency, ada.weekday) == ("weekly", 2)
+    assert ada.delivery_time == dt.time(18, 15)
+    assert ada.timezone == "America/New_York"
+    assert ada.max_papers == 25
+    assert ada.send_when_empty is True
+    assert ada.email_format == "text"
+
+
+def test_an_invalid_manage_form_keeps_the_old_choices_and_shows_the_error(client, ada):
+    response = client.post(manage_path(ada), preferences(keywords="ok", timezone="Atlantis/Capital"))
+    assert response.status_code == 400
+    assert "is not a time zone we know" in field_error(response, "timezone")
+    assert input_value(response, "keywords") == "ok"
+    ada.refresh_from_db()
+    assert ada.timezone == "Asia/Tokyo"
+    assert ada.keywords == ["graphs", "Schrödinger"]
+
+
+def test_pausing_without_a_date_stops_digests_until_resumed(client, ada):
+    response = client.post(manage_path(ada) + "pause/", {"until": ""}, follow=True)
+    assert "Paused. No digests until you resume." in text_of(response)
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.PAUSED
+    assert ada not in Subscriber.objects.receiving_digests(dt.date.today() + dt.timedelta(days=365))
+
+    response = client.post(manage_path(ada) + "resume/", follow=True)
+    assert "Welcome back." in text_of(response)
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.ACTIVE
+
+
+def test_pausing_until_a_date_resumes_digests_on_that_date(client, ada):
+    back_on = timezone.localdate() + dt.timedelta(days=14)
+    response = client.post(manage_path(ada) + "pause/", {"until": back_on.isoformat()}, follow=True)
+    assert f"Digests start again on {back_on:%A} {back_on.day} {back_on:%B %Y}" in text_of(response)
+    ada.refresh_from_db()
+    assert ada.paused_until == back_on
+    assert ada not in Subscriber.objects.receiving_digests(back_on - dt.timedelta(days=1))
+    assert ada in Subscriber.objects.receiving_digests(back_on)
+    assert ada.next_delivery_after(timezone.now()).date() >= back_on
+
+
+def test_the_hourly_task_turns_ended_pauses_back_to_active(ada):
+    from subscriptions.tasks import resume_ended_pauses
+
+    Subscriber.objects.filter(pk=ada.pk).update(status="paused", paused_until=dt.date.today())
+    assert resume_ended_pauses.delay().get() == 1
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.ACTIVE
+    assert ada.paused_until is None
+
+
+def test_a_pause_date_in_the_past_is_refused(client, ada):
+    response = client.post(manage_path(ada) + "pause/", {"until": "2001-01-01"})
+    assert response.status_code == 400
+    assert field_error(response, "until") == "Choose a date after today."
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.ACTIVE
+
+
+def test_changing_the_address_mails_the_new_address_and_changes_nothing_until_confirmed(client, ada, mailbox):
+    response = client.post(manage_path(ada) + "address/", {"new_email": "Ada.New@Example.org"}, follow=True)
+    assert "We've sent a link to ada.new@example.org" in text_of(response)
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.org"
+    assert ada.pending_email == "ada.new@example.org"
+
+    mail = mailbox.only("ada.new@example.org")
+    assert mail.subject == "Confirm your new address for Daily Papers Digest"
+    assert mailbox.to("ada@example.org") == []
+
+    old_manage = manage_path(ada)
+    confirm_path = mail.path_of("/confirm-new-address/")
+    assert client.get(confirm_path).status_code == 200
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.org"
+
+    response = client.post(confirm_path, REMOTE_ADDR="198.51.100.4", follow=True)
+    assert "Done: your digests now go to ada.new@example.org." in text_of(response)
+    ada.refresh_from_db()
+    assert ada.email == "ada.new@example.org"
+    assert ada.pending_email == ""
+    assert ada.confirm_ip == "198.51.100.4"
+    # Links that went to the old mailbox no longer work.
+    assert client.get(old_manage).status_code == 400
+
+
+def test_asking_for_a_second_address_change_voids_the_first_link(client, ada, mailbox):
+    client.post(manage_path(ada) + "address/", {"new_email": "first@example.org"})
+    first_link = mailbox.only("first@example.org").path_of("/confirm-new-address/")
+    client.post(manage_path(ada) + "address/", {"new_email": "second@example.org"})
+
+    assert client.post(first_link).status_code == 400
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.org"
+
+
+def test_moving_to_an_address_that_has_its_own_subscription_reveals_nothing(client, ada, mailbox, make_subscriber):
+    make_subscriber("grace@example.org")
+    taken = client.post(manage_path(ada) + "address/", {"new_email": "grace@example.org"}, follow=True)
+    free = client.post(manage_path(ada) + "address/", {"new_email": "free@example.org"}, follow=True)
+    assert text_of(taken).replace("grace@example.org", "X") == text_of(free).replace("free@example.org", "X")
+
+    grace_mail = mailbox.only("grace@example.org")
+    assert grace_mail.subject == "You already have a subscription to Daily Papers Digest"
+    assert "/confirm-new-address/" not in grace_mail.text
+    ada.refresh_from_db()
+    assert ada.pending_email == "free@example.org"
+
+
+def test_the_same_address_is_not_a_change(client, ada, mailbox):
+    response = client.post(manage_path(ada) + "address/", {"new_email": "ADA@example.org"})
+    assert response.status_code == 400
+    assert field_error(response, "new_email") == "That is already your address."
+    assert mailbox.all() == []
+
+
+def test_download_my_data_gives_everything_stored_as_json(client, ada):
+    paper = Paper.objects.create(title="A paper about robots", listed_on=dt.date.today(), arxiv_id="2401.00001")
+    digest = Digest.objects.create(subscriber=ada, period=dt.date.today(), status="sent", subject="3 new papers")
+    DigestItem.objects.create(digest=digest, paper=paper, rank=1, matched=["topic Robotics: 'robot'"])
+
+    response = client.get(manage_path(ada) + "my-data.json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["email"] == "ada@example.org"
+    assert data["preferences"]["topics"] == ["Robotics"]
+    assert data["preferences"]["keywords"] == ["graphs", "Schrödinger"]
+    assert data["preferences"]["authors"] == ["Łukasz Kaiser"]
+    assert data["preferences"]["timezone"] == "Asia/Tokyo"
+    assert data["consent"]["signup_ip"] == "203.0.113.7"
+    assert data["consent"]["signup_user_agent"] == "Firefox"
+    assert data["consent"]["confirm_ip"] == "203.0.113.8"
+    assert data["consent"]["statement"] == "I want it."
+    assert data["digests"][0]["subject"] == "3 new papers"
+    assert data["digests"][0]["papers"][0]["title"] == "A paper about robots"
+    assert data["digests"][0]["papers"][0]["why"] == ["topic Robotics: 'robot'"]
+    assert "token_secret" not in json.dumps(data)
+    assert ada.token_secret not in response.content.decode()
+
+
+def test_delete_asks_first_and_then_removes_everything_but_anonymous_counts(client, ada, mailbox):
+    Counter.increment("unsubscribes", 5)
+    Digest.objects.create(subscriber=ada, period=dt.date.today(), status="sent", subject="Your papers")
+    path = manage_path(ada)
+
+    page = client.get(path + "delete/")
+    assert "Delete everything" in text_of(page)
+    assert Subscriber.objects.filter(pk=ada.pk).exists()
+
+    response = client.post(path + "delete/", follow=True)
+    assert "Your data is deleted" in text_of(response)
+    assert not Subscriber.objects.filter(email="ada@example.org").exists()
+    assert not Digest.objects.exists()
+    assert Counter.objects.get(name="deletions").value == 1
+    assert Counter.objects.get(name="unsubscribes").value == 5
+    assert client.get(path).status_code == 400
+    assert mailbox.all() == []
+
+
+def test_an_unsubscribed_person_can_subscribe_again_from_the_manage_page(client, ada, mailbox):
+    Subscriber.objects.filter(pk=ada.pk).update(status="unsubscribed")
+    page = client.get(manage_path(ada))
+    assert "Unsubscribed. Nothing is sent to ada@example.org" in text_of(page)
+
+    response = client.post(manage_path(ada) + "resubscribe/")
+    assert response["Location"] == "/subscribe/check-your-inbox/"
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.PENDING
+    assert ada.keywords == ["graphs", "Schrödinger"]
+    mail = mailbox.only("ada@example.org")
+    client.post(mail.path_of("/confirm/"))
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.ACTIVE
+
+
+def test_lost_link_form_answers_the_same_for_known_and_unknown_addresses(client, ada, mailbox):
+    known = client.post("/manage/", {"email": "ADA@example.org"})
+    unknown = client.post("/manage/", {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"] == "/manage/link-sent/"
+
+    mail = mailbox.only()
+    assert mail.to == "ada@example.org"
+    assert mail.subject == "Your link to manage Daily Papers Digest"
+    assert client.get(mail.path_of("/manage/")).status_code == 200
+
+
+def test_lost_link_form_resends_the_confirmation_to_a_pending_address(client, make_subscriber, mailbox):
+    make_subscriber("pending@example.org", status=Subscriber.Status.PENDING)
+    client.post("/manage/", {"email": "pending@example.org"})
+    mail = mailbox.only("pending@example.org")
+    assert mail.subject == "Confirm your subscription to Daily Papers Digest"
+
+
+def test_lost_link_form_rejects_a_bad_address_with_a_400(client, mailbox):
+    response = client.post("/manage/", {"email": "nope"})
+    assert response.status_code == 400
+    assert field_error(response, "email") == "Enter an email address like name@example.org."
+    assert mailbox.all() == []

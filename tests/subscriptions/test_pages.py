@@ -1,0 +1,120 @@
+"""The home page, the "see what you would get" preview, and the static pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.models import Paper
+from subscriptions.models import Subscriber
+
+from .helpers import checked_values, input_value, signup_data, text_of
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def test_the_home_page_lists_the_latest_days_papers_most_upvoted_first(client, listing):
+    page = text_of(client.get("/"))
+    assert "Get trending papers in your email inbox" in page
+    first = page.index("Scaling Large Language Models with Mixture of Experts")
+    second = page.index("Denoising Diffusion for Robot Manipulation")
+    assert first < second
+    assert "Yesterday's diffusion paper" not in page
+    assert "Hidden paper about LLM" not in page
+    assert "2 papers, most upvoted first." in page
+
+
+def test_a_paper_shows_its_link_authors_upvotes_and_code_when_known(client, listing):
+    html = client.get("/").content.decode()
+    page = text_of(html)
+    assert '<a href="https://huggingface.co/papers/2410.00001">Scaling Large Language Models' in html
+    assert "Ada Lovelace, Łukasz Kaiser, 李飞飞" in page
+    assert "42 upvotes" in page
+    assert '<a href="https://github.com/example/moe">Code' in html
+
+
+def test_a_paper_from_a_bare_listing_shows_just_its_title_and_abstract(client, listing):
+    html = client.get("/").content.decode()
+    bare = html[html.index('id="paper-%d"' % listing[1].pk):]
+    bare = bare[: bare.index("</article>")]
+    assert "<a " not in bare
+    assert "upvote" not in bare
+    assert "A diffusion policy that lets a robot fold laundry." in text_of(bare)
+
+
+def test_the_home_page_reads_well_before_any_paper_is_listed(client):
+    Paper.objects.all().delete()
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "No papers have been listed yet." in text_of(response)
+
+
+def test_the_home_page_box_leads_to_the_full_form(client):
+    html = client.get("/").content.decode()
+    assert 'action="/subscribe/"' in html
+    assert 'method="get"' in html
+    assert 'name="email"' in html
+
+
+def test_pages_load_no_external_assets_and_forbid_inline_scripts(client, listing):
+    for path in ["/", "/subscribe/", "/privacy/", "/manage/"]:
+        response = client.get(path)
+        html = response.content.decode()
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        for attribute in ("src=", "href="):
+            for chunk in html.split(attribute)[1:]:
+                target = chunk[1:].split(chunk[0], 1)[0]
+                if target.startswith("http"):
+                    # Only links for people to follow point elsewhere, never assets.
+                    assert not target.endswith((".css", ".js")), target
+        assert "<script>" not in html
+
+
+def test_the_preview_button_shows_matching_papers_with_why_lines_and_keeps_the_form(client, listing, topics, mailbox):
+    response = client.post(
+        "/subscribe/preview/",
+        signup_data(email="ada@example.org", topics=["large-language-models"], keywords="Robot Manipulation"),
+    )
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "you would have got these 2" in page
+    assert "Scaling Large Language Models with Mixture of Experts" in page
+    assert "Denoising Diffusion for Robot Manipulation" in page
+    assert page.count("Why:") == 2
+    assert "Hidden paper about LLM" not in page
+    assert input_value(response, "email") == "ada@example.org"
+    assert input_value(response, "keywords") == "Robot Manipulation"
+    assert checked_values(response, "topics") == ["large-language-models"]
+    assert not Subscriber.objects.exists()
+    assert mailbox.all() == []
+
+
+def test_the_preview_works_before_an_address_is_typed(client, listing):
+    response = client.post("/subscribe/preview/", signup_data(email="", keywords="robot manipulation"))
+    assert response.status_code == 200
+    assert "Denoising Diffusion for Robot Manipulation" in text_of(response)
+    assert "Enter your email address" not in text_of(response)
+
+
+def test_the_preview_says_so_when_nothing_matches(client, listing):
+    response = client.get("/subscribe/preview/fragment/", {"keywords": "quantum gravity"})
+    assert "None of the 2 papers listed on" in text_of(response)
+
+
+def test_the_preview_fragment_for_the_script_is_just_the_results(client, listing, topics):
+    response = client.get("/subscribe/preview/fragment/", {"topics": "diffusion-models"})
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Denoising Diffusion for Robot Manipulation" in text_of(html)
+    assert "Why:" in text_of(html)
+
+
+def test_the_preview_invites_a_choice_when_none_is_made(client, listing):
+    response = client.get("/subscribe/preview/fragment/")
+    assert "Choose a topic or type a keyword" in text_of(response)
+
+
+def test_the_privacy_page_says_what_is_stored_and_how_to_delete_it(client, settings):
+    page = text_of(client.get("/privacy/"))
+    assert "Proof of your consent" in page
+    assert "A signup nobody confirms is deleted after 7 days." in page
+    assert settings.POSTAL_ADDRESS in page

@@ -1,0 +1,98 @@
+"""Sending through a real SMTP server (aiosmtpd on localhost): a server that says "try
+later" gets the email again, one that refuses it for good does not."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from digest.celery import app as celery_app
+from subscriptions.models import Subscriber
+from subscriptions.tasks import send_subscription_email
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """Answers RCPT with each of `answers` in turn, then accepts."""
+
+    def __init__(self, answers: list[str]):
+        self.answers = list(answers)
+        self.attempts = 0
+        self.delivered: list[bytes] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.attempts += 1
+        if self.answers:
+            return self.answers.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.delivered.append(envelope.content)
+        return "250 Message accepted"
+
+
+@pytest.fixture(autouse=True)
+def failures_stay_in_the_task_result():
+    """As in a worker, a failed attempt is recorded on the task, not raised at the caller
+    (eagerly run retries go through the same setting)."""
+    saved = celery_app.conf.task_eager_propagates
+    celery_app.conf.task_eager_propagates = False
+    yield
+    celery_app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def smtp(settings):
+    servers = []
+
+    def start(answers: list[str]) -> Server:
+        handler = Server(answers)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        servers.append(controller)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = controller.port
+        return handler
+
+    yield start
+    for controller in servers:
+        controller.stop()
+
+
+def test_a_try_later_answer_is_retried_until_the_email_is_delivered(smtp, make_subscriber):
+    server = smtp(["451 4.3.0 Try again later", "421 4.4.2 Busy"])
+    subscriber = make_subscriber("ada@example.org", status=Subscriber.Status.PENDING)
+
+    send_subscription_email.apply(args=("confirm", subscriber.pk))
+
+    assert server.attempts == 3
+    assert len(server.delivered) == 1
+    assert b"Confirm your subscription" in server.delivered[0]
+
+
+def test_a_permanent_refusal_is_not_retried(smtp, make_subscriber):
+    server = smtp(["550 5.1.1 No such user"])
+    subscriber = make_subscriber("nobody@example.org", status=Subscriber.Status.PENDING)
+
+    result = send_subscription_email.apply(args=("confirm", subscriber.pk))
+
+    assert result.failed()
+    assert server.attempts == 1
+    assert server.delivered == []
+
+
+def test_nothing_is_sent_for_a_subscriber_deleted_in_the_meantime(smtp):
+    server = smtp([])
+    send_subscription_email.apply(args=("confirm", 987654))
+    assert server.attempts == 0

@@ -1,0 +1,88 @@
+"""Every way the signup form can be filled in wrong: a 400 page with the error next to
+the field and the values kept, nothing stored, no email sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from subscriptions.models import Subscriber
+
+from .helpers import field_error, input_value, signup_data, text_of
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+TOO_MANY = ", ".join(f"keyword {n}" for n in range(21))
+TOO_LONG = "x" * 61
+
+INVALID = [
+    pytest.param("email", "not-an-address", "Enter an email address like name@example.org.", id="bad-address"),
+    pytest.param("email", "", "Enter your email address.", id="missing-address"),
+    pytest.param("email", "ada@example.org\r\nBcc: victim@example.org", "line breaks", id="header-injection-in-address"),
+    pytest.param("keywords", TOO_MANY, "At most 20 keywords, please: you entered 21.", id="too-many-keywords"),
+    pytest.param("keywords", f"fine, {TOO_LONG}", "Each keyword can be at most 60 characters long", id="keyword-too-long"),
+    pytest.param("keywords", "LoRA\nSubject: spam", "line breaks", id="newline-in-keywords"),
+    pytest.param("keywords", "tab\there", "control characters", id="tab-in-keywords"),
+    pytest.param("keywords", "evil\u202etxt.exe", "control characters", id="bidi-override-in-keywords"),
+    pytest.param("excluded_keywords", TOO_MANY, "At most 20 excluded keywords", id="too-many-exclusions"),
+    pytest.param("authors", ", ".join(f"Author {n}" for n in range(21)), "At most 20 authors", id="too-many-authors"),
+    pytest.param("authors", "y" * 101, "Each author can be at most 100 characters long", id="author-too-long"),
+    pytest.param("authors", "Ada\x00Lovelace", "control characters", id="nul-in-authors"),
+    pytest.param("timezone", "Mars/Olympus_Mons", "is not a time zone we know", id="unknown-time-zone"),
+    pytest.param("max_papers", "4", "At least 5 papers per email", id="too-few-papers"),
+    pytest.param("max_papers", "51", "At most 50 papers per email", id="too-many-papers"),
+    pytest.param("max_papers", "ten", "Enter a whole number between 5 and 50.", id="papers-not-a-number"),
+    pytest.param("delivery_time", "25:00", "Enter a time like 07:30.", id="impossible-time"),
+    pytest.param("frequency", "hourly", "Choose daily or weekly.", id="unknown-frequency"),
+    pytest.param("weekday", "9", "Choose a day of the week.", id="unknown-weekday"),
+    pytest.param("email_format", "pdf", "Choose HTML or plain text.", id="unknown-format"),
+    pytest.param("topics", "no-such-topic", "is not one of the topics offered", id="unknown-topic"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), INVALID)
+def test_an_invalid_field_gets_a_400_with_the_error_beside_it_and_nothing_happens(
+    client, mailbox, field, value, message
+):
+    response = client.post("/subscribe/", signup_data(**{field: value}))
+
+    assert response.status_code == 400
+    assert message in field_error(response, field)
+    assert "Please correct this" in text_of(response)
+    assert not Subscriber.objects.exists()
+    assert mailbox.all() == []
+
+
+def test_the_values_typed_are_kept_when_the_form_comes_back(client):
+    response = client.post(
+        "/subscribe/",
+        signup_data(email="ada@example.org", keywords="Schrödinger, 大语言模型", authors="Łukasz Kaiser", max_papers="99"),
+    )
+    assert response.status_code == 400
+    assert input_value(response, "email") == "ada@example.org"
+    assert input_value(response, "keywords") == "Schrödinger, 大语言模型"
+    assert input_value(response, "authors") == "Łukasz Kaiser"
+    assert input_value(response, "max_papers") == "99"
+    html = response.content.decode()
+    assert '<option value="Europe/Berlin" selected>' in html
+
+
+def test_the_field_with_an_error_points_screen_readers_to_it(client):
+    response = client.post("/subscribe/", signup_data(max_papers="3"))
+    html = response.content.decode()
+    assert 'aria-describedby="id_max_papers-hint id_max_papers-error"' in html
+    assert 'aria-invalid="true"' in html
+    assert '<a href="#id_max_papers">Papers per email: At least 5 papers per email, please.</a>' in html
+
+
+def test_several_errors_are_all_listed_at_the_top(client):
+    response = client.post("/subscribe/", signup_data(email="nope", timezone="Nowhere/Else", max_papers="0"))
+    page = text_of(response)
+    assert "Please correct these 3 things" in page
+    assert "Nothing was saved, and no email was sent." in page
+
+
+def test_an_email_address_with_a_newline_can_never_reach_a_mail_header(client, mailbox):
+    client.post("/subscribe/", signup_data(email="ada@example.org\nBcc: everyone@example.org"))
+    client.post("/manage/", {"email": "ada@example.org\r\nCc: x@example.org"})
+    assert mailbox.all() == []
+    assert not Subscriber.objects.exists()
