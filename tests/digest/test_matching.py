@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import time
 from functools import lru_cache
 
 import pytest
@@ -375,7 +374,10 @@ def test_an_empty_catalog_takes_frequencies_from_the_candidates():
     assert [m.paper.pk for m in index.match(keywords("quantization"))] == [1]
 
 
-def test_matching_one_reader_takes_well_under_five_milliseconds():
+@pytest.mark.django_db
+def test_matching_many_readers_asks_the_database_nothing(django_assert_num_queries):
+    # Speed is measured by `manage.py bench_matching`; what a test can pin is the shape:
+    # once the index is built, scoring readers is in-memory work, never a query per paper.
     papers = sample_papers()
     index = PaperIndex(papers, sample_stats())
     rng = random.Random(4)
@@ -388,10 +390,8 @@ def test_matching_one_reader_takes_well_under_five_milliseconds():
             authors=(f"Author Number{n}",),
             excluded=("BERT",) if n % 3 == 0 else (),
         )
-        for n in range(500)
+        for n in range(200)
     ]
-    started = time.perf_counter()
-    for interest in interests:
-        index.match(interest, limit=10)
-    mean_ms = (time.perf_counter() - started) * 1000 / len(interests)
-    assert mean_ms < 5, f"{mean_ms:.2f} ms per reader"
+    with django_assert_num_queries(0):
+        results = [index.match(interest, limit=10) for interest in interests]
+    assert any(results), "some readers should get papers"

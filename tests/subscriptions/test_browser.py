@@ -44,6 +44,11 @@ def browser(transactional_db, monkeypatch) -> Iterator:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+        # Connections the test opened while Playwright's loop ran belong to this
+        # context; close them here, or the test database cannot be dropped at the end.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture
