@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where the outbox backend writes (settings: OUTBOX_DIR, else VAR_DIR/outbox).
+OUTBOX := $(abspath $(or $(OUTBOX_DIR),$(VAR_DIR),var)$(if $(OUTBOX_DIR),,/outbox))
 
 .PHONY: demo test run migrate worker beat web clean-var
 
@@ -21,8 +23,8 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo_subscribers
 	$(BIN)/python manage.py send_digests --inline --now
 	@echo
-	@echo "Emails written to $(CURDIR)/var/outbox/ (open the .html files in a browser)."
-	@ls -1 var/outbox/*.html 2>/dev/null | tail -n 12 || true
+	@echo "Emails written to $(OUTBOX)/ (open the .html files in a browser):"
+	@ls -1t $(OUTBOX)/*.html 2>/dev/null | head -n 12 || true
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
