@@ -105,6 +105,10 @@ class DigestItemInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The read-only paper and topic columns would otherwise cost two queries a row.
+        return super().get_queryset(request).select_related("paper", "topic")
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 

@@ -300,19 +300,46 @@ class PlanResult:
     pending_ids: list[int] = field(default_factory=list)  # to send (with papers, or quiet-day)
     empty: int = 0  # no match, no quiet-day email wanted: recorded, nothing sent
     no_listing: int = 0  # nothing new listed since the last digest: nothing at all
+    resumed: int = 0  # of pending_ids: planned by an earlier run but never sent
 
 
-def plan_digests(now: dt.datetime, *, force: bool = False, email: str | None = None) -> PlanResult:
-    """Steps 1-3: the Digest rows of everyone due at `now`, ready to send."""
+def plan_digests(
+    now: dt.datetime, *, force: bool = False, email: str | None = None, resume_after: dt.timedelta = STALE_CLAIM_AFTER
+) -> PlanResult:
+    """Steps 1-3: the Digest rows of everyone due at `now`, ready to send, plus the
+    recent digests an earlier run planned but never sent (see `unsent_digest_ids`)."""
     targets = due_targets(now, force=force, email=email)
     drafts = build_drafts(targets)
     saved = save_drafts(drafts)
+    planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
+    just_planned = set(planned)
+    resumed = [pk for pk in unsent_digest_ids(now, older_than=resume_after, email=email) if pk not in just_planned]
     return PlanResult(
         due=len(targets),
-        pending_ids=[d.pk for d in saved if d.status == Digest.Status.PENDING],
+        pending_ids=planned + resumed,
         empty=sum(1 for d in saved if d.status == Digest.Status.EMPTY),
         no_listing=sum(1 for d in drafts if not d.has_new_papers),
+        resumed=len(resumed),
     )
+
+
+# Digests of older periods are not resumed: their papers are old news by now.
+RESUME_PERIODS_DAYS = 2
+
+
+def unsent_digest_ids(now: dt.datetime, *, older_than: dt.timedelta, email: str | None = None) -> list[int]:
+    """Recent digests that were planned but never sent: the broker was down when their ids
+    were queued, or the worker holding them died. A row stops a subscriber from being due
+    again for its period, so without this they would never go out. Handing an id out twice
+    is harmless: only one caller can claim it (`claim_digest`)."""
+    rows = Digest.objects.filter(
+        Q(status=Digest.Status.PENDING, created_at__lte=now - older_than)
+        | Q(status=Digest.Status.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER),
+        period__gte=now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS),
+    )
+    if email is not None:
+        rows = rows.filter(subscriber__email__iexact=email.strip())
+    return list(rows.order_by("pk").values_list("pk", flat=True))
 
 
 def save_drafts(drafts: Iterable[Draft]) -> list[Digest]:

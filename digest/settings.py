@@ -171,7 +171,9 @@ else:
 
 # Celery: Redis when REDIS_URL (or CELERY_BROKER_URL) is set, else kombu's filesystem
 # transport under var/broker/, so a real worker and beat run on a bare machine.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "filesystem://"
+# The host part is ignored by the transport; naming one keeps kombu from warning
+# "No hostname was supplied" on every command that queues a task.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "filesystem://localhost/"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):

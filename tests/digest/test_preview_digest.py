@@ -138,3 +138,21 @@ def test_unknown_topic_slugs_and_addresses_are_one_clear_error(catalog, tmp_path
     assert done.returncode == 1 and done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("CommandError: Unknown topic slug: no-such-topic (known: ")
+
+
+def test_an_unwritable_html_path_is_one_clear_error(catalog, tmp_path):
+    with pytest.raises(CommandError, match=r"^cannot write .*missing/preview\.html: No such file or directory$"):
+        preview("--topics", "quantization", "--date", DAY, "--html", str(tmp_path / "missing" / "preview.html"))
+    with pytest.raises(CommandError, match=r"^cannot write .*: Is a directory$"):
+        preview("--topics", "quantization", "--date", DAY, "--html", str(tmp_path))
+
+
+def test_an_ad_hoc_profile_of_only_separators_is_an_error_not_an_empty_digest(catalog):
+    with pytest.raises(CommandError, match="The ad-hoc profile is empty"):
+        preview("--topics", " , ", "--keywords", ";;")
+
+
+def test_topic_slugs_are_read_like_the_forms_read_them_and_a_repeated_one_counts_once(catalog):
+    once = preview_json("--topics", "quantization", "--date", DAY)
+
+    assert preview_json("--topics", "Quantization, quantization", "--date", DAY) == once

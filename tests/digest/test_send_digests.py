@@ -280,3 +280,46 @@ def test_send_digests_for_an_unknown_address_fails_with_one_clear_line(tmp_path)
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["CommandError: No subscriber with the address 'nobody@example.org'."]
+
+
+# --- Digests planned but never sent ----------------------------------------------------
+
+
+def test_a_digest_left_unsent_when_the_broker_was_down_goes_out_with_the_next_run(outbox, today_catalog, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from digest.management.commands import send_digests
+
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+
+    def broker_down(ids):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(send_digests, "enqueue_digest_sends", broker_down)
+        with pytest.raises(CommandError, match=r"^cannot reach the Celery broker \(Error 111 .*refused\)\. The digests"):
+            call_command("send_digests", "--now", stdout=io.StringIO(), stderr=io.StringIO())
+    assert list(Digest.objects.values_list("status", flat=True)) == [Digest.Status.PENDING]
+
+    out = io.StringIO()
+    call_command("send_digests", "--inline", "--now", stdout=out, stderr=io.StringIO())
+    call_command("send_digests", "--inline", "--now", stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert out.getvalue().splitlines()[-1] == "0 due, 1 sent, 0 empty, 0 quiet-day, 0 failed, 1 left unsent by an earlier run"
+    assert [m["To"] for m in outbox_messages(outbox)] == ["quant@example.org"]
+
+
+def test_the_beat_tick_hands_out_a_pending_digest_again_only_once_it_is_stale(outbox, today_catalog):
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    [digest_id] = digests.plan_digests(timezone.now(), force=True).pending_ids
+
+    # Still fresh: most likely in the queue, waiting for a worker.
+    assert digests.plan_digests(timezone.now(), force=True).pending_ids == []
+
+    Digest.objects.update(created_at=timezone.now() - digests.STALE_CLAIM_AFTER - dt.timedelta(minutes=1))
+    resumed = digests.plan_digests(timezone.now(), force=True)
+    assert (resumed.due, resumed.pending_ids, resumed.resumed) == (0, [digest_id], 1)
+
+    # A digest for a period long past is old news: it is left alone.
+    Digest.objects.update(period=timezone.localdate() - dt.timedelta(days=digests.RESUME_PERIODS_DAYS + 1))
+    assert digest_id not in digests.plan_digests(timezone.now(), force=True).pending_ids

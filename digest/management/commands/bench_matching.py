@@ -18,20 +18,21 @@ import statistics
 import time
 import tracemalloc
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from digest.management.cli import OperatorCommand, positive_int
 from digest.matching import CatalogStats, Interest, PaperIndex, TopicTerms
 from digest.models import Paper, Topic
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Time building the matching index and matching synthetic subscribers against it."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--subscribers", type=int, default=10_000, help="Synthetic readers to match (default 10000).")
-        parser.add_argument("--papers", type=int, default=1000, help="Candidate papers in the index (default 1000).")
+        parser.add_argument("--subscribers", type=positive_int, default=10_000, help="Synthetic readers to match (default 10000).")
+        parser.add_argument("--papers", type=positive_int, default=1000, help="Candidate papers in the index (default 1000).")
         parser.add_argument("--seed", type=int, default=1, help="Random seed, for repeatable runs.")
-        parser.add_argument("--limit", type=int, default=10, help="Papers per reader, as max_papers (default 10).")
+        parser.add_argument("--limit", type=positive_int, default=10, help="Papers per reader, as max_papers (default 10).")
 
     def handle(self, *args, subscribers: int, papers: int, seed: int, limit: int, **options) -> None:
         if subscribers < 1 or papers < 1:

@@ -8,12 +8,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from digest.importers import write_export
+from digest.management.cli import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Write the whole paper catalog, curator flags included, as JSON that "
         "import_papers reads back (into an empty database, for example)."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from digest.importers import (
@@ -15,16 +15,10 @@ from digest.importers import (
     parse_source,
     read_source,
 )
+from digest.management.cli import OperatorCommand, iso_date
 
 
-def listed_day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Import papers into the catalog from a Daily Papers listing, Hugging Face daily "
         "papers JSON, an arXiv Atom feed or an export_papers file (a path or an http(s) "
@@ -38,7 +32,7 @@ class Command(BaseCommand):
             help="the source's format (default: detected)",
         )
         parser.add_argument(
-            "--listed-on", type=listed_day, metavar="YYYY-MM-DD",
+            "--listed-on", type=iso_date, metavar="YYYY-MM-DD",
             help="the day the papers were listed: a listing's records get it (default "
             "today), other records get it when their source gives no day",
         )

@@ -8,37 +8,24 @@ without storing or sending anything.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from digest import digests
+from digest.management.cli import OperatorCommand, iso_date, positive_int
 from digest.matching import Interest, TopicTerms
-from digest.models import Topic
+from digest.topics import UnknownTopic, topics_by_slugs
 from subscriptions.models import Subscriber
-
-
-def iso_date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
-    return int(value)
 
 
 def phrases(value: str | None, sep: str) -> list[str]:
     return [" ".join(p.split()) for p in (value or "").split(sep) if p.strip()]
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Show what a digest would contain for a stored subscriber (--email) or an ad-hoc "
         "profile (--topics/--keywords/--authors), through the same matching and templates "
@@ -58,7 +45,7 @@ class Command(BaseCommand):
             help="window start (default: the last digest's day, or the latest listing day)",
         )
         size = when.add_mutually_exclusive_group()
-        size.add_argument("--limit", type=positive, metavar="N", help="at most N papers (default: the subscriber's)")
+        size.add_argument("--limit", type=positive_int, metavar="N", help="at most N papers (default: the subscriber's)")
         size.add_argument("--all", action="store_true", help="every paper that clears the threshold")
         out = parser.add_argument_group("output (default: a ranked list)")
         out.add_argument("--json", action="store_true", help="subject and ranked papers as JSON")
@@ -72,7 +59,10 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(self._as_json(subject, draft), ensure_ascii=False, indent=2))
         if options["html"]:
-            options["html"].write_text(html, encoding="utf-8")
+            try:
+                options["html"].write_text(html, encoding="utf-8")
+            except OSError as error:
+                raise CommandError(f"cannot write {options['html']}: {error.strerror or error}") from None
             self.stderr.write(f"Wrote {options['html']}")
         if options["text"]:
             self.stdout.write(text)
@@ -106,18 +96,21 @@ class Command(BaseCommand):
 
     def _adhoc_target(self, options) -> digests.Target:
         slugs = phrases(options["topics"], ",")
-        topics = {t.slug: t for t in Topic.objects.filter(slug__in=slugs)}
-        unknown = [slug for slug in slugs if slug not in topics]
-        if unknown:
+        try:
+            # Case-insensitive and each once: a topic named twice must not score twice.
+            topics = topics_by_slugs(slugs)
+        except UnknownTopic as error:
             raise CommandError(
-                f"Unknown topic slug{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
-                f"(known: {', '.join(Topic.objects.order_by('slug').values_list('slug', flat=True)) or 'none'})."
-            )
+                f"Unknown topic slug{'s' if len(error.unknown) > 1 else ''}: {', '.join(error.unknown)} "
+                f"(known: {', '.join(error.valid) or 'none'})."
+            ) from None
         keywords, authors = phrases(options["keywords"], ";"), phrases(options["authors"], ";")
+        if not (topics or keywords or authors):
+            raise CommandError("The ad-hoc profile is empty: give topic slugs, keyword phrases or author names.")
         # An unsaved reader: the email renders with placeholder footer links.
         subscriber = Subscriber(email="preview@example.org", keywords=keywords, authors=authors)
         interest = Interest(
-            topics=tuple(TopicTerms.from_topic(topics[slug]) for slug in slugs),
+            topics=tuple(TopicTerms.from_topic(topic) for topic in topics),
             keywords=tuple(keywords), authors=tuple(authors), include_featured=subscriber.include_featured,
         )
         day = options["date"] or timezone.localdate()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from collections import Counter
 from dataclasses import dataclass
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Count
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 from tqdm import tqdm
 
 from digest import digests
+from digest.management.cli import OperatorCommand, positive_int
 from digest.models import Digest
 from digest.tasks import enqueue_digest_sends
 from subscriptions.models import Subscriber
@@ -29,6 +32,7 @@ class Tally:
     failed: int = 0
     no_listing: int = 0
     waiting: int = 0
+    resumed: int = 0
 
     def line(self, dry_run: bool = False) -> str:
         verb = "would send" if dry_run else "sent"
@@ -36,6 +40,8 @@ class Tally:
             f"{self.due} due", f"{self.sent} {verb}", f"{self.empty} empty",
             f"{self.quiet} quiet-day", f"{self.failed} failed",
         ]
+        if self.resumed:
+            parts.append(f"{self.resumed} left unsent by an earlier run")
         if self.no_listing:
             parts.append(f"{self.no_listing} without a new listing")
         if self.waiting:
@@ -43,7 +49,7 @@ class Tally:
         return ", ".join(parts)
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Build and send the digests that are due now: subscribers whose local delivery "
         "time has passed today and who have no digest for this period yet. Without "
@@ -60,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--email", metavar="ADDRESS", help="only this subscriber")
         parser.add_argument("--dry-run", action="store_true", help="render the emails; send nothing, store nothing")
         parser.add_argument(
-            "--timeout", type=int, default=600, metavar="SECONDS",
+            "--timeout", type=positive_int, default=600, metavar="SECONDS",
             help="how long to wait for the workers (default 600)",
         )
 
@@ -72,12 +78,14 @@ class Command(BaseCommand):
         if dry_run:
             tally = self._dry_run(moment, force=now, email=email)
         else:
-            result = digests.plan_digests(moment, force=now, email=email)
+            # An operator's run also sends what an earlier run planned but never sent
+            # (the broker was down, say), however recent.
+            result = digests.plan_digests(moment, force=now, email=email, resume_after=dt.timedelta(0))
             if inline:
                 tally = self._send_inline(result, quiet=verbosity == 0)
             else:
                 tally = self._send_with_workers(result, timeout=timeout, quiet=verbosity == 0)
-        if email is not None and tally.due == 0:
+        if email is not None and tally.due == 0 and not tally.resumed:
             self.stdout.write(self._why_not_due(email, moment, force=now))
         self.stdout.write(tally.line(dry_run=dry_run))
         if tally.waiting:
@@ -111,7 +119,13 @@ class Command(BaseCommand):
         return self._tally(result)
 
     def _send_with_workers(self, result: digests.PlanResult, *, timeout: int, quiet: bool) -> Tally:
-        enqueue_digest_sends(result.pending_ids)
+        try:
+            enqueue_digest_sends(result.pending_ids)
+        except OperationalError as error:
+            raise CommandError(
+                f"cannot reach the Celery broker ({' '.join(str(error).split()).rstrip('.')}). The digests are "
+                "saved: run send_digests again once it is back, or with --inline to send them now."
+            ) from None
         # No result backend: progress is read from the Digest rows the workers update.
         deadline = time.monotonic() + timeout
         with tqdm(total=len(result.pending_ids), desc="sending", unit=" digests",
@@ -139,6 +153,7 @@ class Command(BaseCommand):
             empty=result.empty + counts[Status.EMPTY, True] + counts[Status.EMPTY, False],
             failed=counts[Status.FAILED, True] + counts[Status.FAILED, False],
             no_listing=result.no_listing,
+            resumed=result.resumed,
             waiting=sum(counts[status, has] for status in WAITING for has in (True, False)),
         )
 
