@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from digest.models import Topic
 
-from .models import Subscriber, normalise_email
+from .models import WEEKDAYS, Subscriber, normalise_email
 
 MAX_KEYWORDS = 20
 MAX_KEYWORD_LENGTH = 60
@@ -33,16 +33,6 @@ MAX_PAUSE_DAYS = 366
 # bidirectional overrides that can make text display differently from what it is.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PHRASE_SEPARATORS = re.compile(r"[,;]")
-
-WEEKDAYS = [
-    (0, "Monday"),
-    (1, "Tuesday"),
-    (2, "Wednesday"),
-    (3, "Thursday"),
-    (4, "Friday"),
-    (5, "Saturday"),
-    (6, "Sunday"),
-]
 
 
 def _with_control_character_check(validators: list) -> list:

@@ -6,9 +6,21 @@ import datetime as dt
 import secrets
 import zoneinfo
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+
+
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
 
 
 def new_token_secret() -> str:
@@ -57,10 +69,15 @@ class Subscriber(models.Model):
 
     # When and how.
     frequency = models.CharField(max_length=6, choices=Frequency.choices, default=Frequency.DAILY)
-    weekday = models.PositiveSmallIntegerField(default=0, help_text="Weekly digests: 0 is Monday.")
+    # Choices and bounds also hold in the admin: a weekday of 9 would never come round.
+    weekday = models.PositiveSmallIntegerField(
+        default=0, choices=WEEKDAYS, help_text="Weekly digests."
+    )
     delivery_time = models.TimeField(default=dt.time(7, 0), help_text="Local time.")
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
-    max_papers = models.PositiveSmallIntegerField(default=10)
+    max_papers = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(5), MaxValueValidator(50)]
+    )
     send_when_empty = models.BooleanField(default=False, help_text="Send a short email on days with no match.")
     email_format = models.CharField(max_length=4, choices=Format.choices, default=Format.HTML)
     paused_until = models.DateField(null=True, blank=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,6 +27,8 @@ from digest.models import Paper, Topic
 from .models import Counter, Subscriber
 
 USER_AGENT_MAX_LENGTH = 500
+# Control characters in a header are junk at best, and PostgreSQL refuses to store NUL.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONSENT_TEXT = (
     "I want to receive the Daily Papers Digest at this address, with the papers I chose, "
     "and can unsubscribe with one click in any email."
@@ -47,7 +52,8 @@ class Evidence:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Evidence":
-        return cls(ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH])
+        user_agent = _CONTROL_CHARACTERS.sub("", request.headers.get("User-Agent", ""))
+        return cls(ip=client_ip(request), user_agent=user_agent[:USER_AGENT_MAX_LENGTH])
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -379,12 +385,19 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "period": when(digest.period),
                 "status": digest.status,
                 "subject": digest.subject,
+                "message_id": digest.message_id,
+                "created_at": when(digest.created_at),
+                "claimed_at": when(digest.claimed_at),
                 "sent_at": when(digest.sent_at),
+                "attempts": digest.attempts,
+                # A mail server's refusal often quotes the address: it is theirs to see.
+                "last_error": digest.last_error,
                 "papers": [
                     {
                         "title": item.paper.title,
                         "arxiv_id": item.paper.arxiv_id,
                         "rank": item.rank,
+                        "score": item.score,
                         "topic": item.topic.name if item.topic else None,
                         "why": item.matched,
                     }
@@ -435,6 +448,10 @@ def delete_subscriber(subscriber: Subscriber) -> None:
         # Revoke every link first: a request reading a token mid-delete finds nothing.
         locked.rotate_token_secret()
         locked.save(update_fields=["token_secret"])
+        # The admin's history names the subscriber by address (object_repr): it goes too.
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(locked.pk)
+        ).delete()
         locked.delete()
         Counter.increment("deletions")
 

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -118,7 +118,7 @@ def _form_context(form: PreferencesForm) -> dict[str, Any]:
 # Home, signup, preview.
 
 
-@require_GET
+@require_safe
 @page()
 def home(request: HttpRequest) -> HttpResponse:
     listing = services.latest_listing()
@@ -192,7 +192,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": result}, status=status)
 
 
-@require_GET
+@require_safe
 @ratelimit(key="ip", rate="600/h", method=ALL)
 @page()
 def preview_fragment(request: HttpRequest) -> HttpResponse:
@@ -202,7 +202,7 @@ def preview_fragment(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/_preview.html", {"preview": result})
 
 
-@require_GET
+@require_safe
 @page()
 def check_inbox(request: HttpRequest) -> HttpResponse:
     return render(
@@ -257,7 +257,7 @@ def request_link(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/request_link.html", {"form": RequestLinkForm()})
 
 
-@require_GET
+@require_safe
 @page()
 def link_sent(request: HttpRequest) -> HttpResponse:
     return render(
@@ -390,7 +390,7 @@ def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
     return redirect("subscriptions:check_inbox")
 
 
-@require_GET
+@require_safe
 @page(private=True)
 @with_manage_token
 def export(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
@@ -413,7 +413,7 @@ def delete(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
     return render(request, "subscriptions/delete.html", {"subscriber": subscriber, "token": token})
 
 
-@require_GET
+@require_safe
 @page()
 def deleted(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/deleted.html")
@@ -496,7 +496,7 @@ def one_click(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse("You are unsubscribed. No more emails will be sent to this address.\n", content_type="text/plain")
 
 
-@require_GET
+@require_safe
 @page()
 def privacy(request: HttpRequest) -> HttpResponse:
     return render(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 
 from subscriptions.models import Subscriber
 from subscriptions.tokens import make_token, read_token
@@ -58,3 +59,9 @@ def test_staff_can_revoke_every_link_of_a_subscriber(client, subscribers):
     assert client.get(f"/manage/{old}/").status_code == 400
     ada.refresh_from_db()
     assert read_token(make_token(ada, "manage"), "manage") == ada
+
+
+def test_the_admin_cannot_store_a_weekday_or_paper_count_the_form_would_refuse():
+    with pytest.raises(ValidationError) as refused:
+        Subscriber(email="ada@example.org", weekday=9, max_papers=500).full_clean()
+    assert set(refused.value.message_dict) == {"weekday", "max_papers"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from subscriptions.mail import build_notification
 from subscriptions.models import Subscriber
@@ -11,6 +13,14 @@ from subscriptions.tokens import subscriber_links
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 KINDS = ["confirm", "welcome", "manage_link", "email_change"]
+
+
+@pytest.fixture(autouse=True)
+def clock_stands_still():
+    """Signed links carry the second they were made: the links these tests make must come
+    out the same as the email's, even when building the email crosses a second."""
+    with time_machine.travel(timezone.now(), tick=False):
+        yield
 
 
 @pytest.fixture

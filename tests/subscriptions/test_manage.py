@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
 from digest.models import Digest, DigestItem, Paper
@@ -232,6 +233,8 @@ def test_download_my_data_gives_everything_stored_as_json(client, ada):
     assert data["digests"][0]["subject"] == "3 new papers"
     assert data["digests"][0]["papers"][0]["title"] == "A paper about robots"
     assert data["digests"][0]["papers"][0]["why"] == ["topic Robotics: 'robot'"]
+    stored = {f.name for f in Digest._meta.concrete_fields} - {"id", "subscriber"}
+    assert stored <= set(data["digests"][0]), "every stored digest field is in the export"
     assert "token_secret" not in json.dumps(data)
     assert ada.token_secret not in response.content.decode()
 
@@ -253,6 +256,14 @@ def test_delete_asks_first_and_then_removes_everything_but_anonymous_counts(clie
     assert Counter.objects.get(name="unsubscribes").value == 5
     assert client.get(path).status_code == 400
     assert mailbox.all() == []
+
+
+def test_delete_also_removes_the_admins_history_that_names_the_address(client, ada, admin_user):
+    LogEntry.objects.log_actions(
+        admin_user.pk, [ada], CHANGE, change_message="Changed timezone."
+    )
+    client.post(manage_path(ada) + "delete/")
+    assert not LogEntry.objects.filter(object_repr__contains="ada@example.org").exists()
 
 
 def test_an_unsubscribed_person_can_subscribe_again_from_the_manage_page(client, ada, mailbox):

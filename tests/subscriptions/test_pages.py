@@ -41,6 +41,18 @@ def test_a_paper_from_a_bare_listing_shows_just_its_title_and_abstract(client, l
     assert "A diffusion policy that lets a robot fold laundry." in text_of(bare)
 
 
+def test_a_day_of_bare_listings_does_not_claim_an_upvote_order(client, listing):
+    Paper.objects.filter(upvotes__gt=0).update(upvotes=0)
+    page = text_of(client.get("/"))
+    assert "2 papers." in page
+    assert "upvote" not in page
+
+
+@pytest.mark.parametrize("path", ["/", "/privacy/", "/subscribe/check-your-inbox/", "/manage/link-sent/"])
+def test_pages_answer_head_requests_like_uptime_monitors_send(client, path):
+    assert client.head(path).status_code == 200
+
+
 def test_the_home_page_reads_well_before_any_paper_is_listed(client):
     Paper.objects.all().delete()
     response = client.get("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from digest.models import Topic
@@ -82,6 +83,12 @@ def test_signup_records_consent_evidence(client):
     assert subscriber.signed_up_at >= before
     assert "unsubscribe with one click" in subscriber.consent_text
     assert subscriber.confirmed_at is None
+
+
+def test_a_user_agent_with_control_characters_is_stored_without_them(client):
+    # PostgreSQL refuses NUL in text: this used to be a 500 there.
+    client.post("/subscribe/", signup_data(), HTTP_USER_AGENT="Bot\x00/1.0\r\nX-Evil: 1")
+    assert Subscriber.objects.get().signup_user_agent == "Bot/1.0X-Evil: 1"
 
 
 def test_opening_the_confirmation_link_shows_a_button_and_confirms_nothing(client, mailbox):
@@ -185,6 +192,31 @@ def test_the_page_after_signup_is_identical_for_new_and_known_addresses(client, 
     sign_up(client, email="fresh@example.org")
     fresh_page = client.get("/subscribe/check-your-inbox/").content.decode().replace("fresh@example.org", "X")
     assert known_page == fresh_page
+
+
+def _response_bytes(response) -> tuple:
+    """What the client can see of a response, session cookie values aside."""
+    return (
+        response.status_code,
+        sorted((k, v) for k, v in response.items() if k.lower() != "set-cookie"),
+        sorted(response.cookies.keys()),
+        response.content,
+    )
+
+
+@pytest.mark.parametrize("status", [s.value for s in Subscriber.Status])
+@pytest.mark.parametrize("path", ["/subscribe/", "/manage/"])
+def test_signup_and_lost_link_answer_byte_for_byte_the_same_whatever_the_address_status(
+    make_subscriber, status, path
+):
+    make_subscriber("known@example.org", status=status)
+    pages = {}
+    for address in ("known@example.org", "fresh@example.org"):
+        client = Client()
+        response = client.post(path, signup_data(email=address))
+        following = client.get(response["Location"])
+        pages[address] = (_response_bytes(response), following.content.decode().replace(address, "X"))
+    assert pages["known@example.org"] == pages["fresh@example.org"]
 
 
 def test_submitting_a_pending_address_again_resends_the_confirmation_with_the_new_choices(client, mailbox):
