@@ -11,6 +11,19 @@ from django.http import HttpRequest
 
 from .models import Counter, Subscriber
 
+# Recorded by the signup and confirmation views; never edited by hand.
+CONSENT_EVIDENCE = [
+    "consent_text",
+    "signed_up_at",
+    "signup_ip",
+    "signup_user_agent",
+    "confirmed_at",
+    "confirm_ip",
+    "confirm_user_agent",
+    "unsubscribed_at",
+    "updated_at",
+]
+
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
@@ -23,17 +36,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     actions = ["revoke_links"]
-    readonly_fields = [
-        "consent_text",
-        "signed_up_at",
-        "signup_ip",
-        "signup_user_agent",
-        "confirmed_at",
-        "confirm_ip",
-        "confirm_user_agent",
-        "unsubscribed_at",
-        "updated_at",
-    ]
+    readonly_fields = CONSENT_EVIDENCE
     fieldsets = [
         (None, {"fields": ["email", "status", "pending_email", "paused_until"]}),
         (
@@ -56,19 +59,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         ),
         (
             "Consent evidence",
-            {
-                "fields": [
-                    "consent_text",
-                    "signed_up_at",
-                    "signup_ip",
-                    "signup_user_agent",
-                    "confirmed_at",
-                    "confirm_ip",
-                    "confirm_user_agent",
-                    "unsubscribed_at",
-                    "updated_at",
-                ]
-            },
+            {"fields": CONSENT_EVIDENCE},
         ),
     ]
 
