@@ -206,6 +206,9 @@ def summarise_labels(labels: list[str]) -> str:
     """'a', 'a and b', 'a, b and c', 'a, b and 2 more'."""
     if len(labels) <= 1:
         return "".join(labels)
+    # "speech and audio and fine-tuning" reads as three things; "speech & audio and
+    # fine-tuning" as the two it is.
+    labels = [label.replace(" and ", " & ") for label in labels]
     if len(labels) <= 3:
         return ", ".join(labels[:-1]) + " and " + labels[-1]
     return f"{labels[0]}, {labels[1]} and {len(labels) - 2} more"

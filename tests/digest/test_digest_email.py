@@ -299,3 +299,10 @@ def test_the_matched_line_is_short_and_leaves_out_what_the_heading_says(reader, 
     assert f"Matched:</span> {line}</p>" in html.replace("&#39;", "'")
     assert "Matched: " + line in text.replace("\n    ", " ")
     assert "Zoë Ångström</p>" not in html  # at most three reasons
+
+
+def test_a_subject_keeps_a_topic_named_with_and_apart_from_the_next_one():
+    from digest.digest_email import summarise_labels
+
+    assert summarise_labels(["speech and audio", "quantization"]) == "speech & audio and quantization"
+    assert summarise_labels(["speech and audio"]) == "speech and audio"
