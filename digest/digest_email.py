@@ -26,6 +26,7 @@ from subscriptions.tokens import secret_fingerprint, subscriber_links
 from .emails import build_email, render_email
 from .matching import Interest, Match
 from .models import Digest, DigestItem, Paper
+from .tex import readable
 
 ABSTRACT_SNIPPET_CHARS = 300
 AUTHORS_SHOWN = 3
@@ -126,7 +127,7 @@ def matched_line(entry: Entry, group_title: str) -> str:
 def _card(entry: Entry, group_title: str) -> dict:
     paper = entry.paper
     links = paper_links(paper)
-    title = " ".join(paper.title.split())
+    title = " ".join(readable(paper.title).split())
     return {
         "rank": entry.rank,
         "title": title,
@@ -134,7 +135,7 @@ def _card(entry: Entry, group_title: str) -> dict:
         "url": links[0]["url"] if links else arxiv_search_url(title),
         "has_page": bool(links),
         "authors": short_authors(paper.authors),
-        "snippet": snippet(paper.abstract),
+        "snippet": snippet(readable(paper.abstract)),
         "links": links,
         "upvotes": paper.upvotes,
         "matched": matched_line(entry, group_title),

@@ -21,6 +21,9 @@ def url(viewname: str, *args, **kwargs) -> str:
 
 
 def _add_globals(env: Environment) -> Environment:
+    from .tex import readable
+
+    env.filters["readable"] = readable
     env.globals.update(
         {
             "url": url,

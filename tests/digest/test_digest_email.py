@@ -306,3 +306,13 @@ def test_a_subject_keeps_a_topic_named_with_and_apart_from_the_next_one():
 
     assert summarise_labels(["speech and audio", "quantization"]) == "speech & audio and quantization"
     assert summarise_labels(["speech and audio"]) == "speech and audio"
+
+
+def test_latex_in_titles_and_abstracts_reads_as_plain_unicode_in_both_parts(reader, quantization):
+    tex = paper("PixArt-\\Sigma: 4K Text-to-Image", "H$_2$O keeps 6.25~\\% of the KV cache.")
+    _, text, html = render(reader, [entry(tex, topic_=quantization)])
+
+    for part in (text, visible_text(html)):
+        assert "PixArt-Σ: 4K Text-to-Image" in part
+        assert "H2O keeps 6.25 % of the KV cache." in part
+        assert "\\Sigma" not in part
