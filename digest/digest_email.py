@@ -232,7 +232,7 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
 
 
 def preheader(entries: list[Entry]) -> str:
-    titles = [" ".join(e.paper.title.split()) for e in sorted(entries, key=lambda e: e.rank)]
+    titles = [" ".join(readable(e.paper.title).split()) for e in sorted(entries, key=lambda e: e.rank)]
     if not titles:
         return "Nothing new matched your interests in the latest listing."
     text = titles[0] if len(titles) == 1 else f"{titles[0]} · {titles[1]}"
