@@ -5,10 +5,12 @@ token secret is never shown; "revoke links" rotates it."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from .forms import PreferencesForm
 from .models import Counter, Subscriber
 
 # Recorded by the signup and confirmation views; never edited by hand.
@@ -25,8 +27,23 @@ CONSENT_EVIDENCE = [
 ]
 
 
+class SubscriberAdminForm(forms.ModelForm):
+    """The subscriber's own rules in the admin too: phrases as a comma-separated list
+    (never arbitrary JSON the matcher cannot read) and a time zone from the list."""
+
+    keywords = PreferencesForm.base_fields["keywords"]
+    authors = PreferencesForm.base_fields["authors"]
+    excluded_keywords = PreferencesForm.base_fields["excluded_keywords"]
+    timezone = PreferencesForm.base_fields["timezone"]
+
+    class Meta:
+        model = Subscriber
+        fields = "__all__"
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberAdminForm
     list_display = ["email", "status", "frequency", "timezone", "confirmed_at", "signed_up_at"]
     list_filter = ["status", "frequency", "email_format", "send_when_empty", "topics"]
     search_fields = ["email", "pending_email"]

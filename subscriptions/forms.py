@@ -233,9 +233,24 @@ class PreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["topics"].queryset = Topic.objects.filter(is_active=True).order_by("name")
         self.fields["max_papers"].widget.attrs.update({"inputmode": "numeric"})
+        self.lenient = lenient
         if lenient:
             for field in self.fields.values():
                 field.required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        interests = ("topics", "keywords", "authors", "include_featured")
+        if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
+            # Nothing could ever match: no digest would ever come (or only quiet-day notes).
+            self.add_error(
+                "topics",
+                ValidationError(
+                    "Choose at least one topic, keyword or author, or keep the editors' picks.",
+                    code="nothing_chosen",
+                ),
+            )
+        return data
 
 
 class SubscribeForm(PreferencesForm):

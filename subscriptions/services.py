@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
-from digest.models import Paper, Topic
+from digest.models import Digest, Paper, Topic
 
 from .models import Counter, Subscriber
 
@@ -465,8 +465,16 @@ def format_moment(moment: dt.datetime) -> str:
 
 
 def next_digest_text(subscriber: Subscriber, now: dt.datetime | None = None) -> str:
-    """When the next digest comes, in words and in the subscriber's time zone."""
-    return "on " + format_moment(subscriber.next_delivery_after(now or timezone.now()))
+    """When the next digest comes, in words and in the subscriber's time zone. Someone
+    whose delivery time has already passed today without a digest for today (just
+    confirmed, or just moved their time earlier) is due now: the next beat tick sends it."""
+    from digest.digests import due_period  # digest.digests imports this app's models
+
+    now = now or timezone.now()
+    due = due_period(subscriber, now) if subscriber.pk else None
+    if due is not None and not Digest.objects.filter(subscriber=subscriber, period=due[0]).exists():
+        return "today, within a few minutes"
+    return "on " + format_moment(subscriber.next_delivery_after(now))
 
 
 @dataclass

@@ -65,3 +65,28 @@ def test_the_admin_cannot_store_a_weekday_or_paper_count_the_form_would_refuse()
     with pytest.raises(ValidationError) as refused:
         Subscriber(email="ada@example.org", weekday=9, max_papers=500).full_clean()
     assert set(refused.value.message_dict) == {"weekday", "max_papers"}
+
+
+def test_staff_edit_phrases_as_a_list_and_cannot_store_what_the_matcher_cannot_read(client, subscribers):
+    """A JSON box let `[1, 2]` or `{"a": 1}` through, and one such subscriber broke the
+    whole digest tick (and their manage page); an unknown time zone went in as well."""
+    client.force_login(User.objects.create_superuser("curator", "c@example.org", "x"))
+    ada = Subscriber.objects.get(email="ada@example.org")
+    url = f"{LIST}{ada.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(topics=[], paused_until="", pending_email="")
+
+    bad = dict(data, keywords="[1, 2]", timezone="Mars/Olympus", authors="x" * 101)
+    response = client.post(url, bad)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"timezone", "authors"}
+
+    good = dict(data, keywords="LoRA; speculative decoding, LoRA", authors="Zoë Ångström", timezone="Europe/Berlin")
+    assert client.post(url, good).status_code == 302
+    ada.refresh_from_db()
+    assert ada.keywords == ["LoRA", "speculative decoding"]
+    assert ada.authors == ["Zoë Ångström"]
+    assert ada.timezone == "Europe/Berlin"
+    assert "LoRA, speculative decoding" in client.get(url).content.decode()

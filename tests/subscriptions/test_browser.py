@@ -115,7 +115,8 @@ def test_a_person_signs_up_confirms_changes_preferences_and_unsubscribes(browser
     confirmation = mailbox.only("ada.lovelace@example.org")
     page.goto(confirmation.link("/confirm/"))
     page.get_by_role("button", name="Yes, subscribe me").click()
-    page.get_by_text("You're subscribed. Your first digest arrives on Friday").wait_for()
+    # On a Friday after 08:15 in Tokyo the first digest is due at once.
+    page.get_by_text(re.compile(r"You're subscribed\. Your first digest arrives (on Friday|today)")).wait_for()
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
     assert subscriber.confirm_ip == "127.0.0.1"

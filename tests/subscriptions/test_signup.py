@@ -100,13 +100,17 @@ def test_opening_the_confirmation_link_shows_a_button_and_confirms_nothing(clien
 
 
 def test_pressing_the_confirm_button_activates_records_evidence_and_sends_a_welcome(client, mailbox):
-    sign_up(client)
-    confirm_path = mailbox.only().path_of("/confirm/")
-    mailbox.clear()
+    import time_machine
 
-    response = client.post(
-        confirm_path, HTTP_USER_AGENT="PhoneMail/2.0", REMOTE_ADDR="2001:db8::1", follow=True
-    )
+    # 05:00 in Berlin: before the 07:30 delivery time, so the first digest is today's.
+    with time_machine.travel(dt.datetime(2026, 11, 27, 4, 0, tzinfo=dt.UTC)):
+        sign_up(client)
+        confirm_path = mailbox.only().path_of("/confirm/")
+        mailbox.clear()
+
+        response = client.post(
+            confirm_path, HTTP_USER_AGENT="PhoneMail/2.0", REMOTE_ADDR="2001:db8::1", follow=True
+        )
 
     subscriber = Subscriber.objects.get()
     assert subscriber.status == Subscriber.Status.ACTIVE
@@ -114,15 +118,46 @@ def test_pressing_the_confirm_button_activates_records_evidence_and_sends_a_welc
     assert subscriber.confirm_user_agent == "PhoneMail/2.0"
     assert subscriber.confirmed_at is not None
     page = text_of(response)
-    assert "You're subscribed. Your first digest arrives on" in page
+    assert "You're subscribed. Your first digest arrives on Friday 27 November 2026 at 07:30" in page
     assert "Your subscription" in page
 
     welcome = mailbox.only("ada@example.org")
     assert welcome.subject == "You're subscribed to Daily Papers Digest"
-    assert "Your first digest arrives on" in welcome.text
+    assert "Your first digest arrives on Friday 27 November 2026 at 07:30" in " ".join(welcome.text.split())
     assert "07:30 (Europe/Berlin)" in welcome.text
     assert "/manage/" in welcome.link("/manage/")
     assert Counter.objects.get(name="confirmations").value == 1
+
+
+def test_confirming_after_todays_delivery_time_says_the_first_digest_comes_now_as_it_does(
+    client, mailbox
+):
+    """The beat tick sends a digest to whoever's delivery time has passed today without one,
+    so someone confirming at 13:00 for 07:30 gets it within minutes: the pages and the
+    welcome must not promise tomorrow."""
+    import time_machine
+
+    from digest.digests import due_targets
+    from digest.models import Digest
+
+    afternoon = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)  # 13:00 in Berlin
+    with time_machine.travel(afternoon):
+        sign_up(client)
+        confirm_path = mailbox.only().path_of("/confirm/")
+        mailbox.clear()
+        page = text_of(client.post(confirm_path, follow=True))
+        assert "Your first digest arrives today, within a few minutes." in page
+        assert "Next one today, within a few minutes." in page
+        welcome = mailbox.only("ada@example.org")
+        assert "Your first digest arrives today, within a few minutes." in " ".join(welcome.text.split())
+
+        subscriber = Subscriber.objects.get()
+        assert [t.subscriber for t in due_targets(timezone.now())] == [subscriber]
+
+        # Once today's digest exists, the next one is tomorrow at their time.
+        Digest.objects.create(subscriber=subscriber, period=dt.date(2026, 11, 27))
+        manage = text_of(client.get(welcome.path_of("/manage/")))
+        assert "Next one on Saturday 28 November 2026 at 07:30 (Europe/Berlin)." in manage
 
 
 def test_confirming_twice_sends_one_welcome_email(client, mailbox):

@@ -52,6 +52,19 @@ def test_an_invalid_field_gets_a_400_with_the_error_beside_it_and_nothing_happen
     assert mailbox.all() == []
 
 
+def test_a_subscription_that_could_never_bring_a_paper_is_refused(client, mailbox):
+    """No topic, keyword or author and no editors' picks: nothing would ever match."""
+    response = client.post("/subscribe/", signup_data(keywords="", include_featured=None, excluded_keywords="medical"))
+    assert response.status_code == 400
+    assert "Choose at least one topic, keyword or author" in field_error(response, "topics")
+    assert not Subscriber.objects.exists()
+    assert mailbox.all() == []
+
+    # The editors' picks alone, or one author alone, are enough.
+    assert client.post("/subscribe/", signup_data(keywords="")).status_code == 302
+    assert client.post("/subscribe/", signup_data(email="b@example.org", keywords="", include_featured=None, authors="Fei-Fei Li")).status_code == 302
+
+
 def test_the_values_typed_are_kept_when_the_form_comes_back(client):
     response = client.post(
         "/subscribe/",
