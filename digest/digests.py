@@ -32,6 +32,7 @@ import smtplib
 import socket
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,10 +136,21 @@ def due_targets(now: dt.datetime, *, force: bool = False, email: str | None = No
     done = _existing_periods([s.pk for s, _, _ in candidates], {period for _, period, _ in candidates})
     due_now = [(s, period, today) for s, period, today in candidates if (s.pk, period) not in done]
     prefetch_related_objects([s for s, _, _ in due_now], "topics")
-    return [
-        Target(s, Interest.from_subscriber(s), period, today, limit=s.max_papers)
-        for s, period, today in due_now
-    ]
+    targets = []
+    for s, period, today in due_now:
+        with _skipping_broken(s):
+            targets.append(Target(s, Interest.from_subscriber(s), period, today, limit=s.max_papers))
+    return targets
+
+
+@contextmanager
+def _skipping_broken(subscriber: Subscriber) -> Iterator[None]:
+    """One subscriber's bad data (say, keywords stored by hand as numbers) must not stop
+    everyone else's digest: log it loudly and leave that subscriber for the next tick."""
+    try:
+        yield
+    except Exception:
+        logger.exception("subscriber %s skipped: their preferences could not be used", subscriber.pk)
 
 
 def _existing_periods(subscriber_ids: list[int], periods: set[dt.date]) -> set[tuple[int, dt.date]]:
@@ -205,7 +217,11 @@ def build_drafts(targets: list[Target]) -> list[Draft]:
     by_day: dict[dt.date, list[Paper]] = defaultdict(list)
     for paper in papers:
         by_day[paper.listed_on].append(paper)
-    return [_draft(t, window, history, index, by_day) for t, window in zip(targets, windows, strict=True)]
+    drafts = []
+    for target, window in zip(targets, windows, strict=True):
+        with _skipping_broken(target.subscriber):
+            drafts.append(_draft(target, window, history, index, by_day))
+    return drafts
 
 
 Window = tuple[dt.date | None, dt.date]  # (first listing day, last listing day); None: no listing yet

@@ -323,3 +323,19 @@ def test_the_beat_tick_hands_out_a_pending_digest_again_only_once_it_is_stale(ou
     # A digest for a period long past is old news: it is left alone.
     Digest.objects.update(period=timezone.localdate() - dt.timedelta(days=digests.RESUME_PERIODS_DAYS + 1))
     assert digest_id not in digests.plan_digests(timezone.now(), force=True).pending_ids
+
+
+def test_one_reader_with_broken_preferences_does_not_stop_everyone_elses_digest(outbox, caplog):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+    broken = subscriber("broken@example.org", topics=[catalog.quantization])
+    # Written past the forms, e.g. from a shell: numbers where phrases belong.
+    Subscriber.objects.filter(pk=broken.pk).update(keywords=[1, 2])
+
+    result = run(NOON_UTC)
+
+    assert titles_sent_to(outbox, "quant@example.org")
+    assert titles_sent_to(outbox, "broken@example.org") == []
+    assert not Digest.objects.filter(subscriber=broken).exists()  # tried again next tick
+    assert result.due == 2
+    assert f"subscriber {broken.pk} skipped" in caplog.text
