@@ -178,6 +178,9 @@ class PreferencesForm(forms.Form):
     weekday = forms.TypedChoiceField(
         choices=WEEKDAYS,
         coerce=int,
+        # Needed only for the weekly email (see clean): a daily reader need not send it.
+        required=False,
+        empty_value=None,
         initial=0,
         label="Day of the week",
         help_text="For the weekly email.",
@@ -250,6 +253,11 @@ class PreferencesForm(forms.Form):
                     code="nothing_chosen",
                 ),
             )
+        if data.get("weekday") is None and "weekday" not in self.errors:
+            if data.get("frequency") == Subscriber.Frequency.WEEKLY:
+                self.add_error("weekday", ValidationError("Choose a day of the week.", code="required"))
+            else:
+                data["weekday"] = 0
         return data
 
 

@@ -65,6 +65,16 @@ def test_a_subscription_that_could_never_bring_a_paper_is_refused(client, mailbo
     assert client.post("/subscribe/", signup_data(email="b@example.org", keywords="", include_featured=None, authors="Fei-Fei Li")).status_code == 302
 
 
+def test_a_daily_subscription_needs_no_weekday_but_a_weekly_one_does(client, mailbox):
+    assert client.post("/subscribe/", signup_data(weekday=None)).status_code == 302
+    assert Subscriber.objects.get().weekday == 0
+
+    response = client.post("/subscribe/", signup_data(email="b@example.org", frequency="weekly", weekday=None))
+    assert response.status_code == 400
+    assert "Choose a day of the week." in field_error(response, "weekday")
+    assert Subscriber.objects.count() == 1
+
+
 def test_the_values_typed_are_kept_when_the_form_comes_back(client):
     response = client.post(
         "/subscribe/",
