@@ -200,6 +200,9 @@ def date_value(value: object, name: str) -> date | None:
     raise RecordProblem(f"{name} {quoted(value)} is not a date")
 
 
+_BARE_HOST_PATH = re.compile(r"^(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/\S*$", re.IGNORECASE)
+
+
 def url_value(value: object, name: str, position: str) -> str:
     """A web address, or "" when the source gives none or an unusable one. An optional
     link is not worth losing the paper over, so a bad one is dropped with a warning in
@@ -207,6 +210,9 @@ def url_value(value: object, name: str, position: str) -> str:
     if value is None or value == "":
         return ""
     url = value.strip() if isinstance(value, str) else ""
+    if _BARE_HOST_PATH.match(url):
+        # Sources often give "github.com/org/repo": a link without its scheme.
+        url = "https://" + url
     try:
         if len(url) > URL_MAX:
             raise ValidationError("too long")

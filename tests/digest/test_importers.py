@@ -165,8 +165,15 @@ def test_it_tolerates_missing_and_null_optional_hf_fields():
     assert attention.listed_on is None and attention.project_url == ""
     assert attention.organization == "google"  # an object with a name but no fullname
     assert "Łukasz Kaiser" in attention.authors
-    # A repository given without http(s):// is no link, but the paper still imports.
-    assert records["2312.11514"].code_url == ""
+    # A repository given without its scheme ("github.com/org/repo") still links.
+    assert records["2312.11514"].code_url == "https://github.com/apple/llm-in-a-flash"
+
+
+@pytest.mark.parametrize("given", ["javascript:alert(1)", "not a link", "ftp://example.org/x", "github.com"])
+def test_an_unusable_link_is_dropped_and_the_paper_kept(given):
+    from digest.importers.records import url_value
+
+    assert url_value(given, "paper.githubRepo", "entry 1") == ""
 
 
 def test_it_leaves_out_authors_hf_hides():
