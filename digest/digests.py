@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, prefetch_related_objects
 from django.utils import timezone
@@ -507,6 +507,37 @@ def send_digest(
         last_error="",
     )
     return SendOutcome.SENT
+
+
+class BatchInterrupted(Exception):
+    """A transient SMTP error stopped a batch: `remaining` are the ids not yet sent."""
+
+    def __init__(self, remaining: list[int], cause: BaseException):
+        super().__init__(f"{len(remaining)} digests left after {cause!r}")
+        self.remaining = remaining
+        self.cause = cause
+
+
+def send_batch(digest_ids: list[int], *, final_attempt: bool) -> None:
+    """Send each digest (claimed one by one, so a redelivered batch never double-sends)
+    over one SMTP connection. Before the final attempt a transient error stops the batch
+    with BatchInterrupted, so the caller can retry the rest later; on the final attempt
+    every message gets its own connection and each failure is recorded on its digest
+    instead of one dead connection failing the whole batch."""
+    connection = None if final_attempt else get_connection()
+    position = 0
+    try:
+        if connection is not None:
+            connection.open()
+        for position, digest_id in enumerate(digest_ids):
+            send_digest(digest_id, connection=connection, retry_transient=not final_attempt)
+    except Exception as exc:
+        if final_attempt or not is_transient(exc):
+            raise
+        raise BatchInterrupted(list(digest_ids[position:]), exc) from exc
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 def _finish(digest: Digest, status: str, **fields) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 from celery import shared_task
-from django.core.mail import get_connection
 from django.utils import timezone
 
 from digest import digests, importers
@@ -54,23 +53,9 @@ def enqueue_digest_sends(digest_ids: list[int]) -> int:
 
 @shared_task(bind=True, acks_late=True, max_retries=len(SEND_RETRY_DELAYS))
 def send_digest_batch(self, digest_ids: list[int]) -> None:
-    """Send each digest (claimed one by one, so a redelivered batch never double-sends)
-    over one connection; on a transient SMTP error, retry the ids not yet sent."""
-    final_attempt = self.request.retries >= self.max_retries
-    # On the last attempt every message gets its own connection, so each failure is
-    # recorded on its digest instead of one dead connection failing the whole batch.
-    connection = None if final_attempt else get_connection()
-    position = 0
+    """Send a batch of planned digests; on a transient SMTP error, retry the unsent rest."""
     try:
-        if connection is not None:
-            connection.open()
-        for position, digest_id in enumerate(digest_ids):
-            digests.send_digest(digest_id, connection=connection, retry_transient=not final_attempt)
-    except Exception as exc:
-        if final_attempt or not digests.is_transient(exc):
-            raise
+        digests.send_batch(digest_ids, final_attempt=self.request.retries >= self.max_retries)
+    except digests.BatchInterrupted as stop:
         delay = SEND_RETRY_DELAYS[self.request.retries]
-        raise self.retry(args=[digest_ids[position:]], countdown=delay, exc=exc) from exc
-    finally:
-        if connection is not None:
-            connection.close()
+        raise self.retry(args=[stop.remaining], countdown=delay, exc=stop.cause) from stop.cause
