@@ -58,6 +58,13 @@ STALE_CLAIM_AFTER = dt.timedelta(minutes=30)
 # Ids per `IN (...)` query: below SQLite's oldest variable limit (999), one query for
 # any ordinary run.
 QUERY_CHUNK = 900
+# The tick skips subscribers whose `next_check_at` lies ahead. Those instants are lower
+# bounds: moved earlier by this margin, a daylight-saving jump (at most an hour in any
+# zone today) can never make one later than the moment the subscriber becomes due.
+RECHECK_MARGIN = dt.timedelta(hours=1)
+# Due, but nothing was listed since their last digest (weekends, or a feed not yet
+# imported): look again after this long rather than at every tick.
+NO_LISTING_RECHECK = dt.timedelta(minutes=30)
 
 
 # --- 1. Who is due -------------------------------------------------------------------
@@ -119,22 +126,57 @@ def due_period(subscriber: Subscriber, now: dt.datetime, *, force: bool = False)
     return period, today
 
 
-def due_targets(now: dt.datetime, *, force: bool = False, email: str | None = None) -> list[Target]:
-    """Subscribers due at `now` (aware) without a Digest for their period."""
+def next_check(subscriber: Subscriber, now: dt.datetime, *, done_today: bool = False) -> dt.datetime | None:
+    """The earliest instant after `now` at which the subscriber can become due, less
+    RECHECK_MARGIN; None when that cannot be told (not receiving: look every tick)."""
+    zone = subscriber_zone(subscriber)
+    local = now.astimezone(zone)
+    today = local.date()
+    if not is_receiving(subscriber, today):
+        return None
+    if not done_today and period_for(subscriber, today) == today and local.time() < subscriber.delivery_time:
+        instant = dt.datetime.combine(today, subscriber.delivery_time, tzinfo=zone)
+    else:
+        # Nothing more today: the next chance is on a later local date.
+        instant = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone)
+    return instant.astimezone(dt.UTC) - RECHECK_MARGIN
+
+
+def due_targets(
+    now: dt.datetime,
+    *,
+    force: bool = False,
+    email: str | None = None,
+    next_checks: dict[Subscriber, dt.datetime | None] | None = None,
+) -> list[Target]:
+    """Subscribers due at `now` (aware) without a Digest for their period.
+
+    Without `force`, subscribers whose `next_check_at` lies ahead are not even loaded,
+    so a tick reads the few who may be due, not everyone. When `next_checks` is given,
+    it is filled with when each subscriber found not due needs looking at again."""
     # Everyone who may be receiving on some local date; the exact date is checked per
     # subscriber below, in their own time zone.
     subscribers = Subscriber.objects.filter(
         Q(status=Subscriber.Status.ACTIVE)
         | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False)
     )
+    if not force:
+        subscribers = subscribers.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
     if email is not None:
         subscribers = subscribers.filter(email__iexact=email.strip())
+    remember = next_checks is not None and not force
     candidates: list[tuple[Subscriber, dt.date, dt.date]] = []
     for subscriber in subscribers.iterator(chunk_size=2000):
         if due := due_period(subscriber, now, force=force):
             candidates.append((subscriber, *due))
+        elif remember:
+            next_checks[subscriber] = next_check(subscriber, now)
     done = _existing_periods([s.pk for s, _, _ in candidates], {period for _, period, _ in candidates})
     due_now = [(s, period, today) for s, period, today in candidates if (s.pk, period) not in done]
+    if remember:
+        next_checks.update(
+            (s, next_check(s, now, done_today=True)) for s, period, _ in candidates if (s.pk, period) in done
+        )
     prefetch_related_objects([s for s, _, _ in due_now], "topics")
     targets = []
     for s, period, today in due_now:
@@ -151,6 +193,21 @@ def _skipping_broken(subscriber: Subscriber) -> Iterator[None]:
         yield
     except Exception:
         logger.exception("subscriber %s skipped: their preferences could not be used", subscriber.pk)
+
+
+def save_next_checks(next_checks: dict[Subscriber, dt.datetime | None], *, unchanged_since: dt.datetime) -> None:
+    """Store when each subscriber needs looking at again. A subscriber saved since
+    `unchanged_since` (new schedule) keeps the None their save wrote."""
+    # Readers in one time zone with one delivery time share an instant: one UPDATE per
+    # instant (a few hundred) is far cheaper than a CASE per row.
+    by_instant: dict[dt.datetime, list[int]] = defaultdict(list)
+    for subscriber, when in next_checks.items():
+        if when is not None and when != subscriber.next_check_at:
+            by_instant[when].append(subscriber.pk)
+    unchanged = Subscriber.objects.filter(updated_at__lt=unchanged_since)
+    for when, ids in by_instant.items():
+        for chunk in chunked(ids, QUERY_CHUNK):
+            unchanged.filter(pk__in=chunk).update(next_check_at=when)
 
 
 def _existing_periods(subscriber_ids: list[int], periods: set[dt.date]) -> set[tuple[int, dt.date]]:
@@ -324,9 +381,15 @@ def plan_digests(
 ) -> PlanResult:
     """Steps 1-3: the Digest rows of everyone due at `now`, ready to send, plus the
     recent digests an earlier run planned but never sent (see `unsent_digest_ids`)."""
-    targets = due_targets(now, force=force, email=email)
+    started = timezone.now()
+    next_checks: dict[Subscriber, dt.datetime | None] = {}
+    targets = due_targets(now, force=force, email=email, next_checks=next_checks)
     drafts = build_drafts(targets)
     saved = save_drafts(drafts)
+    if not force:
+        # Due, but nothing new was listed: no digest yet; look again a little later.
+        next_checks.update((d.subscriber, now + NO_LISTING_RECHECK) for d in drafts if not d.has_new_papers)
+        save_next_checks(next_checks, unchanged_since=started)
     planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
     just_planned = set(planned)
     resumed = [pk for pk in unsent_digest_ids(now, older_than=resume_after, email=email) if pk not in just_planned]

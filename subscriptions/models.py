@@ -81,6 +81,10 @@ class Subscriber(models.Model):
     send_when_empty = models.BooleanField(default=False, help_text="Send a short email on days with no match.")
     email_format = models.CharField(max_length=4, choices=Format.choices, default=Format.HTML)
     paused_until = models.DateField(null=True, blank=True)
+    # The digest tick need not look at this subscriber before this instant (a lower
+    # bound it writes itself); None means "look at every tick". Any save resets it, so a
+    # changed schedule is seen at once.
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     # A new address waits here until it is confirmed; the old one keeps getting digests.
     pending_email = models.EmailField(max_length=254, blank=True)
@@ -112,6 +116,9 @@ class Subscriber(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalise_email(self.email)
+        self.next_check_at = None
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "next_check_at"}
         super().save(*args, **kwargs)
 
     def rotate_token_secret(self) -> None:

@@ -339,3 +339,77 @@ def test_one_reader_with_broken_preferences_does_not_stop_everyone_elses_digest(
     assert not Digest.objects.filter(subscriber=broken).exists()  # tried again next tick
     assert result.due == 2
     assert f"subscriber {broken.pk} skipped" in caplog.text
+
+
+# --- Looking again only when a reader can be due (next_check_at) ---------------------
+
+
+def test_a_reader_not_yet_due_is_looked_at_again_just_before_their_delivery_time(outbox):
+    catalog = sample_catalog()
+    reader = subscriber("la@example.org", timezone="America/Los_Angeles", topics=[catalog.quantization])
+
+    run(at_utc(LISTING_DAY, 12))  # 04:00 in Los Angeles: not yet
+    reader.refresh_from_db()
+    # 07:00 in Los Angeles is 15:00 UTC; the stored bound is an hour earlier.
+    assert reader.next_check_at == at_utc(LISTING_DAY, 14)
+    assert run(at_utc(LISTING_DAY, 13, 30)).due == 0
+
+    run(at_utc(LISTING_DAY, 15, 5))
+    assert len(titles_sent_to(outbox, "la@example.org")) == 1
+
+
+def test_a_reader_who_has_their_digest_is_left_alone_until_their_next_local_day(outbox):
+    catalog = sample_catalog()
+    reader = subscriber("tokyo@example.org", timezone="Asia/Tokyo", topics=[catalog.quantization])
+
+    run(NOON_UTC)  # 21:00 in Tokyo: sent
+    run(at_utc(LISTING_DAY, 12, 5))  # the next tick finds the digest and remembers
+    reader.refresh_from_db()
+    # Midnight in Tokyo is 15:00 UTC; an hour earlier for daylight-saving safety.
+    assert reader.next_check_at == at_utc(LISTING_DAY, 14)
+    assert len(titles_sent_to(outbox, "tokyo@example.org")) == 1
+
+
+def test_a_changed_schedule_is_seen_at_the_next_tick(outbox):
+    catalog = sample_catalog()
+    reader = subscriber("la@example.org", timezone="America/Los_Angeles", topics=[catalog.quantization])
+    run(at_utc(LISTING_DAY, 12))  # 04:00 in Los Angeles; looked at again from 06:00
+    reader.refresh_from_db()
+    assert reader.next_check_at is not None
+
+    reader.delivery_time = dt.time(4, 30)
+    reader.save()
+    run(at_utc(LISTING_DAY, 12, 45))  # 04:45 in Los Angeles
+
+    assert len(titles_sent_to(outbox, "la@example.org")) == 1
+
+
+def test_a_reader_saved_while_a_tick_ran_keeps_being_looked_at(outbox):
+    reader = subscriber("la@example.org", timezone="America/Los_Angeles")
+    tick_started = timezone.now() - dt.timedelta(seconds=1)  # the save below comes after it
+
+    digests.save_next_checks({reader: at_utc(LISTING_DAY, 14)}, unchanged_since=tick_started)
+
+    reader.refresh_from_db()
+    assert reader.next_check_at is None
+
+
+def test_with_nothing_listed_a_due_reader_is_looked_at_again_half_an_hour_later(outbox):
+    reader = subscriber("tokyo@example.org", timezone="Asia/Tokyo")
+
+    result = run(NOON_UTC)  # no paper in the catalog at all
+
+    reader.refresh_from_db()
+    assert result.due == 1 and result.no_listing == 1
+    assert reader.next_check_at == NOON_UTC + dt.timedelta(minutes=30)
+
+
+def test_a_dry_run_and_a_forced_run_remember_nothing(outbox):
+    catalog = sample_catalog()
+    reader = subscriber("la@example.org", timezone="America/Los_Angeles", topics=[catalog.quantization])
+
+    digests.due_targets(at_utc(LISTING_DAY, 12))
+    digests.plan_digests(at_utc(LISTING_DAY, 12), force=True)
+
+    reader.refresh_from_db()
+    assert reader.next_check_at is None
