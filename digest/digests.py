@@ -28,8 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-import smtplib
-import socket
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,7 +42,7 @@ from django.utils import timezone
 from subscriptions.models import Subscriber
 
 from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
-from .emails import render_email, send_email
+from .emails import is_transient, render_email, send_email
 from .matching import Interest, Match, PaperIndex, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
 
@@ -492,18 +490,6 @@ def render_draft(draft: Draft) -> tuple[str, str, str]:
 
 
 # --- 5. Sending ----------------------------------------------------------------------
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth retrying later: the mail server was unreachable or said "try again" (4xx)."""
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
-        return True
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return bool(codes) and all(400 <= code < 500 for code in codes)
-    return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, socket.gaierror))
 
 
 def claim_digest(digest_id: int, now: dt.datetime) -> bool:

@@ -8,6 +8,8 @@ view in browser) without being sent.
 
 from __future__ import annotations
 
+import smtplib
+import socket
 from email.utils import formataddr, make_msgid
 from functools import cache
 from typing import Any
@@ -89,3 +91,15 @@ def send_email(message: EmailMultiAlternatives, connection=None) -> None:
     """Send one message; SMTP errors propagate so the caller can retry or record them."""
     message.connection = connection or get_connection()
     message.send(fail_silently=False)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying later: the mail server was unreachable or said "try again" (4xx)."""
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, socket.gaierror))

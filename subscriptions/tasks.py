@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from celery import shared_task
 
-from digest.emails import send_email
+from digest.emails import is_transient, send_email
 
 from . import services
 from .mail import build_notification
@@ -17,16 +16,6 @@ logger = logging.getLogger(__name__)
 
 # Seconds to wait before each retry of a mail that failed for a passing reason.
 RETRY_BACKOFF = (30, 120, 600, 1800, 3600)
-
-
-def is_transient(error: Exception) -> bool:
-    """A failure worth retrying: the server was away or answered "try later" (4xx).
-    A 5xx answer (no such mailbox, refused) will not get better by retrying."""
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in error.recipients.values())
-    return isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=len(RETRY_BACKOFF))

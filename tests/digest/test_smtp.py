@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from digest import digests
+from digest import digests, emails
 from digest.models import Digest
 from subscriptions.models import Subscriber
 
@@ -122,4 +122,4 @@ def test_an_unreachable_mail_server_is_a_transient_failure(settings, site):
     ],
 )
 def test_only_temporary_smtp_and_network_errors_count_as_transient(error, transient):
-    assert digests.is_transient(error) is transient
+    assert emails.is_transient(error) is transient
