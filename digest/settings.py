@@ -216,6 +216,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.resume_ended_pauses",
         "schedule": crontab(minute=5),
     },
+    "clear-expired-sessions": {
+        "task": "subscriptions.tasks.clear_expired_sessions",
+        "schedule": crontab(minute=45, hour=3),
+    },
 }
 
 # Email: SMTP when EMAIL_HOST is set, else every message is written to var/outbox/.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.management import call_command
 
 from digest.emails import is_transient, send_email
 
@@ -41,3 +42,10 @@ def purge_unconfirmed() -> int:
 @shared_task
 def resume_ended_pauses() -> int:
     return services.resume_ended_pauses()
+
+
+@shared_task
+def clear_expired_sessions() -> None:
+    # Sessions keep the address typed at signup for the "check your inbox" page; an
+    # expired one must not keep personal data around.
+    call_command("clearsessions")

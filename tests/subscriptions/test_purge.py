@@ -44,3 +44,20 @@ def test_the_beat_schedule_runs_the_purge(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "subscriptions.tasks.purge_unconfirmed" in tasks
     assert "subscriptions.tasks.resume_ended_pauses" in tasks
+
+
+def test_expired_sessions_holding_a_signup_address_are_cleared():
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    from subscriptions.tasks import clear_expired_sessions
+
+    expired, current = SessionStore(), SessionStore()
+    for store in (expired, current):
+        store["signup_email"] = "ada@example.org"
+        store.create()
+    Session.objects.filter(session_key=expired.session_key).update(expire_date=timezone.now() - dt.timedelta(days=1))
+
+    clear_expired_sessions.delay()
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == [current.session_key]
