@@ -55,6 +55,8 @@ import datetime as dt
 import heapq
 import math
 import threading
+
+import numpy as np
 from array import array
 from collections import defaultdict
 from collections.abc import Container, Iterable
@@ -64,8 +66,11 @@ from django.conf import settings
 from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
 
+from . import semantic
+from .keywords import AcronymTable, understand
+from .meaning import TOPIC_Z_MIN, Z_AGREE, Z_MIN, Feedback, SemanticContext
 from .models import Paper, Topic
-from .text import Analysed, Phrase, PersonName, Term, analyse, compile_phrase, person_name, stem
+from .text import Analysed, Phrase, PersonName, Term, analyse, compile_phrase, person_name, stem, words
 
 TITLE_WEIGHT = 3.0  # one title mention counts as three abstract mentions
 ABSTRACT_B = 0.5  # BM25 length normalisation for abstracts
@@ -74,14 +79,44 @@ IDF_REF = 2.0  # phrases in fewer than about 13% of papers count fully towards t
 IDF_CAP = 5.0  # beyond this (about 1 paper in 300) rarity adds nothing
 MIN_CATALOG_DOCS = 100  # fewer papers than this say little about which words are common
 MIN_EVIDENCE = 2.5  # a title mention, or about three abstract mentions, of a telling phrase
-# A free keyword is narrower and chosen on purpose: two abstract mentions are enough.
-KEYWORD_MIN_EVIDENCE = 1.5
+# A free keyword is narrower and chosen on purpose: one clear mention is enough (a title
+# mention, or one in an abstract of usual length); incidental ones rank low, by score.
+KEYWORD_MIN_EVIDENCE = 0.6
+# A keyword's evidence through the curated topic it names counts this much of the
+# topic's own score: the curators' words for it, not the reader's.
+EXPANSION_WEIGHT = 0.6
+# A keyword of several words that the catalog hardly writes as typed (in fewer than this
+# share of papers) is also read more loosely: its words standing close together in any
+# order ("agents based on LLMs" for "LLM agents") count as NEAR_WEIGHT of a mention, and
+# its telling words alone (IDF >= TELLING_IDF, the other words common) as TELLING_WEIGHT.
+RELAX_BELOW_SHARE = 0.01
+NEAR_WINDOW = 4
+NEAR_WEIGHT = 0.7
+TELLING_IDF = 3.0
+TELLING_WEIGHT = 0.5
+# A keyword this many of the catalog's papers already write finds its papers by itself:
+# its topic would only add what the reader did not ask for ("LoRA" is not all of PEFT).
+EXPAND_BELOW_SHARE = 0.02
+# A paper close in meaning to a keyword (and nothing else) scores like a single
+# abstract mention of a moderately telling phrase, twice that at the most.
+SEMANTIC_SCORE = 2.0
 MERGE_GAP = 2  # mentions at most two words apart are one mention: "4-bit weight quantization"
 SUPPORT_WEIGHT = 0.5  # share of the other clauses' scores added to the best one
 UPVOTE_WEIGHT = 0.05  # relevance x (1 + 0.05 ln(1 + upvotes)) ...
 UPVOTE_MAX_BOOST = 0.3  # ... at most +30%
 # A followed author outranks the best possible single topic or keyword match, upvotes included.
 AUTHOR_SCORE = IDF_CAP * (K1 + 1) * (1 + UPVOTE_MAX_BOOST)
+# Feedback: closeness to a liked (disliked) paper, as a cosine ramped from FEEDBACK_FLOOR
+# (unrelated papers of one field are about this close) to 1, raises (lowers) a paper's
+# relevance by up to FEEDBACK_RAISE (FEEDBACK_LOWER). Bounded: feedback re-ranks what
+# the reader asked for, it does not replace it.
+FEEDBACK_FLOOR = 0.35
+FEEDBACK_RAISE = 0.6
+FEEDBACK_LOWER = 0.6
+RAISE_SHOWN = 0.25  # from this much raise on, the paper says why
+LIKED_NEIGHBOUR = 0.75  # this close to a liked paper: in the list even without a match
+DISLIKED_NEIGHBOUR = 0.85  # this close to a disliked paper: a near-duplicate, dropped
+FEEDBACK_REASON = 'like papers you marked "more like this"'
 MAX_REASONS = 5
 MAX_PHRASES_PER_REASON = 2
 # How many recent papers the catalog statistics are taken from. A phrase at IDF_CAP (one
@@ -114,16 +149,21 @@ class Interest:
     authors: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     include_featured: bool = True
+    unexpanded: tuple[str, ...] = ()  # keywords to match without their suggested topic
+    feedback: Feedback | None = None  # the reader's "more / less like this" votes
 
     @classmethod
-    def from_subscriber(cls, subscriber) -> "Interest":
-        """Uses `subscriber.topics.all()`: prefetch topics when doing this in bulk."""
+    def from_subscriber(cls, subscriber, feedback: Feedback | None = None) -> "Interest":
+        """Uses `subscriber.topics.all()`: prefetch topics when doing this in bulk, and
+        pass their votes as `feedback` (see `feedback_for`)."""
         return cls(
             topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()),
             keywords=tuple(subscriber.keywords or ()),
             authors=tuple(subscriber.authors or ()),
             excluded=tuple(subscriber.excluded_keywords or ()),
             include_featured=subscriber.include_featured,
+            unexpanded=tuple(subscriber.unexpanded_keywords or ()),
+            feedback=feedback,
         )
 
 
@@ -162,6 +202,8 @@ class CatalogStats:
         self._docs: list[array] = []
         self._df: dict[Phrase, int] = {}
         self._lock = threading.Lock()
+        # Acronyms and their long forms: the curated list plus what these papers define.
+        self.acronyms = AcronymTable()
 
     @classmethod
     def from_texts(cls, texts: Iterable[tuple[str, str]]) -> "CatalogStats":
@@ -172,6 +214,7 @@ class CatalogStats:
         title_total = abstract_total = 0
         for doc, (title, abstract) in enumerate(texts):
             title_a, abstract_a = analyse(title or ""), analyse(abstract or "")
+            stats.acronyms.learn(f"{title or ''}. {abstract or ''}")
             title_total += len(title_a.tokens)
             abstract_total += len(abstract_a.tokens)
             sequence = array("i")
@@ -193,6 +236,7 @@ class CatalogStats:
             stats._docs.append(sequence)
             stats.n_docs += 1
         stats._postings = {term_id: array("i", docs) for term_id, docs in postings.items()}
+        stats.acronyms.finish_learning()
         if stats.n_docs:
             stats.avg_title_len = max(1.0, title_total / stats.n_docs)
             stats.avg_abstract_len = max(1.0, abstract_total / stats.n_docs)
@@ -279,6 +323,21 @@ class CatalogStats:
             self._df[phrase] = len(found)
         return len(found)
 
+    def knows_word(self, word: str) -> bool:
+        """Whether some paper of the catalog writes this word (any form of its stem)."""
+        return stem(word.lower()) in self._ids
+
+    def occurs(self, phrase_text: str) -> bool:
+        """Whether some paper of the catalog writes this phrase."""
+        return self.doc_share(phrase_text) > 0
+
+    def doc_share(self, phrase_text: str) -> float:
+        """The share of the catalog's papers that write this phrase."""
+        phrase = compile_phrase(phrase_text)
+        if phrase.is_empty or not self.n_docs:
+            return 0.0
+        return self.doc_freq(phrase) / self.n_docs
+
     def _accepted_pairs(self, term: Term) -> set[int]:
         return {pair for term_id in self._term_ids(term) for pair in self._pairs_of.get(term_id, ())}
 
@@ -330,11 +389,17 @@ _SPAN_MASK = (1 << _SPAN_BITS) - 1
 
 
 class PaperIndex:
-    def __init__(self, papers: list[Paper], catalog_stats: CatalogStats | None = None):
+    def __init__(
+        self,
+        papers: list[Paper],
+        catalog_stats: CatalogStats | None = None,
+        semantic_context: SemanticContext | None = None,
+    ):
         """Index `papers` (hidden ones are left out). Without `catalog_stats`, document
         frequencies are taken over these papers themselves; `build` takes them from the
-        catalog instead."""
+        catalog instead. Without `semantic_context` matching is lexical only."""
         self.papers = [p for p in papers if not p.is_hidden]
+        self.semantic = semantic_context
         self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
         # Stems, and exact forms as "=form" where they differ from the stem.
         self._postings: dict[str, dict[int, list[int]]] = {}
@@ -348,23 +413,42 @@ class PaperIndex:
         self._featured: list[int] = []
         for idx, paper in enumerate(self.papers):
             self._add(idx, paper)
+        # Paper vectors (zero rows for papers not embedded yet: they score 0 against all).
+        vectors = [semantic.from_bytes(getattr(p, "embedding", None)) for p in self.papers]
+        self._has_vector = np.array([v is not None for v in vectors], dtype=bool)
+        self._vectors = np.zeros((len(vectors), semantic.DIMENSIONS), dtype=np.float32)
+        for idx, vector in enumerate(vectors):
+            if vector is not None:
+                self._vectors[idx] = vector
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
-        self._keyword_cache: dict[str, _Clause] = {}
+        self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
 
     @classmethod
-    def build(cls, papers: Iterable[Paper], catalog_stats: CatalogStats | None = None) -> "PaperIndex":
+    def build(
+        cls,
+        papers: Iterable[Paper],
+        catalog_stats: CatalogStats | None = None,
+        *,
+        embed_missing_keywords: bool = False,
+    ) -> "PaperIndex":
         """Index the candidates once per run. Document frequencies come from the catalog
         (`CatalogStats.for_catalog()`: one query, cached while the catalog is unchanged)
-        unless `catalog_stats` is given; an empty catalog falls back to the candidates."""
+        unless `catalog_stats` is given; an empty catalog falls back to the candidates.
+        With semantic matching on, topic and reference vectors are read too (two queries);
+        `embed_missing_keywords` lets this process compute vectors for keywords nobody
+        saved yet (the web preview; never the send workers)."""
         papers = [p for p in papers if not p.is_hidden]
         if catalog_stats is None:
             catalog_stats = CatalogStats.for_catalog()
             if catalog_stats.n_docs == 0:
                 catalog_stats = CatalogStats.from_papers(papers)
-        return cls(papers, catalog_stats)
+        context = None
+        if semantic.semantic_matching_enabled():
+            context = SemanticContext.for_catalog(embed_missing_keywords=embed_missing_keywords)
+        return cls(papers, catalog_stats, context)
 
     # Building.
 
@@ -469,23 +553,73 @@ class PaperIndex:
                         found[idx].add((start, end))
         return found
 
+    def _near_occurrences(self, phrase: Phrase) -> dict[int, set[tuple[int, int]]]:
+        """Spans where all the phrase's words (written apart) stand within NEAR_WINDOW
+        words of each other, in any order, in one field."""
+        found: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        variant = max(phrase.variants, key=len)  # every word on its own
+        if len(variant) < 2:
+            return found
+        postings = [self._term_postings(term) for term in variant]
+        if any(not p for p in postings):
+            return found
+        first, rest = postings[0], postings[1:]
+        for idx, codes in first.items():
+            if not all(idx in p for p in rest):
+                continue
+            others = [sorted(code >> _SPAN_BITS for code in p[idx]) for p in rest]
+            for code in codes:
+                start = code >> _SPAN_BITS
+                field_start = 0 if start < _ABSTRACT_OFFSET else _ABSTRACT_OFFSET
+                field_end = _ABSTRACT_OFFSET if start < _ABSTRACT_OFFSET else 1 << 40
+                low, high = start, start + 1
+                for positions in others:
+                    close = [
+                        q for q in positions
+                        if abs(q - start) <= NEAR_WINDOW and field_start <= q < field_end and q != start
+                    ]
+                    if not close:
+                        break
+                    nearest = min(close, key=lambda q: abs(q - start))
+                    low, high = min(low, nearest), max(high, nearest + 1)
+                else:
+                    found[idx].add((low, high))
+        return found
+
     # Scoring one clause.
 
-    def _clause(self, phrases: list[Phrase], describe, min_evidence: float, topic: TopicTerms | None = None) -> _Clause:
-        idfs = [self.stats.idf(phrase) for phrase in phrases]
+    def _clause(
+        self,
+        phrases: list[Phrase],
+        describe,
+        min_evidence: float,
+        topic: TopicTerms | None = None,
+        weaker: list[tuple[Phrase, float, bool]] = (),
+    ) -> _Clause:
+        """`weaker` phrases count as a fraction of a mention: (phrase, weight, near),
+        where `near` finds the phrase's words standing close together in any order
+        ("agents powered by LLMs" for "LLM agents")."""
+        everything = [*phrases, *(phrase for phrase, _, _ in weaker)]
+        idfs = [self.stats.idf(phrase) for phrase in everything]
+        weights = [1.0] * len(phrases) + [weight for _, weight, _ in weaker]
+        nears = [False] * len(phrases) + [near for _, _, near in weaker]
         spans: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for number, phrase in enumerate(phrases):
-            for idx, found in self._occurrences(phrase).items():
+        for number, phrase in enumerate(everything):
+            found_by = self._near_occurrences(phrase) if nears[number] else self._occurrences(phrase)
+            for idx, found in found_by.items():
                 spans[idx].extend((start, end, number) for start, end in found)
         hits: dict[int, _Hit] = {}
         for idx, found in spans.items():
-            hit = self._score(idx, found, phrases, idfs, describe, min_evidence)
+            hit = self._score(idx, found, everything, idfs, describe, min_evidence, weights)
             if hit is not None:
                 hits[idx] = hit
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
-    def _score(self, idx: int, found, phrases: list[Phrase], idfs: list[float], describe, min_evidence: float) -> _Hit | None:
+    def _score(
+        self, idx: int, found, phrases: list[Phrase], idfs: list[float], describe, min_evidence: float,
+        weights: list[float] | None = None,
+    ) -> _Hit | None:
         # Longest (then most telling) matches first; a shorter one inside it is the same mention.
         found.sort(key=lambda s: (-(s[1] - s[0]), -idfs[s[2]], s[0]))
         taken: list[tuple[int, int, int]] = []
@@ -507,6 +641,8 @@ class PaperIndex:
             if adjacent:
                 continue
             weight = TITLE_WEIGHT if in_title else self._abstract_norm[idx]
+            if weights is not None:
+                weight *= weights[number]
             evidence += weight
             weighted_idf += weight * idfs[number]
             mentions[number] += weight
@@ -526,20 +662,128 @@ class PaperIndex:
         if cached is None:
             phrases = _unique_phrases(topic.phrases)
             cached = self._clause(phrases, lambda parts: f"topic {topic.name}: " + "; ".join(parts), MIN_EVIDENCE, topic)
+            cached = self._topic_meaning(cached, topic)
             _remember(self._topic_cache, key, cached)
         return cached
 
-    def _keyword(self, keyword: str) -> _Clause:
-        key = keyword.strip()
+    def _topic_meaning(self, lexical: _Clause, topic: TopicTerms) -> _Clause:
+        """Papers about a topic in other words than its phrases: far closer in meaning to
+        "Name: description" than the usual paper."""
+        if self.semantic is None or not self._has_vector.any():
+            return lexical
+        z_scores = self.semantic.topic_z_scores(topic.slug, self._vectors)
+        if z_scores is None:
+            return lexical
+        hits = dict(lexical.hits)
+        for idx in np.flatnonzero((z_scores >= TOPIC_Z_MIN) & self._has_vector):
+            idx = int(idx)
+            own = hits.get(idx)
+            if own is not None and own.passes:
+                continue
+            score = SEMANTIC_SCORE * min(float(z_scores[idx]) - TOPIC_Z_MIN + 1.0, 2.0)
+            hits[idx] = _Hit(
+                score=max(score, own.score if own else 0.0), passes=True,
+                reason=f"topic {topic.name}: close in meaning",
+            )
+        passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
+
+    def _keyword(self, keyword: str, expand: bool = True) -> _Clause:
+        """A typed keyword: the phrases it means (`digest.keywords`), and with vectors
+        stored, the curated topic it clearly names (unless the reader removed it) or,
+        without one, the papers closest to it in meaning."""
+        typed = keyword.strip()
+        key = (typed, expand)
         cached = self._keyword_cache.get(key)
-        if cached is None:
-            phrase = compile_phrase(key)
-            if phrase.is_empty:
-                cached = _NO_CLAUSE
-            else:
-                cached = self._clause([phrase], lambda parts: "keyword " + parts[0], KEYWORD_MIN_EVIDENCE)
-            _remember(self._keyword_cache, key, cached)
+        if cached is not None:
+            return cached
+        alternatives, meant = understand(typed, self.stats)
+        phrases = _unique_phrases(meant)
+        if not phrases:
+            cached = _NO_CLAUSE
+        else:
+            def describe(parts: list[str]) -> str:
+                if parts[0].startswith(f"'{typed}' in "):
+                    return "keyword " + parts[0]
+                return f"keyword '{typed}': " + parts[0]
+
+            cached = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE, weaker=self._relaxed(alternatives))
+            meaning = self.keyword_meaning(typed)
+            if meaning is not None:
+                common = sum(self.stats.doc_share(p.text) for p in phrases) >= EXPAND_BELOW_SHARE
+                cached = self._with_meaning(cached, typed, meaning, expand and not common)
+        _remember(self._keyword_cache, key, cached)
         return cached
+
+    def _relaxed(self, alternatives: list[str]) -> list[tuple[Phrase, float, bool]]:
+        """Looser readings of a typed phrase of several words that the catalog hardly
+        ever writes as typed ("LLM agents", "machine unlearning"): its words close together
+        in any order, and its telling words alone when the others are common ones
+        ("unlearning"; "machine" says nothing). Only the reader's own words: an acronym's
+        long form loosened ("low-rank ... adaptation") is not what they asked for."""
+        relaxed: list[tuple[Phrase, float, bool]] = []
+        for text in alternatives:
+            phrase = compile_phrase(text)
+            flat = [w for group in words(text) for w in group]
+            if phrase.is_empty or len(flat) < 2 or text.startswith('"'):
+                continue
+            if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
+                continue  # the field writes it this way: no need to guess
+            if len(flat) <= 3:
+                relaxed.append((phrase, NEAR_WEIGHT, True))
+            idfs = {word: self.stats.idf(compile_phrase(word)) for word in flat}
+            telling = [w for w in flat if idfs[w] >= TELLING_IDF]
+            if telling and len(telling) < len(flat) and all(idfs[w] < IDF_REF for w in flat if w not in telling):
+                relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
+        return relaxed
+
+    def keyword_meaning(self, keyword: str):
+        """What the stored vectors say about a keyword (None without them)."""
+        if self.semantic is None or not self._has_vector.any():
+            return None
+        return self.semantic.meaning(keyword, self._vectors)
+
+    def expansion_topic(self, keyword: str) -> TopicTerms | None:
+        """The curated topic a keyword is read as also meaning, if any."""
+        meaning = self.keyword_meaning(keyword.strip())
+        if meaning is None or meaning.topic_slug is None:
+            return None
+        return self.semantic.topics.get(meaning.topic_slug)
+
+    def _with_meaning(self, lexical: _Clause, typed: str, meaning, expand: bool) -> _Clause:
+        hits = dict(lexical.hits)
+        topic = self.semantic.topics.get(meaning.topic_slug) if meaning.topic_slug else None
+        if topic is not None:
+            if not expand:
+                return lexical
+            # The topic's phrases are the curators' words for what the keyword names:
+            # evidence, but weaker than the reader's own word.
+            through = self._topic(topic)
+            z_scores = meaning.z_scores
+            for idx, hit in through.hits.items():
+                if z_scores is not None and z_scores[idx] < Z_AGREE and idx not in hits:
+                    continue  # the topic's words, but not what the keyword means
+                score = hit.score * EXPANSION_WEIGHT
+                own = hits.get(idx)
+                if own is not None and (own.passes or not hit.passes) and own.score >= score:
+                    continue
+                reason = f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
+                passes = hit.passes or (own is not None and own.passes)
+                hits[idx] = _Hit(score=max(score, own.score if own else 0.0), passes=passes, reason=reason)
+        elif meaning.z_scores is not None:
+            z_scores = meaning.z_scores
+            for idx in np.flatnonzero((z_scores >= Z_MIN) & self._has_vector):
+                idx = int(idx)
+                score = SEMANTIC_SCORE * min(float(z_scores[idx]) - Z_MIN + 1.0, 2.0)
+                own = hits.get(idx)
+                if own is not None and own.passes and own.score >= score:
+                    continue
+                hits[idx] = _Hit(
+                    score=max(score, own.score if own else 0.0), passes=True,
+                    reason=f"close in meaning to '{typed}'",
+                )
+        passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
 
     def _excluded(self, phrase_text: str) -> frozenset[int]:
         key = phrase_text.strip()
@@ -579,18 +823,30 @@ class PaperIndex:
         clear the relevance threshold, featured picks first, then by score."""
         clauses = [self._author(name) for name in interest.authors if name.strip()]
         clauses += [self._topic(topic) for topic in interest.topics]
-        clauses += [self._keyword(word) for word in interest.keywords if word.strip()]
+        unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
+        clauses += [
+            self._keyword(word, semantic.keyword_key(word) not in unexpanded)
+            for word in interest.keywords if word.strip()
+        ]
         candidates: set[int] = set()
         for clause in clauses:
             candidates |= clause.passing
         featured = set(self._featured) if interest.include_featured else set()
         candidates |= featured
+        closeness = self._feedback_closeness(interest.feedback)
+        if closeness is not None:
+            liked_close, disliked_close = closeness
+            # Papers very like one the reader liked join the list; near-duplicates of one
+            # they disliked leave it.
+            candidates |= set(np.flatnonzero(liked_close >= LIKED_NEIGHBOUR).tolist())
+            candidates -= set(np.flatnonzero(disliked_close >= DISLIKED_NEIGHBOUR).tolist())
         for phrase in interest.excluded:
             if phrase.strip() and candidates:
                 candidates -= self._excluded(phrase)
 
         # Rank on plain numbers first; only the papers that make the cut become Matches.
         ranked: list[tuple[bool, float, tuple[int, str, int], int]] = []
+        raised: set[int] = set()
         boost, order, pks = self._boost, self._order, self._pks
         score_maps = [clause.scores for clause in clauses]
         windowed = listed_from is not None or listed_to is not None
@@ -605,13 +861,35 @@ class PaperIndex:
                     if score > best:
                         best = score
             relevance = best + SUPPORT_WEIGHT * (total - best)
+            if closeness is not None:
+                liked, disliked = _ramp(float(liked_close[idx])), _ramp(float(disliked_close[idx]))
+                if not relevance:  # in the list only for being like a liked paper
+                    relevance = SEMANTIC_SCORE * liked
+                relevance *= 1.0 + FEEDBACK_RAISE * liked - FEEDBACK_LOWER * disliked
+                if liked >= RAISE_SHOWN:
+                    raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         ranked = heapq.nsmallest(limit, ranked) if limit else sorted(ranked)
-        return [self._match(idx, -negative_score, clauses, idx in featured) for _, negative_score, _, idx in ranked]
+        return [
+            self._match(idx, -negative_score, clauses, idx in featured, idx in raised)
+            for _, negative_score, _, idx in ranked
+        ]
 
-    def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool) -> Match:
+    def _feedback_closeness(self, feedback: Feedback | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """For every paper of the index, its cosine to the closest liked and to the
+        closest disliked paper (zeros where there are none)."""
+        if not feedback or not self._has_vector.any() or not (len(feedback.liked) or len(feedback.disliked)):
+            return None
+        zeros = np.zeros(len(self.papers), dtype=np.float32)
+        liked = (self._vectors @ feedback.liked.T).max(axis=1) if len(feedback.liked) else zeros
+        disliked = (self._vectors @ feedback.disliked.T).max(axis=1) if len(feedback.disliked) else zeros
+        return liked, disliked
+
+    def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
         found = sorted(((c.hits[idx], c.topic) for c in clauses if idx in c.hits), key=lambda pair: -pair[0].score)
         reasons = list(dict.fromkeys(hit.reason for hit, _ in found))[:MAX_REASONS]
+        if raised:
+            reasons.insert(0, FEEDBACK_REASON)
         if featured:
             reasons.insert(0, "editor's pick")
         topic = next((topic for hit, topic in found if topic is not None and hit.passes), None)
@@ -624,6 +902,10 @@ class PaperIndex:
         if listed_to and (listed_on is None or listed_on > listed_to):
             return False
         return True
+
+
+def _ramp(cosine: float) -> float:
+    return min(1.0, max(0.0, (cosine - FEEDBACK_FLOOR) / (1.0 - FEEDBACK_FLOOR)))
 
 
 def _unique_phrases(texts: Iterable[str]) -> list[Phrase]:

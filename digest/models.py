@@ -43,6 +43,10 @@ class Topic(models.Model):
         "(for example LoRA, adapters, prompt tuning)."
     )
     is_active = models.BooleanField(default=True, help_text="Offered on the signup form.")
+    # What "Name: description" means to the embedding model (`digest.semantic`), and the
+    # text it was computed from: a renamed topic's old vector is never used.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedded_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +97,9 @@ class Paper(models.Model):
         default=False, help_text="Editor's pick: opens every digest that wants picks."
     )
     is_hidden = models.BooleanField(default=False, help_text="Never shown or sent.")
+    # Title and abstract as the embedding model reads them (`digest.semantic`); None until
+    # the paper is embedded (at import, or by `embed_papers --missing`).
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -122,6 +129,18 @@ class Paper(models.Model):
         if self.page_url:
             return self.page_url
         return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else ""
+
+
+class EmbeddedKeyword(models.Model):
+    """What a typed keyword means to the embedding model. Shared by every reader who
+    typed it (case and spacing aside), computed when a reader saves it."""
+
+    key = models.CharField(max_length=200, unique=True, help_text="Case-folded, single-spaced.")
+    embedding = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Digest(models.Model):

@@ -66,6 +66,10 @@ class Subscriber(models.Model):
     excluded_keywords = models.JSONField(default=list, blank=True, help_text="Phrases that remove a paper.")
     authors = models.JSONField(default=list, blank=True, help_text="Authors to follow.")
     include_featured = models.BooleanField(default=True, help_text="Editor's picks open the email.")
+    # Keywords the reader chose to match only as typed: no curated topic is added to them.
+    unexpanded_keywords = models.JSONField(
+        default=list, blank=True, help_text="Keywords whose suggested topic the reader removed."
+    )
 
     # When and how.
     frequency = models.CharField(max_length=6, choices=Frequency.choices, default=Frequency.DAILY)
@@ -148,6 +152,27 @@ class Subscriber(models.Model):
                 return candidate
             day += dt.timedelta(days=1)
         raise AssertionError("a daily or weekly schedule always has a slot within 15 days")
+
+
+class Vote(models.Model):
+    """A reader's "more like this" (+1) or "less like this" (-1) on a paper they were sent."""
+
+    class Value(models.IntegerChoices):
+        MORE = 1, "More like this"
+        LESS = -1, "Less like this"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="votes")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="votes")
+    value = models.SmallIntegerField(choices=Value.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["subscriber", "paper"], name="one_vote_per_paper")]
+
+    def __str__(self) -> str:
+        return f"{self.get_value_display()}: {self.paper_id}"
 
 
 class Counter(models.Model):

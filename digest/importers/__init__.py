@@ -21,7 +21,7 @@ from .records import (
     SourceError,
     TransientFetchError,
 )
-from .sources import import_daily_feeds, import_source, read_source
+from .sources import embed_imported, import_daily_feeds, import_source, read_source
 
 __all__ = [
     "FORMATS",
@@ -35,6 +35,7 @@ __all__ = [
     "TransientFetchError",
     "apply_records",
     "detect_format",
+    "embed_imported",
     "fetch_arxiv",
     "fetch_source",
     "fetch_url",

@@ -43,6 +43,10 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RecordError] = field(default_factory=list)
+    # Papers whose title or abstract is new: their stored vectors are to be computed.
+    to_embed: list[int] = field(default_factory=list)
+    embedded: int = 0
+    not_embedded_reason: str = ""  # why no vectors were computed (model unavailable)
 
     def __str__(self) -> str:
         return (
@@ -94,6 +98,8 @@ def apply_records(
                 progress(1)
         if new_papers:
             Paper.objects.bulk_create(new_papers, batch_size=LOOKUP_CHUNK)
+            summary.to_embed += _ids_of(new_papers)
+        summary.to_embed += [pk for pk, paper in changed_papers.items() if paper.embedding is None]
         if changed_papers:
             # bulk_update does not run auto_now, so the timestamp is set here.
             now = timezone.now()
@@ -103,6 +109,14 @@ def apply_records(
                 list(changed_papers.values()), sorted(changed_fields | {"updated_at"}), batch_size=LOOKUP_CHUNK
             )
     return summary
+
+
+def _ids_of(created: list[Paper]) -> list[int]:
+    if all(paper.pk is not None for paper in created):
+        return [paper.pk for paper in created]
+    # A backend that does not return ids from bulk inserts: find them by title.
+    keys = [paper.title_key for paper in created]
+    return [pk for chunk in _chunks(keys) for pk in Paper.objects.filter(title_key__in=chunk).values_list("pk", flat=True)]
 
 
 def _match_key(title: str) -> str:
@@ -192,6 +206,10 @@ def _merge(paper: Paper, record: PaperRecord) -> set[str]:
         if not _is_empty(value) and getattr(paper, name) != value:
             setattr(paper, name, value)
             changed.add(name)
+    if "abstract" in changed and paper.embedding is not None:
+        # The vector said what the old abstract meant; the import computes a new one.
+        paper.embedding = None
+        changed.add("embedding")
     return changed
 
 

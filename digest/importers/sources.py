@@ -42,7 +42,24 @@ def import_source(
     """Read, parse and apply one source. Raises SourceError, having written nothing,
     when the source cannot be read or is not the format it was taken for."""
     parsed = parse_source(read_source(source, fmt=fmt), fmt, listed_on=listed_on)
-    return apply_records(parsed.items, progress=progress)
+    summary = apply_records(parsed.items, progress=progress)
+    embed_imported(summary)
+    return summary
+
+
+def embed_imported(summary: ImportSummary, progress: Callable[[int], object] | None = None) -> None:
+    """Compute the vectors of the papers an import added or changed (the model runs here,
+    in the importing process, so that the send workers never need it)."""
+    from digest.models import Paper
+    from digest.vectors import embed_papers, embed_topics
+
+    embed_topics()  # new installs and edited topics; nothing to do otherwise
+    if not summary.to_embed:
+        return
+    papers = Paper.objects.filter(pk__in=summary.to_embed, embedding__isnull=True).only("id", "title", "abstract")
+    result = embed_papers(papers.iterator(chunk_size=500), progress=progress)
+    summary.embedded = result.embedded
+    summary.not_embedded_reason = result.skipped_reason
 
 
 def feed_urls(day: date) -> list[str]:

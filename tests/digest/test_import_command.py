@@ -124,6 +124,7 @@ def test_it_lists_each_rejected_record_with_its_position_and_imports_the_rest(tm
     out, _ = import_papers(str(listing))
 
     assert out.splitlines() == [
+        "embedded 2 papers",
         "rejected line 7: title 'Orphan Title' has no abstract (the next paragraph, line 9, is another title)",
         "created 2, updated 0, unchanged 0, rejected 1",
     ]
@@ -135,6 +136,7 @@ def test_it_imports_from_a_url(feed_server):  # noqa: F811
     out, _ = import_papers(feed_server.url("/api/daily_papers?date=2024-10-31"))
 
     assert out.splitlines() == [
+        "embedded 5 papers",
         "rejected entry 5: paper.id 'not-an-arxiv-id' is not an arXiv id",
         "created 5, updated 0, unchanged 0, rejected 1",
     ]

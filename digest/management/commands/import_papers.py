@@ -12,6 +12,7 @@ from digest.importers import (
     FORMATS,
     SourceError,
     apply_records,
+    embed_imported,
     parse_source,
     read_source,
 )
@@ -50,6 +51,17 @@ class Command(OperatorCommand):
         except SourceError as error:
             # One line, no traceback: the operator needs the reason, not our stack.
             raise CommandError(" ".join(f"{source}: {error}".split())) from None
+        # After the upsert has committed: the catalog is usable (lexically) at once, and
+        # an interrupted embedding is finished later by `embed_papers --missing`.
+        with tqdm(
+            total=len(summary.to_embed), desc="embedding", unit=" papers",
+            file=self.stderr._out, disable=verbosity == 0 or not summary.to_embed,
+        ) as bar:
+            embed_imported(summary, progress=bar.update)
+        if summary.not_embedded_reason:
+            self.stdout.write(f"not embedded ({summary.not_embedded_reason}): matching is lexical only")
+        elif summary.to_embed:
+            self.stdout.write(f"embedded {summary.embedded} papers")
         for rejected in summary.rejected:
             self.stdout.write(f"rejected {rejected.position}: {rejected.reason}")
         self.stdout.write(str(summary))

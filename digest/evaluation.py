@@ -1,0 +1,190 @@
+"""Matching quality against relevance judgements: precision and recall per interest.
+
+A judged file (JSON) names papers of the sample listing by their position in it (0 is
+the first paper of `digest/sample_data/daily_papers_listing.txt`) and says, for each
+interest, which of them a researcher with that interest would want:
+
+    {"interests": [{"name": "LLM agents", "keywords": ["LLM agents"], "topic": null,
+                    "relevant": [51, 56, 125], "half": "held-out"}, ...]}
+
+`half` is "tune" (what thresholds were chosen on) or "held-out" (reported, never tuned
+on). `evaluate_matching` prints the figures; the judged tests assert them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .matching import Interest, PaperIndex, TopicTerms
+from .meaning import Feedback
+from .models import Paper, Topic, title_key
+
+SAMPLE_LISTING = Path(__file__).resolve().parent / "sample_data" / "daily_papers_listing.txt"
+LISTING_HEADER_LINES = 5
+
+
+class JudgedFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class JudgedInterest:
+    name: str
+    relevant: frozenset[int]
+    keywords: tuple[str, ...] = ()
+    topic: str | None = None
+    half: str = "tune"
+
+    @property
+    def kind(self) -> str:
+        return "topic" if self.topic else "keywords"
+
+
+@dataclass(frozen=True)
+class Figures:
+    interest: JudgedInterest
+    precision: float
+    recall: float
+    found: frozenset[int]
+
+    @property
+    def false_positives(self) -> list[int]:
+        return sorted(self.found - self.interest.relevant)
+
+    @property
+    def missed(self) -> list[int]:
+        return sorted(self.interest.relevant - self.found)
+
+
+def load_judged(path: Path) -> list[JudgedInterest]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        cases = [
+            JudgedInterest(
+                name=str(item["name"]),
+                relevant=frozenset(int(p) for p in item["relevant"]),
+                keywords=tuple(item.get("keywords") or ()),
+                topic=item.get("topic") or None,
+                half=item.get("half", "tune"),
+            )
+            for item in data["interests"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise JudgedFileError(f"{path}: not a judged-interests file ({exc})") from exc
+    for case in cases:
+        if case.half not in {"tune", "held-out"}:
+            raise JudgedFileError(f"{path}: {case.name}: half must be 'tune' or 'held-out'")
+        if not case.relevant:
+            raise JudgedFileError(f"{path}: {case.name}: no relevant papers, precision and recall say nothing")
+    return cases
+
+
+def sample_titles(path: Path = SAMPLE_LISTING) -> list[str]:
+    """Titles of the sample listing, in order: five header lines, then title and
+    abstract paragraphs."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    seen = start = 0
+    while seen < LISTING_HEADER_LINES:
+        seen += bool(lines[start].strip())
+        start += 1
+    paragraphs, current = [], []
+    for line in lines[start:] + [""]:
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    return paragraphs[0::2]
+
+
+def sample_positions() -> dict[int, int]:
+    """Listing position by paper id, for the sample papers in the catalog."""
+    by_key = {title_key(title): position for position, title in enumerate(sample_titles())}
+    found = {}
+    for pk, key in Paper.objects.filter(title_key__in=list(by_key)).values_list("id", "title_key"):
+        found[pk] = by_key[key]
+    return found
+
+
+def interest_for(case: JudgedInterest, topics: dict[str, TopicTerms], feedback: Feedback | None = None) -> Interest:
+    if case.topic and case.topic not in topics:
+        raise JudgedFileError(f"{case.name}: no topic '{case.topic}' in the catalog")
+    return Interest(
+        topics=(topics[case.topic],) if case.topic else (),
+        keywords=case.keywords,
+        include_featured=False,
+        feedback=feedback,
+    )
+
+
+def figures_for(
+    case: JudgedInterest,
+    index: PaperIndex,
+    position_of: dict[int, int],
+    topics: dict[str, TopicTerms],
+    *,
+    feedback: Feedback | None = None,
+    limit: int | None = None,
+) -> Figures:
+    matches = index.match(interest_for(case, topics, feedback), limit=limit)
+    found = frozenset(position_of[m.paper.pk] for m in matches if m.paper.pk in position_of)
+    hits = found & case.relevant
+    precision = len(hits) / len(found) if found else 0.0
+    recall = len(hits) / len(case.relevant)
+    return Figures(case, precision, recall, found)
+
+
+def macro(figures: Sequence[Figures]) -> tuple[float, float]:
+    if not figures:
+        return 0.0, 0.0
+    return (
+        sum(f.precision for f in figures) / len(figures),
+        sum(f.recall for f in figures) / len(figures),
+    )
+
+
+def catalog_topics() -> dict[str, TopicTerms]:
+    return {t.slug: TopicTerms.from_topic(t) for t in Topic.objects.all()}
+
+
+def feedback_effect(
+    case: JudgedInterest,
+    index: PaperIndex,
+    position_of: dict[int, int],
+    topics: dict[str, TopicTerms],
+    *,
+    vectors: Callable[[int], bytes | None],
+    first_size: int = 10,
+    next_size: int = 5,
+    votes: int = 3,
+) -> tuple[float, float] | None:
+    """A simulated reader over two days: the sample's even positions are listed on day
+    one, the odd ones on day two. From day one's digest (`first_size` papers) they mark
+    up to `votes` relevant papers "more like this" and up to `votes` irrelevant ones
+    "less like this"; returns the precision of day two's digest (`next_size` papers)
+    without and with that feedback, or None when there was nothing to vote on or day
+    two brings fewer than `next_size` matches (then ranking changes nothing)."""
+    day_one = {pk for pk, position in position_of.items() if position % 2 == 0}
+    day_two = set(position_of) - day_one
+    first = index.match(interest_for(case, topics), exclude_ids=day_two, limit=first_size)
+    liked = [m.paper.pk for m in first if position_of[m.paper.pk] in case.relevant][:votes]
+    disliked = [m.paper.pk for m in first if position_of[m.paper.pk] not in case.relevant][:votes]
+    if not liked and not disliked:
+        return None
+    feedback = Feedback.from_votes(
+        [(pk, 1, vectors(pk)) for pk in liked] + [(pk, -1, vectors(pk)) for pk in disliked]
+    )
+
+    def precision(fb: Feedback | None) -> float | None:
+        matches = index.match(interest_for(case, topics, fb), exclude_ids=day_one, limit=next_size)
+        if len(matches) < next_size:
+            return None
+        return sum(position_of[m.paper.pk] in case.relevant for m in matches) / len(matches)
+
+    before, after = precision(None), precision(feedback)
+    if before is None or after is None:
+        return None
+    return before, after

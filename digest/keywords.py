@@ -1,0 +1,227 @@
+"""What a reader means by a keyword they typed.
+
+Readers type the way researchers talk, not the way abstracts are written: "LLM agents",
+"privacy and security", "RLHF", "redteaming". Before a typed keyword is matched it is
+read as a set of *alternatives*, each a phrase for `digest.text`:
+
+- A keyword joining concepts with "and", "or", "&", "/", "+" or commas is read as
+  alternatives ("privacy and security" is "privacy" or "security"), unless the whole
+  phrase itself occurs in the catalog as written ("question and answering" stays whole).
+- An acronym and its long form are one term both ways ("LLM agents" is also "large
+  language model agents"; "retrieval-augmented generation" is also "RAG"). The pairs come
+  from a small curated list kept as data (`data/acronyms.txt`) and from the catalog,
+  wherever a paper writes "long form (ACRONYM)".
+- A word typed without its space ("redteaming") is also read with it ("red teaming")
+  when the catalog writes it that way; hyphens and joined forms are handled by
+  `digest.text` already.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from .text import fold, is_abbreviation, stem, words
+
+ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
+# A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
+# "RL" written alone in a paper mean too many things.
+MIN_REVERSE_ACRONYM = 3
+# A pair learned from the catalog is used long-form-to-acronym only when this many papers
+# define it: one paper's private abbreviation says little about the field's.
+MIN_LEARNED_PAPERS = 2
+MAX_ALTERNATIVES = 8
+# "X and Y" stays one phrase when the catalog writes it at least this often relative to
+# its rarer part, or when a part alone is in more than this share of papers.
+SET_PHRASE_SHARE = 0.2
+COMMON_PART_SHARE = 0.2
+
+_SEPARATORS_RE = re.compile(r"\s*(?:,|;|&|\+|/|\band\b|\bor\b|\bvs\.?\b|\bversus\b)\s*", re.IGNORECASE)
+# "... long form (ACRONYM) ..." with the acronym's optional plural "s".
+_DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
+_WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+
+
+def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[str]:
+    """'privacy and security' -> ['privacy', 'security'], unless the whole keyword is a
+    phrase of the field's language. `doc_share(phrase)` is the share of catalog papers
+    that write the phrase.
+
+    The whole is kept when the catalog writes it and either it is a set phrase (written
+    in at least a fifth as many papers as its rarer part) or a part alone would say
+    nothing ("vision and language": "language" is in most abstracts)."""
+    text = keyword.strip()
+    if not _SEPARATORS_RE.search(text) or (text.startswith('"') and text.endswith('"')):
+        return [text]
+    parts = [part.strip() for part in _SEPARATORS_RE.split(text)]
+    parts = list(dict.fromkeys(part for part in parts if words(part)))
+    if len(parts) < 2:
+        return [text]
+    whole = doc_share(text)
+    if whole > 0:
+        shares = [doc_share(part) for part in parts]
+        set_phrase = whole >= SET_PHRASE_SHARE * min(shares)
+        if set_phrase or max(shares) > COMMON_PART_SHARE:
+            return [text]
+    return parts[:MAX_ALTERNATIVES]
+
+
+def _sh_match(long_form: str, acronym: str) -> bool:
+    """Schwartz and Hearst's test (2003): the acronym's characters appear in order in the
+    long form, read from the end, the first one at the start of a word."""
+    short, long_ = acronym.lower(), long_form.lower()
+    s, l = len(short) - 1, len(long_) - 1
+    while s >= 0:
+        char = short[s]
+        if not char.isalnum():
+            s -= 1
+            continue
+        while l >= 0 and (long_[l] != char or (s == 0 and l > 0 and long_[l - 1].isalnum())):
+            l -= 1
+        if l < 0:
+            return False
+        l -= 1
+        s -= 1
+    return True
+
+
+def definitions(text: str) -> Iterable[tuple[str, str]]:
+    """(ACRONYM, long form) pairs a text defines: "mixture-of-experts (MoE)"."""
+    text = fold(text)
+    for found in _DEFINITION_RE.finditer(text):
+        acronym = found.group(1)
+        if not is_abbreviation(acronym) or not acronym[0].isalpha():
+            continue
+        before = _WORD_RE.findall(text[max(0, found.start() - 120):found.start()])
+        letters = sum(ch.isalnum() for ch in acronym)
+        first = acronym[0].lower()
+        for count in range(1, min(len(before), letters + 2) + 1):
+            candidate = before[-count:]
+            if candidate[0][0].lower() != first:
+                continue
+            long_form = " ".join(candidate)
+            if _sh_match(long_form, acronym) and long_form.lower() != acronym.lower():
+                yield acronym, long_form.lower()
+                break
+
+
+@lru_cache(maxsize=1)
+def curated_acronyms() -> dict[str, tuple[str, ...]]:
+    """The curated list: acronym (lower case) -> long forms."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in ACRONYMS_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" not in line:
+            continue
+        acronym, _, long_forms = line.partition("=")
+        forms = tuple(form.strip().lower() for form in long_forms.split("|") if form.strip())
+        if acronym.strip() and forms:
+            table[acronym.strip().lower()] = forms
+    return table
+
+
+def _key(phrase: str) -> str:
+    """Phrases compared by stems: 'large language models' is 'large language model'."""
+    return " ".join(stem(w.lower()) for group in words(phrase) for w in group)
+
+
+class AcronymTable:
+    """Acronyms and long forms, both ways: the curated list plus what the catalog defines."""
+
+    def __init__(self) -> None:
+        self._long: dict[str, set[str]] = defaultdict(set)  # acronym (lower) -> long forms
+        self._short: dict[str, set[str]] = defaultdict(set)  # long-form key -> acronyms
+        self._learned: Counter[tuple[str, str]] = Counter()
+        for acronym, forms in curated_acronyms().items():
+            for form in forms:
+                self._add(acronym, form, reverse=len(acronym.replace(" ", "")) >= MIN_REVERSE_ACRONYM)
+
+    def _add(self, acronym: str, long_form: str, *, reverse: bool) -> None:
+        self._long[acronym.lower()].add(long_form)
+        if reverse:
+            self._short[_key(long_form)].add(acronym)
+
+    def learn(self, text: str) -> None:
+        for acronym, long_form in set(definitions(text)):
+            self._learned[(acronym, long_form)] += 1
+
+    def finish_learning(self) -> None:
+        for (acronym, long_form), papers in self._learned.items():
+            if acronym.lower() in curated_acronyms():
+                continue  # the curated meaning wins over a paper's private one
+            reverse = papers >= MIN_LEARNED_PAPERS and sum(ch.isalnum() for ch in acronym) >= MIN_REVERSE_ACRONYM
+            self._add(acronym, long_form, reverse=reverse)
+        self._learned.clear()
+
+    def long_forms(self, acronym: str) -> set[str]:
+        return self._long.get(acronym.lower(), set())
+
+    def acronyms(self, long_form: str) -> set[str]:
+        return self._short.get(_key(long_form), set())
+
+    def variants(self, phrase: str) -> list[str]:
+        """The phrase with an acronym in it written out, and a long form in it
+        abbreviated: 'LLM agents' -> ['large language model agents']."""
+        flat = [w for group in words(phrase) for w in group]
+        found: list[str] = []
+        if not flat:
+            return found
+        n = len(flat)
+        for start in range(n):
+            for end in range(n, start, -1):
+                piece = " ".join(flat[start:end])
+                replacements = set()
+                if end - start <= 2:  # "KV cache", "LLM"
+                    replacements |= self.long_forms(piece)
+                replacements |= self.acronyms(piece)
+                for replacement in sorted(replacements):
+                    variant = " ".join([*flat[:start], replacement, *flat[end:]])
+                    if _key(variant) != _key(phrase):
+                        found.append(variant)
+        return list(dict.fromkeys(found))[:MAX_ALTERNATIVES]
+
+
+def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str], bool]) -> list[str]:
+    """'redteaming' -> ['red teaming'] when the catalog writes it with a space."""
+    if " " in word or len(word) < 6 or is_abbreviation(word) or not word.isalpha():
+        return []
+    found = []
+    lower = word.lower()
+    for cut in range(3, len(lower) - 2):  # parts of three letters or more: "pre training"
+        left, right = lower[:cut], lower[cut:]
+        if known(left) and known(right):
+            phrase = f"{left} {right}"
+            if occurs(phrase):
+                found.append(phrase)
+    return found
+
+
+def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
+    """The phrases that find what a typed keyword means: (the keyword or its
+    alternatives as typed, every phrase including acronym and spacing forms).
+    `catalog` is a `matching.CatalogStats`."""
+    phrases: list[str] = []
+    typed = split_alternatives(keyword, catalog.doc_share)
+    for alternative in typed:
+        phrases.append(alternative)
+        if alternative.startswith('"'):
+            continue  # quotes mean "exactly as I wrote it"
+        phrases.extend(catalog.acronyms.variants(alternative))
+        flat = [w for group in words(alternative) for w in group]
+        if len(flat) == 1:
+            phrases.extend(glued_splits(flat[0], catalog.knows_word, catalog.occurs))
+    return typed, list(dict.fromkeys(phrases))
+
+
+def embedding_text(keyword: str) -> str:
+    """What the embedding model reads for a typed keyword: acronyms from the curated list
+    written out beside it ("RLHF (reinforcement learning from human feedback)"), since a
+    small model knows little of "RLHF" or "ViT" alone."""
+    # Only a keyword that is nothing but an acronym: in "LLM agents" the model knows
+    # what the phrase means, and "large language model" written beside it would pull it
+    # towards every LLM paper.
+    forms = curated_acronyms().get(" ".join(w for group in words(keyword) for w in group).lower())
+    return f"{keyword} ({forms[0]})" if forms else keyword

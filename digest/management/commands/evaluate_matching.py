@@ -1,0 +1,102 @@
+"""python manage.py evaluate_matching [--judged PATH] [--half tune|held-out|all] [--details]"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from digest import semantic
+from digest.evaluation import (
+    JudgedFileError,
+    catalog_topics,
+    feedback_effect,
+    figures_for,
+    load_judged,
+    macro,
+    sample_positions,
+)
+from digest.management.cli import OperatorCommand
+from digest.matching import CatalogStats, PaperIndex
+from digest.meaning import SemanticContext
+from digest.models import Paper
+from digest.vectors import embed_keywords
+
+DEFAULT_JUDGED = Path(settings.BASE_DIR) / "tests" / "fixtures" / "judged_interests.json"
+
+
+class Command(OperatorCommand):
+    help = (
+        "Precision and recall of the matcher on judged interests over the sample listing "
+        "(import it first), lexical-only and hybrid side by side, per half (tune / "
+        "held-out), and the effect of feedback on a simulated reader. Writes nothing but "
+        "the judged keywords' vectors (as a subscriber saving them would)."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="judged interests (JSON)")
+        parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all")
+        parser.add_argument("--details", action="store_true", help="false positives and misses per interest")
+
+    def handle(self, *args, judged: Path, half: str, details: bool, **options) -> None:
+        try:
+            cases = load_judged(judged)
+        except JudgedFileError as error:
+            raise CommandError(str(error)) from None
+        position_of = sample_positions()
+        if len(position_of) < 100:
+            raise CommandError("the sample listing is not in the catalog: run import_papers on digest/sample_data/daily_papers_listing.txt")
+        papers = list(Paper.objects.filter(pk__in=list(position_of)))
+        stats = CatalogStats.for_catalog()
+        topics = catalog_topics()
+        indexes = {"lexical": PaperIndex(papers, stats)}
+        if semantic.semantic_matching_enabled() and any(p.embedding for p in papers):
+            embed_keywords(k for c in cases for k in c.keywords)
+            indexes["hybrid"] = PaperIndex(papers, stats, SemanticContext.for_catalog())
+        else:
+            self.stdout.write("hybrid: not measured (no stored vectors, or SEMANTIC_MATCHING is off)")
+        halves = ("tune", "held-out") if half == "all" else (half,)
+        try:
+            results = {
+                mode: [figures_for(c, index, position_of, topics) for c in cases if c.half in halves]
+                for mode, index in indexes.items()
+            }
+        except JudgedFileError as error:
+            raise CommandError(str(error)) from None
+        modes = list(indexes)
+        header = f"{'interest':36s} {'half':8s} " + " ".join(f"{m + ' P':>10s} {m + ' R':>10s}" for m in modes)
+        self.stdout.write(header)
+        for n, case in enumerate(c for c in cases if c.half in halves):
+            cells = " ".join(f"{results[m][n].precision:10.2f} {results[m][n].recall:10.2f}" for m in modes)
+            self.stdout.write(f"{case.name[:36]:36s} {case.half:8s} {cells}")
+            if details:
+                for m in modes:
+                    f = results[m][n]
+                    self.stdout.write(f"    {m}: +{f.false_positives} -{f.missed}")
+        self.stdout.write("")
+        self.stdout.write("macro averages (precision / recall):")
+        for kind in ("keywords", "topic"):
+            for which in halves:
+                row = []
+                for m in modes:
+                    chosen = [f for f in results[m] if f.interest.kind == kind and f.interest.half == which]
+                    p, r = macro(chosen)
+                    row.append(f"{m} {p:.2f} / {r:.2f}")
+                count = sum(1 for c in cases if c.kind == kind and c.half == which)
+                self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
+        if "hybrid" in indexes:
+            vectors = {p.pk: p.embedding for p in papers}
+            effects = [
+                feedback_effect(c, indexes["hybrid"], position_of, topics, vectors=vectors.get)
+                for c in cases if c.half in halves
+            ]
+            effects = [e for e in effects if e is not None]
+            if effects:
+                before = sum(b for b, _ in effects) / len(effects)
+                after = sum(a for _, a in effects) / len(effects)
+                self.stdout.write(
+                    f"feedback ({len(effects)} simulated readers: up to 3 liked and 3 disliked in day one's "
+                    f"10 papers): precision of day two's top 5 {before:.2f} without, {after:.2f} with feedback"
+                )

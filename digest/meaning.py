@@ -1,0 +1,198 @@
+"""What stored vectors add to matching (see `digest.semantic` for the model).
+
+Three things, all dot products on vectors stored in the database; nothing here loads the
+model unless asked to embed a keyword nobody has saved yet (the signup preview):
+
+- **Keyword -> topic expansion.** A typed keyword that is clearly closer to one curated
+  topic than to any other (top-1 similarity at least `TOPIC_FLOOR`, and `TOPIC_MARGIN`
+  above the runner-up) also matches through that topic's phrases, as weaker evidence than
+  the keyword itself. Readers see it and can remove it.
+- **Semantic fallback.** With no topic for it, a paper whose similarity to the keyword
+  stands far above the catalog's distribution for that keyword matches: a z-score over a
+  fixed sample of recent papers, because raw cosines do not carry over between queries
+  (a short keyword is "0.3 close" to everything in one field and nothing in another).
+- **Feedback.** A reader's "more like this" and "less like this" move their ranking:
+  towards papers close to the ones they liked, away from the ones they disliked, and
+  near-duplicates of a disliked paper drop out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Count, Max
+
+from . import semantic
+
+# Chosen on the tuning half of the judged keywords (tests/digest/judged_keywords.py);
+# see the README for the figures on the held-out half.
+TOPIC_FLOOR = 0.35
+TOPIC_MARGIN = 0.06
+Z_SAMPLE_SIZE = 1000  # recent papers the z-scores are taken over ...
+MIN_Z_SAMPLE = 200  # ... and below this many, no semantic fallback: too few to say what is usual
+Z_MIN = 3.5  # a fallback match stands this many standard deviations above the usual paper
+# The same for a curated topic's own "Name: description" (a topic's phrases already find
+# most of its papers, so the bar is higher).
+TOPIC_Z_MIN = 3.5
+# A paper found through the keyword's topic must also be at least this close in meaning
+# to the keyword itself (half a standard deviation above the usual paper): the topic is
+# broader than what the reader typed.
+Z_AGREE = 0.5
+
+_reference_lock = threading.Lock()
+_reference_cache: dict[str, tuple[tuple, np.ndarray]] = {}
+
+
+@dataclass(frozen=True)
+class TopicVector:
+    terms: "TopicTerms"  # noqa: F821 (matching.TopicTerms; imported late to avoid a cycle)
+    vector: np.ndarray = field(compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class KeywordMeaning:
+    """What the vectors say about one typed keyword."""
+
+    topic_slug: str | None  # the curated topic it clearly names, if any
+    topic_similarity: float
+    runner_up_similarity: float
+    z_scores: np.ndarray | None  # per index paper; None without a vector or reference
+
+
+@dataclass(eq=False)
+class Feedback:
+    """A reader's votes, as the vectors of the papers they voted on."""
+
+    liked_ids: frozenset[int] = frozenset()
+    disliked_ids: frozenset[int] = frozenset()
+    liked: np.ndarray = field(default_factory=lambda: np.zeros((0, semantic.DIMENSIONS), np.float32))
+    disliked: np.ndarray = field(default_factory=lambda: np.zeros((0, semantic.DIMENSIONS), np.float32))
+
+    def __bool__(self) -> bool:
+        return bool(self.liked_ids or self.disliked_ids)
+
+    @classmethod
+    def from_votes(cls, votes: Iterable[tuple[int, int, bytes | None]]) -> "Feedback":
+        """From (paper id, +1 or -1, the paper's stored vector) rows."""
+        liked_ids, disliked_ids, liked, disliked = set(), set(), [], []
+        for paper_id, value, data in votes:
+            vector = semantic.from_bytes(data)
+            (liked_ids if value > 0 else disliked_ids).add(paper_id)
+            if vector is not None:
+                (liked if value > 0 else disliked).append(vector)
+        return cls(frozenset(liked_ids), frozenset(disliked_ids), semantic.stack(liked), semantic.stack(disliked))
+
+
+class SemanticContext:
+    """Topic vectors, the z-score reference sample and keyword vectors for one index."""
+
+    def __init__(
+        self,
+        topics: list[TopicVector],
+        reference: np.ndarray,
+        keyword_lookup: Callable[[str], np.ndarray | None],
+    ) -> None:
+        self.topics = {t.terms.slug: t.terms for t in topics}
+        self.topic_slugs = [t.terms.slug for t in topics]
+        self.topic_matrix = semantic.stack(t.vector for t in topics)
+        self.reference = reference
+        self._lookup = keyword_lookup
+        self._vectors: dict[str, np.ndarray | None] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_catalog(cls, *, embed_missing_keywords: bool = False) -> "SemanticContext":
+        """Active topics' vectors and the reference sample from the database; keyword
+        vectors are read when first asked for (and computed, in a process that may load
+        the model, with `embed_missing_keywords`)."""
+        from .matching import TopicTerms
+        from .models import Topic
+        from .vectors import keyword_vector_now, keyword_vectors
+
+        topics = []
+        for topic in Topic.objects.filter(is_active=True):
+            vector = semantic.from_bytes(topic.embedding)
+            if vector is not None and topic.embedded_text == semantic.topic_text(topic.name, topic.description):
+                topics.append(TopicVector(TopicTerms.from_topic(topic), vector))
+        if embed_missing_keywords:
+            lookup = keyword_vector_now
+        else:
+            def lookup(keyword: str) -> np.ndarray | None:
+                return keyword_vectors([keyword]).get(semantic.keyword_key(keyword))
+        return cls(topics, reference_sample(), lookup)
+
+    def keyword_vector(self, keyword: str) -> np.ndarray | None:
+        key = semantic.keyword_key(keyword)
+        with self._lock:
+            if key in self._vectors:
+                return self._vectors[key]
+        vector = self._lookup(keyword)
+        with self._lock:
+            if len(self._vectors) > 50_000:  # a run over many unusual keywords
+                self._vectors.clear()
+            self._vectors[key] = vector
+        return vector
+
+    def prefetch_keywords(self, keywords: Iterable[str]) -> None:
+        """Read many keywords' vectors in one query (a planning batch)."""
+        from .vectors import keyword_vectors
+
+        wanted = {semantic.keyword_key(k) for k in keywords if k.strip()} - set(self._vectors)
+        if not wanted:
+            return
+        found = keyword_vectors(wanted)
+        with self._lock:
+            for key in wanted:
+                self._vectors[key] = found.get(key)
+
+    def topic_z_scores(self, slug: str, papers: np.ndarray) -> np.ndarray | None:
+        """How far above the usual paper each paper stands in closeness to a topic."""
+        if slug not in self.topics or len(self.reference) < MIN_Z_SAMPLE or not len(papers):
+            return None
+        return self._z_scores(self.topic_matrix[self.topic_slugs.index(slug)], papers)
+
+    def _z_scores(self, vector: np.ndarray, papers: np.ndarray) -> np.ndarray:
+        usual = self.reference @ vector
+        spread = float(usual.std()) or 1.0
+        return (papers @ vector - float(usual.mean())) / spread
+
+    def meaning(self, keyword: str, papers: np.ndarray) -> KeywordMeaning | None:
+        """What the keyword's vector says, for the index's paper vectors `papers`."""
+        vector = self.keyword_vector(keyword)
+        if vector is None:
+            return None
+        slug, best, second = None, 0.0, 0.0
+        if len(self.topic_slugs):
+            sims = self.topic_matrix @ vector
+            order = np.argsort(-sims)
+            best = float(sims[order[0]])
+            second = float(sims[order[1]]) if len(order) > 1 else 0.0
+            if best >= TOPIC_FLOOR and best - second >= TOPIC_MARGIN:
+                slug = self.topic_slugs[order[0]]
+        z_scores = None
+        if len(self.reference) >= MIN_Z_SAMPLE and len(papers):
+            z_scores = self._z_scores(vector, papers)
+        return KeywordMeaning(slug, best, second, z_scores)
+
+
+def reference_sample(size: int = Z_SAMPLE_SIZE) -> np.ndarray:
+    """Vectors of the most recent embedded, visible papers: the "usual paper" a keyword's
+    similarities are compared with. Cached while the catalog's vectors are unchanged."""
+    from .models import Paper
+
+    embedded = Paper.objects.filter(is_hidden=False, embedding__isnull=False)
+    fingerprint = (size, *embedded.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
+    if not fingerprint[1]:  # no paper has a vector yet
+        return semantic.stack(())
+    with _reference_lock:
+        cached = _reference_cache.get("sample")
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+    rows = embedded.order_by("-id").values_list("embedding", flat=True)[:size]
+    sample = semantic.stack(v for v in map(semantic.from_bytes, rows) if v is not None)
+    with _reference_lock:
+        _reference_cache["sample"] = (fingerprint, sample)
+    return sample

@@ -1,0 +1,134 @@
+"""Stored vectors: embed papers, topics and keywords once, read them everywhere else.
+
+Writing needs the model (`digest.semantic.get_embedder`); reading needs only numpy. Every
+writer here is a no-op that says so when the model is unavailable, so an import or a
+signup never fails because semantic matching cannot run on this machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+
+from . import semantic
+from .keywords import embedding_text
+from .models import EmbeddedKeyword, Paper, Topic
+
+logger = logging.getLogger(__name__)
+
+# Papers are embedded and saved in chunks, so an interrupted back-fill keeps what it did.
+SAVE_CHUNK = 64
+
+
+@dataclass
+class EmbedResult:
+    embedded: int = 0
+    skipped_reason: str = ""  # why nothing was embedded (model unavailable), else empty
+
+
+def embed_papers(
+    papers: Iterable[Paper], *, progress: Callable[[int], None] | None = None
+) -> EmbedResult:
+    """Embed these papers' title and abstract and store the vectors. `progress` is
+    called with the number done after each chunk (for a progress bar)."""
+    try:
+        embedder = semantic.get_embedder()
+    except semantic.ModelUnavailable as exc:
+        return EmbedResult(skipped_reason=str(exc))
+    result = EmbedResult()
+    pending = list(papers)
+    for chunk in semantic.batched(pending, SAVE_CHUNK):
+        vectors = embedder.embed([semantic.paper_text(p.title, p.abstract) for p in chunk])
+        for paper, vector in zip(chunk, vectors, strict=True):
+            paper.embedding = semantic.to_bytes(vector)
+        # Only the vector column: an import or a curator may be editing the rest.
+        with transaction.atomic():
+            for paper in chunk:
+                Paper.objects.filter(pk=paper.pk).update(embedding=paper.embedding)
+        result.embedded += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return result
+
+
+def papers_missing_vectors():
+    return Paper.objects.filter(embedding__isnull=True).only("id", "title", "abstract").order_by("id")
+
+
+def embed_topics(topics: Iterable[Topic] | None = None, *, force: bool = False) -> EmbedResult:
+    """Embed topics whose "Name: description" changed since they were embedded (all of
+    them with `force`)."""
+    try:
+        embedder = semantic.get_embedder()
+    except semantic.ModelUnavailable as exc:
+        return EmbedResult(skipped_reason=str(exc))
+    todo = [
+        topic for topic in (Topic.objects.all() if topics is None else topics)
+        if force or topic.embedding is None or topic.embedded_text != semantic.topic_text(topic.name, topic.description)
+    ]
+    if not todo:
+        return EmbedResult()
+    texts = [semantic.topic_text(t.name, t.description) for t in todo]
+    for topic, text, vector in zip(todo, texts, embedder.embed(texts), strict=True):
+        topic.embedding, topic.embedded_text = semantic.to_bytes(vector), text
+        Topic.objects.filter(pk=topic.pk).update(embedding=topic.embedding, embedded_text=text)
+    return EmbedResult(embedded=len(todo))
+
+
+def embed_keywords(keywords: Iterable[str]) -> EmbedResult:
+    """Store a vector for each keyword that has none yet (typed keywords are shared)."""
+    keys = {semantic.keyword_key(k) for k in keywords if k and k.strip()}
+    keys.discard("")
+    if not keys:
+        return EmbedResult()
+    known = set(EmbeddedKeyword.objects.filter(key__in=keys).values_list("key", flat=True))
+    missing = sorted(keys - known)
+    if not missing:
+        return EmbedResult()
+    try:
+        embedder = semantic.get_embedder()
+    except semantic.ModelUnavailable as exc:
+        return EmbedResult(skipped_reason=str(exc))
+    texts = [embedding_text(key) for key in missing]
+    rows = [
+        EmbeddedKeyword(key=key, embedding=semantic.to_bytes(vector))
+        for key, vector in zip(missing, embedder.embed(texts), strict=True)
+    ]
+    EmbeddedKeyword.objects.bulk_create(rows, ignore_conflicts=True)  # another process may race us
+    return EmbedResult(embedded=len(rows))
+
+
+def keyword_vectors(keywords: Iterable[str]) -> dict[str, np.ndarray]:
+    """Stored vectors by keyword key, for those that have one. One query."""
+    keys = {semantic.keyword_key(k) for k in keywords if k and k.strip()}
+    found: dict[str, np.ndarray] = {}
+    for key, data in EmbeddedKeyword.objects.filter(key__in=keys).values_list("key", "embedding"):
+        vector = semantic.from_bytes(data)
+        if vector is not None:
+            found[key] = vector
+    return found
+
+
+def keyword_vector_now(keyword: str) -> np.ndarray | None:
+    """The keyword's vector, computing and storing it if the model is here (the signup
+    preview asks about keywords nobody has saved yet)."""
+    key = semantic.keyword_key(keyword)
+    stored = keyword_vectors([key]).get(key)
+    if stored is not None:
+        return stored
+    embed_keywords([key])
+    return keyword_vectors([key]).get(key)
+
+
+def subscribers_keywords() -> set[str]:
+    """Every keyword some subscriber follows."""
+    from subscriptions.models import Subscriber
+
+    found: set[str] = set()
+    for keywords in Subscriber.objects.exclude(keywords=[]).values_list("keywords", flat=True).iterator(chunk_size=2000):
+        found.update(k for k in keywords or () if isinstance(k, str) and k.strip())
+    return found
