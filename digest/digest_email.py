@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from subscriptions.models import Subscriber
-from subscriptions.tokens import secret_fingerprint, subscriber_links
+from subscriptions.tokens import make_feedback_token, secret_fingerprint, subscriber_links
 
 from .emails import build_email, render_email
 from .matching import Interest, Match
@@ -124,11 +124,21 @@ def matched_line(entry: Entry, group_title: str) -> str:
     return " · ".join(parts[:REASONS_SHOWN]) or ("editor's pick" if entry.featured else "")
 
 
-def _card(entry: Entry, group_title: str) -> dict:
+def feedback_urls(subscriber: Subscriber, paper: Paper) -> dict[str, str]:
+    """The paper's "more like this" / "less like this" links for this reader (none for an
+    ad-hoc preview, which has no reader to record them for)."""
+    if not subscriber.pk or not paper.pk:
+        return {}
+    page = settings.SITE_URL + reverse("subscriptions:paper_feedback", args=[make_feedback_token(subscriber, paper.pk)])
+    return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
+
+
+def _card(entry: Entry, group_title: str, subscriber: Subscriber) -> dict:
     paper = entry.paper
     links = paper_links(paper)
     title = " ".join(readable(paper.title).split())
     return {
+        "feedback": feedback_urls(subscriber, paper),
         "rank": entry.rank,
         "title": title,
         # With no known page the title searches arXiv, so every title leads somewhere.
@@ -175,7 +185,7 @@ def group_entries(entries: list[Entry], subscriber: Subscriber) -> list[dict]:
     for entry in sorted(entries, key=lambda e: (not e.featured, e.rank)):
         key, title = _group_key(entry, subscriber)
         group = groups.setdefault(key, {"key": key, "title": title, "papers": []})
-        group["papers"].append(_card(entry, title))
+        group["papers"].append(_card(entry, title, subscriber))
     return [g for g in groups.values() if g["papers"]]
 
 

@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, prefetch_related_objects
 from django.utils import timezone
 
+from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 
 from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
@@ -176,10 +177,11 @@ def due_targets(
             (s, next_check(s, now, done_today=True)) for s, period, _ in candidates if (s.pk, period) in done
         )
     prefetch_related_objects([s for s, _, _ in due_now], "topics")
+    votes = feedback_for([s.pk for s, _, _ in due_now])
     targets = []
     for s, period, today in due_now:
         with _skipping_broken(s):
-            targets.append(Target(s, Interest.from_subscriber(s), period, today, limit=s.max_papers))
+            targets.append(Target(s, Interest.from_subscriber(s, votes.get(s.pk)), period, today, limit=s.max_papers))
     return targets
 
 
@@ -269,6 +271,8 @@ def build_drafts(targets: list[Target]) -> list[Draft]:
         Paper.objects.filter(is_hidden=False, listed_on__gte=min(starts), listed_on__lte=max(t.today for t in targets))
     )
     index = PaperIndex.build(papers)
+    # Every keyword's stored vector in one query, so matching each reader asks nothing.
+    index.prefetch_keywords(k for t in targets for k in t.interest.keywords)
     by_day: dict[dt.date, list[Paper]] = defaultdict(list)
     for paper in papers:
         by_day[paper.listed_on].append(paper)

@@ -450,6 +450,11 @@ class PaperIndex:
             context = SemanticContext.for_catalog(embed_missing_keywords=embed_missing_keywords)
         return cls(papers, catalog_stats, context)
 
+    def prefetch_keywords(self, keywords: Iterable[str]) -> None:
+        """Read the stored vectors of many readers' keywords at once (one query)."""
+        if self.semantic is not None and self._has_vector.any():
+            self.semantic.prefetch_keywords(keywords)
+
     # Building.
 
     def _add(self, idx: int, paper: Paper) -> None:
@@ -710,8 +715,7 @@ class PaperIndex:
             cached = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE, weaker=self._relaxed(alternatives))
             meaning = self.keyword_meaning(typed)
             if meaning is not None:
-                common = sum(self.stats.doc_share(p.text) for p in phrases) >= EXPAND_BELOW_SHARE
-                cached = self._with_meaning(cached, typed, meaning, expand and not common)
+                cached = self._with_meaning(cached, typed, meaning, self.expansion_topic(typed) if expand else None)
         _remember(self._keyword_cache, key, cached)
         return cached
 
@@ -744,18 +748,29 @@ class PaperIndex:
         return self.semantic.meaning(keyword, self._vectors)
 
     def expansion_topic(self, keyword: str) -> TopicTerms | None:
-        """The curated topic a keyword is read as also meaning, if any."""
-        meaning = self.keyword_meaning(keyword.strip())
+        """The curated topic a typed keyword also matches through, if any: the one topic
+        it is clearly closest to in meaning, unless the catalog already writes the keyword
+        often enough for it to find its papers by itself. (The signup and manage pages
+        show it, and the reader can remove it.)"""
+        typed = keyword.strip()
+        if self.semantic is None or not typed:
+            return None
+        meaning = self.semantic.meaning(typed, self._vectors[:0])
         if meaning is None or meaning.topic_slug is None:
+            return None
+        phrases = _unique_phrases(understand(typed, self.stats)[1])
+        if sum(self.stats.doc_share(p.text) for p in phrases) >= EXPAND_BELOW_SHARE:
             return None
         return self.semantic.topics.get(meaning.topic_slug)
 
-    def _with_meaning(self, lexical: _Clause, typed: str, meaning, expand: bool) -> _Clause:
+    def _with_meaning(self, lexical: _Clause, typed: str, meaning, topic: TopicTerms | None) -> _Clause:
+        """The keyword's own hits, plus those through `topic` (its expansion, if any), or
+        without a topic (and without a topic the reader removed), the papers closest to
+        it in meaning."""
         hits = dict(lexical.hits)
-        topic = self.semantic.topics.get(meaning.topic_slug) if meaning.topic_slug else None
+        if meaning.topic_slug is not None and topic is None:
+            return lexical  # it names a topic the reader asked us not to add, or needs none
         if topic is not None:
-            if not expand:
-                return lexical
             # The topic's phrases are the curators' words for what the keyword names:
             # evidence, but weaker than the reader's own word.
             through = self._topic(topic)

@@ -253,6 +253,8 @@ ARXIV_REQUEST_INTERVAL_SECONDS = 3.0
 # Subscriptions.
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7)
 MANAGE_LINK_MAX_AGE_DAYS = env_int("MANAGE_LINK_MAX_AGE_DAYS", 60)
+# "More / less like this" links in digests: they only record a vote on one paper.
+FEEDBACK_LINK_MAX_AGE_DAYS = env_int("FEEDBACK_LINK_MAX_AGE_DAYS", 180)
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_VIEW = "subscriptions.views.rate_limited"
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
@@ -274,6 +276,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Semantic matching (digest.semantic): stored vectors from an offline MiniLM model widen
+# typed keywords to the curated topic they name and to papers close in meaning, and let
+# feedback re-rank. Off, or without the model installed, matching is lexical only.
+SEMANTIC_MATCHING = env_bool("SEMANTIC_MATCHING", True)
+# Threads the model may use where it runs (imports, the web process); send workers never load it.
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -109,6 +109,29 @@ class PhraseListField(forms.CharField):
         return phrases
 
 
+class KeywordSelectionField(forms.Field):
+    """Some of the typed keywords, ticked one by one (the "remove" boxes next to a
+    keyword's suggested topic); cleans to a list of strings."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        cleaned = []
+        for item in values:
+            if not isinstance(item, str):
+                raise ValidationError("Choose among the keywords you typed.", code="invalid")
+            reject_control_characters(item)
+            item = " ".join(item.split())
+            if len(item) > MAX_KEYWORD_LENGTH:
+                raise ValidationError("Choose among the keywords you typed.", code="invalid")
+            if item:
+                cleaned.append(item)
+        return cleaned[:MAX_KEYWORDS]
+
+
 class NormalisedEmailField(forms.EmailField):
     default_error_messages = {
         "invalid": "Enter an email address like name@example.org.",
@@ -165,6 +188,8 @@ class PreferencesForm(forms.Form):
         label="Leave out papers mentioning",
         help_text="Optional. Words or phrases separated by commas or semicolons.",
     )
+    # Typed keywords to match only as typed, without the curated topic they suggest.
+    unexpanded_keywords = KeywordSelectionField(required=False, label="Match only as typed")
     include_featured = forms.BooleanField(
         required=False, initial=True, label="Start each email with the editors' picks"
     )
@@ -243,6 +268,10 @@ class PreferencesForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if "unexpanded_keywords" in data:
+            # Only keywords still in the list count (a removed keyword takes its choice along).
+            typed = {k.casefold() for k in data.get("keywords") or ()}
+            data["unexpanded_keywords"] = [k for k in data["unexpanded_keywords"] if k.casefold() in typed]
         interests = ("topics", "keywords", "authors", "include_featured")
         if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
             # Nothing could ever match: no digest would ever come (or only quiet-day notes).

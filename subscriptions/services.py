@@ -11,7 +11,7 @@ import datetime as dt
 import ipaddress
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
 from digest.models import Digest, Paper, Topic
+from digest.vectors import embed_keywords
 
 from .models import Counter, Subscriber
 
@@ -74,6 +75,7 @@ class Preferences:
     authors: tuple[str, ...] = ()
     excluded_keywords: tuple[str, ...] = ()
     include_featured: bool = True
+    unexpanded_keywords: tuple[str, ...] = ()  # keywords matched without their suggested topic
     frequency: str = Subscriber.Frequency.DAILY
     weekday: int = 0
     delivery_time: dt.time = dt.time(7, 0)
@@ -90,6 +92,7 @@ class Preferences:
             authors=tuple(data["authors"]),
             excluded_keywords=tuple(data["excluded_keywords"]),
             include_featured=data["include_featured"],
+            unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
             frequency=data["frequency"],
             weekday=data["weekday"],
             delivery_time=data["delivery_time"],
@@ -107,6 +110,7 @@ class Preferences:
             authors=tuple(subscriber.authors),
             excluded_keywords=tuple(subscriber.excluded_keywords),
             include_featured=subscriber.include_featured,
+            unexpanded_keywords=tuple(subscriber.unexpanded_keywords or ()),
             frequency=subscriber.frequency,
             weekday=subscriber.weekday,
             delivery_time=subscriber.delivery_time,
@@ -123,6 +127,7 @@ class Preferences:
             "keywords": list(self.keywords),
             "authors": list(self.authors),
             "excluded_keywords": list(self.excluded_keywords),
+            "unexpanded_keywords": list(self.unexpanded_keywords),
             "include_featured": self.include_featured,
             "frequency": self.frequency,
             "weekday": self.weekday,
@@ -138,6 +143,7 @@ class Preferences:
         subscriber.keywords = list(self.keywords)
         subscriber.authors = list(self.authors)
         subscriber.excluded_keywords = list(self.excluded_keywords)
+        subscriber.unexpanded_keywords = list(self.unexpanded_keywords)
         subscriber.include_featured = self.include_featured
         subscriber.frequency = self.frequency
         subscriber.weekday = self.weekday
@@ -157,6 +163,7 @@ class Preferences:
             authors=self.authors,
             excluded=self.excluded_keywords,
             include_featured=self.include_featured,
+            unexpanded=self.unexpanded_keywords,
         )
 
 
@@ -220,6 +227,7 @@ def subscribe(
 
 def _start_opt_in(subscriber: Subscriber, preferences: Preferences, evidence: Evidence, consent_text: str) -> None:
     preferences.apply_to(subscriber)
+    embed_keywords(preferences.keywords)
     subscriber.status = Subscriber.Status.PENDING
     subscriber.signed_up_at = timezone.now()
     subscriber.signup_ip = evidence.ip
@@ -279,6 +287,7 @@ def purge_unconfirmed(now: dt.datetime | None = None) -> int:
 def update_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
     with transaction.atomic():
         preferences.apply_to(subscriber)
+        embed_keywords(preferences.keywords)
         subscriber.save()
         preferences.save_topics(subscriber)
 
@@ -414,6 +423,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             "keywords": subscriber.keywords,
             "authors": subscriber.authors,
             "excluded_keywords": subscriber.excluded_keywords,
+            "keywords_matched_only_as_typed": subscriber.unexpanded_keywords,
             "include_editors_picks": subscriber.include_featured,
             "frequency": subscriber.frequency,
             "weekday": subscriber.weekday,
@@ -436,6 +446,12 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         },
         "last_updated_at": when(subscriber.updated_at),
         "digests": digests,
+        "more_or_less_like_this": [
+            {"paper": title, "arxiv_id": arxiv_id, "choice": "more" if value > 0 else "less", "at": when(at)}
+            for title, arxiv_id, value, at in subscriber.votes.order_by("updated_at").values_list(
+                "paper__title", "paper__arxiv_id", "value", "updated_at"
+            )
+        ],
         "exported_at": when(timezone.now()),
     }
 
@@ -492,12 +508,23 @@ def latest_listing(today: dt.date | None = None) -> Listing:
     return Listing(day=day, papers=papers)
 
 
+@dataclass(frozen=True)
+class KeywordReading:
+    """A typed keyword read as also meaning a curated topic: shown next to it, with a
+    box to remove that reading."""
+
+    keyword: str
+    topic_name: str
+    removed: bool
+
+
 @dataclass
 class Preview:
     day: dt.date | None
     papers_that_day: int
     matches: list[Match]
     asked_for_anything: bool
+    readings: list[KeywordReading] = field(default_factory=list)
 
 
 _index_lock = threading.Lock()
@@ -518,10 +545,26 @@ def listing_index(listing: Listing) -> PaperIndex:
         cached = _index_cache.get("latest")
         if cached and cached[0] == fingerprint:
             return cached[1]
-    index = PaperIndex.build(listing.papers)
+    # The preview shows keywords nobody has saved yet: this process may embed them.
+    index = PaperIndex.build(listing.papers, embed_missing_keywords=True)
     with _index_lock:
         _index_cache["latest"] = (fingerprint, index)
     return index
+
+
+def keyword_readings(keywords: tuple[str, ...], unexpanded: tuple[str, ...], index: PaperIndex | None = None) -> list[KeywordReading]:
+    """Which typed keywords also match through a curated topic ("jailbreaks": AI safety
+    and alignment), and which of those readings the reader removed."""
+    if not keywords:
+        return []
+    index = index or listing_index(latest_listing())
+    removed = {k.casefold() for k in unexpanded}
+    readings = []
+    for keyword in keywords:
+        topic = index.expansion_topic(keyword)
+        if topic is not None:
+            readings.append(KeywordReading(keyword, topic.name, keyword.casefold() in removed))
+    return readings
 
 
 def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
@@ -536,4 +579,8 @@ def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
     matches = index.match(
         interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
     )
-    return Preview(day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked)
+    readings = keyword_readings(preferences.keywords, preferences.unexpanded_keywords, index)
+    return Preview(
+        day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked,
+        readings=readings,
+    )

@@ -16,7 +16,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import Subscriber
 
-PURPOSES = frozenset({"confirm", "manage", "unsubscribe", "view_digest", "email_change"})
+PURPOSES = frozenset({"confirm", "manage", "unsubscribe", "view_digest", "email_change", "feedback"})
 
 
 class BadToken(Exception):
@@ -102,3 +102,23 @@ def read_email_change_token(token: str, max_age: timedelta | None = None) -> Sub
     ):
         raise BadToken("invalid address-change link")
     return subscriber
+
+
+def make_feedback_token(subscriber: Subscriber, paper_id: int) -> str:
+    """A token that lets its holder say "more / less like this" about one paper for one
+    subscriber, and nothing else (it grants no view of their preferences)."""
+    payload = [subscriber.pk, secret_fingerprint(subscriber, "feedback"), paper_id]
+    return signing.dumps(payload, salt=_salt("feedback"), compress=True)
+
+
+def read_feedback_token(token: str, max_age: timedelta | None = None) -> tuple[Subscriber, int]:
+    """(subscriber, paper id) of a feedback token; BadToken for anything else."""
+    try:
+        subscriber_id, fingerprint, paper_id = signing.loads(token, salt=_salt("feedback"), max_age=max_age)
+        paper_id = int(paper_id)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadToken("invalid or expired feedback link") from None
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or not constant_time_compare(fingerprint, secret_fingerprint(subscriber, "feedback")):
+        raise BadToken("invalid feedback link")
+    return subscriber, paper_id

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feedback_views, views
 
 app_name = "subscriptions"
 urlpatterns = [
@@ -22,6 +22,8 @@ urlpatterns = [
     path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
     path("manage/<str:token>/my-data.json", views.export, name="export"),
     path("manage/<str:token>/delete/", views.delete, name="delete"),
+    path("manage/<str:token>/feedback/clear/", feedback_views.clear_feedback, name="clear_feedback"),
+    path("feedback/<str:token>/", feedback_views.paper_feedback, name="paper_feedback"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
     path("privacy/", views.privacy, name="privacy"),

@@ -21,7 +21,7 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
-from . import services
+from . import feedback, services
 from .forms import (
     ChangeEmailForm,
     PauseForm,
@@ -175,6 +175,7 @@ def _preview_preferences(form: SubscribeForm) -> Preferences:
         keywords=tuple(data.get("keywords") or ()),
         authors=tuple(data.get("authors") or ()),
         excluded_keywords=tuple(data.get("excluded_keywords") or ()),
+        unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
         include_featured=data.get("include_featured", defaults.include_featured),
         max_papers=data.get("max_papers") or defaults.max_papers,
     )
@@ -289,11 +290,26 @@ def _render_manage(
         "pause_form": pause_form or PauseForm(),
         "email_form": email_form or ChangeEmailForm(current=subscriber.email),
         "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+        "readings": _keyword_readings(form),
+        "votes": feedback.votes_of(subscriber),
         "next_digest": services.next_digest_text(subscriber)
         if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
         else "",
     }
     return render(request, "subscriptions/manage.html", context, status=status)
+
+
+def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
+    """The topics the form's keywords also match through, from what was typed (a bound
+    form) or what is saved."""
+    if form.is_bound:
+        form.is_valid()
+        values = form.cleaned_data
+    else:
+        values = form.initial
+    return services.keyword_readings(
+        tuple(values.get("keywords") or ()), tuple(values.get("unexpanded_keywords") or ())
+    )
 
 
 def with_manage_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

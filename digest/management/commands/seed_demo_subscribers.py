@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.models import Topic
+from digest.vectors import embed_keywords
 from subscriptions.models import Subscriber
 
 # Time zones at or ahead of UTC on purpose: their local date is never behind the day the
@@ -42,6 +43,14 @@ DEMO_SUBSCRIBERS: list[dict[str, Any]] = [
         "timezone": "Australia/Sydney",
     },
     {
+        # Typed keywords only, as a new reader types them: "LLM agents" finds the agent
+        # papers through the topic it names, "data curation" those close in meaning.
+        "email": "keywords.demo@example.org",
+        "topics": [],
+        "keywords": ["LLM agents", "data curation", "RLHF", "privacy and security"],
+        "timezone": "Europe/Paris",
+    },
+    {
         "email": "plaintext.demo@example.org",
         "topics": ["peft", "speech-audio"],
         "keywords": ["LoRA"],
@@ -67,6 +76,7 @@ class Command(BaseCommand):
                 email=email, defaults=self._defaults(spec)
             )
             subscriber.topics.set([topics[slug] for slug in slugs if slug in topics])
+            embed_keywords(subscriber.keywords)  # as saving them on the signup form does
             chosen = ", ".join(slug for slug in slugs if slug in topics) or "no topics"
             self.stdout.write(f"{'created' if created else 'updated'} {email} ({chosen}; {subscriber.timezone})")
 

@@ -1,0 +1,95 @@
+"""The "more like this" / "less like this" page a digest links to for every paper.
+
+A GET never changes anything (mail scanners open every link in a message): it shows the
+paper with the choice from the link pre-selected and one button. The button POSTs; with
+JavaScript the page records the choice in place and offers to undo it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit import ALL
+from django_ratelimit.decorators import ratelimit
+
+from digest.models import Paper
+
+from . import feedback
+from .models import Subscriber, Vote
+from .tokens import BadToken, read_feedback_token
+from .views import POST_CEILING, bad_link, page, with_manage_token
+
+NOTED = {Vote.Value.MORE: "more like this", Vote.Value.LESS: "less like this"}
+
+
+def _read(token: str) -> tuple[Subscriber, Paper] | None:
+    try:
+        subscriber, paper_id = read_feedback_token(
+            token, max_age=dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
+        )
+    except BadToken:
+        return None
+    paper = Paper.objects.filter(pk=paper_id, is_hidden=False).first()
+    if paper is None or subscriber.status == Subscriber.Status.PENDING:
+        return None
+    return subscriber, paper
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@ratelimit(key="ip", rate=POST_CEILING, method="POST")
+@page(private=True)
+def paper_feedback(request: HttpRequest, token: str) -> HttpResponse:
+    found = _read(token)
+    if found is None:
+        return bad_link(request, "feedback")
+    subscriber, paper = found
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if request.method == "POST":
+        choice = request.POST.get("choice", "")
+        if choice == "clear":
+            feedback.clear_vote(subscriber, paper.pk)
+            value = None
+        elif choice in feedback.CHOICES:
+            value = feedback.CHOICES[choice]
+            feedback.record_vote(subscriber, paper.pk, value)
+        else:
+            if wants_json:
+                return JsonResponse({"error": "Choose more or less like this."}, status=400)
+            return _render(request, token, subscriber, paper, error="Choose “more like this” or “less like this”.", status=400)
+        if wants_json:
+            return JsonResponse({"choice": choice, "noted": NOTED.get(value, "")})
+        return redirect(request.path + ("?noted=1" if value else "?cleared=1"))
+    return _render(request, token, subscriber, paper)
+
+
+def _render(
+    request: HttpRequest, token: str, subscriber: Subscriber, paper: Paper, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    current = feedback.current_vote(subscriber, paper.pk)
+    asked = request.GET.get("v", "")
+    selected = asked if asked in feedback.CHOICES else {1: "more", -1: "less"}.get(current, "more")
+    context = {
+        "paper": paper,
+        "token": token,
+        "selected": selected,
+        "current": NOTED.get(current, ""),
+        "just_noted": request.GET.get("noted") == "1" and current is not None,
+        "just_cleared": request.GET.get("cleared") == "1" and current is None,
+        "error": error,
+    }
+    return render(request, "subscriptions/feedback.html", context, status=status)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def clear_feedback(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    from django.contrib import messages
+
+    cleared = feedback.clear_votes(subscriber)
+    messages.success(request, f"Cleared {cleared} “more / less like this” choice{'s' if cleared != 1 else ''}.")
+    return redirect("subscriptions:manage", token=token)
