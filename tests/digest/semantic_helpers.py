@@ -1,0 +1,29 @@
+"""The real model's vectors for the sample listing, computed once per test run (about ten
+seconds on two cores) and attached to sample papers as an import would store them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from digest import semantic
+from digest.models import Paper
+from digest.vectors import embed_topics
+from tests.digest.matching_sample import load_sample, sample_texts
+
+
+@lru_cache(maxsize=1)
+def sample_vectors() -> tuple[bytes, ...]:
+    texts = [semantic.paper_text(title, abstract) for title, abstract in sample_texts()]
+    return tuple(semantic.to_bytes(v) for v in semantic.get_embedder().embed(texts))
+
+
+def load_embedded_sample() -> dict[int, Paper]:
+    """The sample in the database with its vectors, by listing position; the topics
+    embedded too (as the first import does)."""
+    by_position = load_sample()
+    vectors = sample_vectors()
+    for position, paper in by_position.items():
+        paper.embedding = vectors[position]
+        Paper.objects.filter(pk=paper.pk).update(embedding=paper.embedding)
+    embed_topics()
+    return by_position

@@ -1,0 +1,202 @@
+"""The offline embedding model and what its stored vectors add to matching: a typed
+keyword read as the curated topic it names, papers close in meaning, feedback that
+re-ranks, and the lexical matcher alone when the model is off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from digest import semantic
+from digest.matching import Interest, PaperIndex
+from digest.meaning import Feedback
+from digest.models import EmbeddedKeyword, Paper, Topic
+from digest.vectors import embed_keywords
+from tests.digest.semantic_helpers import load_embedded_sample
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_model_loads_from_the_installed_package_with_no_network(tmp_path):
+    # A new network namespace has no interface but loopback: any download would fail.
+    script = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'digest.settings'); django.setup();"
+        "from digest import semantic; import numpy as np;"
+        "v = semantic.get_embedder().embed(['post-training quantization of LLMs']);"
+        "print(v.shape[1], round(float(np.linalg.norm(v[0])), 3))"
+    )
+    env = {**os.environ, "VAR_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1", "DATABASE_URL": ""}
+    env.pop("DATABASE_URL")
+    result = subprocess.run(
+        ["unshare", "--net", "--map-root-user", sys.executable, "-c", script],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["384", "1.0"]
+
+
+def test_a_model_file_that_differs_from_the_pinned_one_is_refused(tmp_path):
+    changed = tmp_path / "model.onnx"
+    shutil.copyfile(semantic.installed_model_path(), changed)
+    with changed.open("r+b") as handle:
+        handle.seek(4096)
+        byte = handle.read(1)
+        handle.seek(4096)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(semantic.ModelUnavailable, match="SHA-256"):
+        semantic.Embedder(changed)
+
+
+def test_similar_texts_get_similar_vectors():
+    embedder = semantic.get_embedder()
+    query, near, far = embedder.embed([
+        "quantization of large language models",
+        "Post-training 4-bit weight quantization for LLM inference",
+        "A new corpus of bird songs for species recognition",
+    ])
+    assert float(query @ near) > float(query @ far) + 0.2
+    stored = semantic.from_bytes(semantic.to_bytes(query))
+    assert stored.dtype == np.float32 and float(stored @ query) > 0.999  # float16 storage loses nothing that counts
+
+
+@pytest.mark.django_db
+def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_gaps(tmp_path, settings):
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Daily Papers\n\n"
+        "Sparse experts for speech\n\nWe route audio frames to a few of many experts, so that a large "
+        "speech model costs little to run. It transcribes as well as a dense model twice its cost.\n\n"
+        "Graph networks for molecules\n\nWe predict the properties of molecules with message passing "
+        "between atoms, and beat earlier graph networks on three public benchmarks.\n",
+        encoding="utf-8",
+    )
+    out = StringIO()
+    call_command("import_papers", str(listing), stdout=out, stderr=StringIO())
+    assert "embedded 2 papers" in out.getvalue()
+    assert all(len(bytes(p.embedding)) == semantic.VECTOR_BYTES for p in Paper.objects.all())
+    assert all(t.embedding is not None for t in Topic.objects.all())
+
+    Paper.objects.update(embedding=None)  # as after an import with the model switched off
+    out = StringIO()
+    call_command("embed_papers", "--missing", stdout=out, stderr=StringIO())
+    assert out.getvalue().startswith("embedded 2 papers")
+    assert not Paper.objects.filter(embedding__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_with_semantic_matching_off_an_import_says_so_and_stores_no_vector(tmp_path, settings):
+    settings.SEMANTIC_MATCHING = False
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Daily Papers\n\nA paper on sorting\n\nWe sort numbers faster than before, with a network of "
+        "comparators found by search, and prove it correct for every input size we tried.\n", encoding="utf-8"
+    )
+    out = StringIO()
+    call_command("import_papers", str(listing), stdout=out, stderr=StringIO())
+    assert "not embedded (semantic matching is switched off (SEMANTIC_MATCHING=off)): matching is lexical only" in out.getvalue()
+    assert Paper.objects.get().embedding is None
+
+
+@pytest.fixture(scope="module")
+def embedded(django_db_setup, django_db_blocker):
+    """The sample with real vectors, and an index over it built as a run builds it;
+    rolled back after the module."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        by_position = load_embedded_sample()
+        embed_keywords(["LLM agents", "zxqv blorft", "jailbreaks", "federated learning", "code LLMs"])
+        index = PaperIndex.build(by_position.values())
+        position_of = {paper.pk: position for position, paper in by_position.items()}
+        yield index, by_position, position_of
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+def positions(index, interest, position_of, **options) -> list[int]:
+    return [position_of[m.paper.pk] for m in index.match(interest, **options)]
+
+
+def test_a_keyword_that_names_a_topic_also_matches_through_it(embedded):
+    index, _, position_of = embedded
+    assert index.expansion_topic("LLM agents").slug == "agents"
+    matches = index.match(Interest(keywords=("LLM agents",), include_featured=False))
+    # No paper of the sample writes "LLM agents"; the tool-use papers come through the topic.
+    assert {146, 125} <= {position_of[m.paper.pk] for m in matches}
+    assert any("'LLM agents' → topic Agents and tool use" in r for m in matches for r in m.reasons)
+
+
+def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):
+    index, _, position_of = embedded
+    expanded = positions(index, Interest(keywords=("LLM agents",), include_featured=False), position_of)
+    as_typed = positions(
+        index, Interest(keywords=("LLM agents",), unexpanded=("llm agents",), include_featured=False), position_of
+    )
+    assert expanded and not set(as_typed) >= set(expanded)
+    assert 146 not in as_typed
+
+
+def test_a_nonsense_keyword_maps_to_nothing_and_matches_nothing(embedded):
+    index, _, position_of = embedded
+    assert index.expansion_topic("zxqv blorft") is None
+    assert positions(index, Interest(keywords=("zxqv blorft",), include_featured=False), position_of) == []
+
+
+def test_a_keyword_the_catalog_writes_often_keeps_to_its_own_words(embedded):
+    # "LoRA" is close to the PEFT topic, but a dozen papers write it: it finds them by
+    # itself, and all of PEFT is not what the reader asked for.
+    index, _, _ = embedded
+    assert index.expansion_topic("LoRA") is None
+
+
+def test_papers_close_in_meaning_to_a_topic_match_it_with_a_reason(embedded):
+    index, _, position_of = embedded
+    topic = next(t for t in index.semantic.topics.values() if t.slug == "robotics")
+    matches = index.match(Interest(topics=(topic,), include_featured=False))
+    close = [m for m in matches if any("close in meaning" in r for r in m.reasons)]
+    lexical = PaperIndex(index.papers, index.stats).match(Interest(topics=(topic,), include_featured=False))
+    assert len(matches) >= len(lexical)
+    assert all(m.paper.pk not in {x.paper.pk for x in lexical} for m in close)
+
+
+def test_without_stored_vectors_matching_is_lexical(embedded):
+    index, _, position_of = embedded
+    lexical = PaperIndex(index.papers, index.stats)  # as on a machine without the model
+    assert lexical.expansion_topic("LLM agents") is None
+    interest = Interest(keywords=("LLM agents",), include_featured=False)
+    found = lexical.match(interest)
+    # Only the reader's words, read loosely ("agents" near "LLMs"); no topic, no meaning.
+    assert not any("→ topic" in r or "close in meaning" in r for m in found for r in m.reasons)
+    assert len(found) < len(index.match(interest))
+
+
+def test_liking_papers_raises_similar_ones_and_disliking_drops_near_duplicates(embedded):
+    index, by_position, position_of = embedded
+    topic = next(t for t in index.semantic.topics.values() if t.slug == "peft")
+    interest = Interest(topics=(topic,), include_featured=False)
+    before = positions(index, interest, position_of)
+    # A reader who liked two LoRA papers and disliked a prompt-tuning one.
+    liked, disliked = [by_position[75], by_position[86]], [by_position[24]]
+    feedback = Feedback.from_votes(
+        [(p.pk, 1, p.embedding) for p in liked] + [(p.pk, -1, p.embedding) for p in disliked]
+    )
+    voted = {p.pk for p in liked + disliked}
+    after_matches = index.match(
+        Interest(topics=(topic,), include_featured=False, feedback=feedback), exclude_ids=voted
+    )
+    after = [position_of[m.paper.pk] for m in after_matches]
+    before = [p for p in before if by_position[p].pk not in voted]
+    assert after != before
+    lora_papers = {25, 28, 85, 95, 119, 129, 171, 185}  # the sample's other LoRA papers
+    assert len(lora_papers & set(after[:8])) > len(lora_papers & set(before[:8]))
+    assert any('like papers you marked "more like this"' in m.reasons for m in after_matches)

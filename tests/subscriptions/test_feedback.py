@@ -1,0 +1,121 @@
+""""More like this" / "less like this": the links in every digest, the page they open
+(a GET changes nothing), the votes on the manage page and in the data export, and the
+next digest they reorder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from digest.models import Paper
+from subscriptions.models import Subscriber, Vote
+from subscriptions.tokens import make_feedback_token, make_token
+
+from .helpers import text_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader(make_subscriber, topics) -> Subscriber:
+    subscriber = make_subscriber("ada@example.org", confirmed_at=timezone.now(), consent_text="yes")
+    subscriber.topics.set([topics["Diffusion models"]])
+    return subscriber
+
+
+@pytest.fixture
+def paper() -> Paper:
+    return Paper.objects.create(
+        title="Denoising diffusion for robot manipulation",
+        abstract="A diffusion policy that lets a robot fold laundry. " * 5,
+        listed_on=dt.date.today(),
+    )
+
+
+def feedback_path(subscriber: Subscriber, paper: Paper, choice: str = "") -> str:
+    path = f"/feedback/{make_feedback_token(subscriber, paper.pk)}/"
+    return path + (f"?v={choice}" if choice else "")
+
+
+def test_opening_a_feedback_link_changes_nothing_and_preselects_the_choice(client, reader, paper):
+    response = client.get(feedback_path(reader, paper, "less"))
+    assert response.status_code == 200
+    assert Vote.objects.count() == 0  # mail scanners open every link
+    page = response.content.decode()
+    assert 'value="less" checked' in page and 'value="more" checked' not in page
+    assert "Denoising diffusion for robot manipulation" in text_of(page)
+    assert response.headers["Cache-Control"] == "no-store, private"
+
+
+def test_the_button_records_the_choice_and_undo_takes_it_back(client, reader, paper):
+    path = feedback_path(reader, paper)
+    response = client.post(path, {"choice": "more"})
+    assert response.status_code == 302
+    assert Vote.objects.get(subscriber=reader, paper=paper).value == Vote.Value.MORE
+    page = text_of(client.get(response.headers["Location"]).content.decode())
+    assert "Noted: more like this." in page and "Undo" in page
+
+    client.post(path, {"choice": "less"})  # changing one's mind replaces the vote
+    assert Vote.objects.get(subscriber=reader, paper=paper).value == Vote.Value.LESS
+    client.post(path, {"choice": "clear"})
+    assert not Vote.objects.exists()
+
+
+def test_with_javascript_the_choice_is_recorded_in_place(client, reader, paper):
+    response = client.post(feedback_path(reader, paper), {"choice": "less"}, HTTP_ACCEPT="application/json")
+    assert response.json() == {"choice": "less", "noted": "less like this"}
+    assert Vote.objects.get().value == Vote.Value.LESS
+
+
+def test_a_bad_or_foreign_feedback_link_changes_nothing(client, reader, paper, make_subscriber):
+    token = make_feedback_token(reader, paper.pk)
+    tampered = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
+    assert client.post(f"/feedback/{tampered}/", {"choice": "more"}).status_code == 400
+    # A manage token is not a feedback token.
+    assert client.post(f"/feedback/{make_token(reader, 'manage')}/", {"choice": "more"}).status_code == 400
+    assert client.post(feedback_path(reader, paper), {"choice": "nonsense"}).status_code == 400
+    reader.rotate_token_secret()
+    reader.save()
+    assert client.post(f"/feedback/{token}/", {"choice": "more"}).status_code == 400
+    assert not Vote.objects.exists()
+
+
+def test_every_paper_of_a_digest_carries_its_feedback_links(reader, listing, mailbox):
+    from django.core.management import call_command
+
+    call_command("send_digests", "--inline", "--now", stdout=None)
+    mail = mailbox.only("ada@example.org")
+    more = [link for link in mail.links() if "/feedback/" in link]
+    assert more, mail.text
+    assert 'More like this</a>' in mail.html and "?v=less" in mail.html
+
+
+def test_the_manage_page_lists_votes_and_clears_them(client, reader, paper):
+    Vote.objects.create(subscriber=reader, paper=paper, value=Vote.Value.MORE)
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    assert "More like this: Denoising diffusion for robot manipulation" in text_of(client.get(path).content.decode())
+    client.post(path + "feedback/clear/")
+    assert not Vote.objects.exists()
+    assert "Cleared 1 “more / less like this” choice." in text_of(client.get(path).content.decode())
+
+
+def test_votes_are_in_the_data_export_and_go_with_the_subscriber(client, reader, paper):
+    Vote.objects.create(subscriber=reader, paper=paper, value=Vote.Value.LESS)
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    exported = json.loads(client.get(path + "my-data.json").content)
+    assert exported["more_or_less_like_this"][0]["paper"] == paper.title
+    assert exported["more_or_less_like_this"][0]["choice"] == "less"
+    client.post(path + "delete/")
+    assert not Vote.objects.exists()
+
+
+def test_the_next_digest_reads_the_readers_votes(reader, paper):
+    other = Paper.objects.create(title="Another diffusion paper", abstract="Diffusion. " * 20, listed_on=paper.listed_on)
+    Vote.objects.create(subscriber=reader, paper=other, value=Vote.Value.LESS)
+    from digest.digests import due_targets
+
+    (target,) = due_targets(timezone.now(), force=True)
+    assert target.interest.feedback.disliked_ids == frozenset({other.pk})

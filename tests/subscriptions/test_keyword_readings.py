@@ -1,0 +1,80 @@
+"""A typed keyword read as the curated topic it names is shown next to it on the signup
+preview and the manage page, and the reader can remove that reading."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from digest.models import Paper
+from digest.vectors import embed_papers, embed_topics
+from subscriptions import services
+from subscriptions.models import Subscriber
+from subscriptions.tokens import make_token
+
+from .helpers import signup_data, text_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def embedded_listing() -> list[Paper]:
+    today = dt.date.today()
+    papers = [
+        Paper.objects.create(
+            title="Tool-augmented language models plan before they call tools",
+            abstract="We let a language model write a plan of tool calls, run the tools, then answer. " * 3,
+            listed_on=today,
+        ),
+        Paper.objects.create(
+            title="Faster sorting networks",
+            abstract="We find sorting networks with fewer comparators by search. " * 3,
+            listed_on=today,
+        ),
+    ]
+    embed_papers(papers)
+    embed_topics()
+    services._index_cache.clear()
+    return papers
+
+
+def test_the_preview_shows_the_topic_a_keyword_also_matches_with_a_box_to_remove_it(client, embedded_listing):
+    response = client.post("/subscribe/preview/", signup_data(keywords="LLM agents"))
+    page = text_of(response.content.decode())
+    assert "“LLM agents” — also matching topic “Agents and tool use”" in page
+    assert 'name="unexpanded_keywords" value="LLM agents"' in response.content.decode()
+    assert "Tool-augmented language models plan before they call tools" in page
+
+    removed = client.post("/subscribe/preview/", signup_data(keywords="LLM agents", unexpanded_keywords="LLM agents"))
+    page = text_of(removed.content.decode())
+    assert "“LLM agents” — matched only as typed, not through topic “Agents and tool use”" in page
+    assert "Tool-augmented language models plan before they call tools" not in page
+
+
+def test_a_removed_reading_is_saved_and_shown_on_the_manage_page(client, embedded_listing, make_subscriber):
+    reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    page = client.get(path).content.decode()
+    assert "“LLM agents” — also matching topic “Agents and tool use”" in text_of(page)
+    assert 'value="LLM agents" checked' not in page
+    data = signup_data(keywords="LLM agents", unexpanded_keywords="LLM agents")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.unexpanded_keywords == ["LLM agents"]
+    assert 'value="LLM agents" checked' in client.get(path).content.decode()
+
+
+def test_a_keyword_is_embedded_when_a_reader_saves_it(client, embedded_listing):
+    from digest.models import EmbeddedKeyword
+
+    client.post("/subscribe/", signup_data(keywords="data curation; LLM agents"))
+    assert Subscriber.objects.get().keywords == ["data curation", "LLM agents"]
+    assert set(EmbeddedKeyword.objects.values_list("key", flat=True)) >= {"data curation", "llm agents"}
+
+
+def test_a_removal_for_a_keyword_no_longer_typed_is_dropped(client, embedded_listing):
+    client.post("/subscribe/", signup_data(keywords="data curation", unexpanded_keywords="LLM agents"))
+    assert Subscriber.objects.get().unexpanded_keywords == []
