@@ -88,15 +88,18 @@ EXPANSION_WEIGHT = 0.6
 # A keyword of several words that the catalog hardly writes as typed (in fewer than this
 # share of papers) is also read more loosely: its words standing close together in any
 # order ("agents based on LLMs" for "LLM agents") count as NEAR_WEIGHT of a mention, and
-# its telling words alone (IDF >= TELLING_IDF, the other words common) as TELLING_WEIGHT.
+# its telling words alone as TELLING_WEIGHT: the rarest word (IDF at least TELLING_IDF)
+# and any within TELLING_SPREAD of it, when the others are clearly more common
+# ("unlearning" for "machine unlearning", "agents" for "LLM agents").
 RELAX_BELOW_SHARE = 0.01
 NEAR_WINDOW = 4
 NEAR_WEIGHT = 0.7
 TELLING_IDF = 3.0
+TELLING_SPREAD = 1.0
 TELLING_WEIGHT = 0.5
 # A keyword this many of the catalog's papers already write finds its papers by itself:
 # its topic would only add what the reader did not ask for ("LoRA" is not all of PEFT).
-EXPAND_BELOW_SHARE = 0.02
+EXPAND_BELOW_SHARE = 0.01
 # A paper close in meaning to a keyword (and nothing else) scores like a single
 # abstract mention of a moderately telling phrase, twice that at the most.
 SEMANTIC_SCORE = 2.0
@@ -111,7 +114,7 @@ AUTHOR_SCORE = IDF_CAP * (K1 + 1) * (1 + UPVOTE_MAX_BOOST)
 # relevance by up to FEEDBACK_RAISE (FEEDBACK_LOWER). Bounded: feedback re-ranks what
 # the reader asked for, it does not replace it.
 FEEDBACK_FLOOR = 0.35
-FEEDBACK_RAISE = 0.6
+FEEDBACK_RAISE = 1.0
 FEEDBACK_LOWER = 0.6
 RAISE_SHOWN = 0.25  # from this much raise on, the paper says why
 LIKED_NEIGHBOUR = 0.75  # this close to a liked paper: in the list even without a match
@@ -736,8 +739,9 @@ class PaperIndex:
             if len(flat) <= 3:
                 relaxed.append((phrase, NEAR_WEIGHT, True))
             idfs = {word: self.stats.idf(compile_phrase(word)) for word in flat}
-            telling = [w for w in flat if idfs[w] >= TELLING_IDF]
-            if telling and len(telling) < len(flat) and all(idfs[w] < IDF_REF for w in flat if w not in telling):
+            rarest = max(idfs.values())
+            telling = [w for w in flat if idfs[w] >= rarest - TELLING_SPREAD]
+            if rarest >= TELLING_IDF and len(telling) < len(flat):
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed
 

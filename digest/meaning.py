@@ -29,11 +29,11 @@ from . import semantic
 
 # Chosen on the tuning half of the judged keywords (tests/digest/judged_keywords.py);
 # see the README for the figures on the held-out half.
-TOPIC_FLOOR = 0.35
+TOPIC_FLOOR = 0.5
 TOPIC_MARGIN = 0.06
 Z_SAMPLE_SIZE = 1000  # recent papers the z-scores are taken over ...
 MIN_Z_SAMPLE = 200  # ... and below this many, no semantic fallback: too few to say what is usual
-Z_MIN = 3.5  # a fallback match stands this many standard deviations above the usual paper
+Z_MIN = 4.0  # a fallback match stands this many standard deviations above the usual paper
 # The same for a curated topic's own "Name: description" (a topic's phrases already find
 # most of its papers, so the bar is higher).
 TOPIC_Z_MIN = 3.5

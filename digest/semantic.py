@@ -215,3 +215,34 @@ def stack(vectors: Iterable[np.ndarray]) -> np.ndarray:
 def batched(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def embed_for_benchmark(paper_texts: list[str], topic_texts: list[str], keywords: list[str]) -> dict:
+    """For `bench_matching`, in a child process of its own (so the benchmark's process
+    never holds the model): load the model, embed, and time it. Module-level and free of
+    model imports, so a spawned process can run it before Django's apps are loaded."""
+    import time
+
+    import django
+
+    django.setup()
+    from .keywords import embedding_text
+
+    started = time.perf_counter()
+    embedder = get_embedder()
+    load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    papers = embedder.embed(paper_texts)
+    paper_seconds = time.perf_counter() - started
+    topics = embedder.embed(topic_texts)
+    started = time.perf_counter()
+    keyword_vectors = embedder.embed([embedding_text(k) for k in keywords])
+    keyword_seconds = time.perf_counter() - started
+    return {
+        "papers": papers.astype(STORED_DTYPE).tobytes(),
+        "topics": topics.astype(STORED_DTYPE).tobytes(),
+        "keywords": keyword_vectors.astype(STORED_DTYPE).tobytes(),
+        "load_seconds": load_seconds,
+        "papers_per_second": len(paper_texts) / paper_seconds if paper_seconds else 0.0,
+        "keywords_per_second": len(keywords) / keyword_seconds if keyword_seconds else 0.0,
+    }

@@ -3,7 +3,10 @@ seconds on two cores) and attached to sample papers as an import would store the
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
+
+from django.apps import apps
 
 from digest import semantic
 from digest.models import Paper
@@ -17,9 +20,22 @@ def sample_vectors() -> tuple[bytes, ...]:
     return tuple(semantic.to_bytes(v) for v in semantic.get_embedder().embed(texts))
 
 
+def ensure_default_topics() -> None:
+    """The default topics as the data migrations make them: a transactional test that
+    ran before may have flushed them."""
+    from digest.models import Topic
+
+    if Topic.objects.exists():
+        return
+    importlib.import_module("digest.migrations.0003_default_topics").add_topics(apps, None)
+    for name in ("0005_sharper_topic_phrases", "0006_sharper_topic_phrases_2"):
+        importlib.import_module(f"digest.migrations.{name}")._update(apps, True)
+
+
 def load_embedded_sample() -> dict[int, Paper]:
     """The sample in the database with its vectors, by listing position; the topics
     embedded too (as the first import does)."""
+    ensure_default_topics()
     by_position = load_sample()
     vectors = sample_vectors()
     for position, paper in by_position.items():

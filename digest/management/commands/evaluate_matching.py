@@ -24,6 +24,7 @@ from digest.meaning import SemanticContext
 from digest.models import Paper
 from digest.vectors import embed_keywords
 
+DIGEST_SIZE = 10  # the default papers per email
 DEFAULT_JUDGED = Path(settings.BASE_DIR) / "tests" / "fixtures" / "judged_interests.json"
 
 
@@ -75,15 +76,21 @@ class Command(OperatorCommand):
                 for m in modes:
                     f = results[m][n]
                     self.stdout.write(f"    {m}: +{f.false_positives} -{f.missed}")
+        # What a reader sees is the digest: the first DIGEST_SIZE matches, best first.
+        top = {
+            mode: [figures_for(c, index, position_of, topics, limit=DIGEST_SIZE) for c in cases if c.half in halves]
+            for mode, index in indexes.items()
+        }
         self.stdout.write("")
-        self.stdout.write("macro averages (precision / recall):")
+        self.stdout.write(f"macro averages (precision / recall of all matches; precision of a {DIGEST_SIZE}-paper digest):")
         for kind in ("keywords", "topic"):
             for which in halves:
                 row = []
                 for m in modes:
                     chosen = [f for f in results[m] if f.interest.kind == kind and f.interest.half == which]
+                    firsts = [f for f in top[m] if f.interest.kind == kind and f.interest.half == which]
                     p, r = macro(chosen)
-                    row.append(f"{m} {p:.2f} / {r:.2f}")
+                    row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(firsts)[0]:.2f}")
                 count = sum(1 for c in cases if c.kind == kind and c.half == which)
                 self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
         if "hybrid" in indexes:
