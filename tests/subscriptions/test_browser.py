@@ -215,3 +215,32 @@ def test_after_a_failed_submit_the_list_of_problems_has_focus(browser, site):
     assert focused
     page.get_by_role("link", name=re.compile("Email address: Enter an email address")).click()
     assert page.evaluate("() => document.activeElement.name") == "email"
+
+
+def test_more_like_this_is_one_click_with_undo_and_a_plain_form_without_javascript(browser, site, topics, listing):
+    from subscriptions.models import Vote
+    from subscriptions.tokens import make_feedback_token
+
+    reader = Subscriber.objects.create(email="ada@example.org", status=Subscriber.Status.ACTIVE)
+    paper = listing[0]
+    url = f"{site}/feedback/{make_feedback_token(reader, paper.pk)}/?v=more"
+
+    page = open_page(browser)
+    page.goto(url)
+    assert Vote.objects.count() == 0  # opening the link changes nothing
+    assert page.get_by_label("More papers like this").is_checked()
+    page.get_by_role("button", name="Save my choice").click()
+    page.get_by_text("Noted: more like this").wait_for()
+    assert page.url == url  # recorded in place, no reload
+    assert Vote.objects.get().value == Vote.Value.MORE
+    page.get_by_role("button", name="undo").click()
+    page.get_by_text("Undone: this paper no longer shapes your digests.").wait_for()
+    assert not Vote.objects.exists()
+    assert page.js_errors == []
+
+    plain = open_page(browser, javascript=False)
+    plain.goto(url.replace("v=more", "v=less"))
+    assert plain.get_by_label("Fewer papers like this").is_checked()
+    plain.get_by_role("button", name="Save my choice").click()
+    plain.get_by_text("Noted: less like this.").wait_for()
+    assert Vote.objects.get().value == Vote.Value.LESS
