@@ -100,6 +100,11 @@ TELLING_WEIGHT = 0.5
 # A keyword this many of the catalog's papers already write finds its papers by itself:
 # its topic would only add what the reader did not ask for ("LoRA" is not all of PEFT).
 EXPAND_BELOW_SHARE = 0.01
+# With vectors, a keyword's weak lexical evidence (below CLEAR_EVIDENCE: a single abstract
+# mention) counts as a match only in a paper not far from the keyword in meaning (z-score
+# at least Z_CLEAR); elsewhere it is incidental and only supports other matches.
+CLEAR_EVIDENCE = 1.5
+Z_CLEAR: float | None = 1.0
 # A paper close in meaning to a keyword (and nothing else) scores like a single
 # abstract mention of a moderately telling phrase, twice that at the most.
 SEMANTIC_SCORE = 2.0
@@ -373,6 +378,7 @@ class _Hit:
     score: float
     passes: bool
     reason: str
+    evidence: float = 0.0  # mentions, weighted by field and how telling the phrase is
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,12 +663,13 @@ class PaperIndex:
         if evidence <= 0:
             return None
         mean_idf = weighted_idf / evidence
-        passes = evidence * min(1.0, mean_idf / IDF_REF) >= min_evidence
+        strength = evidence * min(1.0, mean_idf / IDF_REF)
+        passes = strength >= min_evidence
         score = min(mean_idf, IDF_CAP) * evidence * (K1 + 1) / (evidence + K1)
         # The phrases mentioned most come first in the why-line, rarer ones on ties.
         order = sorted(fields, key=lambda n: (-mentions[n], -idfs[n]))[:MAX_PHRASES_PER_REASON]
         parts = [f"'{phrases[n].text}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
-        return _Hit(score=score, passes=passes, reason=describe(parts))
+        return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength)
 
     def _topic(self, topic: TopicTerms) -> _Clause:
         key = (topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
@@ -772,6 +779,15 @@ class PaperIndex:
         without a topic (and without a topic the reader removed), the papers closest to
         it in meaning."""
         hits = dict(lexical.hits)
+        if meaning.z_scores is not None and Z_CLEAR is not None:
+            # A lone mention in a paper about something else entirely is incidental
+            # ("unlike 4-bit quantization, we ..."): it supports, it does not match.
+            for idx, hit in lexical.hits.items():
+                if hit.passes and hit.evidence < CLEAR_EVIDENCE and meaning.z_scores[idx] < Z_CLEAR:
+                    hits[idx] = _Hit(hit.score, False, hit.reason, hit.evidence)
+            if meaning.topic_slug is not None and topic is None:
+                passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+                return _Clause(hits, lexical.scores, passing, None)
         if meaning.topic_slug is not None and topic is None:
             return lexical  # it names a topic the reader asked us not to add, or needs none
         if topic is not None:
