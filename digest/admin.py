@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from .digest_email import view_token
 from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
+from .vectors import embed_topics
 
 
 @admin.register(Paper)
@@ -90,6 +91,12 @@ class TopicAdmin(admin.ModelAdmin):
     @admin.display(description="Keyword phrases")
     def keyword_count(self, topic: Topic) -> int:
         return len(topic.keyword_list)
+
+    def save_model(self, request: HttpRequest, obj: Topic, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # A renamed or redescribed topic means something else to the semantic matcher;
+        # until it is embedded again its old vector is not used (see Topic.embedded_text).
+        embed_topics([obj])
 
 
 # ---------------------------------------------------------------------------------------

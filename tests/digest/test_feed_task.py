@@ -41,6 +41,8 @@ def test_it_imports_every_configured_feed_for_the_day_and_logs_a_summary(
     # HF gives no listing day for this one: it was on the feed of the day fetched.
     assert Paper.objects.get(arxiv_id="1706.03762").listed_on == date(2024, 10, 31)
     assert Paper.objects.get(arxiv_id="2410.23168").listed_on == date(2024, 10, 31)
+    # The task embeds what it imported (and re-embeds abstracts the second feed revised).
+    assert not Paper.objects.filter(embedding__isnull=True).exists()
     summaries = [r.getMessage() for r in caplog.records if "imported:" in r.getMessage()]
     assert summaries == [
         f"feed {feed_server.url('/api/daily_papers?date=2024-10-31')} imported: "

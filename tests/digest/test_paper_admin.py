@@ -80,3 +80,16 @@ def test_it_adds_a_topic_with_one_keyword_phrase_per_line(admin_client):
     assert response.status_code == 302  # saved, not the form again with errors
     topic = Topic.objects.get(slug="weather-forecasting")
     assert topic.keyword_list == ["weather", "climate model", "nowcasting"]
+    # What the topic means to the semantic matcher is stored with it at once.
+    assert topic.embedded_text == "Weather forecasting" and len(bytes(topic.embedding)) == 768
+
+
+def test_editing_a_topics_description_embeds_it_again(admin_client):
+    topic = Topic.objects.create(name="Weather", slug="weather", description="Rain.", keywords="weather")
+    admin_client.post(
+        reverse("admin:digest_topic_change", args=[topic.pk]),
+        {"name": "Weather", "slug": "weather", "description": "Forecasting rain and storms with neural networks.",
+         "keywords": "weather", "is_active": "on"},
+    )
+    topic.refresh_from_db()
+    assert topic.embedded_text == "Weather: Forecasting rain and storms with neural networks."

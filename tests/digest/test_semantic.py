@@ -200,3 +200,30 @@ def test_liking_papers_raises_similar_ones_and_disliking_drops_near_duplicates(e
     lora_papers = {25, 28, 85, 95, 119, 129, 171, 185}  # the sample's other LoRA papers
     assert len(lora_papers & set(after[:8])) > len(lora_papers & set(before[:8]))
     assert any('like papers you marked "more like this"' in m.reasons for m in after_matches)
+
+
+def test_planning_and_sending_digests_never_load_the_model(tmp_path):
+    # What a send worker does, in a process of its own: read stored vectors, never embed
+    # (a keyword saved while the model was off simply has no vector).
+    script = """
+import os, django
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'digest.settings')
+django.setup()
+from django.core.management import call_command
+from digest import semantic
+from subscriptions.models import Subscriber
+from django.utils import timezone
+call_command('migrate', verbosity=0)
+call_command('import_papers', 'digest/sample_data/daily_papers_listing.txt', verbosity=0)
+semantic._embedder = None  # forget the importer's model: from here on, a worker
+Subscriber.objects.create(email='w@example.org', status='active', keywords=['LLM agents', 'unsaved keyword'],
+                          confirmed_at=timezone.now())
+call_command('send_digests', '--inline', '--now', verbosity=0)
+import glob
+print(len(glob.glob(os.environ['VAR_DIR'] + '/outbox/*.eml')), semantic._embedder is None)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_HOST"}}
+    env["VAR_DIR"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["1", "True"]
