@@ -82,9 +82,10 @@ def load_judged(path: Path) -> list[JudgedInterest]:
     return cases
 
 
-def sample_titles(path: Path = SAMPLE_LISTING) -> list[str]:
-    """Titles of the sample listing, in order: five header lines, then title and
-    abstract paragraphs."""
+def sample_texts(path: Path = SAMPLE_LISTING) -> list[tuple[str, str]]:
+    """(title, abstract) of the sample listing's papers, in order: five header lines, then
+    title and abstract paragraphs. (Its own small reader, not the importer's, so that
+    judged positions never move with the importer.)"""
     lines = path.read_text(encoding="utf-8").splitlines()
     seen = start = 0
     while seen < LISTING_HEADER_LINES:
@@ -97,7 +98,11 @@ def sample_titles(path: Path = SAMPLE_LISTING) -> list[str]:
         elif current:
             paragraphs.append(" ".join(current))
             current = []
-    return paragraphs[0::2]
+    return list(zip(paragraphs[0::2], paragraphs[1::2]))
+
+
+def sample_titles(path: Path = SAMPLE_LISTING) -> list[str]:
+    return [title for title, _ in sample_texts(path)]
 
 
 def sample_positions() -> dict[int, int]:
