@@ -258,6 +258,14 @@ def preview_links() -> dict[str, str]:
     }
 
 
+def web_copy_links() -> dict[str, str]:
+    """Footer links of a digest shown in the browser. Its link never expires and grants
+    reading that digest only, so the page names no manage or unsubscribe link: each
+    leads to the page that emails the manage link to the subscriber's address."""
+    request_link = settings.SITE_URL + reverse("subscriptions:request_link")
+    return {"manage": request_link, "unsubscribe": request_link, "one_click": request_link}
+
+
 def digest_context(
     subscriber: Subscriber,
     period: dt.date,
@@ -265,12 +273,14 @@ def digest_context(
     *,
     interest: Interest | None = None,
     view_url: str | None = None,
+    links: dict[str, str] | None = None,
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple."""
     if interest is None and subscriber.pk:
         interest = Interest.from_subscriber(subscriber)
     groups = group_entries(entries, subscriber)
-    links = subscriber_links(subscriber) if subscriber.pk else preview_links()
+    if links is None:
+        links = subscriber_links(subscriber) if subscriber.pk else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
     topic_groups = [g for g in groups if g["key"].startswith("topic:")]
     return {
@@ -333,5 +343,5 @@ def read_view_token(token: str) -> Digest | None:
 
 def render_saved_digest_html(digest: Digest) -> str:
     """The HTML of a saved digest, as the email showed it, for the browser page."""
-    context = digest_context(digest.subscriber, digest.period, digest_entries(digest))
+    context = digest_context(digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links())
     return render_email("digest", context)[2]

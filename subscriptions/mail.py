@@ -13,10 +13,13 @@ from digest.emails import build_email
 
 from .forms import WEEKDAYS
 from .models import Subscriber
-from .services import next_digest_text
+from .schedule import next_digest_text
 from .tokens import make_email_change_token, make_token, subscriber_links
 
 KINDS = ("confirm", "welcome", "manage_link", "email_change")
+# Emails to an address nobody has confirmed yet: a new signup, or the new address of an
+# address change (the subscription stays on the old one until it is confirmed).
+UNVERIFIED_RECIPIENT_KINDS = ("confirm", "email_change")
 
 # Why someone got a "here is your manage link" email; the wording is in the template.
 MANAGE_LINK_REASONS = ("signup_again", "requested", "email_change_taken")
@@ -63,21 +66,24 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> E
     if kind not in KINDS:
         raise ValueError(f"unknown subscription email {kind!r}")
     site = settings.EMAIL_FROM_NAME
-    links = subscriber_links(subscriber)
+    # Nobody has shown they own the address a confirmation goes to (a typo is enough to
+    # reach a stranger): those emails carry no link that manages, exports or deletes the
+    # subscription, only the one that confirms.
+    links = None if kind in UNVERIFIED_RECIPIENT_KINDS else subscriber_links(subscriber)
     context: dict[str, Any] = {
         "site_name": site,
         "links": links,
         "reason": FOOTER_REASONS[kind].format(site=site),
         "choices": choices_context(subscriber),
-        "manage_url": links["manage"],
         "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
     }
     to = subscriber.email
-    unsubscribe_url: str | None = links["one_click"]
+    unsubscribe_url: str | None = None
+    if links is not None:
+        context["manage_url"] = links["manage"]
+        unsubscribe_url = links["one_click"]
     if kind == "confirm":
         context["confirm_url"] = absolute(reverse("subscriptions:confirm", args=[make_token(subscriber, "confirm")]))
-        # Not subscribed yet: mail clients should not offer to unsubscribe.
-        unsubscribe_url = None
     elif kind == "welcome":
         context["first_digest"] = next_digest_text(subscriber)
     elif kind == "manage_link":
@@ -91,8 +97,6 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> E
         context["confirm_url"] = absolute(
             reverse("subscriptions:confirm_email_change", args=[make_email_change_token(subscriber, to)])
         )
-        # The subscription is still on the old address until this is confirmed.
-        unsubscribe_url = None
     return build_email(
         kind,
         to,

@@ -25,7 +25,10 @@ from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_list
 from digest.models import Digest, Paper, Topic
 from digest.vectors import embed_keywords
 
+from .housekeeping import purge_unconfirmed, resume_ended_pauses  # noqa: F401 (the operator jobs' old home)
 from .models import Counter, Subscriber
+from .schedule import format_moment, next_digest_text  # noqa: F401 (what the pages show)
+from .tasks import send_subscription_email
 
 USER_AGENT_MAX_LENGTH = 500
 # Control characters in a header are junk at best, and PostgreSQL refuses to store NUL.
@@ -169,8 +172,6 @@ class Preferences:
 
 def queue_email(kind: str, subscriber: Subscriber, reason: str = "") -> None:
     """Send one of the subscription emails once the current transaction commits."""
-    from .tasks import send_subscription_email
-
     send_subscription_email.delay_on_commit(kind, subscriber.pk, reason)
 
 
@@ -269,18 +270,6 @@ def request_link(email: str) -> None:
         _remind(subscriber, "requested")
 
 
-def purge_unconfirmed(now: dt.datetime | None = None) -> int:
-    """Delete signups nobody confirmed before their link expired. Returns how many."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=settings.CONFIRMATION_MAX_AGE_DAYS)
-    _, per_model = Subscriber.objects.filter(status=Subscriber.Status.PENDING, signed_up_at__lt=cutoff).delete()
-    # The total also counts rows deleted with them (their topic choices); report people.
-    purged = per_model.get(Subscriber._meta.label, 0)
-    if purged:
-        Counter.increment("unconfirmed_purged", purged)
-    return purged
-
-
 # Managing a subscription.
 
 
@@ -307,14 +296,6 @@ def resume(subscriber: Subscriber) -> None:
     subscriber.status = Subscriber.Status.ACTIVE
     subscriber.paused_until = None
     subscriber.save(update_fields=["status", "paused_until", "updated_at"])
-
-
-def resume_ended_pauses(today: dt.date | None = None) -> int:
-    """Pauses with a resume date that has come end. Returns how many."""
-    today = today or timezone.localdate()
-    return Subscriber.objects.filter(
-        status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=today
-    ).update(status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now())
 
 
 def request_email_change(subscriber: Subscriber, new_email: str) -> None:
@@ -473,24 +454,6 @@ def delete_subscriber(subscriber: Subscriber) -> None:
 
 
 # What the pages show.
-
-
-def format_moment(moment: dt.datetime) -> str:
-    """"Tuesday 3 June 2025 at 07:00 (Europe/Berlin)"."""
-    return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M} ({moment.tzinfo})"
-
-
-def next_digest_text(subscriber: Subscriber, now: dt.datetime | None = None) -> str:
-    """When the next digest comes, in words and in the subscriber's time zone. Someone
-    whose delivery time has already passed today without a digest for today (just
-    confirmed, or just moved their time earlier) is due now: the next beat tick sends it."""
-    from digest.digests import due_period  # digest.digests imports this app's models
-
-    now = now or timezone.now()
-    due = due_period(subscriber, now) if subscriber.pk else None
-    if due is not None and not Digest.objects.filter(subscriber=subscriber, period=due[0]).exists():
-        return "today, within a few minutes"
-    return "on " + format_moment(subscriber.next_delivery_after(now))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Celery tasks of the subscriptions app: thin, ids in, the work in services and mail."""
+"""Celery tasks of the subscriptions app: thin, ids in, the work in mail and housekeeping."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from digest.emails import is_transient, send_email
 
-from . import services
+from . import housekeeping
 from .mail import build_notification
 from .models import Subscriber
 
@@ -36,12 +36,12 @@ def send_subscription_email(self, kind: str, subscriber_id: int, reason: str = "
 
 @shared_task
 def purge_unconfirmed() -> int:
-    return services.purge_unconfirmed()
+    return housekeeping.purge_unconfirmed()
 
 
 @shared_task
 def resume_ended_pauses() -> int:
-    return services.resume_ended_pauses()
+    return housekeeping.resume_ended_pauses()
 
 
 @shared_task

@@ -26,5 +26,6 @@ urlpatterns = [
     path("feedback/<str:token>/", feedback_views.paper_feedback, name="paper_feedback"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
+    path("unsubscribe/<str:token>/manage-link/", views.unsubscribe_manage_link, name="unsubscribe_manage_link"),
     path("privacy/", views.privacy, name="privacy"),
 ]

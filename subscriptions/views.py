@@ -228,14 +228,18 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
         return bad_link(request, "confirm")
     if subscriber.status == Subscriber.Status.PENDING and request.method == "POST":
-        services.confirm(subscriber, Evidence.from_request(request))
+        if services.confirm(subscriber, Evidence.from_request(request)):
+            subscriber.refresh_from_db()
+            first = services.next_digest_text(subscriber)
+            messages.success(request, f"You're subscribed. Your first digest arrives {first}.")
+            return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
         subscriber.refresh_from_db()
-        first = services.next_digest_text(subscriber)
-        messages.success(request, f"You're subscribed. Your first digest arrives {first}.")
-        return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
     if subscriber.status != Subscriber.Status.PENDING:
-        messages.info(request, "Your address is already confirmed. Here you can change what you get.")
-        return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
+        # A used confirmation link stays in a mailbox for days: it must not keep opening
+        # the manage page. Whoever owns the address can have the manage link mailed.
+        return render(
+            request, "subscriptions/already_confirmed.html", {"request_form": RequestLinkForm()}
+        )
     return render(request, "subscriptions/confirm.html", {"subscriber": subscriber})
 
 
@@ -460,15 +464,12 @@ def confirm_email_change(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _unsubscribe_page(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    # An unsubscribe link never expires (RFC 8058) and grants only unsubscribing: the
+    # page offers to mail the manage link to the address instead of showing one.
     return render(
         request,
         "subscriptions/unsubscribe.html",
-        {
-            "subscriber": subscriber,
-            "token": token,
-            "manage_token": make_token(subscriber, "manage"),
-            "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED,
-        },
+        {"subscriber": subscriber, "token": token, "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED},
     )
 
 
@@ -485,6 +486,25 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.unsubscribe(subscriber)
         return redirect("subscriptions:unsubscribe", token=token)
     return _unsubscribe_page(request, subscriber, token)
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=POST_CEILING, method="POST")
+@page(private=True)
+def unsubscribe_manage_link(request: HttpRequest, token: str) -> HttpResponse:
+    """"Email me my manage link" from the unsubscribe page: the link goes to the
+    subscription's own address, never to the browser holding the unsubscribe link.
+    GET shows the button; POST sends, since mail scanners open links."""
+    try:
+        subscriber = read_token(token, "unsubscribe", max_age=None)
+    except BadToken:
+        return bad_link(request, "unsubscribe")
+    if request.method == "POST":
+        limit_outgoing_mail(request, subscriber.email)
+        services.request_link(subscriber.email)
+        request.session[SIGNUP_ADDRESS_SESSION_KEY] = subscriber.email
+        return redirect("subscriptions:link_sent")
+    return render(request, "subscriptions/unsubscribe_manage_link.html", {"subscriber": subscriber, "token": token})
 
 
 @csrf_exempt

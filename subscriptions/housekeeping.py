@@ -1,0 +1,30 @@
+"""The scheduled clean-ups of the subscriptions app (beat runs them through tasks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Counter, Subscriber
+
+
+def purge_unconfirmed(now: dt.datetime | None = None) -> int:
+    """Delete signups nobody confirmed before their link expired. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.CONFIRMATION_MAX_AGE_DAYS)
+    _, per_model = Subscriber.objects.filter(status=Subscriber.Status.PENDING, signed_up_at__lt=cutoff).delete()
+    # The total also counts rows deleted with them (their topic choices); report people.
+    purged = per_model.get(Subscriber._meta.label, 0)
+    if purged:
+        Counter.increment("unconfirmed_purged", purged)
+    return purged
+
+
+def resume_ended_pauses(today: dt.date | None = None) -> int:
+    """Pauses with a resume date that has come end. Returns how many."""
+    today = today or timezone.localdate()
+    return Subscriber.objects.filter(
+        status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=today
+    ).update(status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now())
