@@ -8,13 +8,11 @@ for a mail server.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
@@ -22,7 +20,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
-from digest.models import Digest, Paper, Topic
+from digest.models import Paper, Topic
+from digest.proxies import client_ip
 from digest.vectors import embed_keywords
 
 from .housekeeping import purge_unconfirmed, resume_ended_pauses  # noqa: F401 (the operator jobs' old home)
@@ -58,17 +57,6 @@ class Evidence:
     def from_request(cls, request: HttpRequest) -> "Evidence":
         user_agent = _CONTROL_CHARACTERS.sub("", request.headers.get("User-Agent", ""))
         return cls(ip=client_ip(request), user_agent=user_agent[:USER_AGENT_MAX_LENGTH])
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client address, read where the rate limits read it (RATELIMIT_IP_META_KEY)."""
-    raw = request.META.get(settings.RATELIMIT_IP_META_KEY, "") or ""
-    # A proxy header may hold a list; its first entry is the client.
-    candidate = raw.split(",")[0].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,13 @@ def page(*, private: bool = False) -> Callable:
     return decorator
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox an address delivers to, for counting: x+1@ and X+2@ reach the same
+    inbox as x@, so they share one budget. Mail still goes to the address as typed."""
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}".casefold()
+
+
 def limit_outgoing_mail(request: HttpRequest, address: str) -> None:
     """Count one email about to be sent because of this request; beyond the limits per
     client IP or per recipient address, raise Ratelimited (the 429 page) before anything
@@ -85,7 +92,7 @@ def limit_outgoing_mail(request: HttpRequest, address: str) -> None:
     limited_by_address = is_ratelimited(
         request,
         group="subscriptions.mail-per-address",
-        key=lambda group, request: address,
+        key=lambda group, request: mailbox_key(address),
         rate=lambda group, request: settings.SIGNUP_RATE_PER_ADDRESS,
         method=ALL,
         increment=True,

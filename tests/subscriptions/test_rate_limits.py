@@ -87,3 +87,14 @@ def test_a_client_hammering_a_form_with_junk_is_stopped_too(client):
     response = client.post("/manage/", {"email": "junk"})
     assert response.status_code == 429
     assert "Too many requests" in text_of(response)
+
+
+def test_plus_addressing_shares_the_per_address_limit_but_mail_goes_to_the_address_as_typed(client, mailbox):
+    for n, address in enumerate(["ada+1@example.org", "Ada+2@example.org", "ada@example.org"]):
+        assert client.post("/subscribe/", signup_data(email=address), REMOTE_ADDR=f"198.51.100.{n}").status_code == 302
+    assert len(mailbox.to("ada+1@example.org")) == 1
+
+    response = client.post("/subscribe/", signup_data(email="ada+4@example.org"), REMOTE_ADDR="198.51.100.9")
+
+    assert response.status_code == 429
+    assert mailbox.to("ada+4@example.org") == []
