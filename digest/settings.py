@@ -272,6 +272,9 @@ if TRUSTED_PROXY_COUNT < 0:
 RATELIMIT_IP_META_KEY = "digest.proxies.ratelimit_ip"
 SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
 SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
+# Admin login attempts (right or wrong) per client IP and per username.
+ADMIN_LOGIN_RATE_PER_IP = env_str("ADMIN_LOGIN_RATE_PER_IP", "20/h")
+ADMIN_LOGIN_RATE_PER_USERNAME = env_str("ADMIN_LOGIN_RATE_PER_USERNAME", "10/h")
 
 # Behind a TLS-terminating proxy in production.
 if not DEBUG:

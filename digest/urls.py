@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from . import views
+
 urlpatterns = [
+    # Before the admin's own URLs, so this login (with its attempt limits) answers.
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include("digest.web_urls")),
     path("", include("subscriptions.urls")),

@@ -1,10 +1,14 @@
-"""Pages of the digest app: a sent digest, in the browser, at its signed link."""
+"""Pages of the digest app: a sent digest, in the browser, at its signed link; the\nadmin's login with a limit on guessing."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
+from django_ratelimit import UNSAFE
+from django_ratelimit.core import is_ratelimited
 
 from .digest_email import read_view_token, render_saved_digest_html
 
@@ -21,3 +25,33 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
+    """The admin's login, with a budget of attempts per client IP and per username: past
+    either, a 429 page and the password is not even checked, so guessing stops paying.
+    Per username too, since a botnet has many IPs; the price is that someone hammering a
+    curator's username locks it out until the window passes (the 429 page says so)."""
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip().casefold()
+        limited_by_ip = is_ratelimited(
+            request,
+            group="admin.login-per-ip",
+            key="ip",
+            rate=lambda group, request: settings.ADMIN_LOGIN_RATE_PER_IP,
+            method=UNSAFE,
+            increment=True,
+        )
+        limited_by_username = is_ratelimited(
+            request,
+            group="admin.login-per-username",
+            key=lambda group, request: username,
+            rate=lambda group, request: settings.ADMIN_LOGIN_RATE_PER_USERNAME,
+            method=UNSAFE,
+            increment=True,
+        )
+        if limited_by_ip or limited_by_username:
+            response = render(request, "admin_login_limited.html", status=429)
+            response["Retry-After"] = "3600"
+            return response
+    return admin.site.login(request, **kwargs)
