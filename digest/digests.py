@@ -32,8 +32,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, prefetch_related_objects
@@ -58,8 +61,9 @@ STALE_CLAIM_AFTER = dt.timedelta(minutes=30)
 # any ordinary run.
 QUERY_CHUNK = 900
 # The tick skips subscribers whose `next_check_at` lies ahead. Those instants are lower
-# bounds: moved earlier by this margin, a daylight-saving jump (at most an hour in any
-# zone today) can never make one later than the moment the subscriber becomes due.
+# bounds: a local time in a daylight-saving gap or overlap is read at its earlier UTC
+# instant (see `earliest_utc`), and this margin covers what that cannot foresee (a zone
+# whose rules change in a tzdata update).
 RECHECK_MARGIN = dt.timedelta(hours=1)
 # Due, but nothing was listed since their last digest (weekends, or a feed not yet
 # imported): look again after this long rather than at every tick.
@@ -125,6 +129,16 @@ def due_period(subscriber: Subscriber, now: dt.datetime, *, force: bool = False)
     return period, today
 
 
+def earliest_utc(day: dt.date, time: dt.time, zone: dt.tzinfo) -> dt.datetime:
+    """The earlier UTC reading of a local time. In a gap (Antarctica/Troll jumps two
+    hours) the local time never shows, and the reader becomes due when the clock jumps
+    past it, which is no later than its reading with the offset after the jump (fold=1);
+    in an overlap the first occurrence (fold=0) comes first."""
+    return min(
+        dt.datetime.combine(day, time, tzinfo=zone).replace(fold=fold).astimezone(dt.UTC) for fold in (0, 1)
+    )
+
+
 def next_check(subscriber: Subscriber, now: dt.datetime, *, done_today: bool = False) -> dt.datetime | None:
     """The earliest instant after `now` at which the subscriber can become due, less
     RECHECK_MARGIN; None when that cannot be told (not receiving: look every tick)."""
@@ -134,11 +148,22 @@ def next_check(subscriber: Subscriber, now: dt.datetime, *, done_today: bool = F
     if not is_receiving(subscriber, today):
         return None
     if not done_today and period_for(subscriber, today) == today and local.time() < subscriber.delivery_time:
-        instant = dt.datetime.combine(today, subscriber.delivery_time, tzinfo=zone)
+        instant = earliest_utc(today, subscriber.delivery_time, zone)
     else:
         # Nothing more today: the next chance is on a later local date.
-        instant = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone)
-    return instant.astimezone(dt.UTC) - RECHECK_MARGIN
+        instant = earliest_utc(today + dt.timedelta(days=1), dt.time(0, 0), zone)
+    return instant - RECHECK_MARGIN
+
+
+def no_listing_recheck(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
+    """When to look again at a reader who is due but had nothing new listed: after
+    NO_LISTING_RECHECK, but never so late that no tick is left in their local day. Past
+    local midnight the period is the next day, and a listing that arrived late in the
+    evening would wait a whole day for the next digest."""
+    zone = subscriber_zone(subscriber)
+    tomorrow = now.astimezone(zone).date() + dt.timedelta(days=1)
+    last_tick_today = earliest_utc(tomorrow, dt.time(0, 0), zone) - dt.timedelta(seconds=settings.DIGEST_TICK_SECONDS)
+    return max(now, min(now + NO_LISTING_RECHECK, last_tick_today))
 
 
 def due_targets(
@@ -196,18 +221,25 @@ def _skipping_broken(subscriber: Subscriber) -> Iterator[None]:
 
 
 def save_next_checks(next_checks: dict[Subscriber, dt.datetime | None], *, unchanged_since: dt.datetime) -> None:
-    """Store when each subscriber needs looking at again. A subscriber saved since
-    `unchanged_since` (new schedule) keeps the None their save wrote."""
+    """Store when each subscriber needs looking at again. A subscriber saved since the
+    tick read them (new schedule) keeps the None their save wrote.
+
+    "Saved since" is told by the row's `updated_at` still being the one the tick read,
+    not by comparing it with the tick's start: a save stamps `updated_at` before its
+    transaction commits, so a save that began before the tick and committed after the
+    read would otherwise look older than the tick and lose its reset."""
     # Readers in one time zone with one delivery time share an instant: one UPDATE per
     # instant (a few hundred) is far cheaper than a CASE per row.
-    by_instant: dict[dt.datetime, list[int]] = defaultdict(list)
+    by_instant: dict[dt.datetime, list[Subscriber]] = defaultdict(list)
     for subscriber, when in next_checks.items():
         if when is not None and when != subscriber.next_check_at:
-            by_instant[when].append(subscriber.pk)
+            by_instant[when].append(subscriber)
     unchanged = Subscriber.objects.filter(updated_at__lt=unchanged_since)
-    for when, ids in by_instant.items():
-        for chunk in chunked(ids, QUERY_CHUNK):
-            unchanged.filter(pk__in=chunk).update(next_check_at=when)
+    for when, readers in by_instant.items():
+        # Two parameters a reader: within SQLite's variable limit.
+        for chunk in chunked(readers, QUERY_CHUNK // 2):
+            as_read = reduce(or_, (Q(pk=s.pk, updated_at=s.updated_at) for s in chunk))
+            unchanged.filter(as_read).update(next_check_at=when)
 
 
 def _existing_periods(subscriber_ids: list[int], periods: set[dt.date]) -> set[tuple[int, dt.date]]:
@@ -390,7 +422,7 @@ def plan_digests(
     saved = save_drafts(drafts)
     if not force:
         # Due, but nothing new was listed: no digest yet; look again a little later.
-        next_checks.update((d.subscriber, now + NO_LISTING_RECHECK) for d in drafts if not d.has_new_papers)
+        next_checks.update((d.subscriber, no_listing_recheck(d.subscriber, now)) for d in drafts if not d.has_new_papers)
         save_next_checks(next_checks, unchanged_since=started)
     planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
     just_planned = set(planned)

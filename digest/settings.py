@@ -202,12 +202,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     # Subscribers choose their local delivery time; a tick every few minutes sends
     # whoever has become due since the last tick.
     "send-due-digests": {
         "task": "digest.tasks.send_due_digests",
-        "schedule": env_int("DIGEST_TICK_SECONDS", 300),
+        "schedule": DIGEST_TICK_SECONDS,
     },
     "import-daily-feeds": {
         "task": "digest.tasks.import_daily_feeds",

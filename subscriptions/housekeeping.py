@@ -22,9 +22,17 @@ def purge_unconfirmed(now: dt.datetime | None = None) -> int:
     return purged
 
 
-def resume_ended_pauses(today: dt.date | None = None) -> int:
-    """Pauses with a resume date that has come end. Returns how many."""
-    today = today or timezone.localdate()
-    return Subscriber.objects.filter(
-        status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=today
-    ).update(status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now())
+def resume_ended_pauses(now: dt.datetime | None = None) -> int:
+    """Pauses whose resume date has come on the subscriber's own calendar end. Returns
+    how many. Run hourly: a pause ends within the hour after local midnight."""
+    now = now or timezone.now()
+    # The latest local date anywhere is at most a day past the UTC date (UTC+14).
+    candidates = Subscriber.objects.filter(
+        status=Subscriber.Status.PAUSED,
+        paused_until__isnull=False,
+        paused_until__lte=now.astimezone(dt.UTC).date() + dt.timedelta(days=1),
+    ).only("pk", "timezone", "paused_until")
+    ended = [s.pk for s in candidates if s.paused_until <= now.astimezone(s.zone).date()]
+    return Subscriber.objects.filter(pk__in=ended, status=Subscriber.Status.PAUSED).update(
+        status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now()
+    )
