@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.resume_ended_pauses",
         "schedule": crontab(minute=5),
     },
+    "forget-sent-subscription-emails": {
+        "task": "subscriptions.tasks.forget_sent_emails",
+        "schedule": crontab(minute=50, hour=3),
+    },
     "clear-expired-sessions": {
         "task": "subscriptions.tasks.clear_expired_sessions",
         "schedule": crontab(minute=45, hour=3),

@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Counter, Subscriber
+from .models import Counter, SentEmail, Subscriber
 
 
 def purge_unconfirmed(now: dt.datetime | None = None) -> int:
@@ -36,3 +36,15 @@ def resume_ended_pauses(now: dt.datetime | None = None) -> int:
     return Subscriber.objects.filter(pk__in=ended, status=Subscriber.Status.PAUSED).update(
         status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now()
     )
+
+
+# Long enough to outlast every redelivery of a task (retries end within the hour).
+SENT_EMAIL_MEMORY = dt.timedelta(days=2)
+
+
+def forget_sent_emails(now: dt.datetime | None = None) -> int:
+    """Delete the send markers of subscription emails once no task can come back for
+    them. Returns how many."""
+    now = now or timezone.now()
+    deleted, _ = SentEmail.objects.filter(created_at__lt=now - SENT_EMAIL_MEMORY).delete()
+    return deleted

@@ -3,16 +3,19 @@ the one email module from the subscriber's current state, at send time."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
-from digest.emails import build_email
+from digest.emails import build_email, send_email
 
 from .forms import WEEKDAYS
-from .models import Subscriber
+from .models import SentEmail, Subscriber
 from .schedule import next_digest_text
 from .tokens import make_email_change_token, make_token, subscriber_links
 
@@ -104,3 +107,41 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> E
         unsubscribe_url=unsubscribe_url,
         text_only=subscriber.email_format == Subscriber.Format.TEXT,
     )
+
+
+# A claim older than this belongs to a worker that died mid-send (EMAIL_TIMEOUT bounds a
+# send to seconds): the email may be sent again.
+STALE_CLAIM_AFTER = dt.timedelta(minutes=10)
+
+
+class ClaimedElsewhere(Exception):
+    """Another delivery of the same task is sending this email right now."""
+
+
+def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: str) -> bool:
+    """Build and send one subscription email at most once per `key` (the task's id).
+    True when this call sent it; False when there was nobody to write to or it was
+    already sent. Raises ClaimedElsewhere while another delivery holds a fresh claim,
+    and the mail error (with the claim released) when sending failed."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        # Deleted (or purged) since the email was queued: nobody to write to.
+        return False
+    SentEmail.objects.get_or_create(task_id=key, defaults={"subscriber": subscriber, "kind": kind})
+    now = timezone.now()
+    claimed = (
+        SentEmail.objects.filter(task_id=key, sent_at__isnull=True)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM_AFTER))
+        .update(claimed_at=now)
+    )
+    if not claimed:
+        if SentEmail.objects.filter(task_id=key, sent_at__isnull=False).exists():
+            return False
+        raise ClaimedElsewhere(key)
+    try:
+        send_email(build_notification(kind, subscriber, reason))
+    except Exception:
+        SentEmail.objects.filter(task_id=key, sent_at__isnull=True).update(claimed_at=None)
+        raise
+    SentEmail.objects.filter(task_id=key).update(sent_at=timezone.now())
+    return True

@@ -188,3 +188,20 @@ class Counter(models.Model):
     def increment(cls, name: str, by: int = 1) -> None:
         cls.objects.get_or_create(name=name)
         cls.objects.filter(name=name).update(value=models.F("value") + by)
+
+
+class SentEmail(models.Model):
+    """A subscription email (confirm, welcome, ...) claimed by the task that sends it,
+    keyed by the task's id. Celery may deliver one task twice (a worker lost mid-send, a
+    retry outliving the broker's visibility timeout); the second delivery finds the
+    email sent, or claimed a moment ago, and does not send it again."""
+
+    task_id = models.CharField(max_length=64, unique=True)
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} email for subscriber {self.subscriber_id}"
