@@ -8,6 +8,9 @@ OUTBOX := $(abspath $(or $(OUTBOX_DIR),$(VAR_DIR),var)$(if $(OUTBOX_DIR),,/outbo
 
 .PHONY: demo test run migrate worker beat web clean-var
 
+# A checkout on a laptop is development mode, explicitly (the Docker image is not).
+demo run web worker beat migrate: export DEBUG ?= true
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
