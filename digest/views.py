@@ -11,6 +11,7 @@ from django_ratelimit import UNSAFE
 from django_ratelimit.core import is_ratelimited
 
 from .digest_email import read_view_token, render_saved_digest_html
+from .security import DIGEST_CONTENT_SECURITY_POLICY
 
 
 @require_safe
@@ -24,6 +25,7 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = DIGEST_CONTENT_SECURITY_POLICY
     return response
 
 

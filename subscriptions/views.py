@@ -21,6 +21,8 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
+from digest.security import CONTENT_SECURITY_POLICY
+
 from . import feedback, services
 from .forms import (
     ChangeEmailForm,
@@ -33,12 +35,6 @@ from .forms import (
 from .models import Subscriber
 from .services import Evidence, Preferences
 from .tokens import BadToken, make_token, read_email_change_token, read_token
-
-# Everything the pages need is served from this site: no inline code, no third parties.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 
 SIGNUP_ADDRESS_SESSION_KEY = "subscriptions.last_address"
 
