@@ -10,4 +10,4 @@ COPY . .
 # With DEBUG off, as served: hashed, compressed files and their manifest.
 RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "digest.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "digest.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--logger-class", "digest.log_redaction.RedactingGunicornLogger"]

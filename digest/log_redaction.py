@@ -1,0 +1,41 @@
+"""Signed links are bearer credentials: a log line must never carry one. A logging
+filter for Django's own log lines ("Bad Request: /unsubscribe/<token>/") and a gunicorn
+logger class for its access log replace the token in a path by `<token>`."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from gunicorn.glogging import Logger as GunicornLogger
+
+# The path segment after each prefix whose next segment is a signed token; the fixed
+# pages under /manage/ are left readable.
+TOKEN_IN_PATH = re.compile(
+    r"(/(?:confirm|confirm-new-address|manage|unsubscribe|digests)/)(?!link-sent/|deleted/)[^/\s?#\"']+"
+)
+
+
+def redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(r"\1<token>", text)
+
+
+class RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class RedactingGunicornLogger(GunicornLogger):
+    """gunicorn's logger, with tokens taken out of the request line, path and referer of
+    every access-log line (`--logger-class digest.log_redaction.RedactingGunicornLogger`)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "f"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
