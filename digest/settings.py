@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Installed for its system check of the cache the rate limits count in.
+    "django_ratelimit",
     "digest",
     "subscriptions",
 ]
@@ -171,10 +173,16 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache, with increments made atomic (digest/cache.py).
+            "BACKEND": "digest.cache.AtomicDatabaseCache",
             "LOCATION": "dpd_cache",
         }
     }
+# django-ratelimit's check warns (W001) about any cache it has not tested. Both caches
+# above increment atomically, which is what its counters need: Django's RedisCache with
+# Redis INCRBY, AtomicDatabaseCache under a row (or database) lock. Its E003 ("does not
+# support atomic increment") names the plain database cache, which is not used.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 # Celery: Redis when REDIS_URL (or CELERY_BROKER_URL) is set, else kombu's filesystem
 # transport under var/broker/, so a real worker and beat run on a bare machine.
