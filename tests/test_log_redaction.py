@@ -13,7 +13,7 @@ import pytest
 
 from tests.digest.sending_helpers import BASE_DIR, PYTHON, subprocess_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 TOKEN = "WzEsImFiYyJd:1xXkKt:secretsignaturepart"
 

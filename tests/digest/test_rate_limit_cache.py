@@ -13,7 +13,7 @@ from django.db import connection
 
 from digest.cache import AtomicDatabaseCache
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_django_ratelimits_cache_check_runs_and_finds_nothing_wrong():
