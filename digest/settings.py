@@ -265,7 +265,13 @@ PRIVACY_POLICY_URL = env_str("PRIVACY_POLICY_URL", f"{SITE_URL}/privacy/")
 # Paper feeds imported on the beat schedule: comma-separated URLs. "{date}" is replaced
 # by the day being fetched (YYYY-MM-DD).
 DAILY_FEED_URLS = env_list("DAILY_FEED_URLS", "https://huggingface.co/api/daily_papers?date={date}")
+# Deadline of one whole download (not of each read: a server dripping bytes cannot
+# stretch it).
 FEED_TIMEOUT_SECONDS = env_int("FEED_TIMEOUT_SECONDS", 30)
+# Imports refuse a file or download larger than this (a daily feed is tens of kB).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50) * 2**20
+# Hosts a feed may redirect to besides its own (a redirect elsewhere fails the import).
+FEED_REDIRECT_HOSTS = env_list("FEED_REDIRECT_HOSTS", "")
 # arXiv's API terms: at most one request every three seconds. Not an environment
 # variable on purpose; tests shorten it through Django's settings override.
 ARXIV_REQUEST_INTERVAL_SECONDS = 3.0

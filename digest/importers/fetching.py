@@ -20,8 +20,9 @@ from django.conf import settings
 
 from .records import FetchError, TransientFetchError
 
-# A daily feed is tens of kilobytes; anything this big is not one.
-MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+# Redirects followed before giving up; each must stay on the host asked for, or go to
+# one of settings.FEED_REDIRECT_HOSTS.
+MAX_REDIRECTS = 5
 # Answers that mean "not now" rather than "never".
 TRANSIENT_STATUSES = {408, 425, 429}
 
@@ -38,7 +39,7 @@ def fetch_url(url: str, *, timeout: float | None = None) -> bytes:
     """GET `url` and return the body. Raises TransientFetchError on a timeout, a
     connection failure or a 5xx/429 answer, FetchError on anything else that failed."""
     timeout = settings.FEED_TIMEOUT_SECONDS if timeout is None else timeout
-    with httpx.Client(headers={"User-Agent": user_agent()}, follow_redirects=True) as client:
+    with httpx.Client(headers={"User-Agent": user_agent()}) as client:
         return _get(client, url, timeout)
 
 
@@ -89,29 +90,55 @@ def _arxiv_client() -> httpx.Client:
     if _arxiv_http is None:
         _arxiv_http = httpx.Client(
             headers={"User-Agent": user_agent()},
-            follow_redirects=True,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
     return _arxiv_http
 
 
+def size_text(limit: int) -> str:
+    return f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit // 1024} kB"
+
+
 def _get(client: httpx.Client, url: str, timeout: float) -> bytes:
+    """The body at `url`, within `timeout` seconds for the whole download (a server
+    dripping bytes cannot stretch it: httpx's timeout counts per read), at most
+    settings.IMPORT_MAX_BYTES, following redirects only on allowed hosts."""
+    deadline = time.monotonic() + timeout
+    allowed_hosts = {(urlsplit(url).hostname or "").lower(), *(h.lower() for h in settings.FEED_REDIRECT_HOSTS)}
     try:
-        with client.stream("GET", url, timeout=timeout) as response:
-            if response.status_code >= 400:
-                status = f"the server answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                if response.status_code >= 500 or response.status_code in TRANSIENT_STATUSES:
-                    raise TransientFetchError(status)
-                raise FetchError(status)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise FetchError(f"the answer is larger than {MAX_RESPONSE_BYTES // 2**20} MB")
-            return bytes(body)
+        for _ in range(MAX_REDIRECTS + 1):
+            remaining = max(deadline - time.monotonic(), 0.001)
+            with client.stream("GET", url, timeout=remaining) as response:
+                if response.is_redirect and response.next_request is not None:
+                    host = (response.next_request.url.host or "").lower()
+                    if host not in allowed_hosts:
+                        raise FetchError(
+                            f"the server redirected to another host, {host} (list it in FEED_REDIRECT_HOSTS to allow it)"
+                        )
+                    url = str(response.next_request.url)
+                    continue
+                return _read_body(response, deadline, timeout)
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
     except httpx.TimeoutException:
         raise TransientFetchError(f"timed out after {timeout:g}s without an answer") from None
     except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
         raise TransientFetchError(f"could not reach the server ({error or type(error).__name__})") from None
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise FetchError(f"could not fetch it ({error or type(error).__name__})") from None
+
+
+def _read_body(response: httpx.Response, deadline: float, timeout: float) -> bytes:
+    if response.status_code >= 400:
+        status = f"the server answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        if response.status_code >= 500 or response.status_code in TRANSIENT_STATUSES:
+            raise TransientFetchError(status)
+        raise FetchError(status)
+    limit = settings.IMPORT_MAX_BYTES
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise FetchError(f"the answer is larger than {size_text(limit)}")
+        if time.monotonic() > deadline:
+            raise TransientFetchError(f"the whole answer did not arrive within {timeout:g}s")
+    return bytes(body)

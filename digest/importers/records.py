@@ -102,7 +102,11 @@ class RecordError:
 
 Parsed = PaperRecord | RecordError
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (C0, C1, line and paragraph separators) become spaces; invisible
+# bidirectional controls, which can make text display as something it is not
+# ("txt.exe" shown for "exe.txt"), go: the signup form refuses the same characters.
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -110,7 +114,7 @@ def clean_text(value: str) -> str:
     """Display text: HTML entities unescaped, control characters dropped (PostgreSQL
     refuses NUL), hard wraps and runs of whitespace collapsed, ends trimmed. Unicode is
     kept as it is."""
-    text = _CONTROL_CHARS.sub(" ", html.unescape(value))
+    text = _CONTROL_CHARS.sub(" ", _BIDI_CONTROLS.sub("", html.unescape(value)))
     return " ".join(text.split())
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .catalog import ImportSummary, apply_records
-from .fetching import fetch_source
+from .fetching import fetch_source, size_text
 from .parsers import parse_source
 from .records import SourceError, TransientFetchError
 
@@ -26,10 +26,16 @@ def read_source(source: str, *, fmt: str = "auto", timeout: float | None = None)
     """The bytes of a file path or an http(s) URL; SourceError says why not."""
     if is_url(source):
         return fetch_source(source, fmt=fmt, timeout=timeout)
+    limit = settings.IMPORT_MAX_BYTES
     try:
-        return Path(source).read_bytes()
+        with Path(source).open("rb") as file:
+            # One byte more than allowed tells "too big" without reading all of it.
+            data = file.read(limit + 1)
     except OSError as error:
         raise SourceError(f"cannot read the file: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise SourceError(f"the file is larger than {size_text(limit)} (IMPORT_MAX_MB)")
+    return data
 
 
 def import_source(

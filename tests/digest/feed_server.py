@@ -23,6 +23,8 @@ ROUTES = {
     "/papers": (FIXTURES / "huggingface_papers_page.html", "text/html"),
 }
 SLOW_SECONDS = 3
+DRIP_SECONDS = 3
+DRIP_INTERVAL = 0.1
 
 
 @dataclass
@@ -52,6 +54,13 @@ class FeedServer:
                 if url.path == "/slow":
                     time.sleep(SLOW_SECONDS)
                     return self._answer(200, b"[]", "application/json")
+                if url.path == "/drip":
+                    return self._drip()
+                if url.path == "/redirect-same-host":
+                    return self._redirect(server.url("/listing.txt"))
+                if url.path == "/redirect-other-host":
+                    # The same server under another name: a host the import was not given.
+                    return self._redirect(server.url("/listing.txt").replace("127.0.0.1", "localhost"))
                 if url.path not in ROUTES:
                     return self._answer(404, b"Not Found", "text/plain")
                 path, content_type = ROUTES[url.path]
@@ -66,6 +75,28 @@ class FeedServer:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (the timeout tests)
+
+            def _drip(self) -> None:
+                """A valid answer, one byte every DRIP_INTERVAL: each read is quick, the
+                whole takes DRIP_SECONDS."""
+                body = b"[]" + b" " * int(DRIP_SECONDS / DRIP_INTERVAL - 2)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(DRIP_INTERVAL)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _redirect(self, location: str) -> None:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
