@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -211,6 +212,22 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Every task is stopped if it runs away: a soft limit it can react to, then a hard one.
+# Both stay well below the Redis visibility timeout, past which a task still running
+# would be handed to a second worker. (Hard limits need the prefork pool.)
+CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
+CELERY_TASK_TIME_LIMIT = 17 * 60
+# Separate queues, so a slow import or a long planning tick never holds up mail, and
+# each can get its own workers (docker-compose.yml). A worker started without -Q
+# consumes them all (make run, the tests).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("celery", "mail", "planning", "imports")]
+CELERY_TASK_ROUTES = {
+    "digest.tasks.send_digest_batch": {"queue": "mail"},
+    "subscriptions.tasks.send_subscription_email": {"queue": "mail"},
+    "digest.tasks.send_due_digests": {"queue": "planning"},
+    "digest.tasks.import_daily_feeds": {"queue": "imports"},
+}
 DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     # Subscribers choose their local delivery time; a tick every few minutes sends
@@ -218,6 +235,9 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-digests": {
         "task": "digest.tasks.send_due_digests",
         "schedule": DIGEST_TICK_SECONDS,
+        # A tick still queued when the next one is due is dropped: after a backlog (the
+        # workers were down) one tick does the work, not a pile of stale ones.
+        "options": {"expires": DIGEST_TICK_SECONDS},
     },
     "import-daily-feeds": {
         "task": "digest.tasks.import_daily_feeds",

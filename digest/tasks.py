@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from digest import digests, importers
+from digest import digests, importers, locks
 
 
 # A feed that times out or answers 5xx is usually back within minutes: retry after about
@@ -38,9 +39,13 @@ SEND_RETRY_DELAYS = (60, 4 * 60, 16 * 60, 64 * 60)
 
 @shared_task
 def send_due_digests() -> int:
-    """The beat tick: plan the digests of everyone due now, hand their ids to send tasks."""
-    result = digests.plan_digests(timezone.now())
-    return enqueue_digest_sends(result.pending_ids)
+    """The beat tick: plan the digests of everyone due now, hand their ids to send tasks.
+    One tick at a time: a tick that finds another running leaves the work to it."""
+    with locks.only_one("digest-tick", ttl=settings.CELERY_TASK_TIME_LIMIT) as ours:
+        if not ours:
+            return 0
+        result = digests.plan_digests(timezone.now())
+        return enqueue_digest_sends(result.pending_ids)
 
 
 def enqueue_digest_sends(digest_ids: list[int]) -> int:
