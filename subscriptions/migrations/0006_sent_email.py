@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0004_subscriber_next_check_at'),
+        ('subscriptions', '0005_votes_and_unexpanded_keywords'),
     ]
 
     operations = [
