@@ -20,7 +20,7 @@ class AtomicDatabaseCache(DatabaseCache):
         with transaction.atomic(using=db):
             if connection.features.has_select_for_update:
                 cache_key = self.make_and_validate_key(key, version=version)
-                table = connection.ops.quote_name(self._table)
+                table = connection.ops.quote_name(self.cache_model_class._meta.db_table)
                 with connection.cursor() as cursor:
                     cursor.execute(f"SELECT cache_key FROM {table} WHERE cache_key = %s FOR UPDATE", [cache_key])
             return super().incr(key, delta, version)

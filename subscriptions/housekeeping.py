@@ -32,7 +32,7 @@ def resume_ended_pauses(now: dt.datetime | None = None) -> int:
         paused_until__isnull=False,
         paused_until__lte=now.astimezone(dt.UTC).date() + dt.timedelta(days=1),
     ).only("pk", "timezone", "paused_until")
-    ended = [s.pk for s in candidates if s.paused_until <= now.astimezone(s.zone).date()]
+    ended = [s.pk for s in candidates if s.paused_until and s.paused_until <= now.astimezone(s.zone).date()]
     return Subscriber.objects.filter(pk__in=ended, status=Subscriber.Status.PAUSED).update(
         status=Subscriber.Status.ACTIVE, paused_until=None, updated_at=timezone.now()
     )

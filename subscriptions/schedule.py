@@ -14,7 +14,7 @@ from .models import Subscriber
 
 
 def format_moment(moment: dt.datetime) -> str:
-    """"Tuesday 3 June 2025 at 07:00 (Europe/Berlin)"."""
+    """ "Tuesday 3 June 2025 at 07:00 (Europe/Berlin)"."""
     return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M} ({moment.tzinfo})"
 
 

@@ -19,7 +19,9 @@ def policy(response) -> dict[str, str]:
     return {part.split()[0]: part.strip() for part in header.split(";") if part.strip()}
 
 
-@pytest.mark.parametrize("path", ["/", "/subscribe/", "/manage/", "/no-such-page/", "/digests/not-a-token/", "/privacy/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/subscribe/", "/manage/", "/no-such-page/", "/digests/not-a-token/", "/privacy/"]
+)
 def test_site_pages_and_error_pages_run_no_inline_or_foreign_code(client, path):
     response = client.get(path)
     directives = policy(response)
@@ -27,7 +29,9 @@ def test_site_pages_and_error_pages_run_no_inline_or_foreign_code(client, path):
     assert directives["frame-ancestors"] == "frame-ancestors 'none'"
 
 
-@pytest.mark.parametrize("path", ["/admin/login/", "/admin/", "/admin/subscriptions/subscriber/", "/admin/nothing-here/"])
+@pytest.mark.parametrize(
+    "path", ["/admin/login/", "/admin/", "/admin/subscriptions/subscriber/", "/admin/nothing-here/"]
+)
 def test_admin_pages_run_only_their_own_script_files(admin_client, path):
     directives = policy(admin_client.get(path))
     assert directives["script-src"] == "script-src 'self'"

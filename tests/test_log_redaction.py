@@ -37,9 +37,16 @@ def test_gunicorn_and_django_log_token_links_redacted(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [
-            str(PYTHON.parent / "gunicorn"), "digest.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--access-logfile", "-",
-            "--logger-class", "digest.log_redaction.RedactingGunicornLogger",
+            str(PYTHON.parent / "gunicorn"),
+            "digest.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            "-",
+            "--logger-class",
+            "digest.log_redaction.RedactingGunicornLogger",
         ],
         cwd=BASE_DIR,
         env=subprocess_env(tmp_path) | {"ALLOWED_HOSTS": "127.0.0.1"},

@@ -34,7 +34,9 @@ def test_trolls_two_hour_spring_jump_does_not_delay_the_digest(outbox):
     # who wants 02:30 is due at 01:00 UTC, when their clock shows 03:00.
     day = dt.date(2026, 3, 29)
     catalog = sample_catalog(day)
-    subscriber("troll@example.org", timezone="Antarctica/Troll", delivery_time=dt.time(2, 30), topics=[catalog.quantization])
+    subscriber(
+        "troll@example.org", timezone="Antarctica/Troll", delivery_time=dt.time(2, 30), topics=[catalog.quantization]
+    )
 
     run(at_utc(day, 0, 0))  # 00:00 local: not yet
     assert sent_to(outbox, "troll@example.org") == 0
@@ -48,7 +50,9 @@ def test_trolls_autumn_fall_back_sends_once_at_the_first_02_30(outbox):
     # 02:30 local happens at 00:30 UTC and again at 02:30 UTC.
     day = dt.date(2026, 10, 25)
     catalog = sample_catalog(day)
-    subscriber("troll@example.org", timezone="Antarctica/Troll", delivery_time=dt.time(2, 30), topics=[catalog.quantization])
+    subscriber(
+        "troll@example.org", timezone="Antarctica/Troll", delivery_time=dt.time(2, 30), topics=[catalog.quantization]
+    )
 
     run(at_utc(day, 0, 0))
     run(at_utc(day, 0, 35))
@@ -77,7 +81,12 @@ def test_a_schedule_saved_while_a_tick_runs_is_not_overwritten_by_that_tick(outb
 
 
 def test_a_pause_ends_on_the_readers_own_date_west_of_utc():
-    la = subscriber("la@example.org", timezone="America/Los_Angeles", status=Subscriber.Status.PAUSED, paused_until=dt.date(2026, 12, 1))
+    la = subscriber(
+        "la@example.org",
+        timezone="America/Los_Angeles",
+        status=Subscriber.Status.PAUSED,
+        paused_until=dt.date(2026, 12, 1),
+    )
 
     # 1 December 02:00 UTC is still 30 November, 18:00 in Los Angeles.
     assert resume_ended_pauses(now=at_utc(dt.date(2026, 12, 1), 2)) == 0
@@ -91,7 +100,9 @@ def test_a_pause_ends_on_the_readers_own_date_west_of_utc():
 
 
 def test_a_pause_ends_on_the_readers_own_date_east_of_utc():
-    tokyo = subscriber("tokyo@example.org", timezone="Asia/Tokyo", status=Subscriber.Status.PAUSED, paused_until=dt.date(2026, 12, 1))
+    tokyo = subscriber(
+        "tokyo@example.org", timezone="Asia/Tokyo", status=Subscriber.Status.PAUSED, paused_until=dt.date(2026, 12, 1)
+    )
 
     # 30 November 15:30 UTC is already 1 December, 00:30 in Tokyo.
     assert resume_ended_pauses(now=at_utc(dt.date(2026, 11, 30), 15, 30)) == 1

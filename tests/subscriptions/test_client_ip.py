@@ -50,9 +50,7 @@ def test_behind_one_proxy_different_clients_have_their_own_budgets(client, setti
 
 def test_behind_two_proxies_the_client_is_the_second_entry_from_the_right(client, settings):
     settings.TRUSTED_PROXY_COUNT = 2
-    response = sign_up(
-        client, 1, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="6.6.6.6, 2001:db8::7, 10.0.0.1"
-    )
+    response = sign_up(client, 1, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="6.6.6.6, 2001:db8::7, 10.0.0.1")
     assert response.status_code == 302
     assert Subscriber.objects.get().signup_ip == "2001:db8::7"
 

@@ -118,9 +118,7 @@ def test_the_signup_confirmation_email_holds_only_the_confirm_link(client, mailb
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_a_confirmation_link_used_again_says_already_confirmed_and_offers_the_lost_link_email(
-    client, mailbox, method
-):
+def test_a_confirmation_link_used_again_says_already_confirmed_and_offers_the_lost_link_email(client, mailbox, method):
     client.post("/subscribe/", signup_data())
     confirm_path = mailbox.only().path_of("/confirm/")
     client.post(confirm_path)
