@@ -1,11 +1,13 @@
 """Signed links are bearer credentials: a log line must never carry one. A logging
-filter for Django's own log lines ("Bad Request: /unsubscribe/<token>/") and a gunicorn
-logger class for its access log replace the token in a path by `<token>`."""
+filter for Django's own log lines ("Bad Request: /unsubscribe/<token>/"), a gunicorn
+logger class for its access log and a Sentry `before_send` hook for error reports
+replace the token in a path by `<token>`."""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
@@ -39,3 +41,20 @@ class RedactingGunicornLogger(GunicornLogger):
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact(atoms[key])
         return atoms
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every string in it redacted, however deeply nested."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
+
+
+def sentry_before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    """An error report carries the request's URL, its Referer, log breadcrumbs and local
+    variables: any of them may hold a token."""
+    return scrub(event)

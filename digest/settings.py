@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the health probe is answered before the host check (digest/health.py).
+    "digest.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "digest.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -353,6 +355,29 @@ STORAGES = {
         )
     },
 }
+
+# Error reports to Sentry (or a compatible service) when SENTRY_DSN is set: unhandled
+# errors in requests and Celery tasks. No personal data: no cookies, users, IPs or
+# request bodies (the forms hold email addresses), and link tokens are redacted.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from digest.log_redaction import sentry_before_send
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        integrations=[DjangoIntegration(transaction_style="url"), CeleryIntegration()],
+        send_default_pii=False,
+        max_request_body_size="never",
+        # Local variables hold tokens and addresses; the stack trace is enough.
+        include_local_variables=False,
+        traces_sample_rate=0,
+        before_send=sentry_before_send,
+    )
 
 LOGGING = {
     "version": 1,

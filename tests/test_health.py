@@ -1,0 +1,42 @@
+"""`/healthz` says whether the database, the cache and the broker answer."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from digest.celery import app
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_all_parts_answer(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "cache": "ok", "broker": "ok"}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_probe_by_ip_address_is_answered_whatever_allowed_hosts_says(client):
+    assert client.get("/healthz", HTTP_HOST="10.1.2.3:8000").status_code == 200
+
+
+def test_an_unreachable_broker_makes_it_unhealthy_and_says_which_part(client, monkeypatch):
+    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "cache": "ok", "broker": "unavailable"}
+
+
+def test_other_pages_are_not_answered_by_it(client):
+    assert client.get("/healthz/extra").status_code == 404
