@@ -215,10 +215,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every task is stopped if it runs away: a soft limit it can react to, then a hard one.
-# Both stay well below the Redis visibility timeout, past which a task still running
-# would be handed to a second worker. (Hard limits need the prefork pool.)
-CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
-CELERY_TASK_TIME_LIMIT = 17 * 60
+# The slowest honest task is a send batch against a slow mail server (50 digests, each
+# SMTP step bounded by EMAIL_TIMEOUT, 30 s); both limits stay below half the Redis
+# visibility timeout, past which a task still running would be handed to a second
+# worker. (Time limits need the prefork pool, the worker's default.)
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 27 * 60
 # Separate queues, so a slow import or a long planning tick never holds up mail, and
 # each can get its own workers (docker-compose.yml). A worker started without -Q
 # consumes them all (make run, the tests).
