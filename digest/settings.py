@@ -314,6 +314,12 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}")
 RATELIMIT_IP_META_KEY = "digest.proxies.ratelimit_ip"
+if env_str("RATELIMIT_IP_META_KEY"):
+    # The old setting trusted whatever a header said; refuse it rather than ignore it.
+    raise ImproperlyConfigured(
+        "RATELIMIT_IP_META_KEY is no longer read: unset it and set TRUSTED_PROXY_COUNT "
+        "to the number of reverse proxies in front of the app (0 for none)."
+    )
 SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
 SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
 # Admin login attempts (right or wrong) per client IP and per username.

@@ -72,3 +72,23 @@ def test_a_unix_socket_without_an_address_still_gets_an_answer(client, settings)
     settings.TRUSTED_PROXY_COUNT = 0
     assert sign_up(client, 1, REMOTE_ADDR="").status_code == 302
     assert Subscriber.objects.get().signup_ip is None
+
+
+def test_the_old_proxy_setting_is_refused_with_what_to_set_instead(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    env = os.environ | {"RATELIMIT_IP_META_KEY": "HTTP_X_FORWARDED_FOR", "VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "set TRUSTED_PROXY_COUNT" in result.stderr
