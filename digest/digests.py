@@ -32,8 +32,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import or_
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -222,24 +220,29 @@ def _skipping_broken(subscriber: Subscriber) -> Iterator[None]:
 
 def save_next_checks(next_checks: dict[Subscriber, dt.datetime | None], *, unchanged_since: dt.datetime) -> None:
     """Store when each subscriber needs looking at again. A subscriber saved since the
-    tick read them (new schedule) keeps the None their save wrote.
-
-    "Saved since" is told by the row's `updated_at` still being the one the tick read,
-    not by comparing it with the tick's start: a save stamps `updated_at` before its
-    transaction commits, so a save that began before the tick and committed after the
-    read would otherwise look older than the tick and lose its reset."""
+    tick read them (new schedule) keeps the None their save wrote."""
     # Readers in one time zone with one delivery time share an instant: one UPDATE per
     # instant (a few hundred) is far cheaper than a CASE per row.
-    by_instant: dict[dt.datetime, list[Subscriber]] = defaultdict(list)
+    by_instant: dict[dt.datetime, list[int]] = defaultdict(list)
+    as_read: dict[int, dt.datetime] = {}
     for subscriber, when in next_checks.items():
         if when is not None and when != subscriber.next_check_at:
-            by_instant[when].append(subscriber)
+            by_instant[when].append(subscriber.pk)
+            as_read[subscriber.pk] = subscriber.updated_at
     unchanged = Subscriber.objects.filter(updated_at__lt=unchanged_since)
-    for when, readers in by_instant.items():
-        # Two parameters a reader: within SQLite's variable limit.
-        for chunk in chunked(readers, QUERY_CHUNK // 2):
-            as_read = reduce(or_, (Q(pk=s.pk, updated_at=s.updated_at) for s in chunk))
-            unchanged.filter(as_read).update(next_check_at=when)
+    for when, ids in by_instant.items():
+        for chunk in chunked(ids, QUERY_CHUNK):
+            unchanged.filter(pk__in=chunk).update(next_check_at=when)
+    # A save stamps `updated_at` before its transaction commits: one that began before
+    # the tick and committed after the tick read the row looks older than the tick, and
+    # the UPDATE above may have replaced the None it wrote. Such a row's `updated_at` is
+    # no longer the one the tick read; it gets its None back. (A save committing later
+    # writes None itself.)
+    for chunk in chunked(list(as_read), QUERY_CHUNK):
+        rows = Subscriber.objects.filter(pk__in=chunk).values_list("pk", "updated_at")
+        saved_since = [pk for pk, updated_at in rows if updated_at != as_read[pk]]
+        if saved_since:
+            Subscriber.objects.filter(pk__in=saved_since).update(next_check_at=None)
 
 
 def _existing_periods(subscriber_ids: list[int], periods: set[dt.date]) -> set[tuple[int, dt.date]]:
