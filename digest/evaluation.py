@@ -98,7 +98,7 @@ def sample_texts(path: Path = SAMPLE_LISTING) -> list[tuple[str, str]]:
         elif current:
             paragraphs.append(" ".join(current))
             current = []
-    return list(zip(paragraphs[0::2], paragraphs[1::2]))
+    return list(zip(paragraphs[0::2], paragraphs[1::2], strict=False))  # a title without abstract is dropped
 
 
 def sample_titles(path: Path = SAMPLE_LISTING) -> list[str]:
@@ -179,9 +179,7 @@ def feedback_effect(
     disliked = [m.paper.pk for m in first if position_of[m.paper.pk] not in case.relevant][:votes]
     if not liked and not disliked:
         return None
-    feedback = Feedback.from_votes(
-        [(pk, 1, vectors(pk)) for pk in liked] + [(pk, -1, vectors(pk)) for pk in disliked]
-    )
+    feedback = Feedback.from_votes([(pk, 1, vectors(pk)) for pk in liked] + [(pk, -1, vectors(pk)) for pk in disliked])
 
     def precision(fb: Feedback | None) -> float | None:
         matches = index.match(interest_for(case, topics, fb), exclude_ids=day_one, limit=next_size)

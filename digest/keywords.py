@@ -73,17 +73,17 @@ def _sh_match(long_form: str, acronym: str) -> bool:
     """Schwartz and Hearst's test (2003): the acronym's characters appear in order in the
     long form, read from the end, the first one at the start of a word."""
     short, long_ = acronym.lower(), long_form.lower()
-    s, l = len(short) - 1, len(long_) - 1
+    s, at = len(short) - 1, len(long_) - 1
     while s >= 0:
         char = short[s]
         if not char.isalnum():
             s -= 1
             continue
-        while l >= 0 and (long_[l] != char or (s == 0 and l > 0 and long_[l - 1].isalnum())):
-            l -= 1
-        if l < 0:
+        while at >= 0 and (long_[at] != char or (s == 0 and at > 0 and long_[at - 1].isalnum())):
+            at -= 1
+        if at < 0:
             return False
-        l -= 1
+        at -= 1
         s -= 1
     return True
 
@@ -95,7 +95,7 @@ def definitions(text: str) -> Iterable[tuple[str, str]]:
         acronym = found.group(1)
         if not is_abbreviation(acronym) or not acronym[0].isalpha():
             continue
-        before = _WORD_RE.findall(text[max(0, found.start() - 120):found.start()])
+        before = _WORD_RE.findall(text[max(0, found.start() - 120) : found.start()])
         letters = sum(ch.isalnum() for ch in acronym)
         first = acronym[0].lower()
         for count in range(1, min(len(before), letters + 2) + 1):

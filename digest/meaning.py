@@ -21,11 +21,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db.models import Count, Max
 
 from . import semantic
+
+if TYPE_CHECKING:
+    from .matching import TopicTerms
 
 # Chosen on the tuning half of the judged keywords (tests/digest/judged_keywords.py);
 # see the README for the figures on the held-out half.
@@ -48,7 +52,7 @@ _reference_cache: dict[str, tuple[tuple, np.ndarray]] = {}
 
 @dataclass(frozen=True)
 class TopicVector:
-    terms: "TopicTerms"  # noqa: F821 (matching.TopicTerms; imported late to avoid a cycle)
+    terms: TopicTerms  # noqa: F821 (matching.TopicTerms; imported late to avoid a cycle)
     vector: np.ndarray = field(compare=False)
 
 
@@ -75,9 +79,12 @@ class Feedback:
         return bool(self.liked_ids or self.disliked_ids)
 
     @classmethod
-    def from_votes(cls, votes: Iterable[tuple[int, int, bytes | None]]) -> "Feedback":
+    def from_votes(cls, votes: Iterable[tuple[int, int, bytes | memoryview | None]]) -> Feedback:
         """From (paper id, +1 or -1, the paper's stored vector) rows."""
-        liked_ids, disliked_ids, liked, disliked = set(), set(), [], []
+        liked_ids: set[int] = set()
+        disliked_ids: set[int] = set()
+        liked: list[np.ndarray] = []
+        disliked: list[np.ndarray] = []
         for paper_id, value, data in votes:
             vector = semantic.from_bytes(data)
             (liked_ids if value > 0 else disliked_ids).add(paper_id)
@@ -104,7 +111,7 @@ class SemanticContext:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_catalog(cls, *, embed_missing_keywords: bool = False) -> "SemanticContext":
+    def for_catalog(cls, *, embed_missing_keywords: bool = False) -> SemanticContext:
         """Active topics' vectors and the reference sample from the database; keyword
         vectors are read when first asked for (and computed, in a process that may load
         the model, with `embed_missing_keywords`)."""
@@ -120,8 +127,10 @@ class SemanticContext:
         if embed_missing_keywords:
             lookup = keyword_vector_now
         else:
+
             def lookup(keyword: str) -> np.ndarray | None:
                 return keyword_vectors([keyword]).get(semantic.keyword_key(keyword))
+
         return cls(topics, reference_sample(), lookup)
 
     def keyword_vector(self, keyword: str) -> np.ndarray | None:

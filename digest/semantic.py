@@ -112,7 +112,7 @@ class Embedder:
         # Similar lengths batch together, so little of each batch is padding.
         todo.sort(key=lambda n: len(texts[n] or ""))
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             computed = self._embed_batch([texts[n] or "" for n in chunk])
             vectors[chunk] = computed
             with self._lock:
@@ -214,7 +214,7 @@ def stack(vectors: Iterable[np.ndarray]) -> np.ndarray:
 
 def batched(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def embed_for_benchmark(paper_texts: list[str], topic_texts: list[str], keywords: list[str]) -> dict:

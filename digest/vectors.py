@@ -30,9 +30,7 @@ class EmbedResult:
     skipped_reason: str = ""  # why nothing was embedded (model unavailable), else empty
 
 
-def embed_papers(
-    papers: Iterable[Paper], *, progress: Callable[[int], None] | None = None
-) -> EmbedResult:
+def embed_papers(papers: Iterable[Paper], *, progress: Callable[[int], None] | None = None) -> EmbedResult:
     """Embed these papers' title and abstract and store the vectors. `progress` is
     called with the number done after each chunk (for a progress bar)."""
     try:
@@ -67,7 +65,8 @@ def embed_topics(topics: Iterable[Topic] | None = None, *, force: bool = False) 
     except semantic.ModelUnavailable as exc:
         return EmbedResult(skipped_reason=str(exc))
     todo = [
-        topic for topic in (Topic.objects.all() if topics is None else topics)
+        topic
+        for topic in (Topic.objects.all() if topics is None else topics)
         if force or topic.embedding is None or topic.embedded_text != semantic.topic_text(topic.name, topic.description)
     ]
     if not todo:
@@ -129,6 +128,8 @@ def subscribers_keywords() -> set[str]:
     from subscriptions.models import Subscriber
 
     found: set[str] = set()
-    for keywords in Subscriber.objects.exclude(keywords=[]).values_list("keywords", flat=True).iterator(chunk_size=2000):
+    for keywords in (
+        Subscriber.objects.exclude(keywords=[]).values_list("keywords", flat=True).iterator(chunk_size=2000)
+    ):
         found.update(k for k in keywords or () if isinstance(k, str) and k.strip())
     return found

@@ -60,8 +60,10 @@ class VoteRow:
 
 def votes_of(subscriber: Subscriber) -> list[VoteRow]:
     """What the reader liked and disliked, newest first (for the manage page)."""
-    rows = Vote.objects.filter(subscriber=subscriber).order_by("-updated_at").values_list(
-        "paper_id", "paper__title", "value"
+    rows = (
+        Vote.objects.filter(subscriber=subscriber)
+        .order_by("-updated_at")
+        .values_list("paper_id", "paper__title", "value")
     )
     return [VoteRow(*row) for row in rows]
 
@@ -70,10 +72,10 @@ def feedback_for(subscriber_ids: Iterable[int], chunk: int = 500) -> dict[int, F
     """Each subscriber's recent votes with the voted papers' vectors, in a query per
     `chunk` subscribers (planning reads them for everyone due at once)."""
     ids = list(subscriber_ids)
-    rows: dict[int, list[tuple[int, int, bytes | None]]] = defaultdict(list)
+    rows: dict[int, list[tuple[int, int, bytes | memoryview | None]]] = defaultdict(list)
     for start in range(0, len(ids), chunk):
         votes = (
-            Vote.objects.filter(subscriber_id__in=ids[start:start + chunk])
+            Vote.objects.filter(subscriber_id__in=ids[start : start + chunk])
             .order_by("subscriber_id", "-updated_at")
             .values_list("subscriber_id", "paper_id", "value", "paper__embedding")
         )

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
-from django_ratelimit import ALL
 from django_ratelimit.decorators import ratelimit
 
 from digest.models import Paper
@@ -23,7 +22,7 @@ from .models import Subscriber, Vote
 from .tokens import BadToken, read_feedback_token
 from .views import POST_CEILING, bad_link, page, with_manage_token
 
-NOTED = {Vote.Value.MORE: "more like this", Vote.Value.LESS: "less like this"}
+NOTED: dict[int | None, str] = {Vote.Value.MORE: "more like this", Vote.Value.LESS: "less like this"}
 
 
 def _read(token: str) -> tuple[Subscriber, Paper] | None:
@@ -50,6 +49,7 @@ def paper_feedback(request: HttpRequest, token: str) -> HttpResponse:
     wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
         choice = request.POST.get("choice", "")
+        value: int | None
         if choice == "clear":
             feedback.clear_vote(subscriber, paper.pk)
             value = None
@@ -59,7 +59,9 @@ def paper_feedback(request: HttpRequest, token: str) -> HttpResponse:
         else:
             if wants_json:
                 return JsonResponse({"error": "Choose more or less like this."}, status=400)
-            return _render(request, token, subscriber, paper, error="Choose “more like this” or “less like this”.", status=400)
+            return _render(
+                request, token, subscriber, paper, error="Choose “more like this” or “less like this”.", status=400
+            )
         if wants_json:
             return JsonResponse({"choice": choice, "noted": NOTED.get(value, "")})
         return redirect(request.path + ("?noted=1" if value else "?cleared=1"))
@@ -71,7 +73,8 @@ def _render(
 ) -> HttpResponse:
     current = feedback.current_vote(subscriber, paper.pk)
     asked = request.GET.get("v", "")
-    selected = asked if asked in feedback.CHOICES else {1: "more", -1: "less"}.get(current, "more")
+    previous = {1: "more", -1: "less"}.get(current) if current is not None else None
+    selected = asked if asked in feedback.CHOICES else previous or "more"
     context = {
         "paper": paper,
         "token": token,
