@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +40,13 @@ class PaperAdmin(admin.ModelAdmin):
         }),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Paper | None = None) -> bool:
+        # A paper that went out in a digest is part of the ledger: hide it instead. (The
+        # bulk action is refused by the PROTECT on DigestItem.paper, with a list of why.)
+        if obj is not None and obj.digest_items.exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # Curators paste ids as they find them (2410.23168v2, arXiv:2410.23168, an abs
@@ -106,7 +113,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 class DigestItemInline(admin.TabularInline):
     model = DigestItem
-    fields = ("rank", "paper", "score", "topic", "matched")
+    fields = ("rank", "paper", "score", "topic", "why")
     readonly_fields = fields
     ordering = ("rank",)
     extra = 0
@@ -118,6 +125,13 @@ class DigestItemInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Why")
+    def why(self, item: DigestItem) -> str:
+        return " · ".join(str(line) for line in item.matched or ())
 
 
 @admin.register(Digest)
@@ -136,26 +150,24 @@ class DigestAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(paper_total=Count("items"))
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Deleting a row would make its subscriber due again: the next tick would send
+        # the same papers a second time. Nobody deletes from the ledger.
+        return False
+
     @admin.display(description="Subscriber", ordering="subscriber__email")
     def subscriber_email(self, digest: Digest) -> str:
         return digest.subscriber.email
 
-    @admin.display(description="Papers", ordering="paper_total")
-    def paper_count(self, digest: Digest) -> int:
-        return digest.paper_total
-
     @admin.display(description="View")
     def view_in_browser(self, digest: Digest) -> str:
-        if digest.status == Digest.Status.EMPTY:
+        if digest.status != Digest.Status.SENT:
             return "-"  # nothing was sent
         return format_html('<a href="{}" target="_blank" rel="noopener">view in browser</a>',
                            reverse("digest:view", args=[view_token(digest)]))

@@ -491,7 +491,9 @@ def _save_one(draft: Draft, topic_ids: dict[str, int]) -> Digest | None:
 
 def _digest_row(draft: Draft) -> Digest:
     status = Digest.Status.PENDING if draft.sends_email else Digest.Status.EMPTY
-    return Digest(subscriber=draft.subscriber, period=draft.target.period, status=status)
+    return Digest(
+        subscriber=draft.subscriber, period=draft.target.period, status=status, paper_count=len(draft.matches)
+    )
 
 
 def _items(digest: Digest, draft: Draft, topic_ids: dict[str, int]) -> list[DigestItem]:
