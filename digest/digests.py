@@ -47,6 +47,7 @@ from .digest_email import Entry, digest_context, digest_entries, digest_message,
 from .emails import is_transient, render_email, send_email
 from .matching import Interest, Match, PaperIndex, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
+from .picks import match_with_picks
 
 logger = logging.getLogger(__name__)
 
@@ -339,8 +340,8 @@ def _draft(
     )
     if not new:
         return Draft(target, [], has_new_papers=False)
-    matches = index.match(
-        target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
+    matches = match_with_picks(
+        index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
     )
     return Draft(target, matches, has_new_papers=True)
 
