@@ -3,6 +3,8 @@ and keep the topics (and the phrases that signal them) that subscribers choose f
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
@@ -11,6 +13,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from subscriptions.models import Subscriber
 
 from .digest_email import view_token
 from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
@@ -134,15 +138,45 @@ class DigestItemInline(admin.TabularInline):
         return " · ".join(str(line) for line in item.matched or ())
 
 
+class DayFilter(admin.SimpleListFilter):
+    """One day of the ledger, from the last two weeks. Computed from the calendar, not
+    from the rows: the date hierarchy's DISTINCT over every period read the whole table."""
+
+    title = "day"
+    parameter_name = "day"
+    days = 14
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        today = timezone.localdate()
+        names = {0: "Today", 1: "Yesterday"}
+        return [
+            ((today - dt.timedelta(days=n)).isoformat(), names.get(n) or f"{today - dt.timedelta(days=n):%a %d %b}")
+            for n in range(self.days)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        try:
+            return queryset.filter(period=dt.date.fromisoformat(self.value()))
+        except ValueError:
+            return queryset.none()
+
+
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
     """Watch sends: the ledger is written by the pipeline, never edited by hand."""
 
     list_display = ("subscriber_email", "period", "status", "paper_count", "sent_at", "view_in_browser")
-    list_filter = ("status", "period")
-    search_fields = ("subscriber__email", "subject", "message_id")
-    date_hierarchy = "period"
+    list_filter = ("status", DayFilter, "period")
+    search_fields = ("subscriber__email",)  # how, see get_search_results
+    search_help_text = "A reader's address (or part of it), or a whole Message-ID in <angle brackets>."
     list_select_related = ("subscriber",)
+    # The ledger grows by a row per reader per day: only orders an index serves (the
+    # default, newest period first), no count of the whole table on filtered pages.
+    sortable_by = ("period",)
+    show_full_result_count = False
+    list_per_page = 50
     inlines = (DigestItemInline,)
     fields = (
         "subscriber", "period", "status", "subject", "message_id", "attempts", "last_error",
@@ -161,7 +195,18 @@ class DigestAdmin(admin.ModelAdmin):
         # the same papers a second time. Nobody deletes from the ledger.
         return False
 
-    @admin.display(description="Subscriber", ordering="subscriber__email")
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # Readers are found among the subscribers (thousands of rows) and their digests by
+        # index; a substring search joined over the whole ledger reads every row.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.startswith("<") and term.endswith(">"):
+            return queryset.filter(message_id=term), False
+        readers = Subscriber.objects.filter(email__icontains=term).values("pk")
+        return queryset.filter(subscriber__in=readers), False
+
+    @admin.display(description="Subscriber")
     def subscriber_email(self, digest: Digest) -> str:
         return digest.subscriber.email
 

@@ -38,5 +38,9 @@ class Migration(migrations.Migration):
             name='keywords',
             field=models.TextField(help_text='One phrase per line: synonyms, abbreviations and spellings (for example LoRA, adapters, prompt tuning). A phrase in double quotes ("adapter") matches only its exact form, plurals allowed: for words the stemmer folds too far.'),
         ),
+        migrations.AddIndex(
+            model_name='digest',
+            index=models.Index(fields=['-period', '-created_at', '-id'], name='digest_ledger_order'),
+        ),
         migrations.RunPython(count_papers, migrations.RunPython.noop),
     ]

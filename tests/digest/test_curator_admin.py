@@ -134,3 +134,16 @@ def test_no_changelist_asks_more_queries_when_there_are_more_rows(admin_client, 
     few = queries_for_page()
     grow(3, 30)
     assert queries_for_page() == few
+
+
+def test_digests_are_found_by_reader_address_message_id_and_day(admin_client, sent_digest):
+    other = make_digest(subscriber("grace@example.org"), [paper("Other")], period=LISTING_DAY - dt.timedelta(days=1),
+                        message_id="<abc.123@digest.example>")
+
+    def found(**query) -> set[int]:
+        return {d.pk for d in admin_client.get(DIGESTS, query).context["cl"].result_list}
+
+    assert found(q="ADA@example") == {sent_digest.pk}
+    assert found(q="<abc.123@digest.example>") == {other.pk}
+    assert found(day=LISTING_DAY.isoformat()) == {sent_digest.pk}
+    assert admin_client.get(DIGESTS, {"day": "not-a-date"}).status_code in (200, 302)
