@@ -600,6 +600,22 @@ def send_digest(
     return SendOutcome.SENT
 
 
+def requeue_failed(digest_ids: Iterable[int]) -> list[int]:
+    """Put failed digests back to pending and return their ids, for the send tasks to
+    claim like any other. Only rows still failed change (locked first), so retrying the
+    same digest twice (a double click, two curators) hands it out once; and a digest
+    handed out twice is still claimed, hence sent, once (`claim_digest`)."""
+    with transaction.atomic():
+        ids = list(
+            Digest.objects.select_for_update()
+            .filter(pk__in=list(digest_ids), status=Digest.Status.FAILED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Digest.objects.filter(pk__in=ids, status=Digest.Status.FAILED).update(status=Digest.Status.PENDING)
+    return ids
+
+
 class BatchInterrupted(Exception):
     """A transient SMTP error stopped a batch: `remaining` are the ids not yet sent."""
 

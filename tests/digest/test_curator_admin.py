@@ -147,3 +147,45 @@ def test_digests_are_found_by_reader_address_message_id_and_day(admin_client, se
     assert found(q="<abc.123@digest.example>") == {other.pk}
     assert found(day=LISTING_DAY.isoformat()) == {sent_digest.pk}
     assert admin_client.get(DIGESTS, {"day": "not-a-date"}).status_code in (200, 302)
+
+
+# --- Repair: retry failed digests -----------------------------------------------------
+
+
+@pytest.fixture
+def eager_celery():
+    from digest.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+def test_retrying_a_failed_digest_sends_it_once_through_the_normal_claim(
+    admin_client, outbox, eager_celery, django_capture_on_commit_callbacks
+):
+    today = dt.date.today()
+    reader = subscriber("ada@example.org")
+    failed = make_digest(reader, [paper("Low-bit quantization", listed_on=today)], period=today,
+                         status=Digest.Status.FAILED, attempts=5, last_error="SMTPServerDisconnected: gone")
+    sent = make_digest(subscriber("grace@example.org"), [paper("Other", listed_on=today)], period=today)
+
+    pages = []
+    for _ in range(2):  # a double click, or two curators at once
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                DIGESTS, {"action": "retry_failed", "_selected_action": [failed.pk, sent.pk]}, follow=True
+            )
+        pages.append(response.content.decode())
+    assert "1 failed digest queued to be sent again" in pages[0]
+    assert "No failed digest among the selected" in pages[1]
+    failed.refresh_from_db()
+    sent.refresh_from_db()
+    assert failed.status == Digest.Status.SENT
+    assert failed.attempts == 6
+    assert sent.status == Digest.Status.SENT and sent.attempts == 0
+    from .sending_helpers import outbox_messages
+
+    assert [m["To"] for m in outbox_messages(outbox)] == ["ada@example.org"]
