@@ -7,19 +7,66 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from subscriptions.models import Subscriber
 
 from .digest_email import view_token
+from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
+from .importers.fetching import MAX_RESPONSE_BYTES
+from .importers.parsers import FORMAT_NAMES
+from .importers.sources import is_url
 from .digests import requeue_failed
 from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
 from .vectors import embed_topics
+
+
+class ImportForm(forms.Form):
+    """What `import_papers` takes, from the admin: a file or a URL, format, listing day."""
+
+    file = forms.FileField(required=False, help_text=f"At most {MAX_RESPONSE_BYTES // 2**20} MB.")
+    url = forms.URLField(
+        required=False, assume_scheme="https", label="or a URL",
+        help_text="An http(s) address: a Hugging Face daily papers API URL, an arXiv API query, a listing.",
+    )
+    fmt = forms.ChoiceField(
+        choices=[("auto", "Detect")] + [(name, capfirst(FORMAT_NAMES.get(name, name))) for name in FORMATS], label="Format"
+    )
+    listed_on = forms.DateField(
+        required=False, label="Listed on", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The day the papers were listed (a listing's default: today).",
+    )
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        # A server path must never be read from here: only http(s) is a URL.
+        if url and not is_url(url):
+            raise forms.ValidationError("Give an http:// or https:// address.", code="scheme")
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload, url = data.get("file"), data.get("url")
+        if not self.errors and bool(upload) == bool(url):
+            raise forms.ValidationError("Choose a file or give a URL (one of the two).", code="one_source")
+        if upload and upload.size > MAX_RESPONSE_BYTES:
+            self.add_error("file", f"The file is larger than {MAX_RESPONSE_BYTES // 2**20} MB.")
+        return data
+
+    def read(self) -> bytes:
+        """The source's bytes; SourceError says why not."""
+        upload = self.cleaned_data.get("file")
+        if upload:
+            return upload.read()
+        return read_source(self.cleaned_data["url"], fmt=self.cleaned_data["fmt"])
 
 
 @admin.register(Paper)
@@ -45,6 +92,36 @@ class PaperAdmin(admin.ModelAdmin):
         }),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+
+    change_list_template = "admin/digest/paper/change_list_with_import.html"
+
+    def get_urls(self):
+        own = [path("import/", self.admin_site.admin_view(self.import_view), name="digest_paper_import")]
+        return own + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> TemplateResponse:
+        """The same importers and limits as `import_papers`, then its summary."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                parsed = parse_source(form.read(), data["fmt"], listed_on=data["listed_on"])
+                summary = apply_records(parsed.items)
+            except SourceError as error:
+                form.add_error(None, " ".join(f"Nothing was imported: {error}".split()))
+            else:
+                embed_imported(summary)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import papers",
+            "form": form,
+            "summary": summary,
+        }
+        return TemplateResponse(request, "admin/digest/paper/import.html", context)
 
     def has_delete_permission(self, request: HttpRequest, obj: Paper | None = None) -> bool:
         # A paper that went out in a digest is part of the ledger: hide it instead. (The

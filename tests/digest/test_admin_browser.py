@@ -69,3 +69,26 @@ def test_a_curator_retries_a_failed_digest_of_today_and_it_is_sent_once(browser,
     assert failed.status == Digest.Status.SENT
     assert [m["To"] for m in outbox_messages(outbox)] == ["ada@example.org"]
     assert page.js_errors == []
+
+
+def test_a_curator_imports_a_listing_file_and_sees_the_summary(browser, site, tmp_path):
+    abstract = "An abstract long enough to be one, written as several sentences. " * 5
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Daily Papers\n\nGood Paper\n\n" + abstract + "\n\nOrphan Title\n\nAnother Good Paper\n\n" + abstract + "\n",
+        encoding="utf-8",
+    )
+    page = open_page(browser, viewport=DESKTOP)
+    log_in(page, site)
+
+    page.get_by_role("link", name="Papers", exact=True).click()
+    page.get_by_role("link", name="Import papers").click()
+    page.get_by_label("File").set_input_files(str(listing))
+    page.get_by_role("button", name="Import").click()
+
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text("Created 2, updated 0, unchanged 0, rejected 1.")
+    expect(summary).to_contain_text("line 7")
+    page.get_by_role("link", name="See the papers").click()
+    expect(page.locator("#result_list")).to_contain_text("Another Good Paper")
+    assert page.js_errors == []
