@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -21,7 +22,7 @@ from subscriptions.models import Subscriber
 
 from .digest_email import view_token
 from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
-from .importers.fetching import MAX_RESPONSE_BYTES
+from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.sources import is_url
 from .digests import requeue_failed
@@ -32,7 +33,7 @@ from .vectors import embed_topics
 class ImportForm(forms.Form):
     """What `import_papers` takes, from the admin: a file or a URL, format, listing day."""
 
-    file = forms.FileField(required=False, help_text=f"At most {MAX_RESPONSE_BYTES // 2**20} MB.")
+    file = forms.FileField(required=False, help_text="At most IMPORT_MAX_MB (as for import_papers).")
     url = forms.URLField(
         required=False, assume_scheme="https", label="or a URL",
         help_text="An http(s) address: a Hugging Face daily papers API URL, an arXiv API query, a listing.",
@@ -57,8 +58,8 @@ class ImportForm(forms.Form):
         upload, url = data.get("file"), data.get("url")
         if not self.errors and bool(upload) == bool(url):
             raise forms.ValidationError("Choose a file or give a URL (one of the two).", code="one_source")
-        if upload and upload.size > MAX_RESPONSE_BYTES:
-            self.add_error("file", f"The file is larger than {MAX_RESPONSE_BYTES // 2**20} MB.")
+        if upload and upload.size > settings.IMPORT_MAX_BYTES:
+            self.add_error("file", f"The file is larger than {size_text(settings.IMPORT_MAX_BYTES)} (IMPORT_MAX_MB).")
         return data
 
     def read(self) -> bytes:
