@@ -21,11 +21,11 @@ from django.utils.text import capfirst
 from subscriptions.models import Subscriber
 
 from .digest_email import view_token
+from .digests import requeue_failed
 from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
 from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.sources import is_url
-from .digests import requeue_failed
 from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
 from .vectors import embed_topics
 
@@ -39,7 +39,8 @@ class ImportForm(forms.Form):
         help_text="An http(s) address: a Hugging Face daily papers API URL, an arXiv API query, a listing.",
     )
     fmt = forms.ChoiceField(
-        choices=[("auto", "Detect")] + [(name, capfirst(FORMAT_NAMES.get(name, name))) for name in FORMATS], label="Format"
+        choices=[("auto", "Detect")] + [(name, capfirst(FORMAT_NAMES.get(name, name))) for name in FORMATS],
+        label="Format",
     )
     listed_on = forms.DateField(
         required=False, label="Listed on", widget=forms.DateInput(attrs={"type": "date"}),
@@ -284,9 +285,8 @@ class DigestAdmin(admin.ModelAdmin):
             self.message_user(request, "No failed digest among the selected: nothing to retry.", messages.WARNING)
             return
         enqueue_digest_sends(ids)
-        self.message_user(
-            request, f"{len(ids)} failed digest{'s' if len(ids) != 1 else ''} queued to be sent again.", messages.SUCCESS
-        )
+        plural = "s" if len(ids) != 1 else ""
+        self.message_user(request, f"{len(ids)} failed digest{plural} queued to be sent again.", messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Deleting a row would make its subscriber due again: the next tick would send

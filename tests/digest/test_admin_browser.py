@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from digest.celery import app as celery_app
 from digest.models import Digest, DigestItem
-from tests.subscriptions.test_browser import CHROMIUM, browser, open_page, site  # noqa: F401
+from tests.subscriptions.test_browser import CHROMIUM, browser, open_page, site  # noqa: F401 (fixtures)
 
 from .sending_helpers import outbox_messages, paper, subscriber
 
@@ -32,7 +32,7 @@ def eager_celery():
         celery_app.conf.task_always_eager = False
 
 
-def log_in(page, site: str) -> None:
+def log_in(page, site: str) -> None:  # noqa: F811
     User.objects.create_superuser("curator", "curator@example.org", "a long passphrase")
     page.goto(site + "/admin/")
     page.get_by_label("Username").fill("curator")
@@ -41,7 +41,7 @@ def log_in(page, site: str) -> None:
     page.wait_for_url(site + "/admin/")
 
 
-def test_a_curator_retries_a_failed_digest_of_today_and_it_is_sent_once(browser, site, outbox, eager_celery):
+def test_a_curator_retries_a_failed_digest_of_today_and_it_is_sent_once(browser, site, outbox, eager_celery):  # noqa: F811
     today = dt.date.today()
     reader = subscriber("ada@example.org")
     failed = Digest.objects.create(subscriber=reader, period=today, status=Digest.Status.FAILED, paper_count=1,
@@ -71,7 +71,7 @@ def test_a_curator_retries_a_failed_digest_of_today_and_it_is_sent_once(browser,
     assert page.js_errors == []
 
 
-def test_a_curator_imports_a_listing_file_and_sees_the_summary(browser, site, tmp_path):
+def test_a_curator_imports_a_listing_file_and_sees_the_summary(browser, site, tmp_path):  # noqa: F811
     abstract = "An abstract long enough to be one, written as several sentences. " * 5
     listing = tmp_path / "listing.txt"
     listing.write_text(
