@@ -3,18 +3,72 @@ and keep the topics (and the phrases that signal them) that subscribers choose f
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
+
+from subscriptions.models import Subscriber
 
 from .digest_email import view_token
+from .digests import requeue_failed
+from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
+from .importers.fetching import size_text
+from .importers.parsers import FORMAT_NAMES
+from .importers.sources import is_url
 from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
 from .vectors import embed_topics
+
+
+class ImportForm(forms.Form):
+    """What `import_papers` takes, from the admin: a file or a URL, format, listing day."""
+
+    file = forms.FileField(required=False, help_text="At most IMPORT_MAX_MB (as for import_papers).")
+    url = forms.URLField(
+        required=False, assume_scheme="https", label="or a URL",
+        help_text="An http(s) address: a Hugging Face daily papers API URL, an arXiv API query, a listing.",
+    )
+    fmt = forms.ChoiceField(
+        choices=[("auto", "Detect")] + [(name, capfirst(FORMAT_NAMES.get(name, name))) for name in FORMATS],
+        label="Format",
+    )
+    listed_on = forms.DateField(
+        required=False, label="Listed on", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The day the papers were listed (a listing's default: today).",
+    )
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        # A server path must never be read from here: only http(s) is a URL.
+        if url and not is_url(url):
+            raise forms.ValidationError("Give an http:// or https:// address.", code="scheme")
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload, url = data.get("file"), data.get("url")
+        if not self.errors and bool(upload) == bool(url):
+            raise forms.ValidationError("Choose a file or give a URL (one of the two).", code="one_source")
+        if upload and upload.size > settings.IMPORT_MAX_BYTES:
+            self.add_error("file", f"The file is larger than {size_text(settings.IMPORT_MAX_BYTES)} (IMPORT_MAX_MB).")
+        return data
+
+    def read(self) -> bytes:
+        """The source's bytes; SourceError says why not."""
+        upload = self.cleaned_data.get("file")
+        if upload:
+            return upload.read()
+        return read_source(self.cleaned_data["url"], fmt=self.cleaned_data["fmt"])
 
 
 @admin.register(Paper)
@@ -40,6 +94,43 @@ class PaperAdmin(admin.ModelAdmin):
         }),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+
+    change_list_template = "admin/digest/paper/change_list_with_import.html"
+
+    def get_urls(self):
+        own = [path("import/", self.admin_site.admin_view(self.import_view), name="digest_paper_import")]
+        return own + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> TemplateResponse:
+        """The same importers and limits as `import_papers`, then its summary."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                parsed = parse_source(form.read(), data["fmt"], listed_on=data["listed_on"])
+                summary = apply_records(parsed.items)
+            except SourceError as error:
+                form.add_error(None, " ".join(f"Nothing was imported: {error}".split()))
+            else:
+                embed_imported(summary)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import papers",
+            "form": form,
+            "summary": summary,
+        }
+        return TemplateResponse(request, "admin/digest/paper/import.html", context)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Paper | None = None) -> bool:
+        # A paper that went out in a digest is part of the ledger: hide it instead. (The
+        # bulk action is refused by the PROTECT on DigestItem.paper, with a list of why.)
+        if obj is not None and obj.digest_items.exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # Curators paste ids as they find them (2410.23168v2, arXiv:2410.23168, an abs
@@ -106,7 +197,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 class DigestItemInline(admin.TabularInline):
     model = DigestItem
-    fields = ("rank", "paper", "score", "topic", "matched")
+    fields = ("rank", "paper", "score", "topic", "why")
     readonly_fields = fields
     ordering = ("rank",)
     extra = 0
@@ -119,16 +210,53 @@ class DigestItemInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Why")
+    def why(self, item: DigestItem) -> str:
+        return " · ".join(str(line) for line in item.matched or ())
+
+
+class DayFilter(admin.SimpleListFilter):
+    """One day of the ledger, from the last two weeks. Computed from the calendar, not
+    from the rows: the date hierarchy's DISTINCT over every period read the whole table."""
+
+    title = "day"
+    parameter_name = "day"
+    days = 14
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        today = timezone.localdate()
+        names = {0: "Today", 1: "Yesterday"}
+        return [
+            ((today - dt.timedelta(days=n)).isoformat(), names.get(n) or f"{today - dt.timedelta(days=n):%a %d %b}")
+            for n in range(self.days)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        try:
+            return queryset.filter(period=dt.date.fromisoformat(self.value()))
+        except ValueError:
+            return queryset.none()
+
 
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
     """Watch sends: the ledger is written by the pipeline, never edited by hand."""
 
     list_display = ("subscriber_email", "period", "status", "paper_count", "sent_at", "view_in_browser")
-    list_filter = ("status", "period")
-    search_fields = ("subscriber__email", "subject", "message_id")
-    date_hierarchy = "period"
+    list_filter = ("status", DayFilter, "period")
+    search_fields = ("subscriber__email",)  # how, see get_search_results
+    search_help_text = "A reader's address (or part of it), or a whole Message-ID in <angle brackets>."
     list_select_related = ("subscriber",)
+    # The ledger grows by a row per reader per day: only orders an index serves (the
+    # default, newest period first), no count of the whole table on filtered pages.
+    sortable_by = ("period",)
+    show_full_result_count = False
+    list_per_page = 50
     inlines = (DigestItemInline,)
     fields = (
         "subscriber", "period", "status", "subject", "message_id", "attempts", "last_error",
@@ -136,8 +264,7 @@ class DigestAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(paper_total=Count("items"))
+    actions = ("retry_failed",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -145,17 +272,45 @@ class DigestAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="Subscriber", ordering="subscriber__email")
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Rows are never edited by hand; retrying goes through the pipeline's own claim.
+        return request.user.has_perm("digest.change_digest")
+
+    @admin.action(description="Retry the selected failed digests", permissions=["retry"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from .tasks import enqueue_digest_sends  # tasks import this app's modules
+
+        ids = requeue_failed(queryset.values_list("pk", flat=True))
+        if not ids:
+            self.message_user(request, "No failed digest among the selected: nothing to retry.", messages.WARNING)
+            return
+        enqueue_digest_sends(ids)
+        plural = "s" if len(ids) != 1 else ""
+        self.message_user(request, f"{len(ids)} failed digest{plural} queued to be sent again.", messages.SUCCESS)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Deleting a row would make its subscriber due again: the next tick would send
+        # the same papers a second time. Nobody deletes from the ledger.
+        return False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # Readers are found among the subscribers (thousands of rows) and their digests by
+        # index; a substring search joined over the whole ledger reads every row.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.startswith("<") and term.endswith(">"):
+            return queryset.filter(message_id=term), False
+        readers = Subscriber.objects.filter(email__icontains=term).values("pk")
+        return queryset.filter(subscriber__in=readers), False
+
+    @admin.display(description="Subscriber")
     def subscriber_email(self, digest: Digest) -> str:
         return digest.subscriber.email
 
-    @admin.display(description="Papers", ordering="paper_total")
-    def paper_count(self, digest: Digest) -> int:
-        return digest.paper_total
-
     @admin.display(description="View")
     def view_in_browser(self, digest: Digest) -> str:
-        if digest.status == Digest.Status.EMPTY:
+        if digest.status != Digest.Status.SENT:
             return "-"  # nothing was sent
         return format_html('<a href="{}" target="_blank" rel="noopener">view in browser</a>',
                            reverse("digest:view", args=[view_token(digest)]))

@@ -57,7 +57,9 @@ class Entry:
     @classmethod
     def from_item(cls, item: DigestItem, subscriber: Subscriber) -> "Entry":
         topic = item.topic
-        featured = item.paper.is_featured and subscriber.include_featured
+        # A pick is what planning chose as one (within the cap) and is still featured; a
+        # featured paper that came in as a match stays with its topic.
+        featured = item.paper.is_featured and subscriber.include_featured and "editor's pick" in (item.matched or ())
         return cls(
             item.paper, item.rank, item.score, topic.slug if topic else None, topic.name if topic else None,
             list(item.matched or ()), featured,

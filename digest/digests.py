@@ -47,6 +47,7 @@ from .digest_email import Entry, digest_context, digest_entries, digest_message,
 from .emails import is_transient, render_email, send_email
 from .matching import Interest, Match, PaperIndex, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
+from .picks import match_with_picks
 
 logger = logging.getLogger(__name__)
 
@@ -339,8 +340,8 @@ def _draft(
     )
     if not new:
         return Draft(target, [], has_new_papers=False)
-    matches = index.match(
-        target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
+    matches = match_with_picks(
+        index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
     )
     return Draft(target, matches, has_new_papers=True)
 
@@ -491,7 +492,9 @@ def _save_one(draft: Draft, topic_ids: dict[str, int]) -> Digest | None:
 
 def _digest_row(draft: Draft) -> Digest:
     status = Digest.Status.PENDING if draft.sends_email else Digest.Status.EMPTY
-    return Digest(subscriber=draft.subscriber, period=draft.target.period, status=status)
+    return Digest(
+        subscriber=draft.subscriber, period=draft.target.period, status=status, paper_count=len(draft.matches)
+    )
 
 
 def _items(digest: Digest, draft: Draft, topic_ids: dict[str, int]) -> list[DigestItem]:
@@ -595,6 +598,22 @@ def send_digest(
         last_error="",
     )
     return SendOutcome.SENT
+
+
+def requeue_failed(digest_ids: Iterable[int]) -> list[int]:
+    """Put failed digests back to pending and return their ids, for the send tasks to
+    claim like any other. Only rows still failed change (locked first), so retrying the
+    same digest twice (a double click, two curators) hands it out once; and a digest
+    handed out twice is still claimed, hence sent, once (`claim_digest`)."""
+    with transaction.atomic():
+        ids = list(
+            Digest.objects.select_for_update()
+            .filter(pk__in=list(digest_ids), status=Digest.Status.FAILED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Digest.objects.filter(pk__in=ids, status=Digest.Status.FAILED).update(status=Digest.Status.PENDING)
+    return ids
 
 
 class BatchInterrupted(Exception):

@@ -40,7 +40,9 @@ class Topic(models.Model):
     description = models.CharField(max_length=300, blank=True)
     keywords = models.TextField(
         help_text="One phrase per line: synonyms, abbreviations and spellings "
-        "(for example LoRA, adapters, prompt tuning)."
+        "(for example LoRA, adapters, prompt tuning). A phrase in double quotes "
+        '("adapter") matches only its exact form, plurals allowed: for words the stemmer '
+        "folds too far."
     )
     is_active = models.BooleanField(default=True, help_text="Offered on the signup form.")
     # What "Name: description" means to the embedding model (`digest.semantic`), and the
@@ -161,6 +163,8 @@ class Digest(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     papers = models.ManyToManyField(Paper, through="DigestItem", related_name="digests")
+    # Stored when the digest is planned, so the changelist never counts items per row.
+    paper_count = models.PositiveSmallIntegerField(default=0, help_text="Papers in the digest when it was planned.")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -169,19 +173,24 @@ class Digest(models.Model):
 
     class Meta:
         ordering = ["-period", "-created_at"]
+        # The admin's changelist order (the default plus the id it adds to make the order
+        # total), so its first page is read from the index, not by sorting the ledger.
+        indexes = [models.Index(fields=["-period", "-created_at", "-id"], name="digest_ledger_order")]
         constraints = [
             models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")
         ]
 
     def __str__(self) -> str:
-        return f"Digest {self.period} for subscriber {self.subscriber_id}"
+        return f"Digest of {self.period} for {self.subscriber.email}"
 
 
 class DigestItem(models.Model):
     """A paper in a digest, with its rank and why it was chosen."""
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
-    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="digest_items")
+    # A sent paper stays in the ledger: deleting it would rewrite what readers were sent
+    # (curators hide it instead).
+    paper = models.ForeignKey(Paper, on_delete=models.PROTECT, related_name="digest_items")
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField(default=0)
     topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL)
@@ -192,3 +201,6 @@ class DigestItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["digest", "paper"], name="paper_once_per_digest")
         ]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.paper.title}"

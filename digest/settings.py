@@ -300,6 +300,9 @@ FEED_REDIRECT_HOSTS = env_list("FEED_REDIRECT_HOSTS", "")
 # variable on purpose; tests shorten it through Django's settings override.
 ARXIV_REQUEST_INTERVAL_SECONDS = 3.0
 
+# Editor's picks per digest, shown in their own section above the reader's own papers.
+EDITORS_PICKS_PER_DIGEST = env_int("EDITORS_PICKS_PER_DIGEST", 3)
+
 # Subscriptions.
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7)
 MANAGE_LINK_MAX_AGE_DAYS = env_int("MANAGE_LINK_MAX_AGE_DAYS", 60)

@@ -1,17 +1,30 @@
 """Subscribers in the Django admin (staff only, like all of the admin).
 
-Consent evidence is read-only: it records what happened and must not be edited. The
-token secret is never shown; "revoke links" rotates it."""
+The admin keeps the promises the subscriber's own pages keep: adding someone starts the
+double opt-in (pending, confirmation email), a new address is confirmed from that
+address, and status changes (pause, resume, unsubscribe) are actions that call the same
+service functions. Consent evidence and the status are read-only: they record what
+happened. The token secret is never shown; "revoke links" rotates it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .forms import PreferencesForm
-from .models import Counter, Subscriber
+from . import services
+from .forms import NormalisedEmailField, PreferencesForm
+from .models import Counter, Subscriber, normalise_email
+
+# What the consent evidence says of a subscription a curator started: the person still
+# confirms it themselves, from the link emailed to them.
+ADMIN_CONSENT_TEXT = (
+    "Added in the admin by curator {user}; subscribed only once they confirmed from the link emailed to them."
+)
 
 # Recorded by the signup and confirmation views; never edited by hand.
 CONSENT_EVIDENCE = [
@@ -35,10 +48,31 @@ class SubscriberAdminForm(forms.ModelForm):
     authors = PreferencesForm.base_fields["authors"]
     excluded_keywords = PreferencesForm.base_fields["excluded_keywords"]
     timezone = PreferencesForm.base_fields["timezone"]
+    new_email = NormalisedEmailField(
+        required=False,
+        label="Move to a new address",
+        help_text="A confirmation link goes to the new address; nothing changes until it is opened there.",
+    )
 
     class Meta:
         model = Subscriber
         fields = "__all__"
+
+    def clean_email(self) -> str:
+        email = normalise_email(self.cleaned_data["email"])
+        if Subscriber.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
+            raise ValidationError("This address already has a subscription.", code="taken")
+        return email
+
+    def clean_new_email(self) -> str:
+        new_email = self.cleaned_data.get("new_email") or ""
+        if not new_email or not self.instance.pk:
+            return ""
+        if new_email == self.instance.email:
+            raise ValidationError("That is already their address.", code="same")
+        if self.instance.status not in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+            raise ValidationError("Only a confirmed subscription can move to another address.", code="state")
+        return new_email
 
 
 @admin.register(Subscriber)
@@ -52,10 +86,8 @@ class SubscriberAdmin(admin.ModelAdmin):
     filter_horizontal = ["topics"]
     list_per_page = 50
     show_full_result_count = False
-    actions = ["revoke_links"]
-    readonly_fields = CONSENT_EVIDENCE
-    fieldsets = [
-        (None, {"fields": ["email", "status", "pending_email", "paused_until"]}),
+    actions = ["pause", "resume", "unsubscribe", "revoke_links"]
+    preference_fieldsets = [
         (
             "What they want",
             {"fields": ["topics", "keywords", "authors", "excluded_keywords", "include_featured"]},
@@ -74,11 +106,83 @@ class SubscriberAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": ["email"],
+                "description": "They get a confirmation email and receive digests only once they confirm.",
+            },
+        ),
+        *preference_fieldsets,
+    ]
+    fieldsets = [
+        (None, {"fields": ["email", "new_email", "status", "pending_email", "paused_until"]}),
+        *preference_fieldsets,
         (
             "Consent evidence",
             {"fields": CONSENT_EVIDENCE},
         ),
     ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Subscriber | None = None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str]:
+        if obj is None:
+            return []
+        # The address moves through "new address"; the status through the actions.
+        return ["email", "status", "pending_email", "paused_until", *CONSENT_EVIDENCE]
+
+    def save_model(self, request: HttpRequest, obj: Subscriber, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            if form.cleaned_data.get("new_email"):
+                services.request_email_change(obj, form.cleaned_data["new_email"])
+            return
+        # Added by a curator: the same double opt-in as the signup form.
+        services.subscribe(
+            form.cleaned_data["email"],
+            services.Preferences.from_cleaned_data(form.cleaned_data),
+            services.Evidence.from_request(request),
+            consent_text=ADMIN_CONSENT_TEXT.format(user=request.user.get_username())[:500],
+        )
+        obj.pk = Subscriber.objects.get(email=form.cleaned_data["email"]).pk
+        obj.refresh_from_db()
+
+    def _change_each(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber], change: Callable[[Subscriber], object], done: str
+    ) -> None:
+        """Apply a service function to each selected subscriber; say which ones it does
+        not apply to (a pending address cannot be paused) instead of failing them all."""
+        changed = 0
+        for subscriber in queryset:
+            try:
+                result = change(subscriber)
+            except services.NotChangeable as refusal:
+                self.message_user(request, f"Not changed: {subscriber.email} ({refusal}).", messages.WARNING)
+                continue
+            if result is False:
+                self.message_user(request, f"Not changed: {subscriber.email} (already {done}).", messages.WARNING)
+                continue
+            changed += 1
+        if changed:
+            self.message_user(
+                request, f"{changed} subscriber{'s' if changed != 1 else ''} {done}.", messages.SUCCESS
+            )
+
+    @admin.action(description="Pause the selected subscriptions (until resumed)")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        self._change_each(request, queryset, lambda s: services.pause(s, None), "paused")
+
+    @admin.action(description="Resume the selected paused subscriptions")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        self._change_each(request, queryset, services.resume, "resumed")
+
+    @admin.action(description="Unsubscribe the selected subscribers")
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        self._change_each(request, queryset, services.unsubscribe, "unsubscribed")
 
     @admin.action(description="Revoke every link sent to the selected subscribers")
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:

@@ -91,6 +91,16 @@ class PhraseListField(forms.CharField):
             return ", ".join(value)
         return value
 
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # The stored list against the list the typed text cleans to: "LoRA" shown as
+        # "LoRA" and posted back unchanged is no change (the admin's history says so).
+        try:
+            cleaned = self.clean(data)
+        except ValidationError:
+            return True
+        stored = initial if isinstance(initial, (list, tuple)) else split_phrases(initial or "")
+        return cleaned != list(stored)
+
     def clean(self, value: Any) -> list[str]:
         text = super().clean(value)
         phrases = split_phrases(text)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
 from digest.models import Paper, Topic
+from digest.picks import match_with_picks
 from digest.proxies import client_ip
 from digest.vectors import embed_keywords
 
@@ -362,6 +363,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             {
                 "period": when(digest.period),
                 "status": digest.status,
+                "paper_count": digest.paper_count,
                 "subject": digest.subject,
                 "message_id": digest.message_id,
                 "created_at": when(digest.created_at),
@@ -527,8 +529,8 @@ def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
     if listing.day is None:
         return Preview(day=None, papers_that_day=0, matches=[], asked_for_anything=asked)
     index = listing_index(listing)
-    matches = index.match(
-        interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
+    matches = match_with_picks(
+        index, interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
     )
     readings = keyword_readings(preferences.keywords, preferences.unexpanded_keywords, index)
     return Preview(

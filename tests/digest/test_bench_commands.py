@@ -27,3 +27,17 @@ def test_bench_digests_prints_figures_and_keeps_nothing():
     assert "build + send" in report and "per digest" in report
     assert Subscriber.objects.count() == 0
     assert Digest.objects.count() == 0
+
+
+def test_bench_admin_prints_each_changelist_and_keeps_nothing():
+    for n in range(3):
+        paper(f"Paper {n}", "An abstract.")
+    out = StringIO()
+
+    call_command("bench_admin", "--digests", "40", "--repeat", "1", stdout=out, stderr=StringIO())
+
+    report = out.getvalue()
+    assert "40 digests" in report
+    assert "digests, failed" in report and "subscribers" in report and "queries" in report
+    assert Digest.objects.count() == 0
+    assert Subscriber.objects.count() == 0

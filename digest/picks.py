@@ -1,0 +1,52 @@
+"""Editor's picks in a digest: at most a few (EDITORS_PICKS_PER_DIGEST), in their own
+section at the top, on top of the reader's own papers rather than instead of them.
+
+The matcher ranks every featured paper first and counts it against the reader's limit,
+so ten picks on a busy day made a digest of picks only. Here the picks are chosen first
+(the matcher's best few) and the reader's limit is then filled without them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Container
+
+from django.conf import settings
+
+from .matching import Interest, Match, PaperIndex
+
+
+def match_with_picks(
+    index: PaperIndex,
+    interest: Interest,
+    *,
+    listed_from: dt.date | None = None,
+    listed_to: dt.date | None = None,
+    exclude_ids: Container[int] = frozenset(),
+    limit: int | None = None,
+) -> list[Match]:
+    """The capped picks (if the reader wants them), then up to `limit` matched papers."""
+    window = {"listed_from": listed_from, "listed_to": listed_to}
+    cap = settings.EDITORS_PICKS_PER_DIGEST
+    picks: list[Match] = []
+    if interest.include_featured and cap > 0:
+        picks = [m for m in index.match(interest, **window, exclude_ids=exclude_ids, limit=cap) if m.featured]
+    chosen = {m.paper.pk for m in picks}
+    rest = index.match(
+        dataclasses.replace(interest, include_featured=False),
+        **window,
+        exclude_ids=_Either(exclude_ids, chosen),
+        limit=limit,
+    )
+    return picks + rest
+
+
+@dataclasses.dataclass(frozen=True)
+class _Either:
+    """Ids in either container, without copying a large one."""
+
+    first: Container[int]
+    second: Container[int]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.first or item in self.second

@@ -1,0 +1,85 @@
+"""Importing papers from the admin: a file or a URL, the same importers and limits as
+`import_papers`, and its summary with every rejected record."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from digest.models import Paper
+
+from .feed_server import FIXTURES, SAMPLE_LISTING, feed_server  # noqa: F401
+from .test_curator_admin import PAPERS
+
+pytestmark = pytest.mark.django_db
+
+IMPORT = PAPERS + "import/"
+ABSTRACT = "An abstract long enough to be one, written as several sentences. " * 5
+
+
+def upload(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+def summary_text(response) -> str:
+    page = response.content.decode()
+    assert response.status_code == 200
+    return page
+
+
+def test_the_paper_list_links_to_the_import_page(admin_client):
+    assert IMPORT in admin_client.get(PAPERS).content.decode()
+
+
+def test_a_curator_uploads_a_listing_and_sees_each_rejected_record(admin_client):
+    listing = ("Daily Papers\r\n\r\nGood Paper\r\n\r\n" + ABSTRACT + "\r\n\r\nOrphan Title\r\n\r\n"
+               "Another Good Paper\r\n\r\n" + ABSTRACT + "\r\n").encode()
+
+    page = summary_text(admin_client.post(IMPORT, {"file": upload("listing.txt", listing), "fmt": "auto",
+                                                   "listed_on": "2024-10-31"}))
+
+    assert "Created 2, updated 0, unchanged 0, rejected 1." in page
+    assert "line 7" in page and "has no abstract" in page
+    assert set(Paper.objects.values_list("title", flat=True)) == {"Good Paper", "Another Good Paper"}
+    assert set(Paper.objects.values_list("listed_on", flat=True)).pop().isoformat() == "2024-10-31"
+
+    again = summary_text(admin_client.post(IMPORT, {"file": upload("listing.txt", listing), "fmt": "auto"}))
+    assert "Created 0, updated 0, unchanged 2, rejected 1." in again
+
+
+def test_a_curator_imports_from_a_url(admin_client, feed_server):  # noqa: F811
+    page = summary_text(admin_client.post(IMPORT, {"url": feed_server.base_url + "/api/daily_papers", "fmt": "hf"}))
+
+    assert "Created 5, updated 0, unchanged 0, rejected 1." in page
+    assert Paper.objects.filter(arxiv_id="2410.23168").exists()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"fmt": "auto"}, "Choose a file or give a URL"),
+        ({"url": "file:///etc/passwd", "fmt": "auto"}, "Enter a valid URL"),
+        ({"url": "ftp://example.org/papers.json", "fmt": "auto"}, "Give an http:// or https:// address."),
+        ({"file": "not json", "fmt": "json"}, "Nothing was imported"),
+        ({"fmt": "yaml", "url": "https://example.org/"}, "Select a valid choice"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_imports_nothing(admin_client, data, message):
+    if "file" in data:
+        data = dict(data, file=upload("papers.json", data["file"].encode()))
+    page = summary_text(admin_client.post(IMPORT, data))
+    assert message in page
+    assert Paper.objects.count() == 0
+
+
+def test_a_curator_may_import_and_a_staff_user_without_the_role_may_not(client):
+    curator = User.objects.create_user("cura", password="x", is_staff=True)
+    curator.groups.add(Group.objects.get(name="Curators"))
+    client.force_login(curator)
+    assert client.get(IMPORT).status_code == 200
+
+    client.force_login(User.objects.create_user("other", password="x", is_staff=True))
+    assert client.get(IMPORT).status_code == 403
+    client.logout()
+    assert client.get(IMPORT).status_code == 302
