@@ -21,7 +21,7 @@ from django.utils.text import capfirst
 from subscriptions.models import Subscriber
 
 from .digest_email import view_token
-from .digests import requeue_failed
+from .digests import claim_lease, requeue_failed
 from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
 from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
@@ -243,12 +243,44 @@ class DayFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    """Where a digest stands in delivery, including what `status` alone cannot tell: a
+    claim past its lease (its worker died; the sweeper hands it out again)."""
+
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [
+            ("waiting", "Pending (queued or waiting for a retry)"),
+            ("in_flight", "In flight (claimed, within its lease)"),
+            ("stuck", "Stuck past its lease"),
+            ("retried", "Retried (more than one attempt)"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        lease_start = timezone.now() - claim_lease()
+        match self.value():
+            case "waiting":
+                return queryset.filter(status=Digest.Status.PENDING)
+            case "in_flight":
+                return queryset.filter(status=Digest.Status.SENDING, claimed_at__gte=lease_start)
+            case "stuck":
+                return queryset.filter(status=Digest.Status.SENDING, claimed_at__lt=lease_start)
+            case "retried":
+                return queryset.filter(attempts__gt=1)
+        return queryset
+
+
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
     """Watch sends: the ledger is written by the pipeline, never edited by hand."""
 
-    list_display = ("subscriber_email", "period", "status", "paper_count", "sent_at", "view_in_browser")
-    list_filter = ("status", DayFilter, "period")
+    list_display = (
+        "subscriber_email", "period", "status", "paper_count", "attempts", "uncertain", "claimed_at", "sent_at",
+        "short_error", "view_in_browser",
+    )
+    list_filter = ("status", DeliveryFilter, "uncertain", "failure", DayFilter, "period")
     search_fields = ("subscriber__email",)  # how, see get_search_results
     search_help_text = "A reader's address (or part of it), or a whole Message-ID in <angle brackets>."
     list_select_related = ("subscriber",)
@@ -259,8 +291,8 @@ class DigestAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = (DigestItemInline,)
     fields = (
-        "subscriber", "period", "status", "subject", "message_id", "attempts", "last_error",
-        "created_at", "claimed_at", "sent_at", "view_in_browser",
+        "subscriber", "period", "status", "failure", "uncertain", "subject", "message_id", "attempts",
+        "last_error", "created_at", "claimed_at", "next_attempt_at", "sent_at", "view_in_browser",
     )
     readonly_fields = fields
 
@@ -307,6 +339,11 @@ class DigestAdmin(admin.ModelAdmin):
     @admin.display(description="Subscriber")
     def subscriber_email(self, digest: Digest) -> str:
         return digest.subscriber.email
+
+    @admin.display(description="Last error")
+    def short_error(self, digest: Digest) -> str:
+        error = digest.last_error
+        return error if len(error) <= 80 else error[:79] + "…"
 
     @admin.display(description="View")
     def view_in_browser(self, digest: Digest) -> str:

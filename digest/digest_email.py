@@ -309,6 +309,7 @@ def digest_message(
     *,
     interest: Interest | None = None,
     view_url: str | None = None,
+    message_id: str | None = None,
 ) -> EmailMultiAlternatives:
     context = digest_context(subscriber, period, entries, interest=interest, view_url=view_url)
     return build_email(
@@ -317,6 +318,7 @@ def digest_message(
         context,
         unsubscribe_url=context["links"]["one_click"],
         text_only=subscriber.email_format == Subscriber.Format.TEXT,
+        message_id=message_id,
     )
 
 

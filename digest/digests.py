@@ -28,23 +28,30 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import random
+import smtplib
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, prefetch_related_objects
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
+from django.db.models import Count, F, Q, prefetch_related_objects
 from django.utils import timezone
 
 from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 
 from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
-from .emails import is_transient, render_email, send_email
+from .emails import is_transient, render_email, send_email, sender_domain
+from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
 from .picks import match_with_picks
@@ -53,9 +60,6 @@ logger = logging.getLogger(__name__)
 
 # A subscriber back after a long break gets the latest listing day, not a month of papers.
 LOOKBACK_DAYS = 7
-# A claim older than this belongs to a worker that died mid-send (a send takes seconds,
-# EMAIL_TIMEOUT bounds it), so another worker may take the digest over.
-STALE_CLAIM_AFTER = dt.timedelta(minutes=30)
 # Ids per `IN (...)` query: below SQLite's oldest variable limit (999), one query for
 # any ordinary run.
 QUERY_CHUNK = 900
@@ -415,10 +419,11 @@ class PlanResult:
 
 
 def plan_digests(
-    now: dt.datetime, *, force: bool = False, email: str | None = None, resume_after: dt.timedelta = STALE_CLAIM_AFTER
+    now: dt.datetime, *, force: bool = False, email: str | None = None, resume: bool = False
 ) -> PlanResult:
-    """Steps 1-3: the Digest rows of everyone due at `now`, ready to send, plus the
-    recent digests an earlier run planned but never sent (see `unsent_digest_ids`)."""
+    """Steps 1-3: the Digest rows of everyone due at `now`, ready to send; with `resume`
+    (an operator's run) also every recent digest planned but not sent yet (see
+    `unsent_digest_ids`). The beat tick leaves those to the sweeper."""
     started = timezone.now()
     next_checks: dict[Subscriber, dt.datetime | None] = {}
     targets = due_targets(now, force=force, email=email, next_checks=next_checks)
@@ -430,7 +435,7 @@ def plan_digests(
         save_next_checks(next_checks, unchanged_since=started)
     planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
     just_planned = set(planned)
-    resumed = [pk for pk in unsent_digest_ids(now, older_than=resume_after, email=email) if pk not in just_planned]
+    resumed = [pk for pk in unsent_digest_ids(now, email=email) if pk not in just_planned] if resume else []
     return PlanResult(
         due=len(targets),
         pending_ids=planned + resumed,
@@ -444,14 +449,15 @@ def plan_digests(
 RESUME_PERIODS_DAYS = 2
 
 
-def unsent_digest_ids(now: dt.datetime, *, older_than: dt.timedelta, email: str | None = None) -> list[int]:
-    """Recent digests that were planned but never sent: the broker was down when their ids
-    were queued, or the worker holding them died. A row stops a subscriber from being due
-    again for its period, so without this they would never go out. Handing an id out twice
-    is harmless: only one caller can claim it (`claim_digest`)."""
+def unsent_digest_ids(now: dt.datetime, *, email: str | None = None) -> list[int]:
+    """Recent digests that were planned but not sent yet: the broker was down when their
+    ids were queued, the worker holding them died, or a retry is waiting. A row stops a
+    subscriber from being due again for its period, so without this they would never go
+    out. Handing an id out twice is harmless: only one caller can claim it
+    (`claim_digest`)."""
     rows = Digest.objects.filter(
-        Q(status=Digest.Status.PENDING, created_at__lte=now - older_than)
-        | Q(status=Digest.Status.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER),
+        Q(status=Digest.Status.PENDING)
+        | Q(status=Digest.Status.SENDING, claimed_at__lt=now - claim_lease()),
         period__gte=now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS),
     )
     if email is not None:
@@ -491,9 +497,14 @@ def _save_one(draft: Draft, topic_ids: dict[str, int]) -> Digest | None:
 
 
 def _digest_row(draft: Draft) -> Digest:
-    status = Digest.Status.PENDING if draft.sends_email else Digest.Status.EMPTY
+    if not draft.sends_email:
+        return Digest(
+            subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
+            paper_count=len(draft.matches),
+        )
     return Digest(
-        subscriber=draft.subscriber, period=draft.target.period, status=status, paper_count=len(draft.matches)
+        subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
+        paper_count=len(draft.matches), message_id=new_message_id(), next_attempt_at=timezone.now(),
     )
 
 
@@ -532,79 +543,388 @@ def render_draft(draft: Draft) -> tuple[str, str, str]:
 
 
 # --- 5. Sending ----------------------------------------------------------------------
-
-
-def claim_digest(digest_id: int, now: dt.datetime) -> bool:
-    """Take the digest for this worker. Only one UPDATE can change the row from pending
-    to sending, so two workers never send the same digest; a claim left by a worker that
-    died mid-send becomes claimable again after STALE_CLAIM_AFTER."""
-    claimable = Q(status=Digest.Status.PENDING) | Q(
-        status=Digest.Status.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER
-    )
-    changed = Digest.objects.filter(claimable, pk=digest_id).update(
-        status=Digest.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return changed == 1
+#
+# Each digest is sent on its own terms: claimed by a conditional UPDATE (only one caller
+# can take it), sent with the Message-ID stored on it when it was planned, and its
+# outcome recorded on it alone:
+#
+# - sent: the server answered 250.
+# - a temporary failure (4xx, connection refused or lost before the message data went
+#   out, timeout): pending again, retried at `next_attempt_at` (backoff with jitter);
+#   failed ("gave up") after DIGEST_MAX_ATTEMPTS attempts.
+# - a permanent refusal (5xx): failed at once, as bounced.
+# - uncertain: the message data went out and the connection was lost before the final
+#   reply, or a worker's claim ran past its lease. The server may have it. It is resent
+#   once (same Message-ID), flagged; a second uncertain outcome is final, never a loop.
 
 
 class SendOutcome(enum.StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"  # not ours to send: already sent, being sent, or not pending
+    RETRY = "retry"  # a temporary failure: pending again until `next_attempt_at`
     FAILED = "failed"
+    UNCERTAIN = "uncertain"  # may have arrived; already resent once, so not again
     EMPTY = "empty"
 
 
-def send_digest(
-    digest_id: int,
-    *,
-    now: dt.datetime | None = None,
-    connection=None,
-    retry_transient: bool = False,
-) -> SendOutcome:
-    """Send one planned digest, at most once. Returns a SendOutcome value.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
-    With `retry_transient`, a temporary SMTP failure puts the digest back to pending and
-    re-raises, so the caller (a Celery task) retries it later; otherwise it is recorded
-    as failed.
-    """
-    now = now or timezone.now()
-    if not claim_digest(digest_id, now):
-        return SendOutcome.SKIPPED
-    digest = Digest.objects.select_related("subscriber").get(pk=digest_id)
-    if not is_receiving(digest.subscriber, digest.period):
-        # Unsubscribed or paused between planning and sending.
-        _finish(digest, Digest.Status.FAILED, last_error="Not sent: the subscriber no longer receives digests.")
-        return SendOutcome.FAILED
-    try:
-        entries = digest_entries(digest)
-        if not entries and not digest.subscriber.send_when_empty:
-            _finish(digest, Digest.Status.EMPTY)
-            return SendOutcome.EMPTY
-        message = digest_message(digest.subscriber, digest.period, entries, view_url=view_digest_url(digest))
-        send_email(message, connection)
-    except Exception as exc:
-        if retry_transient and is_transient(exc):
-            _finish(digest, Digest.Status.PENDING, last_error=_describe(exc))
-            raise
-        logger.exception("digest %s could not be sent", digest_id)
-        _finish(digest, Digest.Status.FAILED, last_error=_describe(exc))
-        return SendOutcome.FAILED
-    _finish(
-        digest,
-        Digest.Status.SENT,
-        sent_at=timezone.now(),
-        subject=message.subject[:300],
-        message_id=message.extra_headers.get("Message-ID", "")[:200],
-        last_error="",
+
+def claim_lease() -> dt.timedelta:
+    """How long a claim holds. One message cannot take longer to send (digest.mail_smtp
+    bounds it from EMAIL_TIMEOUT), so a claim older than this belongs to a worker that
+    died or lost its database mid-send."""
+    return dt.timedelta(seconds=message_budget_seconds(settings.EMAIL_TIMEOUT))
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt after `attempts` attempts: doubling from
+    DIGEST_RETRY_SECONDS up to DIGEST_RETRY_MAX_SECONDS, each drawn from the upper half
+    of its step so retries of many digests spread out instead of arriving together."""
+    step = min(settings.DIGEST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), settings.DIGEST_RETRY_MAX_SECONDS)
+    return random.uniform(step / 2, step)
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}.digest@{sender_domain()}>"
+
+
+def claim_digest(digest_id: int, now: dt.datetime) -> bool:
+    """Take the digest for this caller. Only one UPDATE can change the row from pending
+    to sending, so two workers never send the same digest at once; a claim past its
+    lease is taken over once, as uncertain (see above)."""
+    rows = Digest.objects.filter(pk=digest_id)
+    claim = {"status": Digest.Status.SENDING, "claimed_at": now, "attempts": F("attempts") + 1}
+    if rows.filter(status=Digest.Status.PENDING).update(**claim):
+        return True
+    expired = rows.filter(status=Digest.Status.SENDING, claimed_at__lt=now - claim_lease())
+    if expired.filter(uncertain=False).update(
+        **claim, uncertain=True, last_error="Uncertain: an attempt did not finish within its lease (worker stopped?)"
+    ):
+        return True
+    expired.filter(uncertain=True).update(
+        status=Digest.Status.UNCERTAIN,
+        last_error="Uncertain: the resend of an uncertain digest did not finish within its lease either",
     )
-    return SendOutcome.SENT
+    return False
+
+
+@dataclass
+class Attempt:
+    outcome: SendOutcome
+    retry_at: dt.datetime | None = None  # when outcome is RETRY
+
+
+class Sender:
+    """Sends digests one by one over one connection of the configured backend. The
+    connection is opened before a digest is claimed (so a claim's lease covers only
+    building and sending one message) and dropped after an error that may have broken
+    it. Once it cannot be opened, the server is taken as unreachable for the rest of
+    this sender's digests: each is recorded as a temporary failure without waiting for
+    another connect timeout."""
+
+    def __init__(self, connection=None) -> None:
+        self.connection = connection or get_connection()
+        self.is_open = False
+        self.unreachable: BaseException | None = None
+
+    def close(self) -> None:
+        if self.is_open:
+            with suppress(Exception):
+                self.connection.close()
+        self.is_open = False
+
+    def _open(self) -> None:
+        if self.is_open or self.unreachable is not None:
+            return
+        try:
+            self.connection.open()
+            self.is_open = True
+        except Exception as exc:
+            logger.warning("mail server unreachable: %s", _describe(exc))
+            self.unreachable = exc
+            self._drop()
+
+    def _drop(self) -> None:
+        # A timed-out or half-closed SMTP session cannot be quit politely (QUIT would wait
+        # for another timeout): close the socket.
+        smtp = getattr(self.connection, "connection", None)
+        if smtp is not None:
+            with suppress(Exception):
+                smtp.close()
+            self.connection.connection = None
+        self.is_open = False
+
+    def send(self, digest_id: int, *, now: dt.datetime | None = None) -> Attempt:
+        self._open()
+        now = now or timezone.now()
+        if not claim_digest(digest_id, now):
+            return Attempt(SendOutcome.SKIPPED)
+        try:
+            digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
+        except Digest.DoesNotExist:
+            return Attempt(SendOutcome.SKIPPED)  # deleted (subscriber erased) meanwhile
+        except DATABASE_ERRORS:
+            _release(digest_id, now)
+            raise
+        return self._attempt(digest, now)
+
+    def _attempt(self, digest: Digest, claimed_at: dt.datetime) -> Attempt:
+        finish = partial(_finish, digest.pk, claimed_at)
+        if not is_receiving(digest.subscriber, digest.period):
+            # Unsubscribed or paused between planning and sending.
+            finish(Digest.Status.FAILED, failure=Digest.Failure.NOT_RECEIVING,
+                   last_error="Not sent: the subscriber no longer receives digests.")
+            return Attempt(SendOutcome.FAILED)
+        if self.unreachable is not None:
+            return self._failed(digest, finish, self.unreachable, connecting=True)
+        try:
+            entries = digest_entries(digest)
+            if not entries and not digest.subscriber.send_when_empty:
+                finish(Digest.Status.EMPTY)
+                return Attempt(SendOutcome.EMPTY)
+            if not digest.message_id:
+                # Planned before Message-IDs were stored: store one before the first attempt.
+                digest.message_id = new_message_id()
+                Digest.objects.filter(pk=digest.pk, claimed_at=claimed_at).update(message_id=digest.message_id)
+            message = digest_message(
+                digest.subscriber, digest.period, entries,
+                view_url=view_digest_url(digest), message_id=digest.message_id,
+            )
+        except DATABASE_ERRORS:
+            _release(digest.pk, claimed_at)
+            raise
+        except Exception as exc:
+            logger.exception("digest %s could not be built", digest.pk)
+            finish(Digest.Status.FAILED, failure=Digest.Failure.ERROR, last_error=_describe(exc))
+            return Attempt(SendOutcome.FAILED)
+        try:
+            send_email(message, self.connection)
+        except Exception as exc:
+            if not isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)):
+                self._drop()
+            return self._failed(digest, finish, exc)
+        finish(Digest.Status.SENT, sent_at=timezone.now(), subject=message.subject[:300], last_error="",
+               failure="")
+        return Attempt(SendOutcome.SENT)
+
+    def _failed(self, digest: Digest, finish, exc: BaseException, *, connecting: bool = False) -> Attempt:
+        error = _describe(exc)
+        if isinstance(exc, DeliveryUncertain):
+            if digest.uncertain:
+                finish(Digest.Status.UNCERTAIN, last_error=f"Uncertain again, not resent: {error}")
+                return Attempt(SendOutcome.UNCERTAIN)
+            return self._retry(digest, finish, f"Uncertain, resending once: {error}", uncertain=True)
+        if is_transient(exc):
+            round_attempts = digest.attempts - digest.attempts_at_retry
+            if round_attempts >= settings.DIGEST_MAX_ATTEMPTS:
+                finish(Digest.Status.FAILED, failure=Digest.Failure.GAVE_UP,
+                       last_error=f"Gave up after {round_attempts} attempts: {error}")
+                return Attempt(SendOutcome.FAILED)
+            return self._retry(digest, finish, error)
+        if not connecting and _is_refusal(exc):
+            finish(Digest.Status.FAILED, failure=Digest.Failure.BOUNCED, last_error=f"Bounced: {error}")
+            return Attempt(SendOutcome.FAILED)
+        logger.error("digest %s could not be sent: %s", digest.pk, error)
+        finish(Digest.Status.FAILED, failure=Digest.Failure.ERROR, last_error=error)
+        return Attempt(SendOutcome.FAILED)
+
+    def _retry(self, digest: Digest, finish, error: str, *, uncertain: bool = False) -> Attempt:
+        retry_at = timezone.now() + dt.timedelta(seconds=retry_delay(digest.attempts))
+        fields = {"uncertain": True} if uncertain else {}
+        finish(Digest.Status.PENDING, next_attempt_at=retry_at, last_error=error, **fields)
+        return Attempt(SendOutcome.RETRY, retry_at)
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """The server refused this message or recipient for good (5xx)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def send_digest(digest_id: int, *, now: dt.datetime | None = None, connection=None) -> SendOutcome:
+    """Send one planned digest, at most once, over `connection` or one of its own."""
+    sender = Sender(connection)
+    try:
+        return sender.send(digest_id, now=now).outcome
+    finally:
+        sender.close()
+
+
+@dataclass
+class BatchResult:
+    retries: dict[int, dt.datetime] = field(default_factory=dict)  # digest id: when to try again
+    outcomes: Counter = field(default_factory=Counter)
+
+
+class BatchInterrupted(Exception):
+    """The database failed in the middle of a batch: `remaining` were not attempted;
+    `result` holds what the attempted ones came to (their retries still need queueing)."""
+
+    def __init__(self, remaining: list[int], result: BatchResult, cause: BaseException):
+        super().__init__(f"{len(remaining)} digests left after {cause!r}")
+        self.remaining = remaining
+        self.result = result
+        self.cause = cause
+
+
+def send_batch(digest_ids: Sequence[int]) -> BatchResult:
+    """Send each digest over one connection; one digest's failure never holds back the
+    others. Returns the retries to schedule. A database error stops the batch with
+    BatchInterrupted, so the caller can try the rest again once the database is back."""
+    result = BatchResult()
+    sender = Sender()
+    try:
+        for position, digest_id in enumerate(digest_ids):
+            try:
+                attempt = sender.send(digest_id)
+            except DATABASE_ERRORS as exc:
+                raise BatchInterrupted(list(digest_ids[position:]), result, exc) from exc
+            result.outcomes[attempt.outcome] += 1
+            if attempt.retry_at is not None:
+                result.retries[digest_id] = attempt.retry_at
+    finally:
+        sender.close()
+    return result
+
+
+def send_until_settled(
+    digest_ids: Sequence[int], *, on_progress: Callable[[int], None] = lambda done: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send in this process (`send_digests --inline`) and retry temporary failures on
+    the same schedule as the workers, until every digest has a final outcome."""
+    waiting: dict[int, dt.datetime] = dict.fromkeys(digest_ids, timezone.now())
+    while waiting:
+        now = timezone.now()
+        due = sorted(pk for pk, at in waiting.items() if at <= now)
+        if not due:
+            sleep(max((min(waiting.values()) - now).total_seconds(), 0.05))
+            continue
+        for pk in due:
+            del waiting[pk]
+        result = send_batch(due)
+        waiting.update(result.retries)
+        on_progress(len(digest_ids) - len(waiting))
+
+
+def _finish(digest_id: int, claimed_at: dt.datetime, status: str, **fields) -> None:
+    """Record the outcome of the claim made at `claimed_at`. Only that claim may (a
+    claim taken over after its lease has another time). The database may be briefly
+    unreachable: the outcome of a send that happened must not be lost, so the write is
+    tried again for up to a lease."""
+    _write_with_retries(
+        lambda: Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING, claimed_at=claimed_at).update(
+            status=status, **fields
+        )
+    )
+
+
+def _release(digest_id: int, claimed_at: dt.datetime) -> None:
+    """Give a claim back (nothing was sent): the digest is pending again, not stuck."""
+    with suppress(*DATABASE_ERRORS):
+        _write_with_retries(
+            lambda: Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING, claimed_at=claimed_at).update(
+                status=Digest.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=timezone.now()
+            )
+        )
+
+
+def _write_with_retries(write: Callable[[], int]) -> int:
+    deadline = time.monotonic() + claim_lease().total_seconds()
+    pause = 0.5
+    while True:
+        try:
+            return write()
+        except DATABASE_ERRORS as exc:
+            if time.monotonic() + pause > deadline or db_connection.in_atomic_block:
+                raise
+            logger.warning("database unreachable while recording a digest (%s); trying again", exc)
+            # A connection that failed once stays broken: start a new one.
+            db_connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 10)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+# --- 6. Stranded digests -------------------------------------------------------------
+
+
+def stranded_after() -> dt.timedelta:
+    """A pending digest not attempted this long after it was queued (or its retry came
+    due) has lost its queue message: the broker restarted empty, or the worker holding
+    it died. Two sweeps: short enough to recover in minutes, long enough that a healthy
+    queue rarely gets a second copy (a second copy is harmless: only one claim wins)."""
+    return dt.timedelta(seconds=2 * settings.DIGEST_SWEEP_SECONDS)
+
+
+def sweep_stranded(now: dt.datetime) -> list[int]:
+    """Ids of recent digests to queue again: pending ones past `stranded_after`, and
+    claims past their lease. Their pending rows are marked as queued now, so the next
+    sweep leaves them alone while the queue works through them."""
+    recent = Digest.objects.filter(period__gte=now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS))
+    late = now - stranded_after()
+    pending = recent.filter(
+        Q(next_attempt_at__lt=late) | Q(next_attempt_at__isnull=True, created_at__lt=late),
+        status=Digest.Status.PENDING,
+    )
+    ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    for chunk in chunked(ids, QUERY_CHUNK):
+        Digest.objects.filter(pk__in=chunk, status=Digest.Status.PENDING).update(next_attempt_at=now)
+    expired = recent.filter(status=Digest.Status.SENDING, claimed_at__lt=now - claim_lease())
+    return sorted(ids + list(expired.values_list("pk", flat=True)))
+
+
+@dataclass
+class DeliveryState:
+    pending: int = 0
+    in_flight: int = 0
+    stuck: int = 0  # claims past their lease
+    uncertain: int = 0  # flagged: a copy may have arrived before the (re)send
+    failed: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.pending} pending, {self.in_flight} in flight, {self.stuck} stuck past their lease, "
+            f"{self.uncertain} uncertain, {self.failed} failed"
+        )
+
+
+def delivery_state(now: dt.datetime, *, since: dt.date | None = None) -> DeliveryState:
+    """Counts of the digests of recent periods (those the sweeper still looks after)."""
+    since = since or now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS)
+    rows = Digest.objects.filter(period__gte=since)
+    lease_start = now - claim_lease()
+    counts = rows.aggregate(
+        pending=Count("pk", filter=Q(status=Digest.Status.PENDING)),
+        in_flight=Count("pk", filter=Q(status=Digest.Status.SENDING, claimed_at__gte=lease_start)),
+        stuck=Count("pk", filter=Q(status=Digest.Status.SENDING, claimed_at__lt=lease_start)),
+        uncertain=Count("pk", filter=Q(uncertain=True) | Q(status=Digest.Status.UNCERTAIN)),
+        failed=Count("pk", filter=Q(status=Digest.Status.FAILED)),
+    )
+    return DeliveryState(**counts)
+
+
+def failed_digest_ids(*, period: dt.date | None, now: dt.datetime) -> list[int]:
+    """Failed digests of `period`, else of the recent periods the sweeper looks after."""
+    rows = Digest.objects.filter(status=Digest.Status.FAILED)
+    if period is not None:
+        rows = rows.filter(period=period)
+    else:
+        rows = rows.filter(period__gte=now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS))
+    return list(rows.order_by("pk").values_list("pk", flat=True))
 
 
 def requeue_failed(digest_ids: Iterable[int]) -> list[int]:
-    """Put failed digests back to pending and return their ids, for the send tasks to
-    claim like any other. Only rows still failed change (locked first), so retrying the
-    same digest twice (a double click, two curators) hands it out once; and a digest
-    handed out twice is still claimed, hence sent, once (`claim_digest`)."""
+    """Put failed digests back to pending, with a fresh round of attempts, and return
+    their ids, for the send tasks to claim like any other. Only rows still failed change
+    (locked first), so retrying the same digest twice (a double click, two curators)
+    hands it out once; and a digest handed out twice is still claimed, hence sent, once
+    (`claim_digest`)."""
     with transaction.atomic():
         ids = list(
             Digest.objects.select_for_update()
@@ -612,45 +932,7 @@ def requeue_failed(digest_ids: Iterable[int]) -> list[int]:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        Digest.objects.filter(pk__in=ids, status=Digest.Status.FAILED).update(status=Digest.Status.PENDING)
+        Digest.objects.filter(pk__in=ids, status=Digest.Status.FAILED).update(
+            status=Digest.Status.PENDING, attempts_at_retry=F("attempts"), failure="", next_attempt_at=timezone.now()
+        )
     return ids
-
-
-class BatchInterrupted(Exception):
-    """A transient SMTP error stopped a batch: `remaining` are the ids not yet sent."""
-
-    def __init__(self, remaining: list[int], cause: BaseException):
-        super().__init__(f"{len(remaining)} digests left after {cause!r}")
-        self.remaining = remaining
-        self.cause = cause
-
-
-def send_batch(digest_ids: list[int], *, final_attempt: bool) -> None:
-    """Send each digest (claimed one by one, so a redelivered batch never double-sends)
-    over one SMTP connection. Before the final attempt a transient error stops the batch
-    with BatchInterrupted, so the caller can retry the rest later; on the final attempt
-    every message gets its own connection and each failure is recorded on its digest
-    instead of one dead connection failing the whole batch."""
-    connection = None if final_attempt else get_connection()
-    position = 0
-    try:
-        if connection is not None:
-            connection.open()
-        for position, digest_id in enumerate(digest_ids):
-            send_digest(digest_id, connection=connection, retry_transient=not final_attempt)
-    except Exception as exc:
-        if final_attempt or not is_transient(exc):
-            raise
-        raise BatchInterrupted(list(digest_ids[position:]), exc) from exc
-    finally:
-        if connection is not None:
-            connection.close()
-
-
-def _finish(digest: Digest, status: str, **fields) -> None:
-    # Only the claimant (status still "sending") may record the outcome.
-    Digest.objects.filter(pk=digest.pk, status=Digest.Status.SENDING).update(status=status, **fields)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]

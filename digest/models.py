@@ -154,6 +154,15 @@ class Digest(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         EMPTY = "empty", "Nothing to send"
+        # Sent, the connection was lost before the server's final reply, and the one
+        # resend allowed ended the same way: it may or may not have arrived.
+        UNCERTAIN = "uncertain", "Uncertain (may have arrived)"
+
+    class Failure(models.TextChoices):
+        BOUNCED = "bounced", "Bounced (refused for good by the mail server)"
+        GAVE_UP = "gave_up", "Gave up after repeated temporary errors"
+        NOT_RECEIVING = "not_receiving", "Subscriber no longer receives digests"
+        ERROR = "error", "Error while building or sending"
 
     subscriber = models.ForeignKey(
         "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="digests"
@@ -161,21 +170,39 @@ class Digest(models.Model):
     period = models.DateField(help_text="Subscriber's local date (daily) or week start (weekly).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     subject = models.CharField(max_length=300, blank=True)
+    # Set when the digest is planned, before any attempt: every attempt (a retry, the
+    # resend of an uncertain one) carries the same Message-ID, so servers and clients that
+    # deduplicate see one message.
     message_id = models.CharField(max_length=200, blank=True)
     papers = models.ManyToManyField(Paper, through="DigestItem", related_name="digests")
     # Stored when the digest is planned, so the changelist never counts items per row.
     paper_count = models.PositiveSmallIntegerField(default=0, help_text="Papers in the digest when it was planned.")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # `attempts` when a failed digest was last retried by hand: it then gets a fresh round
+    # of DIGEST_MAX_ATTEMPTS, while `attempts` keeps counting them all.
+    attempts_at_retry = models.PositiveSmallIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True)
+    failure = models.CharField(max_length=20, choices=Failure.choices, blank=True)
+    uncertain = models.BooleanField(
+        default=False,
+        help_text="An attempt lost the connection after the message was sent and before the "
+        "server's final reply: a copy may have arrived, so one resend may be a duplicate.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a pending digest is expected to be attempted: when it was queued, or when its
+    # retry is due. The sweeper re-queues pending digests well past this instant.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-period", "-created_at"]
         # The admin's changelist order (the default plus the id it adds to make the order
         # total), so its first page is read from the index, not by sorting the ledger.
-        indexes = [models.Index(fields=["-period", "-created_at", "-id"], name="digest_ledger_order")]
+        indexes = [
+            models.Index(fields=["-period", "-created_at", "-id"], name="digest_ledger_order"),
+            models.Index(fields=["status", "next_attempt_at"], name="digest_status_next_attempt"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")
         ]

@@ -204,6 +204,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
     }
 else:
+    # A task not acknowledged within this long is handed out again. Every countdown
+    # (digest retries) stays well below it; see DIGEST_RETRY_MAX_SECONDS.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # Progress of a send is read from Digest rows, not task results, so no result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -243,6 +245,12 @@ CELERY_BEAT_SCHEDULE = {
         # workers were down) one tick does the work, not a pile of stale ones.
         "options": {"expires": DIGEST_TICK_SECONDS},
     },
+    # Re-queues digests stranded by a lost broker message, a killed worker or a
+    # database outage, and retries whose time has come.
+    "sweep-stranded-digests": {
+        "task": "digest.tasks.sweep_digests",
+        "schedule": env_int("DIGEST_SWEEP_SECONDS", 60),
+    },
     "import-daily-feeds": {
         "task": "digest.tasks.import_daily_feeds",
         "schedule": crontab(minute=env_str("FEED_IMPORT_MINUTE", "15"), hour="*/2"),
@@ -276,7 +284,9 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "digest.mail_outbox.OutboxBackend",
+    # Django's SMTP backend, able to tell a connection lost after the message was sent
+    # (delivery uncertain) from one lost before.
+    "digest.mail_smtp.EmailBackend" if EMAIL_HOST else "digest.mail_outbox.OutboxBackend",
 )
 OUTBOX_DIR = Path(env_str("OUTBOX_DIR", str(VAR_DIR / "outbox")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "digest@localhost")
@@ -285,6 +295,24 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Postal address and privacy policy shown in every email footer (anti-spam law).
 POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daily Papers Digest, 1 Example Street, 00000 Example City")
 PRIVACY_POLICY_URL = env_str("PRIVACY_POLICY_URL", f"{SITE_URL}/privacy/")
+
+# Digest delivery. A temporary failure (4xx, connection lost) is retried after about
+# DIGEST_RETRY_SECONDS, doubling per attempt up to DIGEST_RETRY_MAX_SECONDS, with jitter;
+# after DIGEST_MAX_ATTEMPTS attempts the digest is recorded as failed.
+DIGEST_RETRY_SECONDS = env_int("DIGEST_RETRY_SECONDS", 60)
+DIGEST_RETRY_MAX_SECONDS = env_int("DIGEST_RETRY_MAX_SECONDS", 15 * 60)
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 8)
+DIGEST_SWEEP_SECONDS = env_int("DIGEST_SWEEP_SECONDS", 60)
+_visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+if _visibility and DIGEST_RETRY_MAX_SECONDS > _visibility // 2:
+    # A countdown past the visibility timeout makes the broker hand the retry out twice.
+    raise ImproperlyConfigured(
+        f"DIGEST_RETRY_MAX_SECONDS ({DIGEST_RETRY_MAX_SECONDS}) must be at most half the broker's "
+        f"visibility timeout ({_visibility} s)"
+    )
+if min(DIGEST_RETRY_SECONDS, DIGEST_RETRY_MAX_SECONDS, DIGEST_MAX_ATTEMPTS, DIGEST_SWEEP_SECONDS) < 1:
+    raise ImproperlyConfigured("DIGEST_RETRY_SECONDS, DIGEST_RETRY_MAX_SECONDS, DIGEST_MAX_ATTEMPTS and "
+                               "DIGEST_SWEEP_SECONDS must be at least 1")
 
 # Paper feeds imported on the beat schedule: comma-separated URLs. "{date}" is replaced
 # by the day being fetched (YYYY-MM-DD).

@@ -3,13 +3,17 @@ plain function that does the work."""
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import date, datetime
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from digest import digests, importers, locks
+
+logger = logging.getLogger(__name__)
 
 
 # A feed that times out or answers 5xx is usually back within minutes: retry after about
@@ -31,10 +35,11 @@ def import_daily_feeds(day: str | None = None) -> None:
 # Digest ids per send task: big enough that one SMTP connection carries many messages,
 # small enough that a batch takes seconds and a retry repeats little.
 SEND_BATCH_SIZE = 50
-# A mail server that is down or says "try again later" (4xx) usually recovers within the
-# hour: retry the unsent rest of a batch after 1, 4, 16 and 64 minutes, then record the
-# digest as failed.
-SEND_RETRY_DELAYS = (60, 4 * 60, 16 * 60, 64 * 60)
+# A database outage in the middle of a batch: try the rest again after 5, 10, 20, 40
+# and then every 60 seconds, for about half an hour; the sweeper takes over after that.
+DATABASE_RETRY_SECONDS = 5
+DATABASE_RETRY_MAX_SECONDS = 60
+DATABASE_RETRIES = 30
 
 
 @shared_task
@@ -48,6 +53,13 @@ def send_due_digests() -> int:
         return enqueue_digest_sends(result.pending_ids)
 
 
+@shared_task
+def sweep_digests() -> int:
+    """Beat, every minute or two: queue again the digests whose queue message was lost
+    (broker restarted, worker killed) or whose claim ran past its lease."""
+    return enqueue_digest_sends(digests.sweep_stranded(timezone.now()))
+
+
 def enqueue_digest_sends(digest_ids: list[int]) -> int:
     """Queue ids in batches once the rows they name are committed; returns the batch count."""
     batches = [list(chunk) for chunk in digests.chunked(digest_ids, SEND_BATCH_SIZE)]
@@ -56,11 +68,27 @@ def enqueue_digest_sends(digest_ids: list[int]) -> int:
     return len(batches)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=len(SEND_RETRY_DELAYS))
+@shared_task(bind=True, acks_late=True, max_retries=DATABASE_RETRIES)
 def send_digest_batch(self, digest_ids: list[int]) -> None:
-    """Send a batch of planned digests; on a transient SMTP error, retry the unsent rest."""
+    """Send a batch of planned digests. Each digest that failed for now is retried on
+    its own schedule; a database outage retries the unsent rest of the batch."""
     try:
-        digests.send_batch(digest_ids, final_attempt=self.request.retries >= self.max_retries)
+        result = digests.send_batch(digest_ids)
     except digests.BatchInterrupted as stop:
-        delay = SEND_RETRY_DELAYS[self.request.retries]
+        schedule_digest_retries(stop.result.retries)
+        delay = min(DATABASE_RETRY_SECONDS * 2 ** self.request.retries, DATABASE_RETRY_MAX_SECONDS)
         raise self.retry(args=[stop.remaining], countdown=delay, exc=stop.cause) from stop.cause
+    schedule_digest_retries(result.retries)
+
+
+def schedule_digest_retries(retries: dict[int, datetime]) -> None:
+    """One task per digest at its own time. Each countdown is at most
+    DIGEST_RETRY_MAX_SECONDS, which settings keep well below the broker's visibility
+    timeout, so a waiting retry is never handed out twice."""
+    now = timezone.now()
+    for digest_id, at in retries.items():
+        try:
+            send_digest_batch.apply_async(([digest_id],), countdown=max((at - now).total_seconds(), 0))
+        except KombuOperationalError:
+            # The row says when it is due: the sweeper queues it once the broker is back.
+            logger.warning("could not queue the retry of digest %s: broker unreachable", digest_id)

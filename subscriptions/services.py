@@ -370,6 +370,10 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "claimed_at": when(digest.claimed_at),
                 "sent_at": when(digest.sent_at),
                 "attempts": digest.attempts,
+                "attempts_at_retry": digest.attempts_at_retry,
+                "next_attempt_at": when(digest.next_attempt_at),
+                "failure": digest.failure,
+                "uncertain": digest.uncertain,
                 # A mail server's refusal often quotes the address: it is theirs to see.
                 "last_error": digest.last_error,
                 "papers": [

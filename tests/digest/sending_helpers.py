@@ -4,6 +4,7 @@ and the environment a subprocess (worker, manage.py) needs to use the test datab
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import socket
@@ -140,7 +141,9 @@ def free_port() -> int:
 class RecordingHandler:
     """Keeps every message it accepts. After accepting `accept_first` more messages, it
     answers the next `refuse` DATA commands with `refuse_reply` (e.g. a 4xx "try again
-    later") instead."""
+    later") instead. The next `drop_at_rcpt` connections are cut at RCPT. The next `drop_after_data` messages are kept, then the connection is
+    cut before the final reply (the sender cannot know they arrived); `reply_delay`
+    seconds pass before each final reply."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
@@ -148,6 +151,16 @@ class RecordingHandler:
         self.accept_first = 0
         self.refuse = 0
         self.refuse_reply = "451 4.3.0 Try again later"
+        self.drop_after_data = 0
+        self.drop_at_rcpt = 0
+        self.reply_delay = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self.drop_at_rcpt:
+            self.drop_at_rcpt -= 1
+            server.transport.abort()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.accept_first:
@@ -157,6 +170,11 @@ class RecordingHandler:
             return self.refuse_reply
         self.envelopes.append(envelope)
         self.messages.append(parse_eml(envelope.original_content or envelope.content))
+        if self.drop_after_data:
+            self.drop_after_data -= 1
+            server.transport.abort()
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 OK"
 
 
@@ -166,7 +184,7 @@ def smtp_server(settings):
     handler = RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mail_smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = controller.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

@@ -136,8 +136,17 @@ def plan_three() -> list[int]:
     return sorted(digests.plan_digests(NOON_UTC).pending_ids)
 
 
+@pytest.fixture
+def eager_celery():
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
 @pytest.mark.django_db
-def test_a_batch_retries_only_the_digests_not_yet_sent_after_a_temporary_refusal(smtp_server):
+def test_a_batch_retries_only_the_digests_not_yet_sent_after_a_temporary_refusal(smtp_server, eager_celery):
     ids = plan_three()
     smtp_server.accept_first, smtp_server.refuse = 1, 1  # the second message gets a 451
 
@@ -150,27 +159,40 @@ def test_a_batch_retries_only_the_digests_not_yet_sent_after_a_temporary_refusal
 
 
 @pytest.mark.django_db
-def test_after_the_last_retry_each_digest_records_its_failure(smtp_server):
+def test_after_the_last_retry_each_digest_records_its_failure(smtp_server, eager_celery, settings):
     ids = plan_three()
     smtp_server.refuse = 100
+    settings.DIGEST_MAX_ATTEMPTS = 4
 
     tasks.send_digest_batch.apply(args=[ids])
 
     rows = Digest.objects.filter(pk__in=ids)
     assert {d.status for d in rows} == {Digest.Status.FAILED}
+    assert {d.failure for d in rows} == {Digest.Failure.GAVE_UP}
     assert all("451" in d.last_error for d in rows)
-    first = Digest.objects.get(pk=ids[0])
-    assert first.attempts == len(tasks.SEND_RETRY_DELAYS) + 1
+    assert {d.attempts for d in rows} == {4}
     assert smtp_server.messages == []
 
 
-@pytest.fixture
-def eager_celery():
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
+def test_no_retry_waits_longer_than_half_the_brokers_visibility_timeout(settings):
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    from digest import digests
+
+    delays = [digests.retry_delay(attempts) for attempts in range(1, 30) for _ in range(20)]
+
+    assert max(delays) <= settings.DIGEST_RETRY_MAX_SECONDS <= visibility / 2
+    assert min(delays) >= settings.DIGEST_RETRY_SECONDS / 2
+
+
+def test_settings_refuse_a_retry_cap_beyond_the_visibility_timeout(tmp_path):
+    env = subprocess_env(tmp_path, redis_url="redis://127.0.0.1:1/0")
+    env["DIGEST_RETRY_MAX_SECONDS"] = "3000"
+
+    done = subprocess.run([PYTHON, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+    assert done.returncode != 0
+    assert "DIGEST_RETRY_MAX_SECONDS (3000) must be at most half the broker's visibility timeout" in done.stderr
 
 
 @pytest.mark.django_db

@@ -130,17 +130,41 @@ def test_a_claimed_digest_is_sent_by_one_caller_only(outbox):
     assert Digest.objects.get(pk=digest_id).attempts == 1
 
 
-def test_a_claim_left_by_a_dead_worker_is_taken_over_only_once_it_is_stale(outbox):
+def test_a_claim_left_by_a_dead_worker_is_taken_over_once_its_lease_is_over_as_uncertain(outbox):
     catalog = sample_catalog()
     subscriber("quant@example.org", topics=[catalog.quantization])
     [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
     assert digests.claim_digest(digest_id, NOON_UTC)  # ... and the worker dies
+    lease = digests.claim_lease()
 
-    soon = NOON_UTC + dt.timedelta(minutes=5)
+    soon = NOON_UTC + lease - dt.timedelta(seconds=1)
     assert digests.send_digest(digest_id, now=soon) == digests.SendOutcome.SKIPPED
-    later = NOON_UTC + digests.STALE_CLAIM_AFTER + dt.timedelta(minutes=1)
+    later = NOON_UTC + lease + dt.timedelta(seconds=1)
     assert digests.send_digest(digest_id, now=later) == digests.SendOutcome.SENT
     assert len(outbox_messages(outbox)) == 1
+    # The dead worker may have handed the message over already: the resend is flagged.
+    digest = Digest.objects.get(pk=digest_id)
+    assert digest.uncertain and digest.status == Digest.Status.SENT
+
+
+def test_a_resend_that_outlives_its_lease_too_is_left_uncertain_and_not_sent_a_third_time(outbox):
+    catalog = sample_catalog()
+    subscriber("quant@example.org", topics=[catalog.quantization])
+    [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
+    lease = digests.claim_lease() + dt.timedelta(seconds=1)
+    assert digests.claim_digest(digest_id, NOON_UTC)
+    assert digests.claim_digest(digest_id, NOON_UTC + lease)  # taken over once, uncertain
+
+    assert digests.send_digest(digest_id, now=NOON_UTC + 2 * lease) == digests.SendOutcome.SKIPPED
+    assert Digest.objects.get(pk=digest_id).status == Digest.Status.UNCERTAIN
+    assert outbox_messages(outbox) == []
+
+
+@pytest.mark.parametrize(("timeout", "lease"), [(30, 120), (10, 40)])
+def test_a_claim_lease_is_sized_from_the_mail_timeout(settings, timeout, lease):
+    settings.EMAIL_TIMEOUT = timeout
+
+    assert digests.claim_lease() == dt.timedelta(seconds=lease)
 
 
 def test_no_email_and_no_digest_on_a_day_without_a_listing(outbox):
@@ -309,20 +333,39 @@ def test_a_digest_left_unsent_when_the_broker_was_down_goes_out_with_the_next_ru
     assert [m["To"] for m in outbox_messages(outbox)] == ["quant@example.org"]
 
 
-def test_the_beat_tick_hands_out_a_pending_digest_again_only_once_it_is_stale(outbox, today_catalog):
+def test_the_sweeper_queues_a_pending_digest_again_only_once_its_queue_message_looks_lost(outbox, today_catalog):
     subscriber("quant@example.org", topics=[today_catalog.quantization])
-    [digest_id] = digests.plan_digests(timezone.now(), force=True).pending_ids
+    start = timezone.now()
+    [digest_id] = digests.plan_digests(start, force=True).pending_ids
 
-    # Still fresh: most likely in the queue, waiting for a worker.
-    assert digests.plan_digests(timezone.now(), force=True).pending_ids == []
+    # Fresh: most likely in the queue, waiting for a worker. The tick leaves it alone too.
+    assert digests.sweep_stranded(start) == []
+    assert digests.plan_digests(start, force=True).pending_ids == []
 
-    Digest.objects.update(created_at=timezone.now() - digests.STALE_CLAIM_AFTER - dt.timedelta(minutes=1))
-    resumed = digests.plan_digests(timezone.now(), force=True)
-    assert (resumed.due, resumed.pending_ids, resumed.resumed) == (0, [digest_id], 1)
+    late = start + digests.stranded_after() + dt.timedelta(seconds=1)
+    assert digests.sweep_stranded(late) == [digest_id]
+    # Just queued again: the next sweep gives the queue time to get to it.
+    assert digests.sweep_stranded(late + dt.timedelta(seconds=1)) == []
+
+    # A claim past its lease is stranded too.
+    assert digests.claim_digest(digest_id, late)
+    assert digests.sweep_stranded(late + dt.timedelta(seconds=1)) == []
+    assert digests.sweep_stranded(late + digests.claim_lease() + dt.timedelta(seconds=1)) == [digest_id]
 
     # A digest for a period long past is old news: it is left alone.
     Digest.objects.update(period=timezone.localdate() - dt.timedelta(days=digests.RESUME_PERIODS_DAYS + 1))
-    assert digest_id not in digests.plan_digests(timezone.now(), force=True).pending_ids
+    assert digests.sweep_stranded(late + dt.timedelta(hours=1)) == []
+
+
+def test_a_retry_waiting_for_its_time_is_not_swept_before_it_is_overdue(outbox, today_catalog, settings):
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    start = timezone.now()
+    [digest_id] = digests.plan_digests(start, force=True).pending_ids
+    retry_at = start + dt.timedelta(minutes=10)
+    Digest.objects.filter(pk=digest_id).update(next_attempt_at=retry_at)
+
+    assert digests.sweep_stranded(retry_at) == []
+    assert digests.sweep_stranded(retry_at + digests.stranded_after() + dt.timedelta(seconds=1)) == [digest_id]
 
 
 def test_one_reader_with_broken_preferences_does_not_stop_everyone_elses_digest(outbox, caplog):

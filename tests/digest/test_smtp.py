@@ -3,11 +3,13 @@ refusal does to the ledger."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import smtplib
 import socket
 
 import pytest
+from django.utils import timezone
 
 from digest import digests, emails
 from digest.models import Digest
@@ -65,45 +67,114 @@ def test_a_plain_text_reader_receives_a_single_text_part(smtp_server, site):
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_a_try_again_later_puts_the_digest_back_for_a_retry_that_then_sends_it(smtp_server, site):
+def test_a_try_again_later_puts_the_digest_back_for_a_retry_with_the_same_message_id(smtp_server, site, settings):
     digest_id = plan_one()
+    planned_id = Digest.objects.get(pk=digest_id).message_id
     smtp_server.refuse = 1
+    settings.DIGEST_RETRY_SECONDS = 60
+    before = timezone.now()
 
-    with pytest.raises(smtplib.SMTPDataError):
-        digests.send_digest(digest_id, retry_transient=True)
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
     digest = Digest.objects.get(pk=digest_id)
     assert digest.status == Digest.Status.PENDING and "451" in digest.last_error
+    # Backoff with jitter: somewhere in the upper half of the first step.
+    assert before + dt.timedelta(seconds=30) <= digest.next_attempt_at <= timezone.now() + dt.timedelta(seconds=60)
 
-    assert digests.send_digest(digest_id, retry_transient=True) == digests.SendOutcome.SENT
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SENT
     digest.refresh_from_db()
     assert digest.status == Digest.Status.SENT and digest.attempts == 2 and digest.last_error == ""
-    assert len(smtp_server.messages) == 1
+    [message] = smtp_server.messages
+    assert re.fullmatch(r"<[^@\s]+@papers\.example\.net>", planned_id)
+    assert message["Message-ID"] == planned_id == digest.message_id
 
 
-def test_a_permanent_refusal_is_recorded_as_failed_and_not_retried(smtp_server, site):
+def test_a_permanent_refusal_is_recorded_at_once_as_bounced_and_not_retried(smtp_server, site):
     digest_id = plan_one()
     smtp_server.refuse, smtp_server.refuse_reply = 1, "550 5.1.1 No such mailbox"
 
-    assert digests.send_digest(digest_id, retry_transient=True) == digests.SendOutcome.FAILED
+    assert digests.send_digest(digest_id) == digests.SendOutcome.FAILED
 
     digest = Digest.objects.get(pk=digest_id)
-    assert digest.status == Digest.Status.FAILED and "550" in digest.last_error
-    assert digests.send_digest(digest_id, retry_transient=True) == digests.SendOutcome.SKIPPED
+    assert digest.status == Digest.Status.FAILED and digest.failure == Digest.Failure.BOUNCED
+    assert digest.last_error.startswith("Bounced: SMTPDataError: (550")
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SKIPPED
     assert smtp_server.messages == []
 
 
-def test_an_unreachable_mail_server_is_a_transient_failure(settings, site):
+def test_an_unreachable_mail_server_is_retried_until_the_last_attempt_then_given_up(settings, site):
     digest_id = plan_one()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mail_smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.DIGEST_MAX_ATTEMPTS = 3
 
-    with pytest.raises(ConnectionRefusedError):
-        digests.send_digest(digest_id, retry_transient=True)
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
     assert Digest.objects.get(pk=digest_id).status == Digest.Status.PENDING
 
-    # Without retries (an inline send), the failure is recorded on the digest.
     assert digests.send_digest(digest_id) == digests.SendOutcome.FAILED
-    assert "ConnectionRefusedError" in Digest.objects.get(pk=digest_id).last_error
+    digest = Digest.objects.get(pk=digest_id)
+    assert digest.failure == Digest.Failure.GAVE_UP and digest.attempts == 3
+    assert digest.last_error.startswith("Gave up after 3 attempts: ConnectionRefusedError")
+
+
+def test_one_refused_message_does_not_hold_back_the_rest_of_its_batch(smtp_server, site):
+    catalog = sample_catalog()
+    for name in ("a", "b", "c"):
+        subscriber(f"{name}@example.org", topics=[catalog.quantization])
+    ids = sorted(digests.plan_digests(NOON_UTC).pending_ids)
+    smtp_server.accept_first, smtp_server.refuse = 1, 1  # the second message gets a 451
+
+    result = digests.send_batch(ids)
+
+    assert sorted(m["To"] for m in smtp_server.messages) == ["a@example.org", "c@example.org"]
+    assert list(result.retries) == [ids[1]]
+    assert Digest.objects.get(pk=ids[1]).status == Digest.Status.PENDING
+
+
+def test_a_connection_lost_after_the_data_is_uncertain_and_resent_once_with_the_same_message_id(smtp_server, site):
+    digest_id = plan_one()
+    smtp_server.drop_after_data = 1
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
+    digest = Digest.objects.get(pk=digest_id)
+    assert digest.status == Digest.Status.PENDING and digest.uncertain
+    assert digest.last_error.startswith("Uncertain, resending once")
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SENT
+    first, second = smtp_server.messages
+    assert first["Message-ID"] == second["Message-ID"] == Digest.objects.get(pk=digest_id).message_id
+
+
+def test_a_second_uncertain_outcome_is_final_never_a_loop(smtp_server, site):
+    digest_id = plan_one()
+    smtp_server.drop_after_data = 2
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
+    assert digests.send_digest(digest_id) == digests.SendOutcome.UNCERTAIN
+    assert digests.send_digest(digest_id) == digests.SendOutcome.SKIPPED
+
+    digest = Digest.objects.get(pk=digest_id)
+    assert digest.status == Digest.Status.UNCERTAIN and digest.attempts == 2
+    assert len(smtp_server.messages) == 2
+
+
+def test_a_final_reply_slower_than_the_timeout_is_uncertain_not_a_plain_retry(smtp_server, site, settings):
+    digest_id = plan_one()
+    settings.EMAIL_TIMEOUT = 1
+    smtp_server.reply_delay = 2.5
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
+    assert Digest.objects.get(pk=digest_id).uncertain
+
+
+def test_a_connection_lost_before_the_data_is_a_plain_retry(smtp_server, site):
+    digest_id = plan_one()
+    smtp_server.drop_at_rcpt = 1
+
+    assert digests.send_digest(digest_id) == digests.SendOutcome.RETRY
+    digest = Digest.objects.get(pk=digest_id)
+    assert not digest.uncertain and "SMTPServerDisconnected" in digest.last_error
+    assert smtp_server.messages == []
 
 
 @pytest.mark.parametrize(

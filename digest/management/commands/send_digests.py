@@ -1,4 +1,5 @@
-"""python manage.py send_digests [--inline] [--now] [--email ADDRESS] [--dry-run]"""
+"""python manage.py send_digests [--inline] [--now] [--email ADDRESS] [--dry-run]
+                                 [--retry-failed [--date D]]"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kombu.exceptions import OperationalError
 from tqdm import tqdm
 
 from digest import digests
-from digest.management.cli import OperatorCommand, positive_int
+from digest.management.cli import OperatorCommand, iso_date, positive_int
 from digest.models import Digest
 from digest.tasks import enqueue_digest_sends
 from subscriptions.models import Subscriber
@@ -33,6 +34,7 @@ class Tally:
     no_listing: int = 0
     waiting: int = 0
     resumed: int = 0
+    uncertain: int = 0
 
     def line(self, dry_run: bool = False) -> str:
         verb = "would send" if dry_run else "sent"
@@ -40,6 +42,8 @@ class Tally:
             f"{self.due} due", f"{self.sent} {verb}", f"{self.empty} empty",
             f"{self.quiet} quiet-day", f"{self.failed} failed",
         ]
+        if self.uncertain:
+            parts.append(f"{self.uncertain} uncertain (may have arrived; not resent again)")
         if self.resumed:
             parts.append(f"{self.resumed} left unsent by an earlier run")
         if self.no_listing:
@@ -69,22 +73,40 @@ class Command(OperatorCommand):
             "--timeout", type=positive_int, default=600, metavar="SECONDS",
             help="how long to wait for the workers (default 600)",
         )
+        parser.add_argument(
+            "--retry-failed", action="store_true",
+            help="plan nothing new: send the failed digests of recent periods again (a fresh "
+            "round of attempts; each is still claimed, so sent at most once)",
+        )
+        parser.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD",
+                            help="with --retry-failed: only the digests of this period")
 
     def handle(self, *args, inline: bool, now: bool, email: str | None, dry_run: bool,
-               timeout: int, verbosity: int, **options) -> None:
+               timeout: int, retry_failed: bool, date: dt.date | None, verbosity: int, **options) -> None:
         moment = timezone.now()
+        if date is not None and not retry_failed:
+            raise CommandError("--date goes with --retry-failed.")
+        if retry_failed and (now or email or dry_run):
+            raise CommandError("--retry-failed cannot be combined with --now, --email or --dry-run.")
         if email is not None:
             self._check_address(email)
         if dry_run:
             tally = self._dry_run(moment, force=now, email=email)
         else:
-            # An operator's run also sends what an earlier run planned but never sent
-            # (the broker was down, say), however recent.
-            result = digests.plan_digests(moment, force=now, email=email, resume_after=dt.timedelta(0))
+            self.stdout.write(f"before: {digests.delivery_state(moment).line()}")
+            if retry_failed:
+                ids = digests.requeue_failed(digests.failed_digest_ids(period=date, now=moment))
+                self.stdout.write(f"{len(ids)} failed digest(s) queued again")
+                result = digests.PlanResult(pending_ids=ids)
+            else:
+                # An operator's run also sends what an earlier run planned but did not
+                # send yet (the broker was down, say), however recent.
+                result = digests.plan_digests(moment, force=now, email=email, resume=True)
             if inline:
                 tally = self._send_inline(result, quiet=verbosity == 0)
             else:
                 tally = self._send_with_workers(result, timeout=timeout, quiet=verbosity == 0)
+            self.stdout.write(f"after: {digests.delivery_state(timezone.now()).line()}")
         if email is not None and tally.due == 0 and not tally.resumed:
             self.stdout.write(self._why_not_due(email, moment, force=now))
         self.stdout.write(tally.line(dry_run=dry_run))
@@ -92,6 +114,11 @@ class Command(OperatorCommand):
             raise CommandError(
                 f"{tally.waiting} digest(s) were not sent within {timeout}s: is a worker running "
                 "(make worker)? They stay queued and go out when one picks them up."
+            )
+        if tally.failed:
+            raise CommandError(
+                f"{tally.failed} digest(s) failed (the reason is on each digest in the admin); "
+                "send_digests --retry-failed sends them again once the cause is fixed."
             )
 
     def _check_address(self, email: str) -> None:
@@ -114,8 +141,11 @@ class Command(OperatorCommand):
         return tally
 
     def _send_inline(self, result: digests.PlanResult, *, quiet: bool) -> Tally:
-        for digest_id in tqdm(result.pending_ids, desc="sending", unit=" digests", file=self.stderr._out, disable=quiet):
-            digests.send_digest(digest_id)
+        # Temporary failures are retried here, on the workers' schedule, until each
+        # digest is sent or has failed for good.
+        with tqdm(total=len(result.pending_ids), desc="sending", unit=" digests",
+                  file=self.stderr._out, disable=quiet) as bar:
+            digests.send_until_settled(result.pending_ids, on_progress=lambda done: bar.update(done - bar.n))
         return self._tally(result)
 
     def _send_with_workers(self, result: digests.PlanResult, *, timeout: int, quiet: bool) -> Tally:
@@ -152,6 +182,7 @@ class Command(OperatorCommand):
             quiet=counts[Status.SENT, False],
             empty=result.empty + counts[Status.EMPTY, True] + counts[Status.EMPTY, False],
             failed=counts[Status.FAILED, True] + counts[Status.FAILED, False],
+            uncertain=counts[Status.UNCERTAIN, True] + counts[Status.UNCERTAIN, False],
             no_listing=result.no_listing,
             resumed=result.resumed,
             waiting=sum(counts[status, has] for status in WAITING for has in (True, False)),
