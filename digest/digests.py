@@ -658,7 +658,14 @@ class Sender:
     def send(self, digest_id: int, *, now: dt.datetime | None = None) -> Attempt:
         self._open()
         now = now or timezone.now()
-        if not claim_digest(digest_id, now):
+        try:
+            claimed = claim_digest(digest_id, now)
+        except DATABASE_ERRORS:
+            # The claim may have committed without our hearing back: give it back, or it
+            # would sit until its lease ran out and then be resent as uncertain.
+            _release(digest_id, now)
+            raise
+        if not claimed:
             return Attempt(SendOutcome.SKIPPED)
         try:
             digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
@@ -862,17 +869,20 @@ def stranded_after() -> dt.timedelta:
     return dt.timedelta(seconds=2 * settings.DIGEST_SWEEP_SECONDS)
 
 
-def sweep_stranded(now: dt.datetime) -> list[int]:
-    """Ids of recent digests to queue again: pending ones past `stranded_after`, and
-    claims past their lease. Their pending rows are marked as queued now, so the next
-    sweep leaves them alone while the queue works through them."""
+def sweep_stranded(now: dt.datetime, *, pending: bool = True) -> list[int]:
+    """Ids of recent digests to queue again: claims past their lease, and (with
+    `pending`: the caller saw no backlog in the queue) pending ones past
+    `stranded_after`. Those pending rows are marked as queued now, so the next sweep
+    leaves them alone while the queue works through them."""
     recent = Digest.objects.filter(period__gte=now.date() - dt.timedelta(days=RESUME_PERIODS_DAYS))
     late = now - stranded_after()
-    pending = recent.filter(
-        Q(next_attempt_at__lt=late) | Q(next_attempt_at__isnull=True, created_at__lt=late),
-        status=Digest.Status.PENDING,
-    )
-    ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    ids: list[int] = []
+    if pending:
+        rows = recent.filter(
+            Q(next_attempt_at__lt=late) | Q(next_attempt_at__isnull=True, created_at__lt=late),
+            status=Digest.Status.PENDING,
+        )
+        ids = list(rows.order_by("pk").values_list("pk", flat=True))
     for chunk in chunked(ids, QUERY_CHUNK):
         Digest.objects.filter(pk__in=chunk, status=Digest.Status.PENDING).update(next_attempt_at=now)
     expired = recent.filter(status=Digest.Status.SENDING, claimed_at__lt=now - claim_lease())

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from amqp.exceptions import ChannelError
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from digest import digests, importers, locks
@@ -57,7 +58,25 @@ def send_due_digests() -> int:
 def sweep_digests() -> int:
     """Beat, every minute or two: queue again the digests whose queue message was lost
     (broker restarted, worker killed) or whose claim ran past its lease."""
-    return enqueue_digest_sends(digests.sweep_stranded(timezone.now()))
+    # While send batches wait in the queue, late pending digests are most likely among
+    # them (a big run draining): queueing them again would only pile up copies.
+    backlog = send_queue_length()
+    ids = digests.sweep_stranded(timezone.now(), pending=not backlog)
+    return enqueue_digest_sends(ids)
+
+
+def send_queue_length() -> int | None:
+    """Messages waiting in the queue send batches go to; None when the broker cannot say."""
+    app = send_digest_batch.app
+    try:
+        queue = app.amqp.router.route({}, send_digest_batch.name, (), {})["queue"].name
+        with app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+    except ChannelError:
+        return 0  # never declared, or the broker restarted empty
+    except Exception as exc:
+        logger.warning("could not read the send queue's length: %s", exc)
+        return None
 
 
 def enqueue_digest_sends(digest_ids: list[int]) -> int:
