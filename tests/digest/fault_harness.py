@@ -95,9 +95,9 @@ class FaultySMTPHandler:
 
 
 class SMTPServer:
-    def __init__(self, handler: FaultySMTPHandler) -> None:
+    def __init__(self, handler: FaultySMTPHandler, port: int | None = None) -> None:
         self.handler = handler
-        self.controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        self.controller = Controller(handler, hostname="127.0.0.1", port=port or free_port())
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.db import connection
 
 from digest.models import Digest
@@ -28,7 +30,7 @@ from .fault_harness import (
     CuttableProxy, FaultySMTPHandler, Process, RedisServer, SMTPServer, due_readers, ledger, stack_env,
     subscribers_count, wait_for, wait_until_settled,
 )
-from .sending_helpers import subprocess_env
+from .sending_helpers import BASE_DIR, PYTHON, free_port, subprocess_env
 
 pytestmark = [
     pytest.mark.faults,
@@ -84,14 +86,15 @@ def stack(tmp_path):
             proxy.cut()
 
 
-def check(name: str, stack: Stack, readers, *, recovery: float, bounced: frozenset[str] = frozenset()) -> None:
-    result = ledger(stack.handler, readers, bounced=bounced)
+def check(name: str, stack: Stack, readers, *, recovery: float, bounced: frozenset[str] = frozenset(),
+          since: str = "the fault ended") -> None:
+    handler = stack.handler
+    result = ledger(handler, readers, bounced=bounced)
     uncertain = Digest.objects.filter(uncertain=True).count()
     print(
         f"\n[{name}] {READERS} readers: delivered {result.delivered}/{result.readers}, missing {len(result.missing)}, "
-        f"duplicates {len(result.duplicates)} (uncertain digests {uncertain}), settled {recovery:.1f}s after the "
-        f"fault ended; ledger {dict(result.statuses)}; server refused {stack.handler.refused}, "
-        f"dropped {stack.handler.dropped}"
+        f"duplicates {len(result.duplicates)} (uncertain digests {uncertain}), all settled {recovery:.1f}s after "
+        f"{since}; ledger {dict(result.statuses)}; server refused {handler.refused}, dropped {handler.dropped}"
     )
     assert result.problems == []
     assert result.missing == []
@@ -160,7 +163,7 @@ def test_a_fifth_of_messages_answered_451_are_each_retried_on_their_own(stack):
 
     recovery = wait_until_settled(READERS, timeout=SETTLE_SECONDS)
 
-    check("20% answered 451", stack, readers, recovery=recovery)
+    check("20% answered 451", stack, readers, recovery=recovery, since="the start")
     assert stack.handler.refused > 0
     assert set(Digest.objects.values_list("status", flat=True)) == {Digest.Status.SENT}
     assert not Digest.objects.filter(uncertain=True).exists()  # a 451 is no doubt
@@ -174,7 +177,7 @@ def test_one_address_refused_for_good_is_recorded_as_bounced_and_the_rest_go_out
 
     recovery = wait_until_settled(READERS, timeout=SETTLE_SECONDS)
 
-    check("550 for one address", stack, readers, recovery=recovery, bounced=frozenset({gone}))
+    check("550 for one address", stack, readers, recovery=recovery, since="the start", bounced=frozenset({gone}))
     bounced = Digest.objects.get(subscriber__email=gone)
     assert (bounced.status, bounced.attempts) == (Digest.Status.FAILED, 1)
     assert bounced.last_error.startswith("Bounced: SMTPRecipientsRefused")
@@ -187,8 +190,68 @@ def test_connections_dropped_after_the_data_are_resent_once_with_the_same_messag
 
     recovery = wait_until_settled(READERS, timeout=SETTLE_SECONDS)
 
-    check("drop after DATA, 5%", stack, readers, recovery=recovery)
+    check("drop after DATA, 5%", stack, readers, recovery=recovery, since="the start")
     assert stack.handler.dropped_ids
     dropped = Digest.objects.filter(message_id__in=stack.handler.dropped_ids)
     assert dropped.count() == len(set(stack.handler.dropped_ids))
     assert all(digest.uncertain for digest in dropped)
+
+
+def test_an_inline_run_waits_out_a_mail_server_outage_and_then_sends_everything(tmp_path):
+    readers = due_readers(READERS)
+    handler = FaultySMTPHandler()
+    port = free_port()
+    env = subprocess_env(tmp_path)
+    env.update(EMAIL_BACKEND="digest.mail_smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port),
+               EMAIL_TIMEOUT="3", DIGEST_RETRY_SECONDS="2", DIGEST_RETRY_MAX_SECONDS="4", DIGEST_MAX_ATTEMPTS="12")
+    run = subprocess.Popen([PYTHON, "manage.py", "send_digests", "--inline", "--now"], cwd=BASE_DIR, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: Digest.objects.filter(attempts__gt=0).count() >= READERS, timeout=120,
+                 what="every digest tried once against the closed port")
+        server = Controller(handler, hostname="127.0.0.1", port=port)
+        server.start()
+        back = time.monotonic()
+        try:
+            out, err = run.communicate(timeout=SETTLE_SECONDS)
+        finally:
+            server.stop()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    recovery = time.monotonic() - back
+
+    result = ledger(handler, readers)
+    print(f"\n[SMTP down, --inline] {READERS} readers: delivered {result.delivered}/{result.readers}, missing "
+          f"{len(result.missing)}, duplicates {len(result.duplicates)}, exit status {run.returncode}, done "
+          f"{recovery:.1f}s after the server came back")
+    assert run.returncode == 0, err[-2000:]
+    assert out.splitlines()[-1] == f"{READERS} due, {READERS} sent, 0 empty, 0 quiet-day, 0 failed"
+    assert result.problems == [] and result.missing == []
+
+
+def test_an_inline_run_against_a_dead_mail_server_exits_with_an_error_and_retry_failed_sends_later(tmp_path):
+    readers = due_readers(READERS)
+    handler = FaultySMTPHandler()
+    port = free_port()
+    env = subprocess_env(tmp_path)
+    env.update(EMAIL_BACKEND="digest.mail_smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port),
+               EMAIL_TIMEOUT="3", DIGEST_RETRY_SECONDS="1", DIGEST_RETRY_MAX_SECONDS="1", DIGEST_MAX_ATTEMPTS="2")
+    command = [PYTHON, "manage.py", "send_digests", "--inline"]
+
+    down = subprocess.run([*command, "--now"], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                          timeout=SETTLE_SECONDS)
+    with SMTPServer(handler, port=port):
+        again = subprocess.run([*command, "--retry-failed"], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                               timeout=SETTLE_SECONDS)
+        twice = subprocess.run([*command, "--retry-failed"], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                               timeout=SETTLE_SECONDS)
+
+    assert down.returncode == 1
+    assert down.stderr.strip().splitlines()[-1].startswith(f"CommandError: {READERS} digest(s) failed")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{READERS} failed digest(s) queued again" in again.stdout
+    assert "0 failed digest(s) queued again" in twice.stdout
+    result = ledger(handler, readers)
+    assert result.problems == [] and result.missing == [] and result.duplicates == {}
