@@ -9,7 +9,8 @@ to an SMTP server that misbehaves on request. Whatever breaks, once it is over:
 - it all settles within a bound.
 
 Each scenario prints delivered / missing / duplicates / recovery time. The same tests
-measure the issue's table at scale: `DELIVERY_FAULT_SUBSCRIBERS=2000 pytest -s -m faults`.
+measure the issue's table at scale: `DELIVERY_FAULT_SUBSCRIBERS=2000 pytest -s -m faults`,
+with production's timeouts and retry schedule too: `DELIVERY_FAULT_PRODUCTION_TIMINGS=1`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from django.db import connection
 from digest.models import Digest
 
 from .fault_harness import (
-    CuttableProxy, FaultySMTPHandler, Process, RedisServer, SMTPServer, due_readers, ledger, stack_env,
-    subscribers_count, wait_for, wait_until_settled,
+    CuttableProxy, FaultySMTPHandler, Process, RedisServer, SMTPServer, due_readers, ledger, production_timings,
+    stack_env, subscribers_count, wait_for, wait_until_settled,
 )
 from .sending_helpers import BASE_DIR, PYTHON, free_port, subprocess_env
 
@@ -43,7 +44,9 @@ pytestmark = [
 READERS = subscribers_count()
 # Generous: a run settles in a small fraction of this on an idle machine. It scales with
 # the number of readers for the measurement runs.
-SETTLE_SECONDS = 120 + READERS * 0.15
+# The issue measured a 20 s outage; CI cuts for 5 s.
+DATABASE_CUT_SECONDS = float(os.environ.get("DELIVERY_FAULT_DB_CUT_SECONDS", "5"))
+SETTLE_SECONDS = 120 + READERS * 0.15 + (3600 if production_timings() else 0)
 
 
 @dataclass
@@ -148,11 +151,11 @@ def test_database_connections_cut_for_seconds_lose_no_digest_and_fail_none(stack
 
     wait_for(lambda: len(stack.handler.received) >= READERS // 3, timeout=120, what="a third sent")
     stack.proxy.cut()
-    time.sleep(5)
+    time.sleep(DATABASE_CUT_SECONDS)
     stack.proxy.restore()
     recovery = wait_until_settled(READERS, timeout=SETTLE_SECONDS)
 
-    check("database cut 5 s", stack, readers, recovery=recovery)
+    check(f"database cut {DATABASE_CUT_SECONDS:g} s", stack, readers, recovery=recovery)
     assert not Digest.objects.filter(status=Digest.Status.FAILED).exists()
 
 
