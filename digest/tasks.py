@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
+from amqp.exceptions import ChannelError
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
-from amqp.exceptions import ChannelError
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from digest import digests, importers, locks

@@ -257,8 +257,9 @@ class Process:
         self.starts += 1
         log = self.log_path.with_name(f"{self.log_path.stem}-{self.starts}.log")
         self.current_log = log
-        self.process = subprocess.Popen(self.command(), cwd=BASE_DIR, env=self.env, stdout=log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        with log.open("w") as out:
+            self.process = subprocess.Popen(self.command(), cwd=BASE_DIR, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
         if not wait:
             return
         deadline = time.monotonic() + 60
