@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -698,7 +699,7 @@ class Sender:
                 digest.subscriber, digest.period, entries,
                 view_url=view_digest_url(digest), message_id=digest.message_id,
             )
-        except DATABASE_ERRORS:
+        except (*DATABASE_ERRORS, SoftTimeLimitExceeded):
             _release(digest.pk, claimed_at)
             raise
         except Exception as exc:
@@ -707,6 +708,10 @@ class Sender:
             return Attempt(SendOutcome.FAILED)
         try:
             send_email(message, self.connection)
+        except SoftTimeLimitExceeded:
+            # Not the message's fault, and it may be half sent: its claim runs out and
+            # it is resent once, as uncertain. (The batch budget keeps this rare.)
+            raise
         except Exception as exc:
             if not isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)):
                 self._drop()
@@ -763,6 +768,7 @@ def send_digest(digest_id: int, *, now: dt.datetime | None = None, connection=No
 class BatchResult:
     retries: dict[int, dt.datetime] = field(default_factory=dict)  # digest id: when to try again
     outcomes: Counter = field(default_factory=Counter)
+    remaining: list[int] = field(default_factory=list)  # not started: the batch's time ran out
 
 
 class BatchInterrupted(Exception):
@@ -776,14 +782,23 @@ class BatchInterrupted(Exception):
         self.cause = cause
 
 
-def send_batch(digest_ids: Sequence[int]) -> BatchResult:
+def send_batch(digest_ids: Sequence[int], *, budget: float | None = None) -> BatchResult:
     """Send each digest over one connection; one digest's failure never holds back the
     others. Returns the retries to schedule. A database error stops the batch with
-    BatchInterrupted, so the caller can try the rest again once the database is back."""
+    BatchInterrupted, so the caller can try the rest again once the database is back.
+
+    With `budget` (seconds), no digest is started after it is spent (the first always
+    is): the rest is returned in `remaining`, for another task. A slow mail server then
+    spreads a batch over several tasks instead of running into the task time limit
+    in the middle of a message."""
     result = BatchResult()
     sender = Sender()
+    started = time.monotonic()
     try:
         for position, digest_id in enumerate(digest_ids):
+            if position and budget is not None and time.monotonic() - started > budget:
+                result.remaining = list(digest_ids[position:])
+                break
             try:
                 attempt = sender.send(digest_id)
             except DATABASE_ERRORS as exc:

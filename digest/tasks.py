@@ -92,12 +92,21 @@ def send_digest_batch(self, digest_ids: list[int]) -> None:
     """Send a batch of planned digests. Each digest that failed for now is retried on
     its own schedule; a database outage retries the unsent rest of the batch."""
     try:
-        result = digests.send_batch(digest_ids)
+        result = digests.send_batch(digest_ids, budget=send_batch_budget())
     except digests.BatchInterrupted as stop:
         schedule_digest_retries(stop.result.retries)
         delay = min(DATABASE_RETRY_SECONDS * 2 ** self.request.retries, DATABASE_RETRY_MAX_SECONDS)
         raise self.retry(args=[stop.remaining], countdown=delay, exc=stop.cause) from stop.cause
     schedule_digest_retries(result.retries)
+    if result.remaining:
+        send_digest_batch.delay(result.remaining)
+
+
+def send_batch_budget() -> float | None:
+    """How long a batch may go on starting messages: its soft time limit, less two
+    claim leases (the message in progress, and recording its outcome)."""
+    limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+    return None if not limit else max(limit - 2 * digests.claim_lease().total_seconds(), 0)
 
 
 def schedule_digest_retries(retries: dict[int, datetime]) -> None:

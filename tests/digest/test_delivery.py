@@ -124,8 +124,14 @@ def test_the_first_run_reports_the_stuck_digest_before_sending_it(outbox, reader
     ("args", "error"),
     [
         (["--date", "2025-11-27"], "CommandError: --date goes with --retry-failed."),
-        (["--retry-failed", "--date", "2025-13-01"], "CommandError: argument --date: not a date (YYYY-MM-DD): '2025-13-01'"),
-        (["--retry-failed", "--now"], "CommandError: --retry-failed cannot be combined with --now, --email or --dry-run."),
+        (
+            ["--retry-failed", "--date", "2025-13-01"],
+            "CommandError: argument --date: not a date (YYYY-MM-DD): '2025-13-01'",
+        ),
+        (
+            ["--retry-failed", "--now"],
+            "CommandError: --retry-failed cannot be combined with --now, --email or --dry-run.",
+        ),
     ],
 )
 def test_bad_retry_options_fail_with_one_clear_line(tmp_path, args, error):

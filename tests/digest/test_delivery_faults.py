@@ -28,8 +28,18 @@ from django.db import connection
 from digest.models import Digest
 
 from .fault_harness import (
-    CuttableProxy, FaultySMTPHandler, Process, RedisServer, SMTPServer, due_readers, ledger, production_timings,
-    stack_env, subscribers_count, wait_for, wait_until_settled,
+    CuttableProxy,
+    FaultySMTPHandler,
+    Process,
+    RedisServer,
+    SMTPServer,
+    due_readers,
+    ledger,
+    production_timings,
+    stack_env,
+    subscribers_count,
+    wait_for,
+    wait_until_settled,
 )
 from .sending_helpers import BASE_DIR, PYTHON, free_port, subprocess_env
 

@@ -213,3 +213,16 @@ def test_the_beat_tick_enqueues_the_due_ids_in_batches_once_committed(
         callback()
     assert len(outbox_messages(outbox)) == 5
     assert set(Digest.objects.values_list("status", flat=True)) == {Digest.Status.SENT}
+
+
+@pytest.mark.django_db
+def test_a_batch_near_its_time_limit_hands_the_rest_to_a_new_task_and_everything_goes_out(
+    smtp_server, eager_celery, settings
+):
+    ids = plan_three()
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 1  # no time left after the first message
+
+    tasks.send_digest_batch.apply(args=[ids])
+
+    assert len(smtp_server.messages) == 3
+    assert set(Digest.objects.filter(pk__in=ids).values_list("status", "attempts")) == {(Digest.Status.SENT, 1)}

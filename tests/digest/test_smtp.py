@@ -131,6 +131,19 @@ def test_one_refused_message_does_not_hold_back_the_rest_of_its_batch(smtp_serve
     assert Digest.objects.get(pk=ids[1]).status == Digest.Status.PENDING
 
 
+def test_a_batch_whose_time_budget_is_spent_starts_no_more_messages_and_hands_back_the_rest(smtp_server, site):
+    catalog = sample_catalog()
+    for name in ("a", "b", "c"):
+        subscriber(f"{name}@example.org", topics=[catalog.quantization])
+    ids = sorted(digests.plan_digests(NOON_UTC).pending_ids)
+
+    result = digests.send_batch(ids, budget=0)
+
+    assert [m["To"] for m in smtp_server.messages] == ["a@example.org"]
+    assert result.remaining == ids[1:]
+    assert set(Digest.objects.filter(pk__in=ids[1:]).values_list("status", "attempts")) == {(Digest.Status.PENDING, 0)}
+
+
 def test_a_connection_lost_after_the_data_is_uncertain_and_resent_once_with_the_same_message_id(smtp_server, site):
     digest_id = plan_one()
     smtp_server.drop_after_data = 1
