@@ -276,6 +276,8 @@ class Draft:
     matches: list[Match]
     # False when nothing was listed since the last digest: then there is no digest at all.
     has_new_papers: bool
+    # Every paper that matched; `matches` holds the top `target.limit` of them.
+    match_count: int = 0
 
     @property
     def subscriber(self) -> Subscriber:
@@ -340,10 +342,13 @@ def _draft(
     )
     if not new:
         return Draft(target, [], has_new_papers=False)
-    matches = match_with_picks(
-        index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
-    )
-    return Draft(target, matches, has_new_papers=True)
+    # Uncapped, so the email can say "Top 8 of 42"; the order is the same whether or not
+    # the matcher is asked to stop at the cap. Picks (capped already) come first.
+    found = match_with_picks(index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude)
+    picks = [m for m in found if m.featured]
+    rest = [m for m in found if not m.featured]
+    matches = picks + (rest[: target.limit] if target.limit else rest)
+    return Draft(target, matches, True, len(found))
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -493,7 +498,11 @@ def _save_one(draft: Draft, topic_ids: dict[str, int]) -> Digest | None:
 def _digest_row(draft: Draft) -> Digest:
     status = Digest.Status.PENDING if draft.sends_email else Digest.Status.EMPTY
     return Digest(
-        subscriber=draft.subscriber, period=draft.target.period, status=status, paper_count=len(draft.matches)
+        subscriber=draft.subscriber,
+        period=draft.target.period,
+        status=status,
+        paper_count=len(draft.matches),
+        match_count=draft.match_count,
     )
 
 
@@ -521,13 +530,17 @@ def draft_entries(draft: Draft) -> list[Entry]:
 def draft_message(draft: Draft) -> EmailMultiAlternatives:
     """The email a draft would become (dry run): same context and templates, no row."""
     target = draft.target
-    return digest_message(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+    return digest_message(
+        target.subscriber, target.period, draft_entries(draft), interest=target.interest, match_count=draft.match_count
+    )
 
 
 def render_draft(draft: Draft) -> tuple[str, str, str]:
     """(subject, text, html) of a draft, HTML even for plain-text readers (preview)."""
     target = draft.target
-    context = digest_context(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+    context = digest_context(
+        target.subscriber, target.period, draft_entries(draft), interest=target.interest, match_count=draft.match_count
+    )
     return render_email("digest", context)
 
 
@@ -580,7 +593,9 @@ def send_digest(
         if not entries and not digest.subscriber.send_when_empty:
             _finish(digest, Digest.Status.EMPTY)
             return SendOutcome.EMPTY
-        message = digest_message(digest.subscriber, digest.period, entries, view_url=view_digest_url(digest))
+        message = digest_message(
+            digest.subscriber, digest.period, entries, view_url=view_digest_url(digest), match_count=digest.match_count
+        )
         send_email(message, connection)
     except Exception as exc:
         if retry_transient and is_transient(exc):
