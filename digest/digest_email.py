@@ -29,7 +29,7 @@ from .models import Digest, DigestItem, Paper
 from .tex import readable
 
 # About two lines of a desktop card; the full abstract is one tap away (the title).
-ABSTRACT_SNIPPET_CHARS = 170
+ABSTRACT_SNIPPET_CHARS = 150
 AUTHORS_SHOWN = 3
 REASONS_SHOWN = 3
 VIEW_DIGEST_SALT = "view_digest"

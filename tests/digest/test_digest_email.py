@@ -143,9 +143,9 @@ def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, q
     glance = re.search(r'<ol class="glance".*?</ol>', html, flags=re.S).group(0)
     items = [visible_text(li) for li in re.findall(r"<li.*?</li>", glance, flags=re.S)]
     assert items == [
-        "Editor's pick An editor's pick about robots", "Quantization Quantization A",
-        "test-time compute Scaling test-time compute", "Quantization Quantization B",
-        "Quantization Quantization C", "Medical Imaging MRI reconstruction",
+        "1. Editor's pick An editor's pick about robots", "2. Quantization Quantization A",
+        "3. test-time compute Scaling test-time compute", "4. Quantization Quantization B",
+        "5. Quantization Quantization C", "6. Medical Imaging MRI reconstruction",
     ]
     # Then the cards, in the same order: the reader's own keyword stays third.
     cards = re.findall(r'class="paper-title"[^>]*><a[^>]*>([^<]+)</a>', html)
