@@ -228,8 +228,9 @@ def group_entries(entries: list[Entry], subscriber: Subscriber) -> list[dict]:
     groups: list[dict] = []
     for entry in sorted(entries, key=lambda e: e.rank):
         tag = entry_tag(entry)
-        if not groups or groups[-1]["title"] != tag:
-            groups.append({"title": tag, "featured": tag == EDITORS_PICK, "papers": []})
+        if not groups or groups[-1]["tag"] != tag:
+            title = "Editor's picks" if tag == EDITORS_PICK else tag
+            groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
         groups[-1]["papers"].append(_card(entry, tag, subscriber))
     return groups
 
@@ -324,6 +325,7 @@ def digest_context(
         "date_short": f"{period:%b} {period.day}",
         "weekly": weekly,
         "paper_count": len(entries),
+        "max_papers": subscriber.max_papers,
         # None for a digest planned before matches were counted: then only what is in it.
         "match_count": max(match_count or 0, len(entries)),
         "groups": groups,

@@ -151,7 +151,10 @@ def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, q
     cards = re.findall(r'class="paper-title"[^>]*><a[^>]*>([^<]+)</a>', html)
     assert cards == titles
     headings = [visible_text(h) for h in re.findall(r'<h2 class="group-title.*?</h2>', html, flags=re.S)]
-    assert headings == ["Editor's pick", "Quantization", "test-time compute", "Quantization", "Medical Imaging"]
+    assert headings == ["Editor's picks", "Quantization", "test-time compute", "Quantization", "Medical Imaging"]
+    assert re.findall(r"^([A-Za-z' -]+) \(\d\)$", text, flags=re.M) == [
+        "EDITOR'S PICKS", "QUANTIZATION", "TEST-TIME COMPUTE", "QUANTIZATION", "MEDICAL IMAGING",
+    ]
     # The text part: the same list and the same order.
     assert [line.split(". ", 1)[1] for line in re.findall(r"^ ?\d\. .*$", text, flags=re.M)] == [
         f"{title} [{tag}]" for title, tag in zip(titles, [
@@ -347,12 +350,13 @@ def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_
 
 
 def test_the_header_says_how_many_matched_when_the_cap_left_some_out(reader, quantization):
+    reader.max_papers = 8
     entries = [entry(paper(f"Paper {i}", "x"), i, topic_=quantization) for i in range(1, 9)]
     message = digest_message(reader, LISTING_DAY, entries, match_count=42)
     html = next(body for body, kind in message.alternatives if kind == "text/html")
 
     assert "Top 8 of 42 matches" in visible_text(html) and "Top 8 of 42 matches" in message.body
-    assert "You get at most 8 a day" in visible_text(html)
+    assert "You asked for at most 8 a day" in visible_text(html)
     # Without a cap in the way it is just the count.
     _, text, html = render(reader, entries)
     assert "8 new papers for you" in visible_text(html) and "of 8" not in visible_text(html)
