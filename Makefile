@@ -29,7 +29,12 @@ demo: migrate
 	@echo "Emails written to $(OUTBOX)/ (open the .html files in a browser):"
 	@ls -1t $(OUTBOX)/*.html 2>/dev/null | head -n 12 || true
 
-test: $(STAMP)
+# axe-core (package.json), which the browser tests inject to check contrast and landmarks.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: $(STAMP) node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Web + worker + beat on embedded defaults (SQLite, filesystem broker, outbox).

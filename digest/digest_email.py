@@ -24,11 +24,12 @@ from subscriptions.models import Subscriber
 from subscriptions.tokens import make_feedback_token, secret_fingerprint, subscriber_links
 
 from .emails import build_email, render_email
-from .matching import Interest, Match
+from .matching import FEEDBACK_REASON, Interest, Match
 from .models import Digest, DigestItem, Paper
 from .tex import readable
 
-ABSTRACT_SNIPPET_CHARS = 300
+# About two lines of a desktop card; the full abstract is one tap away (the title).
+ABSTRACT_SNIPPET_CHARS = 150
 AUTHORS_SHOWN = 3
 REASONS_SHOWN = 3
 VIEW_DIGEST_SALT = "view_digest"
@@ -92,38 +93,90 @@ def arxiv_search_url(title: str) -> str:
     return "https://arxiv.org/search/?" + urlencode({"query": title, "searchtype": "title"})
 
 
+def title_link(paper: Paper) -> tuple[str, str]:
+    """(where the title leads, what the text part prints for it). The arXiv abstract page
+    when an id is known, else the paper's own page; failing both, an arXiv title search in
+    the HTML only: its 100-200 characters would wrap over lines of the text part."""
+    if paper.arxiv_id:
+        return paper.arxiv_url, paper.arxiv_url
+    if paper.best_page_url:
+        return paper.best_page_url, paper.best_page_url
+    return arxiv_search_url(" ".join(readable(paper.title).split())), ""
+
+
 def paper_links(paper: Paper) -> list[dict[str, str]]:
-    """Links that are known, labelled; never a dead or guessed one."""
+    """The links beside the title that are known, labelled; never a dead or guessed one."""
+    title_url = title_link(paper)[0]
     candidates = [
-        ("Paper page", paper.best_page_url),
-        ("arXiv", paper.arxiv_url),
         ("PDF", paper.best_pdf_url),
         ("Code", paper.code_url),
         ("Project", paper.project_url),
     ]
     links: list[dict[str, str]] = []
     for label, href in candidates:
-        if href and href not in {link["url"] for link in links}:
+        if href and href != title_url and href not in {link["url"] for link in links}:
             links.append({"label": label, "url": href})
     return links
 
 
-def matched_line(entry: Entry, group_title: str) -> str:
-    """The short "matched: ..." line. What the section heading already says is left out:
-    under "Quantization", "topic Quantization: 'INT4' in title" reads "'INT4' in title";
-    another topic that also matched is named, not detailed."""
-    parts: list[str] = []
+_AUTHOR_REASON = re.compile(r"^\s*(?:followed\s+)?authors?\s+(.+)$", re.IGNORECASE)
+# The reader's own word in the matcher's why-lines: "keyword 'LoRA' in title",
+# "keyword 'LoRA': 'adapters' in abstract", "'LoRA' → topic Fine-tuning: ...",
+# "close in meaning to 'LoRA'".
+_KEYWORD_REASON = re.compile(r"^(?:keyword '(.+?)'(?: in |: |$)|'(.+?)' → topic |close in meaning to '(.+)'$)")
+EDITORS_PICK = "Editor's pick"
+
+
+def _reason_author(reason: str) -> str | None:
+    found = _AUTHOR_REASON.match(reason)
+    return " ".join(found.group(1).split()) if found else None
+
+
+def _reason_keyword(reason: str) -> str | None:
+    found = _KEYWORD_REASON.match(reason)
+    return " ".join(next(g for g in found.groups() if g).split()) if found else None
+
+
+def entry_tag(entry: Entry) -> str:
+    """The one thing that brought this paper, as a small tag: the editors, its topic, the
+    reader's followed author or keyword."""
+    if entry.featured:
+        return EDITORS_PICK
+    if entry.topic_name:
+        return " ".join(entry.topic_name.split())
     for reason in (" ".join(r.split()) for r in entry.reasons):
-        topic_name, sep, detail = reason.partition(": ") if reason.startswith("topic ") else ("", "", "")
-        if reason.lower() == "editor's pick" and group_title == "Editor's picks":
-            continue
-        if sep and topic_name[len("topic "):] == group_title:
-            parts.append(detail)
-        elif sep:
-            parts.append(f"also {topic_name[len('topic '):]}")
+        found = _reason_author(reason) or _reason_keyword(reason)
+        if found:
+            return found
+    if FEEDBACK_REASON in entry.reasons:
+        return "Like papers you liked"
+    return "Your interests"
+
+
+def why_parts(entry: Entry, tag: str) -> list[dict[str, str]]:
+    """What the reader asked for that the tag does not already say, as ("lead", "bold")
+    pieces: their own keyword or author in bold, an editor's pick, a feedback raise. The
+    topic's own evidence and the other topics that also matched are left out."""
+    parts: list[dict[str, str]] = []
+    for reason in (" ".join(r.split()) for r in entry.reasons):
+        if reason.lower() == "editor's pick":
+            part = {"lead": "Editor's pick", "bold": ""} if tag != EDITORS_PICK else None
+        elif reason == FEEDBACK_REASON:
+            part = {"lead": "Raised: like papers you marked “more like this”", "bold": ""}
+        elif (author := _reason_author(reason)) is not None:
+            part = {"lead": "Author you follow: ", "bold": author} if author != tag else None
+        elif (keyword := _reason_keyword(reason)) is not None:
+            part = {"lead": "Your keyword ", "bold": keyword} if keyword.lower() != tag.lower() else None
         else:
-            parts.append(reason)
-    return " · ".join(parts[:REASONS_SHOWN]) or ("editor's pick" if entry.featured else "")
+            part = None
+        if part and part not in parts:
+            parts.append(part)
+    return parts[:REASONS_SHOWN]
+
+
+def why_text(parts: list[dict[str, str]]) -> str:
+    """The why-line of the text part, where bold is a pair of quotes."""
+    return " · ".join(p["lead"] + (f"“{p['bold']}”" if p["bold"] else "") for p in parts)
 
 
 def feedback_urls(subscriber: Subscriber, paper: Paper) -> dict[str, str]:
@@ -135,96 +188,74 @@ def feedback_urls(subscriber: Subscriber, paper: Paper) -> dict[str, str]:
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
-def _card(entry: Entry, group_title: str, subscriber: Subscriber) -> dict:
+def _card(entry: Entry, tag: str, subscriber: Subscriber) -> dict:
     paper = entry.paper
+    url, text_url = title_link(paper)
+    why = why_parts(entry, tag)
     links = paper_links(paper)
-    title = " ".join(readable(paper.title).split())
+    feedback = feedback_urls(subscriber, paper)
+    # One line under the abstract: links, upvotes, then the reader's feedback.
+    meta = [{"kind": "link", **link} for link in links]
+    if not text_url:
+        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
+    if paper.upvotes > 0:
+        meta.append({"kind": "upvotes", "label": f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}", "url": ""})
+    if feedback:
+        meta += [
+            {"kind": "feedback", "label": "More like this", "url": feedback["more"]},
+            {"kind": "feedback", "label": "Less like this", "url": feedback["less"]},
+        ]
     return {
-        "feedback": feedback_urls(subscriber, paper),
+        "feedback": feedback,
+        "meta": meta,
         "rank": entry.rank,
-        "title": title,
-        # With no known page the title searches arXiv, so every title leads somewhere.
-        "url": links[0]["url"] if links else arxiv_search_url(title),
-        "has_page": bool(links),
+        "tag": tag,
+        "title": " ".join(readable(paper.title).split()),
+        "url": url,
+        "text_url": text_url,
         "authors": short_authors(paper.authors),
         "snippet": snippet(readable(paper.abstract)),
         "links": links,
         "upvotes": paper.upvotes,
-        "matched": matched_line(entry, group_title),
+        "why": why,
+        "why_text": why_text(why),
     }
 
 
-_AUTHOR_REASON = re.compile(r"^\s*(followed\s+)?authors?\b", re.IGNORECASE)
-
-
-def _is_author_match(entry: Entry, subscriber: Subscriber) -> bool:
-    followed = [a.lower() for a in subscriber.authors or () if a.strip()]
-    for reason in entry.reasons:
-        if _AUTHOR_REASON.match(reason) or any(name in reason.lower() for name in followed):
-            return True
-    return False
-
-
-def _matched_phrase(entry: Entry, phrases: Sequence[str]) -> str | None:
-    text = " ".join(entry.reasons).lower()
-    return next((p for p in phrases if p.strip() and p.lower() in text), None)
-
-
-def _group_key(entry: Entry, subscriber: Subscriber) -> tuple[str, str]:
-    if entry.featured:
-        return ("featured", "Editor's picks")
-    if entry.topic_slug:
-        return (f"topic:{entry.topic_slug}", entry.topic_name or entry.topic_slug)
-    if _is_author_match(entry, subscriber):
-        return ("authors", "Authors you follow")
-    return ("keywords", "Your keywords")
-
-
 def group_entries(entries: list[Entry], subscriber: Subscriber) -> list[dict]:
-    """Editor's picks first, then one group per topic in the order of its best paper;
-    each paper once (under its best match, which the matcher chose)."""
-    groups: dict[str, dict] = {}
-    for entry in sorted(entries, key=lambda e: (not e.featured, e.rank)):
-        key, title = _group_key(entry, subscriber)
-        group = groups.setdefault(key, {"key": key, "title": title, "papers": []})
-        group["papers"].append(_card(entry, title, subscriber))
-    return [g for g in groups.values() if g["papers"]]
-
-
-def lower_name(name: str) -> str:
-    """'Mixture of Experts' -> 'mixture of experts', but 'LLM Reasoning' -> 'LLM reasoning'
-    and '3D Vision' -> '3D vision': acronyms keep their case in a subject line."""
-    return " ".join(w if any(c.isupper() for c in w[1:]) or not w[:1].isalpha() else w.lower() for w in name.split())
-
-
-def subject_labels(entries: list[Entry], subscriber: Subscriber) -> list[str]:
-    """What the papers are about, in the order of the papers, each label once."""
-    labels: list[str] = []
+    """The cards in rank order, each once; consecutive papers with the same tag share a
+    heading. A heading never pulls a lower-ranked paper ahead of a better one."""
+    groups: list[dict] = []
     for entry in sorted(entries, key=lambda e: e.rank):
-        if entry.topic_name:
-            label = lower_name(entry.topic_name)
-        elif entry.featured:
-            label = "editor's picks"
-        elif _is_author_match(entry, subscriber):
-            label = _matched_phrase(entry, subscriber.authors or ()) or "authors you follow"
-        else:
-            label = _matched_phrase(entry, subscriber.keywords or ()) or "your keywords"
-        label = " ".join(label.split())
-        if label not in labels:
-            labels.append(label)
-    return labels
+        tag = entry_tag(entry)
+        if not groups or groups[-1]["tag"] != tag:
+            title = "Editor's picks" if tag == EDITORS_PICK else tag
+            groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
+        groups[-1]["papers"].append(_card(entry, tag, subscriber))
+    return groups
 
 
-def summarise_labels(labels: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c', 'a, b and 2 more'."""
-    if len(labels) <= 1:
-        return "".join(labels)
-    # "speech and audio and fine-tuning" reads as three things; "speech & audio and
-    # fine-tuning" as the two it is.
-    labels = [label.replace(" and ", " & ") for label in labels]
-    if len(labels) <= 3:
-        return ", ".join(labels[:-1]) + " and " + labels[-1]
-    return f"{labels[0]}, {labels[1]} and {len(labels) - 2} more"
+SUBJECT_TITLE_CHARS = 48
+SUBJECT_TAGS = 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[: limit - 1]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def digest_subject(entries: list[Entry]) -> str:
+    """The top paper, how many more, and what they are about:
+    "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
+    ranked = sorted(entries, key=lambda e: e.rank)
+    title = shorten(readable(ranked[0].paper.title), SUBJECT_TITLE_CHARS)
+    more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
+    tags = list(dict.fromkeys(entry_tag(e) for e in ranked))[:SUBJECT_TAGS]
+    return f"{title}{more} · {', '.join(tags)}"
 
 
 def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
@@ -244,11 +275,14 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
 
 
 def preheader(entries: list[Entry]) -> str:
+    """The line inboxes show after the subject, which already names the top paper."""
     titles = [" ".join(readable(e.paper.title).split()) for e in sorted(entries, key=lambda e: e.rank)]
     if not titles:
         return "Nothing new matched your interests in the latest listing."
-    text = titles[0] if len(titles) == 1 else f"{titles[0]} · {titles[1]}"
-    return text + (f" and {len(titles) - 2} more" if len(titles) > 2 else "")
+    if len(titles) == 1:
+        return titles[0]
+    text = "Also: " + " · ".join(titles[1:3])
+    return text + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
 
 
 def preview_links() -> dict[str, str]:
@@ -276,6 +310,7 @@ def digest_context(
     interest: Interest | None = None,
     view_url: str | None = None,
     links: dict[str, str] | None = None,
+    match_count: int | None = None,
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple."""
     if interest is None and subscriber.pk:
@@ -284,16 +319,18 @@ def digest_context(
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
-    topic_groups = [g for g in groups if g["key"].startswith("topic:")]
     return {
         "period": period,
         "date_long": f"{period:%A}, {period.day} {period:%B %Y}",
         "date_short": f"{period:%b} {period.day}",
         "weekly": weekly,
         "paper_count": len(entries),
-        "topic_count": len(topic_groups),
+        "max_papers": subscriber.max_papers,
+        # None for a digest planned before matches were counted: then only what is in it.
+        "match_count": max(match_count or 0, len(entries)),
         "groups": groups,
-        "subject_topics": summarise_labels(subject_labels(entries, subscriber)),
+        "glance": [paper for group in groups for paper in group["papers"]],
+        "subject": digest_subject(entries) if entries else "",
         "preheader": preheader(entries),
         "view_url": view_url,
         "links": links,
@@ -310,8 +347,11 @@ def digest_message(
     interest: Interest | None = None,
     view_url: str | None = None,
     message_id: str | None = None,
+    match_count: int | None = None,
 ) -> EmailMultiAlternatives:
-    context = digest_context(subscriber, period, entries, interest=interest, view_url=view_url)
+    context = digest_context(
+        subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count
+    )
     return build_email(
         "digest",
         subscriber.email,
@@ -347,5 +387,7 @@ def read_view_token(token: str) -> Digest | None:
 
 def render_saved_digest_html(digest: Digest) -> str:
     """The HTML of a saved digest, as the email showed it, for the browser page."""
-    context = digest_context(digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links())
+    context = digest_context(
+        digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links(), match_count=digest.match_count
+    )
     return render_email("digest", context)[2]

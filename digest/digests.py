@@ -281,6 +281,8 @@ class Draft:
     matches: list[Match]
     # False when nothing was listed since the last digest: then there is no digest at all.
     has_new_papers: bool
+    # Every paper that matched; `matches` holds the top `target.limit` of them (and picks).
+    match_count: int = 0
 
     @property
     def subscriber(self) -> Subscriber:
@@ -348,7 +350,7 @@ def _draft(
     matches = match_with_picks(
         index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
     )
-    return Draft(target, matches, has_new_papers=True)
+    return Draft(target, list(matches), has_new_papers=True, match_count=matches.total)
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -501,11 +503,12 @@ def _digest_row(draft: Draft) -> Digest:
     if not draft.sends_email:
         return Digest(
             subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
-            paper_count=len(draft.matches),
+            paper_count=len(draft.matches), match_count=draft.match_count,
         )
     return Digest(
         subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
-        paper_count=len(draft.matches), message_id=new_message_id(), next_attempt_at=timezone.now(),
+        paper_count=len(draft.matches), match_count=draft.match_count,
+        message_id=new_message_id(), next_attempt_at=timezone.now(),
     )
 
 
@@ -533,13 +536,17 @@ def draft_entries(draft: Draft) -> list[Entry]:
 def draft_message(draft: Draft) -> EmailMultiAlternatives:
     """The email a draft would become (dry run): same context and templates, no row."""
     target = draft.target
-    return digest_message(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+    return digest_message(
+        target.subscriber, target.period, draft_entries(draft), interest=target.interest, match_count=draft.match_count
+    )
 
 
 def render_draft(draft: Draft) -> tuple[str, str, str]:
     """(subject, text, html) of a draft, HTML even for plain-text readers (preview)."""
     target = draft.target
-    context = digest_context(target.subscriber, target.period, draft_entries(draft), interest=target.interest)
+    context = digest_context(
+        target.subscriber, target.period, draft_entries(draft), interest=target.interest, match_count=draft.match_count
+    )
     return render_email("digest", context)
 
 
@@ -697,7 +704,7 @@ class Sender:
                 Digest.objects.filter(pk=digest.pk, claimed_at=claimed_at).update(message_id=digest.message_id)
             message = digest_message(
                 digest.subscriber, digest.period, entries,
-                view_url=view_digest_url(digest), message_id=digest.message_id,
+                view_url=view_digest_url(digest), message_id=digest.message_id, match_count=digest.match_count,
             )
         except (*DATABASE_ERRORS, SoftTimeLimitExceeded):
             _release(digest.pk, claimed_at)

@@ -184,6 +184,15 @@ class Match:
     featured: bool = False  # an editor's pick shown even without a match
 
 
+class Matches(list[Match]):
+    """A reader's matches, best first, cut at their limit; `total` counts them uncut
+    (the email says "Top 8 of 42")."""
+
+    def __init__(self, matches: Iterable[Match] = (), *, total: int | None = None) -> None:
+        super().__init__(matches)
+        self.total = len(self) if total is None else total
+
+
 def idf(doc_freq: int, n_docs: int) -> float:
     """BM25's IDF, never negative."""
     return math.log(1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
@@ -853,9 +862,10 @@ class PaperIndex:
         listed_to: dt.date | None = None,
         exclude_ids: Container[int] = frozenset(),
         limit: int | None = None,
-    ) -> list[Match]:
+    ) -> Matches:
         """Papers listed in [listed_from, listed_to] (either end open when None) that
-        clear the relevance threshold, featured picks first, then by score."""
+        clear the relevance threshold, featured picks first, then by score; at most
+        `limit` of them, and `.total` says how many there were before the cut."""
         clauses = [self._author(name) for name in interest.authors if name.strip()]
         clauses += [self._topic(topic) for topic in interest.topics]
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
@@ -904,11 +914,12 @@ class PaperIndex:
                 if liked >= RAISE_SHOWN:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
+        total = len(ranked)
         ranked = heapq.nsmallest(limit, ranked) if limit else sorted(ranked)
-        return [
-            self._match(idx, -negative_score, clauses, idx in featured, idx in raised)
-            for _, negative_score, _, idx in ranked
-        ]
+        return Matches(
+            (self._match(idx, -negative_score, clauses, idx in featured, idx in raised) for _, negative_score, _, idx in ranked),
+            total=total,
+        )
 
     def _feedback_closeness(self, feedback: Feedback | None) -> tuple[np.ndarray, np.ndarray] | None:
         """For every paper of the index, its cosine to the closest liked and to the

@@ -177,6 +177,10 @@ class Digest(models.Model):
     papers = models.ManyToManyField(Paper, through="DigestItem", related_name="digests")
     # Stored when the digest is planned, so the changelist never counts items per row.
     paper_count = models.PositiveSmallIntegerField(default=0, help_text="Papers in the digest when it was planned.")
+    # Every paper that matched, of which the items are the top `max_papers`: the email
+    # says "Top 8 of 42 matches" instead of hiding the other 34. Null for digests planned
+    # before it was counted.
+    match_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     # `attempts` when a failed digest was last retried by hand: it then gets a fresh round
     # of DIGEST_MAX_ATTEMPTS, while `attempts` keeps counting them all.

@@ -13,7 +13,7 @@ from collections.abc import Container
 
 from django.conf import settings
 
-from .matching import Interest, Match, PaperIndex
+from .matching import Interest, Match, Matches, PaperIndex
 
 
 def match_with_picks(
@@ -24,8 +24,9 @@ def match_with_picks(
     listed_to: dt.date | None = None,
     exclude_ids: Container[int] = frozenset(),
     limit: int | None = None,
-) -> list[Match]:
-    """The capped picks (if the reader wants them), then up to `limit` matched papers."""
+) -> Matches:
+    """The capped picks (if the reader wants them), then up to `limit` matched papers;
+    `.total` counts the picks and every matched paper before the cut."""
     window = {"listed_from": listed_from, "listed_to": listed_to}
     cap = settings.EDITORS_PICKS_PER_DIGEST
     picks: list[Match] = []
@@ -38,7 +39,7 @@ def match_with_picks(
         exclude_ids=_Either(exclude_ids, chosen),
         limit=limit,
     )
-    return picks + rest
+    return Matches([*picks, *rest], total=len(picks) + rest.total)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,42 +1,92 @@
 """Abstracts and titles arrive with bits of LaTeX ("PixArt-\\Sigma", "H$_2$O",
-"6.25~\\%"). Readers should see "PixArt-Σ", "H2O" and "6.25 %": this turns the common
-cases into plain Unicode for display. The stored text stays as the source gave it."""
+"$\\mathcal{O}(n^2)$", "Schr\\"odinger"). Readers should see "PixArt-Σ", "H2O", "𝒪(n²)"
+and "Schrödinger": this turns them into plain Unicode for display. The stored text stays
+as the source gave it.
+
+pylatexenc does the LaTeX-to-text work. Around it, what a catalog needs that LaTeX does
+not do: a "%" is a per cent sign, not a comment that eats the rest of the abstract; a
+"$" opens math only the way Pandoc reads it ("$5 and $10" is money); an unknown command
+("\\proj") stays as written instead of vanishing; subscripts read inline ("H2O") and
+superscripts as Unicode superscripts where every character has one ("n²", "ℝᵈ").
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 
-_SYMBOLS = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
-    "zeta": "ζ", "eta": "η", "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ",
-    "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ",
-    "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ",
-    "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ",
-    "Omega": "Ω", "cdot": "·", "times": "×", "approx": "≈", "sim": "~", "leq": "≤", "le": "≤",
-    "geq": "≥", "ge": "≥", "neq": "≠", "pm": "±", "infty": "∞", "rightarrow": "→", "to": "→",
-    "leftarrow": "←", "ldots": "…", "dots": "…", "%": "%", "&": "&", "_": "_", "#": "#",
-}
-# Letter commands ("\Sigma") and escaped symbols ("\%").
-_COMMAND = re.compile(r"\\([A-Za-z]+|[%&_#])")
-_MATH = re.compile(r"\$([^$]{1,80})\$")
-_SCRIPT = re.compile(r"[_^]\{([^{}]*)\}|[_^](\w)")
+from pylatexenc.latex2text import LatexNodes2Text
+
+log = logging.getLogger(__name__)
+
+# Pandoc's rule: "$" opens math when a non-space follows it, closes it when a non-space
+# precedes it and no digit follows; "\$" is an escaped dollar.
+_MATH = re.compile(r"(?<!\\)\$(?=\S)([^$]{1,200}?)(?<=\S)(?<!\\)\$(?!\d)")
+# Characters LaTeX reads as markup that a catalog's plain text means literally (a bare
+# "%" would start a comment, "&" an alignment tab, "#" a parameter).
+_LITERAL = re.compile(r"(?<!\\)([%&#$])")
+# "_2", "^{2}", "^{\top}", "^{\mathrm{T}}", "_\theta": a script and its argument.
+_SCRIPT = re.compile(r"([_^])(\{((?:[^{}]|\{[^{}]*\})*)\}|\\[A-Za-z]+|[^\s{}\\])")
+
+_SUPERSCRIPTS = dict(
+    zip(
+        "0123456789+-−=()abcdefghijklmnoprstuvwxyzABDEGHIJKLMNOPRTUVWαβγδεθιφχ′*·",
+        "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂᵅᵝᵞᵟᵋᶿᶥᵠᵡ′*·",
+        strict=True,
+    )
+)
 
 
-def _symbol(match: re.Match) -> str:
-    name = match.group(1)
-    if name in _SYMBOLS:
-        return _SYMBOLS[name]
-    return match.group(0)  # unknown commands ("\proj") stay as written
+class _Converter(LatexNodes2Text):
+    def macro_node_to_text(self, node):
+        if self.latex_context.get_macro_spec(node.macroname) is None:
+            # An unknown command is more use to a reader as written than dropped.
+            return "\\" + node.macroname + (node.macro_post_space or "")
+        return super().macro_node_to_text(node)
+
+
+_converter = _Converter(math_mode="text", strict_latex_spaces=False)
+
+
+def _superscript(text: str) -> str:
+    text = "".join(text.split())
+    if text and all(c in _SUPERSCRIPTS for c in text):
+        return "".join(_SUPERSCRIPTS[c] for c in text)
+    return "^" + (text if len(text) == 1 else f"({text})")
+
+
+def _script(match: re.Match) -> str:
+    argument = match.group(3) if match.group(3) is not None else match.group(2)
+    shown = _converter.latex_to_text(argument).strip()
+    return _superscript(shown) if match.group(1) == "^" else shown
 
 
 def _math(match: re.Match) -> str:
-    inner = _SCRIPT.sub(lambda m: m.group(1) or m.group(2), match.group(1))
-    return inner.replace("{", "").replace("}", "")
+    return "$" + _SCRIPT.sub(_script, match.group(1)) + "$"
+
+
+def _text(part: str) -> str:
+    return _LITERAL.sub(r"\\\1", part)
+
+
+def _to_latex(text: str) -> str:
+    """The text as pylatexenc should read it: math spans with their scripts already
+    spelt out, the catalog's literal characters escaped everywhere else."""
+    pieces, last = [], 0
+    for match in _MATH.finditer(text):
+        pieces += [_text(text[last : match.start()]), _math(match)]
+        last = match.end()
+    pieces.append(_text(text[last:]))
+    return "".join(pieces)
 
 
 def readable(text: str) -> str:
     if not text or not any(c in text for c in "\\$~"):
         return text
-    text = _MATH.sub(_math, text)
-    text = _COMMAND.sub(_symbol, text)
-    return text.replace("~", " ")
+    try:
+        shown = _converter.latex_to_text(_to_latex(text))
+    except Exception:  # a parser bug must not cost a reader their digest
+        log.warning("Could not read LaTeX in %.80r", text, exc_info=True)
+        return text
+    # "~" is a non-breaking space in LaTeX; the templates wrap and collapse spaces.
+    return shown.replace("\xa0", " ")

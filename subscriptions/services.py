@@ -364,6 +364,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "period": when(digest.period),
                 "status": digest.status,
                 "paper_count": digest.paper_count,
+                "match_count": digest.match_count,
                 "subject": digest.subject,
                 "message_id": digest.message_id,
                 "created_at": when(digest.created_at),

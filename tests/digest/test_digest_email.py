@@ -92,79 +92,106 @@ def test_a_paper_without_links_authors_or_upvotes_reads_well(reader, quantizatio
     # The title still leads somewhere: a title search on arXiv, labelled as such.
     assert "Find on arXiv" in seen
     assert "https://arxiv.org/search/?query=Quantization+without+metadata&amp;searchtype=title" in html
-    assert "Find on arXiv: https://arxiv.org/search/?query=Quantization+without+metadata&searchtype=title" in text
+    # The text part gets no 100-character search URL wrapping over lines: it says what to do.
+    assert "arxiv.org/search" not in text and "Search arXiv for the title." in text
     assert "None" not in seen and "None" not in text
 
 
 def test_known_links_and_upvotes_are_shown_with_more_than_three_authors_shortened(reader, quantization):
     rich = paper(
         "Quantization with everything known", "Abstract.", arxiv_id="2410.23168", upvotes=42,
-        code_url="https://github.com/example/quant", authors=["A One", "B Two", "C Three", "D Four"],
+        code_url="https://github.com/example/quant", project_url="https://quant.example.org/",
+        authors=["A One", "B Two", "C Three", "D Four"],
     )
     single = paper("Quantization with one upvote", "Abstract.", upvotes=1, authors=["Solo Author"])
     _, text, html = render(reader, [entry(rich, topic_=quantization), entry(single, 2, topic_=quantization)])
     seen = visible_text(html)
 
     assert "A One, B Two, C Three et al." in seen and "D Four" not in seen
-    assert 'href="https://huggingface.co/papers/2410.23168"' in html
-    assert 'href="https://arxiv.org/pdf/2410.23168"' in html
-    assert 'href="https://github.com/example/quant"' in html
+    # The title leads to the arXiv abstract page, with PDF, code and project beside it.
+    assert re.search(r'<a[^>]+href="https://arxiv.org/abs/2410.23168"[^>]*>Quantization with everything known</a>', html)
+    assert re.search(r'<a[^>]+href="https://arxiv.org/pdf/2410.23168"[^>]*>PDF</a>', html)
+    assert re.search(r'<a[^>]+href="https://github.com/example/quant"[^>]*>Code</a>', html)
+    assert re.search(r'<a[^>]+href="https://quant.example.org/"[^>]*>Project</a>', html)
     assert "▲ 42 upvotes" in seen and "▲ 1 upvote " in seen + " "
+    assert "\n  https://arxiv.org/abs/2410.23168\n" in text
     assert "Code: https://github.com/example/quant" in text and "▲ 42 upvotes" in text
+    # Every paper URL of the text part fits on a line (the reader's own signed links are ours).
+    paper_urls = [u for u in re.findall(r"https?://\S+", text) if "localhost" not in u]
+    assert paper_urls and max(len(u) for u in paper_urls) < 72
     assert short_authors(["A", "B", "C"]) == "A, B, C"
 
 
-def test_papers_are_grouped_under_their_topic_with_editors_picks_first(reader, quantization):
+def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, quantization):
     medical = topic("Medical Imaging", "MRI")
     pick = paper("An editor's pick about robots", "Robots.", is_featured=True)
-    quant_a, quant_b = paper("Quantization A", "a"), paper("Quantization B", "b")
+    quant_a, quant_b, quant_c = paper("Quantization A", "a"), paper("Quantization B", "b"), paper("Quantization C", "c")
+    mine = paper("Scaling test-time compute", "Search at inference.")
     mri = paper("MRI reconstruction", "mri")
     entries = [
-        entry(quant_a, 1, topic_=quantization),
-        entry(mri, 2, topic_=medical),
-        entry(pick, 3, reasons=["editor's pick"], featured=True),
+        entry(pick, 1, reasons=["editor's pick"], featured=True),
+        entry(quant_a, 2, topic_=quantization),
+        entry(mine, 3, reasons=["keyword 'test-time compute' in title"]),
         entry(quant_b, 4, topic_=quantization),
+        entry(quant_c, 5, topic_=quantization),
+        entry(mri, 6, topic_=medical),
     ]
     _, text, html = render(reader, entries)
-    seen = visible_text(html)
+    titles = [e.paper.title for e in entries]
 
-    order = [seen.index(s) for s in ("Editor's picks", "An editor's pick", "Quantization A", "Quantization B", "MRI reconstruction")]
-    assert order == sorted(order), seen
-    assert seen.count("Quantization A") == 1
-    headings = re.findall(r"^([A-Z][A-Z' ]+) \(\d+\)$", text, flags=re.M)
-    assert headings == ["EDITOR'S PICKS", "QUANTIZATION", "MEDICAL IMAGING"]
+    # At a glance: every title once, in rank order, each with the tag that brought it.
+    glance = re.search(r'<ol class="glance".*?</ol>', html, flags=re.S).group(0)
+    items = [visible_text(li) for li in re.findall(r"<li.*?</li>", glance, flags=re.S)]
+    assert items == [
+        "1. Editor's pick An editor's pick about robots", "2. Quantization Quantization A",
+        "3. test-time compute Scaling test-time compute", "4. Quantization Quantization B",
+        "5. Quantization Quantization C", "6. Medical Imaging MRI reconstruction",
+    ]
+    # Then the cards, in the same order: the reader's own keyword stays third.
+    cards = re.findall(r'class="paper-title"[^>]*><a[^>]*>([^<]+)</a>', html)
+    assert cards == titles
+    headings = [visible_text(h) for h in re.findall(r'<h2 class="group-title.*?</h2>', html, flags=re.S)]
+    assert headings == ["Editor's picks", "Quantization", "test-time compute", "Quantization", "Medical Imaging"]
+    assert re.findall(r"^([A-Za-z' -]+) \(\d\)$", text, flags=re.M) == [
+        "EDITOR'S PICKS", "QUANTIZATION", "TEST-TIME COMPUTE", "QUANTIZATION", "MEDICAL IMAGING",
+    ]
+    # The text part: the same list and the same order.
+    assert [line.split(". ", 1)[1] for line in re.findall(r"^ ?\d\. .*$", text, flags=re.M)] == [
+        f"{title} [{tag}]" for title, tag in zip(titles, [
+            "Editor's pick", "Quantization", "test-time compute", "Quantization", "Quantization", "Medical Imaging",
+        ], strict=True)
+    ]
+    assert [line[2:] for line in re.findall(r"^\* .*$", text, flags=re.M)] == titles
 
 
-def test_keyword_and_author_matches_get_sections_and_empty_sections_are_not_rendered(reader, quantization):
+def test_keyword_and_author_matches_are_tagged_with_the_readers_own_words(reader, quantization):
     by_keyword = paper("Scaling test-time compute", "Search at inference.")
     by_author = paper("A paper by a followed author", "Something.", authors=["Zoë Ångström"])
     _, text, html = render(reader, [
         entry(by_keyword, 1, reasons=["keyword 'test-time compute' in title"]),
         entry(by_author, 2, reasons=["author Zoë Ångström"]),
     ])
-    assert "Your keywords" in html and "Authors you follow" in html
+    tags = re.findall(r'<span class="tag"[^>]*>([^<]+)</span>', html)
+    assert tags == ["test-time compute", "Zoë Ångström"]
     assert "Editor" not in html and "Quantization" not in visible_text(html)
-
-    _, text, html = render(reader, [entry(by_keyword, 1, reasons=["keyword 'test-time compute' in abstract"])])
-    assert "Your keywords" in html
-    assert "Authors you follow" not in html and "AUTHORS YOU FOLLOW" not in text
+    # The heading already says why: no why-line repeats it.
+    assert 'class="matched"' not in html and "Why:" not in text
 
 
 @pytest.mark.parametrize(
     ("topic_names", "expected"),
     [
-        (["Quantization"], "1 new paper: quantization · Nov 27"),
-        (["Quantization", "Quantization"], "2 new papers: quantization · Nov 27"),
-        (["Quantization", "Mixture of Experts"], "2 new papers: quantization and mixture of experts · Nov 27"),
-        (["3D Vision", "LLM Reasoning", "Quantization"], "3 new papers: 3D vision, LLM reasoning and quantization · Nov 27"),
+        (["Quantization"], "Paper 1 · Quantization"),
+        (["Quantization", "Quantization"], "Paper 1 and 1 more · Quantization"),
+        (["Quantization", "Mixture of Experts"], "Paper 1 and 1 more · Quantization, Mixture of Experts"),
+        (["LLM Reasoning", "Quantization", "3D Vision"], "Paper 1 and 2 more · LLM Reasoning, Quantization"),
         (
-            ["Quantization", "Mixture of Experts", "Quantization", "Diffusion Models", "Speech and Audio",
-             "Diffusion Models", "Quantization"],
-            "7 new papers: quantization, mixture of experts and 2 more · Nov 27",
+            ["Quantization", "Quantization", "Diffusion Models", "Speech and Audio"],
+            "Paper 1 and 3 more · Quantization, Diffusion Models",
         ),
     ],
 )
-def test_the_subject_counts_the_papers_and_names_the_topics_in_paper_order(reader, topic_names, expected):
+def test_the_subject_names_the_top_paper_the_count_and_the_first_topics(reader, topic_names, expected):
     entries = [
         entry(paper(f"Paper {i}", "x"), i, topic_=topic(name, name.lower()))
         for i, name in enumerate(topic_names, start=1)
@@ -173,9 +200,12 @@ def test_the_subject_counts_the_papers_and_names_the_topics_in_paper_order(reade
     assert message.subject == expected
 
 
-def test_the_subject_names_a_matched_keyword_and_a_quiet_day_says_so(reader):
-    message, _, _ = render(reader, [entry(paper("Scaling test-time compute", "x"), reasons=["keyword 'test-time compute' in title"])])
-    assert message.subject == "1 new paper: test-time compute · Nov 27"
+def test_a_long_top_title_is_cut_at_a_word_and_a_quiet_day_says_so(reader, quantization):
+    long_title = "Scaling test-time compute optimally can be more effective than scaling model parameters"
+    entries = [entry(paper(long_title, "x"), 1, reasons=["keyword 'test-time compute' in title"])]
+    entries += [entry(paper(f"Paper {i}", "x"), i, topic_=quantization) for i in range(2, 11)]
+    message, _, _ = render(reader, entries)
+    assert message.subject == "Scaling test-time compute optimally can be more… and 9 more · test-time compute, Quantization"
 
     quiet, text, html = render(reader, [])
     assert quiet.subject == "No new papers matched today · Nov 27"
@@ -255,7 +285,7 @@ def test_the_html_is_a_complete_document_for_phones_dark_mode_and_images_off(rea
     assert checker.problems == [] and checker.stack == []
     assert tags["html"]["lang"] == "en"
     assert any(t == "meta" and a.get("charset") == "utf-8" for t, a in checker.tags)
-    assert re.search(r"<title>1 new paper: quantization · Nov 27</title>", html)
+    assert re.search(r"<title>Quantization · Quantization</title>", html)
     assert any(t == "meta" and a.get("name") == "viewport" for t, a in checker.tags)
     # Styles are inlined; the media queries stay in a <style> block.
     assert "@media (prefers-color-scheme: dark)" in html and "@media (max-width: 620px)" in html
@@ -276,7 +306,8 @@ def test_the_preheader_and_footer_tell_what_is_inside_and_why_it_came(reader, qu
     )
     # The hidden text, then invisible filler so the body's first words stay out of the preview.
     preheader = re.search(r'<span class="preheader"[^>]*>(.*?)(&#847;|\u034f)', html, flags=re.S).group(1)
-    assert preheader == "First quantization paper · Second quantization paper and 1 more"
+    # (The subject names the first paper already.)
+    assert preheader == "Also: Second quantization paper · Third quantization paper"
     assert re.search(r'href="http[^"]+/manage/[^/"]+/"', html)
     assert re.search(r'href="http[^"]+/unsubscribe/[^/"]+/"', html)
     reason = "You get this daily digest because you subscribed to"
@@ -286,26 +317,49 @@ def test_the_preheader_and_footer_tell_what_is_inside_and_why_it_came(reader, qu
     assert "Manage topics and schedule: http" in text and "Unsubscribe: http" in text
 
 
-def test_the_matched_line_is_short_and_leaves_out_what_the_heading_says(reader, quantization):
+def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_not_say(reader, quantization):
     both = paper("Quantized MRI reconstruction", "x")
-    _, text, html = render(reader, [entry(both, topic_=quantization, reasons=[
-        "topic Quantization: 'quantized' in title",
-        "topic Medical Imaging: 'MRI' in title",
-        "keyword 'test-time compute' in abstract",
-        "author Zoë Ångström",
-    ])])
+    topic_only = paper("Quantization, nothing else", "x")
+    liked = paper("Like a paper you liked", "x")
+    _, text, html = render(reader, [
+        entry(both, 1, topic_=quantization, reasons=[
+            "topic Quantization: 'quantized' in title",
+            "topic Large language models: 'LLM' in abstract",
+            "keyword 'test-time compute' in abstract",
+            "author Zoë Ångström",
+        ]),
+        entry(topic_only, 2, topic_=quantization, reasons=[
+            "topic Quantization: 'quantization' in title", "topic Large language models: 'LLM' in title",
+        ]),
+        entry(liked, 3, topic_=quantization, reasons=[
+            'like papers you marked "more like this"', "topic Quantization: 'INT4' in title",
+        ]),
+    ])
+    lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
 
-    line = "'quantized' in title · also Medical Imaging · keyword 'test-time compute' in abstract"
-    assert f"Matched:</span> {line}</p>" in html.replace("&#39;", "'")
-    assert "Matched: " + line in text.replace("\n    ", " ")
-    assert "Zoë Ångström</p>" not in html  # at most three reasons
+    assert lines == [
+        "Your keyword test-time compute · Author you follow: Zoë Ångström",
+        "Raised: like papers you marked “more like this”",
+    ]
+    assert re.search(r"Your keyword <strong[^>]*>test-time compute</strong>", html)
+    assert re.search(r"Author you follow: <strong[^>]*>Zoë Ångström</strong>", html)
+    # Nothing repeats the heading, and no "also <topic>" on every paper.
+    assert "also" not in visible_text(html).lower() and "in title" not in visible_text(html)
+    assert "Why: Your keyword “test-time compute” · Author you follow: “Zoë Ångström”" in text.replace("\n    ", " ")
+    assert text.count("Why:") == 2
 
 
-def test_a_subject_keeps_a_topic_named_with_and_apart_from_the_next_one():
-    from digest.digest_email import summarise_labels
+def test_the_header_says_how_many_matched_when_the_cap_left_some_out(reader, quantization):
+    reader.max_papers = 8
+    entries = [entry(paper(f"Paper {i}", "x"), i, topic_=quantization) for i in range(1, 9)]
+    message = digest_message(reader, LISTING_DAY, entries, match_count=42)
+    html = next(body for body, kind in message.alternatives if kind == "text/html")
 
-    assert summarise_labels(["speech and audio", "quantization"]) == "speech & audio and quantization"
-    assert summarise_labels(["speech and audio"]) == "speech and audio"
+    assert "Top 8 of 42 matches" in visible_text(html) and "Top 8 of 42 matches" in message.body
+    assert "You asked for at most 8 a day" in visible_text(html)
+    # Without a cap in the way it is just the count.
+    _, text, html = render(reader, entries)
+    assert "8 new papers for you" in visible_text(html) and "of 8" not in visible_text(html)
 
 
 def test_latex_in_titles_and_abstracts_reads_as_plain_unicode_in_both_parts(reader, quantization):

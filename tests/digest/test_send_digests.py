@@ -87,6 +87,22 @@ def test_paused_unconfirmed_and_unsubscribed_readers_are_not_due():
 # --- What is in it -------------------------------------------------------------------
 
 
+def test_a_capped_digest_says_how_many_papers_matched_in_all(outbox):
+    catalog = sample_catalog()
+    extra = [
+        paper(f"Quantized attention, variant {n}", "We quantize attention to low-bit integers.", listed_on=LISTING_DAY)
+        for n in range(3)
+    ]
+    subscriber("quant@example.org", topics=[catalog.quantization], max_papers=2)
+
+    run(NOON_UTC)
+
+    digest = Digest.objects.get(subscriber__email="quant@example.org")
+    assert digest.items.count() == 2 and digest.match_count == 1 + len(extra)
+    [text] = titles_sent_to(outbox, "quant@example.org")
+    assert "Top 2 of 4 matches" in text
+
+
 def test_each_reader_gets_the_papers_of_their_interests(outbox):
     catalog = sample_catalog()
     subscriber("quant@example.org", topics=[catalog.quantization])
@@ -101,7 +117,7 @@ def test_each_reader_gets_the_papers_of_their_interests(outbox):
     assert catalog.mri_paper.title in mri_email and catalog.quant_paper.title not in mri_email
     digest = Digest.objects.get(subscriber__email="quant@example.org")
     assert digest.status == Digest.Status.SENT and digest.period == LISTING_DAY
-    assert digest.subject == "1 new paper: quantization · Nov 27"
+    assert digest.subject == "Low-bit quantization of large language model… · Quantization"
     assert digest.message_id.startswith("<") and digest.sent_at is not None
     item = digest.items.get(paper=catalog.quant_paper)
     assert item.rank >= 1 and item.matched and item.topic == catalog.quantization
@@ -264,7 +280,7 @@ def test_send_digests_dry_run_renders_but_sends_and_stores_nothing(outbox, today
     call_command("send_digests", "--dry-run", "--now", stdout=out, stderr=io.StringIO())
 
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("would send to quant@example.org: 1 new paper: quantization")
+    assert lines[0].startswith("would send to quant@example.org: Low-bit quantization of large language model… · Quantization")
     assert lines[-1] == "2 due, 1 would send, 1 empty, 0 quiet-day, 0 failed"
     assert Digest.objects.count() == 0 and DigestItem.objects.count() == 0
     assert not outbox.exists() or list(outbox.iterdir()) == []

@@ -10,9 +10,24 @@ from digest.tex import readable
         ("H$_2$O: Heavy-Hitter Oracle", "H2O: Heavy-Hitter Oracle"),
         ("(6.25~\\% of the k-space)", "(6.25 % of the k-space)"),
         ("a $\\cdot$ b and $\\alpha$-blending", "a · b and α-blending"),
-        ("x$^{2}$ grows", "x2 grows"),
         ("an unknown \\proj command", "an unknown \\proj command"),
         ("plain text stays plain", "plain text stays plain"),
+        # Commands pylatexenc knows, which the old table did not.
+        ("Attention in $\\mathcal{O}(n^2)$ time", "Attention in 𝒪(n²) time"),
+        ("Points in $\\mathbb{R}^d$", "Points in ℝᵈ"),
+        ('Schr\\"odinger bridges', "Schrödinger bridges"),
+        ('{\\"U}ber and na\\"{\\i}ve', "Über and naïve"),
+        ("$O(n \\log n)$ sorting", "O(n log n) sorting"),
+        ("$\\ell_1$ and $W_{\\theta}$", "ℓ1 and Wθ"),
+        ("x$^{2}$ grows, $A^\\top$ too", "x² grows, A^⊤ too"),
+        ("a $2^{-k}$ step", "a 2⁻ᵏ step"),
+        ("\\textbf{Bold} and \\emph{emphasis}", "Bold and emphasis"),
+        # Money is not math; a bare % is a per cent sign, not a comment.
+        ("Costs $5 and $10 per run", "Costs $5 and $10 per run"),
+        ("From $5 to $x$ with \\alpha", "From $5 to x with α"),
+        ("Cuts memory by 50% with $\\alpha$-pruning", "Cuts memory by 50% with α-pruning"),
+        ("Q&A with #hashtags and $k$-NN", "Q&A with #hashtags and k-NN"),
+        ("an escaped \\$ dollar", "an escaped $ dollar"),
     ],
 )
 def test_common_latex_reads_as_plain_unicode(source, shown):

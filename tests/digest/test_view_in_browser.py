@@ -47,7 +47,7 @@ def test_the_link_in_the_email_shows_the_digest_in_the_browser(client, sent_dige
     assert response.status_code == 200
     page = response.content.decode()
     assert "Low-bit quantization of large language model weights" in page
-    assert "<title>1 new paper: quantization · Nov 27</title>" in page
+    assert "<title>Low-bit quantization of large language model… · Quantization</title>" in page
     assert "View in browser" not in page  # already there
     assert response["X-Robots-Tag"] == "noindex, nofollow"
     assert response["Referrer-Policy"] == "no-referrer"
