@@ -104,7 +104,7 @@ EXPAND_BELOW_SHARE = 0.01
 # mention) counts as a match only in a paper not far from the keyword in meaning (z-score
 # at least Z_CLEAR); elsewhere it is incidental and only supports other matches.
 CLEAR_EVIDENCE = 1.5
-Z_CLEAR: float | None = 1.0
+Z_CLEAR = 1.0
 # A paper close in meaning to a keyword (and nothing else) scores like a single
 # abstract mention of a moderately telling phrase, twice that at the most.
 SEMANTIC_SCORE = 2.0
@@ -788,22 +788,17 @@ class PaperIndex:
         without a topic (and without a topic the reader removed), the papers closest to
         it in meaning."""
         hits = dict(lexical.hits)
-        if meaning.z_scores is not None and Z_CLEAR is not None:
+        z_scores = meaning.z_scores
+        if z_scores is not None:
             # A lone mention in a paper about something else entirely is incidental
             # ("unlike 4-bit quantization, we ..."): it supports, it does not match.
             for idx, hit in lexical.hits.items():
-                if hit.passes and hit.evidence < CLEAR_EVIDENCE and meaning.z_scores[idx] < Z_CLEAR:
+                if hit.passes and hit.evidence < CLEAR_EVIDENCE and z_scores[idx] < Z_CLEAR:
                     hits[idx] = _Hit(hit.score, False, hit.reason, hit.evidence)
-            if meaning.topic_slug is not None and topic is None:
-                passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
-                return _Clause(hits, lexical.scores, passing, None)
-        if meaning.topic_slug is not None and topic is None:
-            return lexical  # it names a topic the reader asked us not to add, or needs none
         if topic is not None:
             # The topic's phrases are the curators' words for what the keyword names:
             # evidence, but weaker than the reader's own word.
             through = self._topic(topic)
-            z_scores = meaning.z_scores
             for idx, hit in through.hits.items():
                 if z_scores is not None and z_scores[idx] < Z_AGREE and idx not in hits:
                     continue  # the topic's words, but not what the keyword means
@@ -814,8 +809,9 @@ class PaperIndex:
                 reason = f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
                 passes = hit.passes or (own is not None and own.passes)
                 hits[idx] = _Hit(score=max(score, own.score if own else 0.0), passes=passes, reason=reason)
-        elif meaning.z_scores is not None:
-            z_scores = meaning.z_scores
+        elif meaning.topic_slug is None and z_scores is not None:
+            # No topic names it (one that does but was removed, or is not needed, adds
+            # nothing): the papers far closer to it in meaning than the usual paper.
             for idx in np.flatnonzero((z_scores >= Z_MIN) & self._has_vector):
                 idx = int(idx)
                 score = SEMANTIC_SCORE * min(float(z_scores[idx]) - Z_MIN + 1.0, 2.0)
