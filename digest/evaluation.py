@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .matching import Interest, PaperIndex, TopicTerms
@@ -112,6 +112,16 @@ def sample_positions() -> dict[int, int]:
     for pk, key in Paper.objects.filter(title_key__in=list(by_key)).values_list("id", "title_key"):
         found[pk] = by_key[key]
     return found
+
+
+def papers_half(
+    position_of: dict[int, int], cases: Sequence[JudgedInterest], parity: int
+) -> tuple[dict[int, int], list[JudgedInterest]]:
+    """Only the papers at even (parity 0) or odd positions are scored, and each interest
+    only by its relevant papers among them (an interest left with none is dropped)."""
+    kept = {pk: position for pk, position in position_of.items() if position % 2 == parity}
+    halved = [replace(c, relevant=frozenset(p for p in c.relevant if p % 2 == parity)) for c in cases]
+    return kept, [c for c in halved if c.relevant]
 
 
 def interest_for(case: JudgedInterest, topics: dict[str, TopicTerms], feedback: Feedback | None = None) -> Interest:

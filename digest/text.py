@@ -14,7 +14,10 @@ reader types matches however a paper spells it:
   whole word only, without stemming ("RAG" is not "ragged"), and their plurals ("LLMs")
   are folded into them;
 - a phrase in double quotes ("adapter") matches its words exactly, plural allowed, for
-  the few words the stemmer folds too far ("adapter" and "adaptation" share a stem).
+  the few words the stemmer folds too far ("adapter" and "adaptation" share a stem);
+- a word of the "-ize" family ("tokenization", "normalized", "visualisation") matches
+  that family only: the stemmer cuts it down to its root ("token", "normal", "visual"),
+  a different and far commoner word.
 """
 
 from __future__ import annotations
@@ -79,14 +82,21 @@ def _split_number(word: str) -> list[str]:
     return [found.group(1), found.group(2)] if found else [word]
 
 
-# A word of a text: (stem, exact lower-case form). "LLMs" is ("llm", "llm"),
-# "adapters" is ("adapt", "adapters").
+# A word of a text: (stem, exact lower-case form). "LLMs" is ("llm", "^llm") (an
+# abbreviation, marked), "adapters" is ("adapt", "adapters").
 Token = tuple[str, str]
+
+
+# The exact form of a word written as an abbreviation is marked, so that "ZeRO" (the
+# optimizer) can be told from "Zero-shot" where the plain word is common.
+ABBREVIATION_MARK = "^"
 
 
 @lru_cache(maxsize=200_000)
 def _token(word: str) -> Token:
     lower = word.lower()
+    if is_abbreviation(word):
+        return (stem(lower), ABBREVIATION_MARK + lower)
     return (stem(lower), lower)
 
 
@@ -152,15 +162,42 @@ def _exact_forms(lower: str, plural: bool) -> frozenset[str]:
     return frozenset({lower, lower + "s"})
 
 
+# Endings of the "-ize" family, both spellings. Snowball strips them down to the root
+# ("tokenization" -> "token"), so a reader asking for tokenization would get every paper
+# that mentions tokens; the family's own forms are what they mean.
+_IZE_ENDINGS = tuple(
+    z.join(parts)
+    for z in ("z", "s")
+    for parts in (
+        ("i", "e"), ("i", "es"), ("i", "ed"), ("i", "ing"), ("i", "er"), ("i", "ers"),
+        ("i", "ation"), ("i", "ations"), ("i", "able"),
+    )
+)
+
+
+def _ize_family(lower: str, stemmed: str) -> frozenset[str] | None:
+    """The forms of an "-ize" word's family ("tokenize", "tokenized", "tokenizer",
+    "tokenisation" ...) when the stemmer cut the word below it, else None."""
+    if not lower.startswith(stemmed) or lower[len(stemmed):] not in _IZE_ENDINGS:
+        return None
+    return frozenset(stemmed + ending for ending in _IZE_ENDINGS)
+
+
 def _term(words_: list[str], quoted: bool) -> Term:
     """The term for one word, or for several words written as one ("finetuning")."""
     lower = "".join(words_).lower()
     if quoted:
         return ("x", _exact_forms(lower, plural=True))
     if any(is_abbreviation(word) for word in words_):
-        # The paper side folds "LLMs" into "llm", so the exact form is enough.
-        return ("x", _exact_forms(lower, plural=False))
-    return ("s", stem(lower))
+        # The paper side folds "LLMs" into "LLM", so the exact form is enough.
+        if len(words_) == 1:
+            return ("x", frozenset({ABBREVIATION_MARK + lower}))
+        return ("x", _exact_forms(lower, plural=False))  # joined ("GPT 4"): the paper's compound
+    stemmed = stem(lower)
+    family = _ize_family(lower, stemmed)
+    if family is not None:
+        return ("x", family)
+    return ("s", stemmed)
 
 
 @lru_cache(maxsize=100_000)

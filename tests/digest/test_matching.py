@@ -122,6 +122,35 @@ def test_quoted_phrases_match_the_exact_words_so_adapter_is_not_adaptation():
     assert titles(papers, keywords('"adapter"')) == ["Adapters for multilingual translation"]
 
 
+def test_an_ize_word_matches_its_family_not_the_root_it_is_stemmed_to():
+    # Snowball cuts "tokenization" to "token" and "normalization" to "normal": a reader
+    # asking for tokenization does not want every paper that counts tokens.
+    papers = [
+        make(1, "A byte-level tokenizer for code"),
+        make(2, "Long sequences of tokens in transformers"),
+        make(3, "Tokenisation of morphologically rich languages"),
+        make(4, "Layer normalization revisited"),
+        make(5, "Normal priors for variational inference"),
+    ]
+    assert titles(papers, keywords("tokenization")) == [
+        "A byte-level tokenizer for code", "Tokenisation of morphologically rich languages",
+    ]
+    assert titles(papers, keywords("normalization")) == ["Layer normalization revisited"]
+    # The family still matches itself however it is inflected.
+    assert titles(papers, keywords("tokenizers")) == titles(papers, keywords("tokenization"))
+
+
+def test_an_abbreviation_that_spells_a_common_word_matches_only_as_written():
+    zero_shot = [make(n, f"Zero-shot transfer for task {n}") for n in range(10, 16)]
+    papers = [make(1, "ZeRO: memory optimizations toward training trillion parameter models"), *zero_shot]
+    assert titles(papers, keywords("ZeRO")) == ["ZeRO: memory optimizations toward training trillion parameter models"]
+    # Typed as a plain word, it is the plain word.
+    assert len(titles(papers, keywords("zero-shot"))) == 6
+    # Where the plain writing is not the commoner one, it is the same name.
+    llamas = [make(1, "LLaMA: open and efficient foundation language models"), make(2, "Llama 2: open chat models")]
+    assert len(titles(llamas, keywords("LLaMA"))) == 2
+
+
 # The relevance threshold.
 
 

@@ -115,7 +115,7 @@ def embedded(django_db_setup, django_db_blocker):
         atomic = transaction.atomic()
         atomic.__enter__()
         by_position = load_embedded_sample()
-        embed_keywords(["LLM agents", "zxqv blorft", "jailbreaks", "federated learning", "code LLMs"])
+        embed_keywords(["LLM agents", "zxqv blorft", "jailbreaks", "federated learning", "code LLMs", "text-to-image"])
         index = PaperIndex.build(by_position.values())
         position_of = {paper.pk: position for position, paper in by_position.items()}
         yield index, by_position, position_of
@@ -157,6 +157,17 @@ def test_a_keyword_the_catalog_writes_often_keeps_to_its_own_words(embedded):
     # itself, and all of PEFT is not what the reader asked for.
     index, _, _ = embedded
     assert index.expansion_topic("LoRA") is None
+
+
+def test_a_lone_mention_in_a_paper_about_something_else_supports_but_does_not_match(embedded):
+    index, _, position_of = embedded
+    found = positions(index, Interest(keywords=("text-to-image",), include_featured=False), position_of)
+    # eDiff-I is a text-to-image model; paper 6 (one sparse model for text, sound, image
+    # and video) names text-to-image once among its tasks.
+    assert 31 in found
+    assert 6 not in found
+    lexical = PaperIndex(index.papers, index.stats)
+    assert 6 in positions(lexical, Interest(keywords=("text-to-image",), include_featured=False), position_of)
 
 
 def test_papers_close_in_meaning_to_a_topic_match_it_with_a_reason(embedded):

@@ -1,4 +1,4 @@
-"""python manage.py evaluate_matching [--judged PATH] [--half tune|held-out|all] [--details]"""
+"""python manage.py evaluate_matching [--judged PATH] [--half tune|held-out|all] [--papers all|even|odd] [--details]"""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from digest.evaluation import (
     figures_for,
     load_judged,
     macro,
+    papers_half,
     sample_positions,
 )
 from digest.management.cli import OperatorCommand
@@ -39,9 +40,14 @@ class Command(OperatorCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="judged interests (JSON)")
         parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all")
+        parser.add_argument(
+            "--papers", choices=("all", "even", "odd"), default="all",
+            help="score only the sample's papers at even or odd positions (the matcher still sees all): "
+            "a held-out half of the papers for interests whose own words were tuned on the other half",
+        )
         parser.add_argument("--details", action="store_true", help="false positives and misses per interest")
 
-    def handle(self, *args, judged: Path, half: str, details: bool, **options) -> None:
+    def handle(self, *args, judged: Path, half: str, papers: str, details: bool, **options) -> None:
         try:
             cases = load_judged(judged)
         except JudgedFileError as error:
@@ -49,13 +55,15 @@ class Command(OperatorCommand):
         position_of = sample_positions()
         if len(position_of) < 100:
             raise CommandError("the sample listing is not in the catalog: run import_papers on digest/sample_data/daily_papers_listing.txt")
-        papers = list(Paper.objects.filter(pk__in=list(position_of)))
+        catalog = list(Paper.objects.filter(pk__in=list(position_of)))
+        if papers != "all":
+            position_of, cases = papers_half(position_of, cases, parity=0 if papers == "even" else 1)
         stats = CatalogStats.for_catalog()
         topics = catalog_topics()
-        indexes = {"lexical": PaperIndex(papers, stats)}
-        if semantic.semantic_matching_enabled() and any(p.embedding for p in papers):
+        indexes = {"lexical": PaperIndex(catalog, stats)}
+        if semantic.semantic_matching_enabled() and any(p.embedding for p in catalog):
             embed_keywords(k for c in cases for k in c.keywords)
-            indexes["hybrid"] = PaperIndex(papers, stats, SemanticContext.for_catalog())
+            indexes["hybrid"] = PaperIndex(catalog, stats, SemanticContext.for_catalog())
         else:
             self.stdout.write("hybrid: not measured (no stored vectors, or SEMANTIC_MATCHING is off)")
         halves = ("tune", "held-out") if half == "all" else (half,)
@@ -93,8 +101,8 @@ class Command(OperatorCommand):
                     row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(firsts)[0]:.2f}")
                 count = sum(1 for c in cases if c.kind == kind and c.half == which)
                 self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
-        if "hybrid" in indexes:
-            vectors = {p.pk: p.embedding for p in papers}
+        if "hybrid" in indexes and papers == "all":  # the simulated reader's two days are the two halves
+            vectors = {p.pk: p.embedding for p in catalog}
             effects = [
                 feedback_effect(c, indexes["hybrid"], position_of, topics, vectors=vectors.get)
                 for c in cases if c.half in halves
