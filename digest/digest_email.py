@@ -123,7 +123,7 @@ _AUTHOR_REASON = re.compile(r"^\s*(?:followed\s+)?authors?\s+(.+)$", re.IGNORECA
 # The reader's own word in the matcher's why-lines: "keyword 'LoRA' in title",
 # "keyword 'LoRA': 'adapters' in abstract", "'LoRA' → topic Fine-tuning: ...",
 # "close in meaning to 'LoRA'".
-_KEYWORD_REASON = re.compile(r"^(?:keyword '(.+?)'(?: in |: |$)|'(.+?)' → topic |close in meaning to '(.+)'$)")
+_KEYWORD_REASON = re.compile(r"^(?:keyword '(.+?)'(?: in |: |$)|'(.+?)' → topic ([^:]+)|close in meaning to '(.+)'$)")
 EDITORS_PICK = "Editor's pick"
 
 
@@ -134,7 +134,20 @@ def _reason_author(reason: str) -> str | None:
 
 def _reason_keyword(reason: str) -> str | None:
     found = _KEYWORD_REASON.match(reason)
-    return " ".join(next(g for g in found.groups() if g).split()) if found else None
+    if not found:
+        return None
+    keyword = found.group(1) or found.group(2) or found.group(4)
+    return " ".join(keyword.split())
+
+
+def _keyword_lead(reason: str) -> str:
+    """How a keyword brought the paper: its words, the topic it suggested, or meaning."""
+    found = _KEYWORD_REASON.match(reason)
+    if found and found.group(2):
+        return f"Topic {' '.join(found.group(3).split())}, from your keyword "
+    if found and found.group(4):
+        return "Close in meaning to your keyword "
+    return "Your keyword "
 
 
 def entry_tag(entry: Entry) -> str:
@@ -166,7 +179,11 @@ def why_parts(entry: Entry, tag: str) -> list[dict[str, str]]:
         elif (author := _reason_author(reason)) is not None:
             part = {"lead": "Author you follow: ", "bold": author} if author != tag else None
         elif (keyword := _reason_keyword(reason)) is not None:
-            part = {"lead": "Your keyword ", "bold": keyword} if keyword.lower() != tag.lower() else None
+            lead = _keyword_lead(reason)
+            if keyword.lower() != tag.lower() or lead != "Your keyword ":
+                part = {"lead": lead, "bold": keyword}
+            else:
+                part = None
         else:
             part = None
         if part and part not in parts:

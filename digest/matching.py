@@ -825,6 +825,12 @@ class PaperIndex:
         typed = keyword.strip()
         if self.semantic is None or not typed:
             return None
+        # A reader who types a topic's very name ("efficient inference") means the topic,
+        # however often the catalog writes the words.
+        named = compile_phrase(typed).variants
+        for topic in self.semantic.topics.values():
+            if compile_phrase(topic.name).variants == named:
+                return topic
         meaning = self.semantic.meaning(typed, self._vectors[:0])
         if meaning is None or meaning.topic_slug is None:
             return None

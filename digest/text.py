@@ -177,10 +177,15 @@ _IZE_ENDINGS = tuple(
 
 def _ize_family(lower: str, stemmed: str) -> frozenset[str] | None:
     """The forms of an "-ize" word's family ("tokenize", "tokenized", "tokenizer",
-    "tokenisation" ...) when the stemmer cut the word below it, else None."""
-    if not lower.startswith(stemmed) or lower[len(stemmed):] not in _IZE_ENDINGS:
+    "tokenisation" ...) when the stemmer cut the word below it ("personalization" to
+    "person"), else None ("quantization" keeps "quantiz": its stem is the family)."""
+    ending = max((e for e in _IZE_ENDINGS if lower.endswith(e)), key=len, default=None)
+    if ending is None:
         return None
-    return frozenset(stemmed + ending for ending in _IZE_ENDINGS)
+    base = lower[: -len(ending)]
+    if len(stemmed) >= len(base) + 2:
+        return None
+    return frozenset(base + e for e in _IZE_ENDINGS)
 
 
 def _term(words_: list[str], quoted: bool) -> Term:

@@ -349,6 +349,23 @@ def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_
     assert text.count("Why:") == 2
 
 
+def test_a_keyword_match_through_its_topic_or_its_meaning_says_so(reader):
+    # Tagged with the reader's keyword, but the paper need not write it: the why-line says
+    # how it came (a paper that does not say "MRI" must not read as if it did).
+    through = paper("Toolformer: language models teach themselves to use tools", "x")
+    close = paper("Chest X-ray report generation", "x")
+    _, text, html = render(reader, [
+        entry(through, 1, reasons=["'LLM agents' → topic Agents and tool use: 'tool use' in title"]),
+        entry(close, 2, reasons=["close in meaning to 'MRI'"]),
+    ])
+    lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
+    assert lines == [
+        "Topic Agents and tool use, from your keyword LLM agents",
+        "Close in meaning to your keyword MRI",
+    ]
+    assert "Why: Close in meaning to your keyword “MRI”" in text
+
+
 def test_the_header_says_how_many_matched_when_the_cap_left_some_out(reader, quantization):
     reader.max_papers = 8
     entries = [entry(paper(f"Paper {i}", "x"), i, topic_=quantization) for i in range(1, 9)]

@@ -136,6 +136,8 @@ def test_an_ize_word_matches_its_family_not_the_root_it_is_stemmed_to():
         "A byte-level tokenizer for code", "Tokenisation of morphologically rich languages",
     ]
     assert titles(papers, keywords("normalization")) == ["Layer normalization revisited"]
+    personal = [make(6, "Personalized text-to-image generation"), make(7, "Your personal data scientist")]
+    assert titles(personal, keywords("personalization")) == ["Personalized text-to-image generation"]
     # The family still matches itself however it is inflected.
     assert titles(papers, keywords("tokenizers")) == titles(papers, keywords("tokenization"))
 

@@ -157,6 +157,8 @@ def test_a_keyword_the_catalog_writes_often_keeps_to_its_own_words(embedded):
     # itself, and all of PEFT is not what the reader asked for.
     index, _, _ = embedded
     assert index.expansion_topic("LoRA") is None
+    # Unless the reader typed the topic's very name.
+    assert index.expansion_topic("efficient inference").slug == "efficient-inference"
 
 
 def test_a_lone_mention_in_a_paper_about_something_else_supports_but_does_not_match(embedded):
