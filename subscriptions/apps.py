@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class SubscriptionsConfig(AppConfig):
     name = "subscriptions"
-    verbose_name = "Subscribers"
+    verbose_name = "Subscriptions"
 
     def ready(self) -> None:
         from anymail.signals import tracking
