@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .forms import NormalisedEmailField, PreferencesForm
@@ -88,23 +90,6 @@ def sees_addresses(request: HttpRequest) -> bool:
     return request.user.has_perm("subscriptions.view_subscriber")
 
 
-class SuppressionInline(admin.TabularInline):
-    """A subscriber's suppressions, newest first, on their page: why mail stopped."""
-
-    model = Suppression
-    fields = ["email", "reason", "source", "detail", "created_at", "cleared_at", "cleared_by", "cleared_reason"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
@@ -117,7 +102,6 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     actions = ["pause", "resume", "unsubscribe", "suppress", "revoke_links"]
-    inlines = [SuppressionInline]
     preference_fieldsets = [
         (
             "What they want",
@@ -149,7 +133,10 @@ class SubscriberAdmin(admin.ModelAdmin):
         *preference_fieldsets,
     ]
     fieldsets = [
-        (None, {"fields": ["email", "new_email", "status", "suppressed", "pending_email", "paused_until"]}),
+        (
+            None,
+            {"fields": ["email", "new_email", "status", "suppressed", "suppression_history", "pending_email", "paused_until"]},
+        ),
         *preference_fieldsets,
         (
             "Consent evidence",
@@ -160,14 +147,37 @@ class SubscriberAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Subscriber | None = None):
         return self.add_fieldsets if obj is None else self.fieldsets
 
-    def get_inlines(self, request: HttpRequest, obj: Subscriber | None = None):
-        return self.inlines if obj is not None else []
+    @admin.display(description="why mail stopped")
+    def suppression_history(self, obj: Subscriber) -> str:
+        """Their suppressions, newest first, each linking to its page (where it is cleared)."""
+        rows = obj.suppressions.select_related("cleared_by").order_by("-created_at", "-pk")
+        if not rows:
+            return "Never stopped."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a>: {} ({}){}</li>',
+                (
+                    (
+                        reverse("admin:subscriptions_suppression_change", args=[row.pk]),
+                        row.get_reason_display(),
+                        row.detail or "no detail",
+                        row.source,
+                        f", cleared by {row.cleared_by or 'their signup'}: {row.cleared_reason}" if row.cleared_at else "",
+                    )
+                    for row in rows
+                ),
+            ),
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str]:
         if obj is None:
             return []
         # The address moves through "new address"; the status through the actions.
-        return ["email", "status", "suppressed", "pending_email", "paused_until", *CONSENT_EVIDENCE]
+        return [
+            "email", "status", "suppressed", "suppression_history", "pending_email", "paused_until", *CONSENT_EVIDENCE
+        ]
 
     def save_model(self, request: HttpRequest, obj: Subscriber, form: forms.ModelForm, change: bool) -> None:
         if change:
