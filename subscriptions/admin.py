@@ -85,6 +85,12 @@ class SubscriberAdminForm(forms.ModelForm):
         return new_email
 
 
+def _cleared_note(row: Suppression) -> str:
+    if row.cleared_at is None:
+        return ""
+    return f", cleared by {row.cleared_by or 'their own signup'}: {row.cleared_reason}"
+
+
 def sees_addresses(request: HttpRequest) -> bool:
     """Only those who may see subscribers see addresses (not the Curators group)."""
     return request.user.has_perm("subscriptions.view_subscriber")
@@ -135,7 +141,12 @@ class SubscriberAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["email", "new_email", "status", "suppressed", "suppression_history", "pending_email", "paused_until"]},
+            {
+                "fields": [
+                    "email", "new_email", "status", "suppressed", "suppression_history",
+                    "pending_email", "paused_until",
+                ]
+            },
         ),
         *preference_fieldsets,
         (
@@ -164,7 +175,7 @@ class SubscriberAdmin(admin.ModelAdmin):
                         row.get_reason_display(),
                         row.detail or "no detail",
                         row.source,
-                        f", cleared by {row.cleared_by or 'their signup'}: {row.cleared_reason}" if row.cleared_at else "",
+                        _cleared_note(row),
                     )
                     for row in rows
                 ),
@@ -351,9 +362,11 @@ class SuppressionAdmin(admin.ModelAdmin):
             return None
         form = ClearSuppressionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            cleared = sum(
-                clear_suppression(item, by=request.user, reason=form.cleaned_data["reason"]) for item in active
-            )
+            cleared = 0
+            for item in active:
+                if clear_suppression(item, by=request.user, reason=form.cleaned_data["reason"]):
+                    cleared += 1
+                    self.log_change(request, item, f"Cleared: {item.cleared_reason}")
             self.message_user(
                 request,
                 f"{cleared} suppression{'s' if cleared != 1 else ''} cleared: mail goes to them again.",

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from digest.emails import build_email, is_address_refusal, send_email
 
-from .forms import WEEKDAYS
 from . import suppression
+from .forms import WEEKDAYS
 from .models import SentEmail, Subscriber, Suppression
 from .schedule import next_digest_text
 from .tokens import make_email_change_token, make_token, subscriber_links

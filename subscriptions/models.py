@@ -240,7 +240,9 @@ class Suppression(models.Model):
     email = models.EmailField(max_length=254, blank=True, db_index=True)
     reason = models.CharField(max_length=12, choices=SuppressionReason.choices)
     source = models.CharField(max_length=40, help_text='Who reported it: "smtp", "anymail:postmark", "admin".')
-    detail = models.CharField(max_length=1000, blank=True, help_text="The mail server's reply or the provider's description.")
+    detail = models.CharField(
+        max_length=1000, blank=True, help_text="The mail server's reply or the provider's description."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     cleared_at = models.DateTimeField(null=True, blank=True)
     cleared_by = models.ForeignKey(
@@ -251,6 +253,14 @@ class Suppression(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("clear_suppression", "Can clear a suppression (mail the address again)")]
+        constraints = [
+            # A second report of the same thing (a webhook delivered twice) adds no row.
+            models.UniqueConstraint(
+                fields=["email", "reason"],
+                condition=Q(cleared_at__isnull=True) & ~Q(email=""),
+                name="one_active_suppression_per_reason",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.created_at:%Y-%m-%d})" if self.created_at else self.reason

@@ -14,7 +14,7 @@ import logging
 import re
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from digest.emails import is_address_refusal
@@ -44,18 +44,19 @@ def suppress_address(
         return None
     with transaction.atomic():
         owner = subscriber or Subscriber.objects.filter(email=email).first()
-        # Locks the subscriber (when there is one) so two reports of one address make one row.
-        if owner is not None:
-            Subscriber.objects.select_for_update().filter(pk=owner.pk).first()
         if Suppression.objects.filter(email=email, reason=reason, cleared_at__isnull=True).exists():
             return None
-        suppression = Suppression.objects.create(
-            subscriber=owner if owner is not None and owner.email == email else None,
-            email=email,
-            reason=reason,
-            source=source[:40],
-            detail=" ".join(detail.split())[:DETAIL_MAX_LENGTH],
-        )
+        try:
+            with transaction.atomic():
+                suppression = Suppression.objects.create(
+                    subscriber=owner if owner is not None and owner.email == email else None,
+                    email=email,
+                    reason=reason,
+                    source=source[:40],
+                    detail=" ".join(detail.split())[:DETAIL_MAX_LENGTH],
+                )
+        except IntegrityError:
+            return None  # the same report, stored by another request a moment ago
         sync_subscriber(email)
     logger.info("mail to subscriber %s stopped: %s (%s)", suppression.subscriber_id, reason, source)
     return suppression
@@ -70,9 +71,7 @@ def suppress_refused_address(subscriber: Subscriber, error: BaseException, descr
         )
 
 
-def clear_suppression(
-    suppression: Suppression, *, by: AbstractBaseUser | AnonymousUser | None, reason: str
-) -> bool:
+def clear_suppression(suppression: Suppression, *, by: AbstractBaseUser | AnonymousUser | None, reason: str) -> bool:
     """Let mail go to the address again, recording who cleared it and why. True only
     when this call cleared it (a double submit clears once)."""
     reason = " ".join(reason.split())[:CLEARED_REASON_MAX_LENGTH]

@@ -6,9 +6,11 @@ server (aiosmtpd on 127.0.0.1)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.utils import timezone
 
 from digest import digests
@@ -50,7 +52,10 @@ def test_a_550_at_rcpt_fails_the_digest_as_bounced_and_suppresses_the_address(sm
     assert sorted(m["To"] for m in smtp_server.messages) == ["ada@example.org", "grace@example.org"]
     suppression = Suppression.objects.get()
     assert (suppression.subscriber, suppression.email, suppression.reason, suppression.source) == (
-        gone, "gone@example.org", Suppression.Reason.BOUNCE, "smtp"
+        gone,
+        "gone@example.org",
+        Suppression.Reason.BOUNCE,
+        "smtp",
     )
     assert "550" in suppression.detail and "Recipient address rejected" in suppression.detail
     assert gone.suppressed == Suppression.Reason.BOUNCE
@@ -125,8 +130,11 @@ def test_a_cleared_address_gets_digests_again(smtp_server, readers):
 
     assert clear_suppression(Suppression.objects.get(), by=curator, reason="Their mailbox was restored.")
     tomorrow = timezone.now() + dt.timedelta(days=1)
-    paper("Quantization of vision transformers to low-bit weights", "Post-training quantization, quantized.",
-          listed_on=tomorrow.date())
+    paper(
+        "Quantization of vision transformers to low-bit weights",
+        "Post-training quantization, quantized.",
+        listed_on=tomorrow.date(),
+    )
     send_everything_due(tomorrow)
 
     gone = Subscriber.objects.get(email="gone@example.org")
@@ -135,3 +143,16 @@ def test_a_cleared_address_gets_digests_again(smtp_server, readers):
     assert cleared.cleared_at is not None and gone.suppressed == ""
     assert gone.next_check_at is None or gone.next_check_at <= timezone.now() + dt.timedelta(days=1)
     assert [m["To"] for m in smtp_server.messages].count("gone@example.org") == 1
+
+
+def test_send_digests_for_one_address_says_its_mail_is_stopped(smtp_server, readers):
+    smtp_server.refuse_rcpt["gone@example.org"] = "550 5.1.1 No such mailbox"
+    send_everything_due()
+    out = io.StringIO()
+
+    call_command("send_digests", "--inline", "--now", "--email", "gone@example.org", stdout=out, stderr=io.StringIO())
+
+    assert (
+        "gone@example.org gets no mail: bounced (refused for good) (clear it under Suppressions in the admin)."
+        in out.getvalue().splitlines()
+    )

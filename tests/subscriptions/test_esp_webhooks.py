@@ -125,7 +125,10 @@ def test_a_hard_bounce_stops_mail_to_the_address(postmark, ada):
     assert response.status_code == 200
     suppression = Suppression.objects.get()
     assert (suppression.subscriber, suppression.email, suppression.reason, suppression.source) == (
-        ada, "ada@example.org", Suppression.Reason.BOUNCE, "anymail:postmark"
+        ada,
+        "ada@example.org",
+        Suppression.Reason.BOUNCE,
+        "anymail:postmark",
     )
     assert "unknown user" in suppression.detail and "550 5.1.1" in suppression.detail
     ada.refresh_from_db()
@@ -152,9 +155,14 @@ def test_an_unsubscribe_at_the_provider_unsubscribes_them_and_stops_mail(postmar
 
 def test_a_soft_bounce_and_a_delivery_change_nothing(postmark, ada):
     delivered = {
-        "RecordType": "Delivery", "ServerID": 23, "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
-        "Recipient": "ada@example.org", "Tag": "digest", "Metadata": {},
-        "DeliveredAt": "2026-11-27T13:28:10.2735393-04:00", "Details": "Test delivery webhook details",
+        "RecordType": "Delivery",
+        "ServerID": 23,
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Recipient": "ada@example.org",
+        "Tag": "digest",
+        "Metadata": {},
+        "DeliveredAt": "2026-11-27T13:28:10.2735393-04:00",
+        "Details": "Test delivery webhook details",
     }
     assert post(SOFT_BOUNCE).status_code == 200
     assert post(delivered).status_code == 200
@@ -198,18 +206,27 @@ def test_the_webhook_is_not_routed_without_an_anymail_backend(ada):
 
 
 def start_django(tmp_path, **env: str) -> subprocess.CompletedProcess:
-    probe = "import django; django.setup(); from django.urls import resolve; print(resolve('/esp/postmark/tracking/').url_name)"
+    probe = (
+        "import django; django.setup(); from django.urls import resolve; "
+        "print(resolve('/esp/postmark/tracking/').url_name)"
+    )
     keep = {name: os.environ[name] for name in ("PATH", "DATABASE_URL") if name in os.environ}
     return subprocess.run(
-        [sys.executable, "-c", probe], cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", probe],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=keep | {"DJANGO_SETTINGS_MODULE": "digest.settings", "VAR_DIR": str(tmp_path), "DEBUG": "true"} | env,
     )
 
 
 def test_the_webhook_and_its_secret_come_from_the_environment(tmp_path):
     configured = start_django(
-        tmp_path, EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
-        ANYMAIL_POSTMARK_SERVER_TOKEN="server-token", ANYMAIL_WEBHOOK_SECRET=SECRET,
+        tmp_path,
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL_POSTMARK_SERVER_TOKEN="server-token",
+        ANYMAIL_WEBHOOK_SECRET=SECRET,
     )
     without_secret = start_django(tmp_path, EMAIL_BACKEND="anymail.backends.postmark.EmailBackend")
 

@@ -43,7 +43,9 @@ def test_other_addresses_still_get_theirs(mailbox, django_capture_on_commit_call
     assert [mail.to for mail in mailbox.all()] == ["grace@example.org"]
 
 
-def test_a_signup_lifts_an_unsubscribe_made_at_the_provider(mailbox, make_subscriber, django_capture_on_commit_callbacks):
+def test_a_signup_lifts_an_unsubscribe_made_at_the_provider(
+    mailbox, make_subscriber, django_capture_on_commit_callbacks
+):
     ada = make_subscriber("ada@example.org")
     suppress_address(ada.email, Suppression.Reason.UNSUBSCRIBE, source="anymail:postmark", subscriber=ada)
     services.unsubscribe(ada)
@@ -58,7 +60,9 @@ def test_a_signup_lifts_an_unsubscribe_made_at_the_provider(mailbox, make_subscr
 
 
 @pytest.mark.parametrize("reason", [Suppression.Reason.BOUNCE, Suppression.Reason.COMPLAINT])
-def test_a_signup_does_not_lift_a_bounce_or_a_complaint(mailbox, make_subscriber, django_capture_on_commit_callbacks, reason):
+def test_a_signup_does_not_lift_a_bounce_or_a_complaint(
+    mailbox, make_subscriber, django_capture_on_commit_callbacks, reason
+):
     ada = make_subscriber("ada@example.org")
     suppress_address(ada.email, reason, source="anymail:postmark", subscriber=ada)
 
@@ -107,12 +111,17 @@ def test_a_welcome_email_refused_for_good_suppresses_the_address(smtp_server, ma
 
 def test_deleting_my_data_keeps_only_the_count_of_a_suppression(make_subscriber):
     ada = make_subscriber("ada@example.org")
-    suppress_address(ada.email, Suppression.Reason.BOUNCE, source="smtp", detail="550 <ada@example.org> unknown",
-                     subscriber=ada)
+    suppress_address(
+        ada.email, Suppression.Reason.BOUNCE, source="smtp", detail="550 <ada@example.org> unknown", subscriber=ada
+    )
 
     services.delete_subscriber(ada)
 
     left = Suppression.objects.get()
     assert (left.subscriber, left.email, left.detail, left.reason, left.source) == (
-        None, "", "", Suppression.Reason.BOUNCE, "smtp"
+        None,
+        "",
+        "",
+        Suppression.Reason.BOUNCE,
+        "smtp",
     )
