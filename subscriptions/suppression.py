@@ -15,6 +15,7 @@ import re
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from digest.emails import is_address_refusal
@@ -112,9 +113,12 @@ def sync_subscriber(email: str) -> None:
 
 
 def forget_addresses(subscriber: Subscriber) -> None:
-    """The subscriber deletes their data: their suppressions keep only what counts
-    (reason, source, dates), not the address or the server's words about it."""
-    Suppression.objects.filter(subscriber=subscriber).update(email="", detail="", subscriber=None)
+    """The subscriber deletes their data: the suppressions of them and of their address
+    (some came before they subscribed) keep only what counts (reason, source, dates),
+    not the address or the server's words about it."""
+    Suppression.objects.filter(Q(subscriber=subscriber) | Q(email=subscriber.email)).update(
+        email="", detail="", subscriber=None
+    )
 
 
 def redact_addresses(text: str) -> str:
