@@ -13,7 +13,10 @@ from subscriptions import services
 from subscriptions.models import Subscriber, Suppression
 from subscriptions.suppression import suppress_address
 from subscriptions.tasks import send_subscription_email
+from subscriptions.tokens import make_token
 from tests.digest.sending_helpers import smtp_server  # noqa: F401 (a real SMTP server fixture)
+
+from .helpers import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +134,14 @@ def test_deleting_my_data_keeps_only_the_count_of_a_suppression(make_subscriber)
         Suppression.Reason.BOUNCE,
         "smtp",
     )
+
+
+def test_the_manage_page_says_mail_is_stopped_and_not_when_the_next_digest_comes(client, make_subscriber):
+    ada = make_subscriber("ada@example.org")
+    suppress_address(ada.email, Suppression.Reason.BOUNCE, source="smtp", subscriber=ada)
+
+    page = text_of(client.get(f"/manage/{make_token(ada, 'manage')}/"))
+
+    assert "No email goes out. Mail to ada@example.org is stopped: its mail server refused our email for good" in page
+    assert "move your subscription to another address below" in page
+    assert "Next one" not in page
