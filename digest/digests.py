@@ -49,6 +49,7 @@ from django.utils import timezone
 
 from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
+from subscriptions.suppression import suppress_refused_address
 
 from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
 from .emails import is_transient, render_email, send_email, sender_domain
@@ -110,9 +111,11 @@ def period_for(subscriber: Subscriber, local_date: dt.date) -> dt.date:
 
 
 def is_receiving(subscriber: Subscriber, local_date: dt.date) -> bool:
-    """Confirmed and not paused on their local date. As in
+    """Confirmed, not suppressed and not paused on their local date. As in
     `SubscriberQuerySet.receiving_digests`, digests resume ON `paused_until`."""
     Status = Subscriber.Status
+    if subscriber.suppressed:
+        return False
     if subscriber.status == Status.PAUSED:
         return subscriber.paused_until is not None and subscriber.paused_until <= local_date
     if subscriber.status != Status.ACTIVE:
@@ -186,7 +189,8 @@ def due_targets(
     # subscriber below, in their own time zone.
     subscribers = Subscriber.objects.filter(
         Q(status=Subscriber.Status.ACTIVE)
-        | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False)
+        | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False),
+        suppressed="",
     )
     if not force:
         subscribers = subscribers.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
@@ -743,6 +747,7 @@ class Sender:
             return self._retry(digest, finish, error)
         if not connecting and _is_refusal(exc):
             finish(Digest.Status.FAILED, failure=Digest.Failure.BOUNCED, last_error=f"Bounced: {error}")
+            suppress_refused_address(digest.subscriber, exc, error)
             return Attempt(SendOutcome.FAILED)
         logger.error("digest %s could not be sent: %s", digest.pk, error)
         finish(Digest.Status.FAILED, failure=Digest.Failure.ERROR, last_error=error)

@@ -8,6 +8,7 @@ view in browser) without being sent.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 from email.utils import formataddr, make_msgid
@@ -103,3 +104,23 @@ def is_transient(exc: BaseException) -> bool:
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
     return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, socket.gaierror))
+
+
+def is_address_refusal(exc: BaseException) -> bool:
+    """The receiving server refused this address for good: a 5xx to RCPT (for every
+    recipient) or to DATA. Not when its enhanced status code is X.7.x (security or
+    policy: "relay denied", DMARC, "looks like spam"): that is about our sending or the
+    message, and hits every address at once (RFC 3463). A 5xx to MAIL FROM is about our
+    sender, not them."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values())
+        return bool(replies) and all(code >= 500 and not _is_policy(text) for code, text in replies)
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500 and not _is_policy(exc.smtp_error)
+
+
+def _is_policy(reply: bytes | str) -> bool:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return bool(_POLICY_STATUS.match(text.strip()))
+
+
+_POLICY_STATUS = re.compile(r"5\.7\.\d{1,3}\b")

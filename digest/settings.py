@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Installed for its system check of the cache the rate limits count in.
     "django_ratelimit",
+    "anymail",
     "digest",
     "subscriptions",
 ]
@@ -288,6 +289,23 @@ EMAIL_BACKEND = env_str(
     # (delivery uncertain) from one lost before.
     "digest.mail_smtp.EmailBackend" if EMAIL_HOST else "digest.mail_outbox.OutboxBackend",
 )
+# django-anymail (EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend): each
+# ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"], e.g. ANYMAIL_POSTMARK_SERVER_TOKEN.
+# With an anymail backend its tracking webhooks are routed under /esp/ (digest/urls.py):
+# bounces, complaints and unsubscribes stop mail (subscriptions/esp_events.py). They
+# answer only requests with ANYMAIL_WEBHOOK_SECRET ("user:password") as HTTP basic
+# auth, which the provider's webhook URL carries: https://user:password@host/esp/...
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value.strip()
+    for name, value in sorted(os.environ.items())
+    if name.startswith("ANYMAIL_") and value.strip()
+}
+ESP_WEBHOOKS = EMAIL_BACKEND.startswith("anymail.")
+if ESP_WEBHOOKS and ":" not in ANYMAIL.get("WEBHOOK_SECRET", ""):
+    raise ImproperlyConfigured(
+        "ANYMAIL_WEBHOOK_SECRET is required with an anymail EMAIL_BACKEND, as user:password "
+        "(two long random strings): the mail provider's webhooks must prove who they are."
+    )
 OUTBOX_DIR = Path(env_str("OUTBOX_DIR", str(VAR_DIR / "outbox")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "digest@localhost")
 EMAIL_FROM_NAME = env_str("EMAIL_FROM_NAME", "Daily Papers Digest")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +11,8 @@ urlpatterns = [
     path("", include("digest.web_urls")),
     path("", include("subscriptions.urls")),
 ]
+
+if settings.ESP_WEBHOOKS:
+    # The mail provider's tracking webhooks (basic auth: ANYMAIL_WEBHOOK_SECRET), e.g.
+    # /esp/postmark/tracking/; routed only when an anymail backend sends the mail.
+    urlpatterns.insert(0, path("esp/", include("anymail.urls")))

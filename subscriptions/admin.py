@@ -4,7 +4,12 @@ The admin keeps the promises the subscriber's own pages keep: adding someone sta
 double opt-in (pending, confirmation email), a new address is confirmed from that
 address, and status changes (pause, resume, unsubscribe) are actions that call the same
 service functions. Consent evidence and the status are read-only: they record what
-happened. The token secret is never shown; "revoke links" rotates it."""
+happened. The token secret is never shown; "revoke links" rotates it.
+
+Suppressed addresses (bounced for good, complained, unsubscribed at the mail provider,
+stopped by hand) get no mail until someone allowed to clear them does so with a reason.
+Curators may see and clear suppressions, never whose: they see the address's domain
+only, and server replies with addresses blanked."""
 
 from __future__ import annotations
 
@@ -12,13 +17,18 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .forms import NormalisedEmailField, PreferencesForm
-from .models import Counter, Subscriber, normalise_email
+from .models import Counter, Subscriber, Suppression, normalise_email
+from .suppression import clear_suppression, masked_address, redact_addresses, suppress_address
 
 # What the consent evidence says of a subscription a curator started: the person still
 # confirms it themselves, from the link emailed to them.
@@ -75,18 +85,29 @@ class SubscriberAdminForm(forms.ModelForm):
         return new_email
 
 
+def _cleared_note(row: Suppression) -> str:
+    if row.cleared_at is None:
+        return ""
+    return f", cleared by {row.cleared_by or 'their own signup'}: {row.cleared_reason}"
+
+
+def sees_addresses(request: HttpRequest) -> bool:
+    """Only those who may see subscribers see addresses (not the Curators group)."""
+    return request.user.has_perm("subscriptions.view_subscriber")
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
-    list_display = ["email", "status", "frequency", "timezone", "confirmed_at", "signed_up_at"]
-    list_filter = ["status", "frequency", "email_format", "send_when_empty", "topics"]
+    list_display = ["email", "status", "suppressed", "frequency", "timezone", "confirmed_at", "signed_up_at"]
+    list_filter = ["status", "suppressed", "frequency", "email_format", "send_when_empty", "topics"]
     search_fields = ["email", "pending_email"]
     date_hierarchy = "signed_up_at"
     ordering = ["-signed_up_at"]
     filter_horizontal = ["topics"]
     list_per_page = 50
     show_full_result_count = False
-    actions = ["pause", "resume", "unsubscribe", "revoke_links"]
+    actions = ["pause", "resume", "unsubscribe", "suppress", "revoke_links"]
     preference_fieldsets = [
         (
             "What they want",
@@ -118,7 +139,15 @@ class SubscriberAdmin(admin.ModelAdmin):
         *preference_fieldsets,
     ]
     fieldsets = [
-        (None, {"fields": ["email", "new_email", "status", "pending_email", "paused_until"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "email", "new_email", "status", "suppressed", "suppression_history",
+                    "pending_email", "paused_until",
+                ]
+            },
+        ),
         *preference_fieldsets,
         (
             "Consent evidence",
@@ -129,11 +158,37 @@ class SubscriberAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Subscriber | None = None):
         return self.add_fieldsets if obj is None else self.fieldsets
 
+    @admin.display(description="why mail stopped")
+    def suppression_history(self, obj: Subscriber) -> str:
+        """Their suppressions, newest first, each linking to its page (where it is cleared)."""
+        rows = obj.suppressions.select_related("cleared_by").order_by("-created_at", "-pk")
+        if not rows:
+            return "Never stopped."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a>: {} ({}){}</li>',
+                (
+                    (
+                        reverse("admin:subscriptions_suppression_change", args=[row.pk]),
+                        row.get_reason_display(),
+                        row.detail or "no detail",
+                        row.source,
+                        _cleared_note(row),
+                    )
+                    for row in rows
+                ),
+            ),
+        )
+
     def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str]:
         if obj is None:
             return []
         # The address moves through "new address"; the status through the actions.
-        return ["email", "status", "pending_email", "paused_until", *CONSENT_EVIDENCE]
+        return [
+            "email", "status", "suppressed", "suppression_history", "pending_email", "paused_until", *CONSENT_EVIDENCE
+        ]
 
     def save_model(self, request: HttpRequest, obj: Subscriber, form: forms.ModelForm, change: bool) -> None:
         if change:
@@ -184,6 +239,18 @@ class SubscriberAdmin(admin.ModelAdmin):
     def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         self._change_each(request, queryset, services.unsubscribe, "unsubscribed")
 
+    @admin.action(description="Stop all mail to the selected addresses (suppress)")
+    def suppress(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        detail = f"Stopped in the admin by {request.user.get_username()}."
+
+        def stop(subscriber: Subscriber) -> bool:
+            made = suppress_address(
+                subscriber.email, Suppression.Reason.MANUAL, source="admin", detail=detail, subscriber=subscriber
+            )
+            return made is not None
+
+        self._change_each(request, queryset, stop, "suppressed")
+
     @admin.action(description="Revoke every link sent to the selected subscribers")
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         for subscriber in queryset:
@@ -202,3 +269,126 @@ class CounterAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Counter | None = None) -> bool:
         return False
+
+
+class SuppressionStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Stopping mail"), ("cleared", "Cleared")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> QuerySet[Suppression]:
+        if self.value() == "active":
+            return queryset.filter(cleared_at__isnull=True)
+        if self.value() == "cleared":
+            return queryset.filter(cleared_at__isnull=False)
+        return queryset
+
+
+class ClearSuppressionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Why mail may go to them again",
+        help_text="Kept with each suppression, with your name, e.g. “They fixed their mailbox and asked by email.”",
+    )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The record of stopped addresses. Nothing here is added, edited or deleted by hand:
+    mail stops by the subscriber actions or by the mail server's and provider's reports,
+    and starts again only through "clear", with a reason."""
+
+    list_filter = [SuppressionStateFilter, "reason", "source", "created_at"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-pk"]
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["clear"]
+    list_select_related = ["cleared_by"]
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        address = "email" if sees_addresses(request) else "address_domain"
+        return [address, "reason", "source", "created_at", "stopping_mail", "cleared_at", "cleared_by"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # Searching by address would tell a curator who subscribes.
+        return ["email"] if sees_addresses(request) else []
+
+    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+        if sees_addresses(request):
+            who = ["subscriber", "email", "reason", "source", "detail"]
+        else:
+            who = ["address_domain", "reason", "source", "detail_without_addresses"]
+        return [*who, "created_at", "cleared_at", "cleared_by", "cleared_reason"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    @admin.display(description="address")
+    def address_domain(self, obj: Suppression) -> str:
+        return masked_address(obj.email)
+
+    @admin.display(description="detail")
+    def detail_without_addresses(self, obj: Suppression) -> str:
+        return redact_addresses(obj.detail)
+
+    @admin.display(description="stopping mail", boolean=True)
+    def stopping_mail(self, obj: Suppression) -> bool:
+        return obj.is_active
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Suppression | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Suppression | None = None) -> bool:
+        return False
+
+    def has_clear_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscriptions.clear_suppression")
+
+    @admin.action(description="Clear the selected suppressions (mail goes to them again)…", permissions=["clear"])
+    def clear(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> TemplateResponse | None:
+        """Asks for the reason first (an intermediate page), then clears each one still
+        active, recording who and why."""
+        active = list(queryset.filter(cleared_at__isnull=True).order_by("-created_at", "-pk"))
+        if not active:
+            self.message_user(request, "None of the selected suppressions is stopping mail.", messages.WARNING)
+            return None
+        form = ClearSuppressionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            cleared = 0
+            for item in active:
+                if clear_suppression(item, by=request.user, reason=form.cleaned_data["reason"]):
+                    cleared += 1
+                    self.log_change(request, item, f"Cleared: {item.cleared_reason}")
+            self.message_user(
+                request,
+                f"{cleared} suppression{'s' if cleared != 1 else ''} cleared: mail goes to them again.",
+                messages.SUCCESS,
+            )
+            return None
+        shown = sees_addresses(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Clear suppressions",
+            "form": form,
+            "rows": [
+                {
+                    "pk": item.pk,
+                    "address": item.email if shown else masked_address(item.email),
+                    "reason": item.get_reason_display(),
+                    "source": item.source,
+                    "created_at": item.created_at,
+                }
+                for item in active
+            ],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/subscriptions/suppression/clear.html", context)

@@ -12,10 +12,11 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.emails import build_email, send_email
+from digest.emails import build_email, is_address_refusal, send_email
 
+from . import suppression
 from .forms import WEEKDAYS
-from .models import SentEmail, Subscriber
+from .models import SentEmail, Subscriber, Suppression
 from .schedule import next_digest_text
 from .tokens import make_email_change_token, make_token, subscriber_links
 
@@ -127,6 +128,11 @@ def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: s
     if subscriber is None:
         # Deleted (or purged) since the email was queued: nobody to write to.
         return False
+    to = subscriber.pending_email if kind == "email_change" else subscriber.email
+    if not to or suppression.is_suppressed(to):
+        # Refused for good, complained of, or stopped: another email would only bounce
+        # again or annoy (and mail providers count both against us).
+        return False
     SentEmail.objects.get_or_create(task_id=key, defaults={"subscriber": subscriber, "kind": kind})
     now = timezone.now()
     claimed = (
@@ -140,8 +146,13 @@ def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: s
         raise ClaimedElsewhere(key)
     try:
         send_email(build_notification(kind, subscriber, reason))
-    except Exception:
+    except Exception as error:
         SentEmail.objects.filter(task_id=key, sent_at__isnull=True).update(claimed_at=None)
+        if is_address_refusal(error):
+            suppression.suppress_address(
+                to, Suppression.Reason.BOUNCE, source="smtp", detail=f"{kind} email: {error}",
+                subscriber=subscriber if to == subscriber.email else None,
+            )
         raise
     SentEmail.objects.filter(task_id=key).update(sent_at=timezone.now())
     return True

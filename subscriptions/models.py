@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 import zoneinfo
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -32,13 +33,22 @@ def normalise_email(address: str) -> str:
     return address.strip().lower()
 
 
+class SuppressionReason(models.TextChoices):
+    BOUNCE = "bounce", "Bounced (refused for good)"
+    COMPLAINT = "complaint", "Spam complaint"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribed via the mail provider"
+    MANUAL = "manual", "Stopped by hand"
+
+
 class SubscriberQuerySet(models.QuerySet):
     def receiving_digests(self, on: dt.date) -> "SubscriberQuerySet":
         """Who gets digests on the (local) date `on`: confirmed and not paused, or paused
-        only until a date that has come. Pending and unsubscribed addresses never do."""
+        only until a date that has come, and not suppressed. Pending and unsubscribed
+        addresses never do."""
         return self.filter(
             Q(status=Subscriber.Status.ACTIVE)
-            | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=on)
+            | Q(status=Subscriber.Status.PAUSED, paused_until__isnull=False, paused_until__lte=on),
+            suppressed="",
         )
 
 
@@ -89,6 +99,14 @@ class Subscriber(models.Model):
     # bound it writes itself); None means "look at every tick". Any save resets it, so a
     # changed schedule is seen at once.
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    # Why nothing may be mailed to `email` ("" when mail may go): the reason of its
+    # latest active Suppression, kept here by subscriptions.suppression so the tick and
+    # the admin read it without a join.
+    suppressed = models.CharField(
+        max_length=12, choices=SuppressionReason.choices, blank=True, default="", db_index=True, editable=False,
+        verbose_name="mail stopped",
+    )
 
     # A new address waits here until it is confirmed; the old one keeps getting digests.
     pending_email = models.EmailField(max_length=254, blank=True)
@@ -205,3 +223,48 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} email for subscriber {self.subscriber_id}"
+
+
+class Suppression(models.Model):
+    """An address nothing may be mailed to: a mail server refused it for good, its owner
+    complained of spam or unsubscribed at the mail provider, or someone stopped it by
+    hand. It holds while `cleared_at` is empty; clearing records who and why, and the
+    row stays, so the history of an address (and the sends dashboard's counts) remain."""
+
+    Reason = SuppressionReason
+
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressions"
+    )
+    # Blank once the subscriber deleted their data: the row then only counts.
+    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    reason = models.CharField(max_length=12, choices=SuppressionReason.choices)
+    source = models.CharField(max_length=40, help_text='Who reported it: "smtp", "anymail:postmark", "admin".')
+    detail = models.CharField(
+        max_length=1000, blank=True, help_text="The mail server's reply or the provider's description."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("clear_suppression", "Can clear a suppression (mail the address again)")]
+        constraints = [
+            # A second report of the same thing (a webhook delivered twice) adds no row.
+            models.UniqueConstraint(
+                fields=["email", "reason"],
+                condition=Q(cleared_at__isnull=True) & ~Q(email=""),
+                name="one_active_suppression_per_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.created_at:%Y-%m-%d})" if self.created_at else self.reason
+
+    @property
+    def is_active(self) -> bool:
+        return self.cleared_at is None

@@ -25,8 +25,9 @@ from digest.picks import match_with_picks
 from digest.proxies import client_ip
 from digest.vectors import embed_keywords
 
+from . import suppression
 from .housekeeping import purge_unconfirmed, resume_ended_pauses  # noqa: F401 (the operator jobs' old home)
-from .models import Counter, Subscriber
+from .models import Counter, Subscriber, Suppression
 from .schedule import format_moment, next_digest_text  # noqa: F401 (what the pages show)
 from .tasks import send_subscription_email
 
@@ -201,6 +202,7 @@ def subscribe(
                 return
             preferences.save_topics(subscriber)
             Counter.increment("signups")
+            _asked_again(subscriber)
             queue_email("confirm", subscriber)
         elif subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
             queue_email("manage_link", subscriber, "signup_again")
@@ -212,7 +214,19 @@ def subscribe(
             _start_opt_in(subscriber, preferences, evidence, consent_text)
             subscriber.save()
             preferences.save_topics(subscriber)
+            _asked_again(subscriber)
             queue_email("confirm", subscriber)
+
+
+def _asked_again(subscriber: Subscriber) -> None:
+    """A signup on our own page outweighs an earlier unsubscribe at the mail provider
+    (they still confirm from the email). A bounce or a spam complaint does not lift
+    this way: a curator clears those."""
+    for earlier in Suppression.objects.filter(
+        email=subscriber.email, reason=Suppression.Reason.UNSUBSCRIBE, cleared_at__isnull=True
+    ):
+        suppression.clear_suppression(earlier, by=None, reason="Signed up again on the website.")
+    suppression.sync_subscriber(subscriber.email)
 
 
 def _start_opt_in(subscriber: Subscriber, preferences: Preferences, evidence: Evidence, consent_text: str) -> None:
@@ -327,6 +341,8 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
                 locked.save()
         except IntegrityError:
             raise AddressTaken(locked.email) from None
+        # The old address's suppression stays with that address; the new one may have its own.
+        suppression.sync_subscriber(locked.email)
         Counter.increment("address_changes")
     subscriber.refresh_from_db()
 
@@ -444,6 +460,7 @@ def delete_subscriber(subscriber: Subscriber) -> None:
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(locked.pk)
         ).delete()
+        suppression.forget_addresses(locked)
         locked.delete()
         Counter.increment("deletions")
 

@@ -141,7 +141,8 @@ def free_port() -> int:
 class RecordingHandler:
     """Keeps every message it accepts. After accepting `accept_first` more messages, it
     answers the next `refuse` DATA commands with `refuse_reply` (e.g. a 4xx "try again
-    later") instead. The next `drop_at_rcpt` connections are cut at RCPT. The next `drop_after_data` messages are kept, then the connection is
+    later") instead. RCPT for an address in `refuse_rcpt` gets its reply there (e.g. a 550
+    "no such user"). The next `drop_at_rcpt` connections are cut at RCPT. The next `drop_after_data` messages are kept, then the connection is
     cut before the final reply (the sender cannot know they arrived); `reply_delay`
     seconds pass before each final reply."""
 
@@ -153,12 +154,15 @@ class RecordingHandler:
         self.refuse_reply = "451 4.3.0 Try again later"
         self.drop_after_data = 0
         self.drop_at_rcpt = 0
+        self.refuse_rcpt: dict[str, str] = {}
         self.reply_delay = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if self.drop_at_rcpt:
             self.drop_at_rcpt -= 1
             server.transport.abort()
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

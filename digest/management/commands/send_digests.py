@@ -191,6 +191,11 @@ class Command(OperatorCommand):
     def _why_not_due(self, email: str, moment, *, force: bool) -> str:
         subscriber = Subscriber.objects.get(email__iexact=email.strip())
         local = digests.local_now(subscriber, moment)
+        if subscriber.suppressed:
+            return (
+                f"{subscriber.email} gets no mail: {subscriber.get_suppressed_display().lower()} "
+                "(clear it under Suppressions in the admin)."
+            )
         if not digests.is_receiving(subscriber, local.date()):
             return f"{subscriber.email} is not receiving digests now (status: {subscriber.get_status_display()})."
         if digests.due_period(subscriber, moment, force=force) is None:
