@@ -93,10 +93,17 @@ def add_subscribers(rows: dict[dt.date, Day], first: dt.date, last: dt.date) -> 
     every figure: only the anonymous counters remember them."""
     zone = timezone.get_current_timezone()
     ends = {day: dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone) for day in rows}
+    receiving = [Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED]
     actives = Subscriber.objects.aggregate(
         **{
+            # Confirmed by then (or, for the rare subscription with no confirmation on
+            # record, receiving now and signed up by then), and not unsubscribed by then.
             f"d{day:%Y%m%d}": Count(
-                "pk", filter=Q(confirmed_at__lt=end) & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=end))
+                "pk",
+                filter=(
+                    Q(confirmed_at__lt=end) | Q(confirmed_at__isnull=True, status__in=receiving, signed_up_at__lt=end)
+                )
+                & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=end)),
             )
             for day, end in ends.items()
         }
@@ -216,7 +223,7 @@ def run_seconds_svg(runs: list[TickRun], *, width: int = 720, height: int = 160)
     plot_h = height - bottom - top
     ordered = list(reversed(runs))
     longest = max((r.seconds for r in ordered), default=0) or 1
-    slot = (width - left) / max(len(ordered), 1)
+    slot = (width - left) / max(len(ordered), RUNS_SHOWN)
     bar = max(slot * 0.7, 1)
     parts = [
         format_html(
