@@ -176,7 +176,9 @@ class ReaderPreview:
 
 def reader_preview(subscriber: Subscriber, now: dt.datetime | None = None) -> ReaderPreview:
     """What the next digest would be if it were planned now: the same window, history,
-    matching, picks and templates as the tick. Stores and sends nothing."""
+    matching, picks and templates as the tick. Stores and sends nothing. Its manage,
+    unsubscribe and feedback links are placeholders: whoever reads the preview must not
+    hold the reader's working links."""
     now = now or timezone.now()
     local_day = digests.local_now(subscriber, now).date()
     period = digests.period_for(subscriber, local_day)
@@ -193,7 +195,7 @@ def reader_preview(subscriber: Subscriber, now: dt.datetime | None = None) -> Re
         plain_text_only=subscriber.email_format == Subscriber.Format.TEXT,
     )
     if draft.sends_email:
-        preview.subject, preview.text, preview.html = digests.render_draft(draft)
+        preview.subject, preview.text, preview.html = digests.render_draft(draft, signed=False)
     return preview
 
 

@@ -27,6 +27,7 @@ pytestmark = [
 
 DESKTOP = {"width": 1280, "height": 900}
 PASSWORD = "a long passphrase"
+SHOTS = settings.BASE_DIR / "var" / "screenshots"
 
 
 def log_in(page, site: str, username: str) -> None:  # noqa: F811
@@ -63,6 +64,8 @@ def test_a_pick_made_on_the_listing_day_is_in_the_readers_preview(browser, site)
     page.get_by_role("button", name="Apply to the selected papers").click()
     expect(page.get_by_text("1 paper featured.")).to_be_visible()
     expect(page.locator("#listing-papers tr", has_text=pick.title)).to_contain_text("Editor's pick")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "admin-listing-day.png"), full_page=True)
     assert Paper.objects.get(pk=pick.pk).is_featured
 
     # Subscribers → the reader → Preview their email: the pick is in it, HTML and text.
@@ -78,6 +81,7 @@ def test_a_pick_made_on_the_listing_day_is_in_the_readers_preview(browser, site)
     expect(framed.get_by_role("heading", name="Editor's picks")).to_be_visible()
     expect(framed.get_by_role("heading", name=pick.title)).to_be_visible()
     expect(page.locator("#preview-text")).to_contain_text(pick.title)
+    page.screenshot(path=str(SHOTS / "admin-reader-preview.png"), full_page=True)
     assert page.locator("#preview-html").get_attribute("sandbox") == ""
     assert not Digest.objects.filter(subscriber=reader).exists()
     assert page.js_errors == []
@@ -127,9 +131,8 @@ def test_a_curator_reads_the_sends_dashboard_and_it_passes_axe(browser, site):  
     expect(page.locator("#tick-runs tbody tr")).to_have_count(TickRun.objects.count())
     expect(page.get_by_role("img", name="Digests per day by outcome")).to_be_visible()
     assert page.js_errors == []
-    shots = settings.BASE_DIR / "var" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "admin-sends-dashboard.png"), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "admin-sends-dashboard.png"), full_page=True)
 
     # axe-core is injected as an inline script, which the admin's policy refuses: this
     # context alone bypasses the policy to run it.

@@ -174,6 +174,12 @@ def test_the_preview_is_the_email_they_would_get_now_with_the_pick_in_it(catalog
     policy = framed["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in policy and "script-src" not in policy and "default-src 'none'" in policy
     assert not Digest.objects.exists()  # a preview stores nothing
+    # The reader's own links are never shown: placeholders stand in for every signed one.
+    text = response.context["preview"].text + framed.content.decode()
+    assert "/feedback/preview/?v=more" in text and "/manage/preview/" in text
+    assert reader.token_secret not in text
+    for path in ("/manage/", "/unsubscribe/", "/feedback/"):
+        assert all(line.split(path, 1)[1].startswith("preview/") for line in text.split() if path in line), path
 
 
 def test_the_preview_lists_their_last_digests_and_says_when_nothing_would_go(catalog, today):
