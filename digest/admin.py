@@ -8,10 +8,11 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,13 +21,15 @@ from django.utils.text import capfirst
 
 from subscriptions.models import Subscriber
 
+from .curation import listing_day, try_topic_phrases
+from .dashboard import legend, run_seconds_svg, sends_dashboard, stacked_bars_svg
 from .digest_email import view_token
 from .digests import claim_lease, requeue_failed
 from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
 from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.sources import is_url
-from .models import Digest, DigestItem, Paper, Topic, normalise_arxiv_id
+from .models import Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
 
 
@@ -98,8 +101,48 @@ class PaperAdmin(admin.ModelAdmin):
     change_list_template = "admin/digest/paper/change_list_with_import.html"
 
     def get_urls(self):
-        own = [path("import/", self.admin_site.admin_view(self.import_view), name="digest_paper_import")]
+        own = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="digest_paper_import"),
+            path("listing/", self.admin_site.admin_view(self.listing_view), name="digest_paper_listing"),
+        ]
         return own + super().get_urls()
+
+    LISTING_ACTIONS = ("feature", "unfeature", "hide", "unhide")
+
+    def listing_view(self, request: HttpRequest) -> HttpResponse:
+        """A listing day as a working view: each paper with the topics it matches and the
+        readers it would reach; the bulk flags; how many of the day's digests went out."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            action = request.POST.get("action")
+            ids = request.POST.getlist("paper")
+            if action not in self.LISTING_ACTIONS:
+                self.message_user(request, "Choose what to do with the selected papers.", messages.WARNING)
+            elif not ids:
+                self.message_user(request, "Select at least one paper.", messages.WARNING)
+            else:
+                chosen = Paper.objects.filter(pk__in=[pk for pk in ids if pk.isdigit()])
+                getattr(self, action)(request, chosen)
+            # Back to the same day, so a reload never repeats the action.
+            return HttpResponseRedirect(request.get_full_path())
+        try:
+            day = dt.date.fromisoformat(request.GET["day"]) if request.GET.get("day") else None
+        except ValueError:
+            self.message_user(request, "That is not a date (YYYY-MM-DD): showing the latest listing day.",
+                              messages.WARNING)
+            day = None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Listing day",
+            "listing": listing_day(day),
+            "can_change": self.has_change_permission(request),
+            "picks_cap": settings.EDITORS_PICKS_PER_DIGEST,
+        }
+        return TemplateResponse(request, "admin/digest/paper/listing.html", context)
 
     def import_view(self, request: HttpRequest) -> TemplateResponse:
         """The same importers and limits as `import_papers`, then its summary."""
@@ -182,6 +225,49 @@ class TopicAdmin(admin.ModelAdmin):
     @admin.display(description="Keyword phrases")
     def keyword_count(self, topic: Topic) -> int:
         return len(topic.keyword_list)
+
+    change_form_template = "admin/digest/topic/change_form_with_try.html"
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_try" in request.POST and object_id:
+            return self.try_change_view(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def try_change_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """"Try this change": the edited form again, unsaved, with the papers of the last
+        week its phrases would add and drop and the readers who follow the topic."""
+        topic = self.get_object(request, object_id)
+        if topic is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, topic):
+            raise PermissionDenied
+        # Read the phrases from a copy: the bound form below must not touch `topic`.
+        form = self.get_form(request, topic)(request.POST, instance=Topic.objects.get(pk=topic.pk))
+        phrases = [line.strip() for line in request.POST.get("keywords", "").splitlines() if line.strip()]
+        trial = try_topic_phrases(topic, phrases) if phrases else None
+        if not phrases:
+            form.is_valid()  # shows "This field is required." on the phrases
+        fieldsets = self.get_fieldsets(request, topic)
+        admin_form = helpers.AdminForm(
+            form, list(fieldsets), self.get_prepopulated_fields(request, topic),
+            self.get_readonly_fields(request, topic), model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Change topic (trying, not saved)",
+            "subtitle": str(topic),
+            "adminform": admin_form,
+            "object_id": object_id,
+            "original": topic,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "trial": trial,
+        }
+        return self.render_change_form(request, context, add=False, change=True, obj=topic)
 
     def save_model(self, request: HttpRequest, obj: Topic, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -351,3 +437,38 @@ class DigestAdmin(admin.ModelAdmin):
             return "-"  # nothing was sent
         return format_html('<a href="{}" target="_blank" rel="noopener">view in browser</a>',
                            reverse("digest:view", args=[view_token(digest)]))
+
+
+@admin.register(TickRun)
+class TickRunAdmin(admin.ModelAdmin):
+    """The sends dashboard, in place of a list of runs: counts only, no reader's name,
+    so Curators see it too (data migration 0013)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="digest_tickrun_changelist")]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        dashboard = sends_dashboard()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Sends dashboard",
+            "dashboard": dashboard,
+            "days_newest_first": list(reversed(dashboard.days)),
+            "outcomes_chart": stacked_bars_svg(dashboard.days),
+            "legend": legend(),
+            "runs_chart": run_seconds_svg(dashboard.runs),
+            "can_see_digests": request.user.has_perm("digest.view_digest"),
+        }
+        return TemplateResponse(request, "admin/digest/dashboard.html", context)

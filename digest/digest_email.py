@@ -196,21 +196,25 @@ def why_text(parts: list[dict[str, str]]) -> str:
     return " · ".join(p["lead"] + (f"“{p['bold']}”" if p["bold"] else "") for p in parts)
 
 
-def feedback_urls(subscriber: Subscriber, paper: Paper) -> dict[str, str]:
+def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True) -> dict[str, str]:
     """The paper's "more like this" / "less like this" links for this reader (none for an
-    ad-hoc preview, which has no reader to record them for)."""
+    ad-hoc preview, which has no reader to record them for; placeholders when not
+    `signed`: a curator's preview of a real reader's email must not carry working links)."""
     if not subscriber.pk or not paper.pk:
         return {}
+    if not signed:
+        page = f"{settings.SITE_URL}/feedback/preview/"
+        return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
     page = settings.SITE_URL + reverse("subscriptions:paper_feedback", args=[make_feedback_token(subscriber, paper.pk)])
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
-def _card(entry: Entry, tag: str, subscriber: Subscriber) -> dict:
+def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -> dict:
     paper = entry.paper
     url, text_url = title_link(paper)
     why = why_parts(entry, tag)
     links = paper_links(paper)
-    feedback = feedback_urls(subscriber, paper)
+    feedback = feedback_urls(subscriber, paper, signed=signed)
     # One line under the abstract: links, upvotes, then the reader's feedback.
     meta = [{"kind": "link", **link} for link in links]
     if not text_url:
@@ -239,7 +243,7 @@ def _card(entry: Entry, tag: str, subscriber: Subscriber) -> dict:
     }
 
 
-def group_entries(entries: list[Entry], subscriber: Subscriber) -> list[dict]:
+def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool = True) -> list[dict]:
     """The cards in rank order, each once; consecutive papers with the same tag share a
     heading. A heading never pulls a lower-ranked paper ahead of a better one."""
     groups: list[dict] = []
@@ -248,7 +252,7 @@ def group_entries(entries: list[Entry], subscriber: Subscriber) -> list[dict]:
         if not groups or groups[-1]["tag"] != tag:
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
-        groups[-1]["papers"].append(_card(entry, tag, subscriber))
+        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed))
     return groups
 
 
@@ -328,13 +332,15 @@ def digest_context(
     view_url: str | None = None,
     links: dict[str, str] | None = None,
     match_count: int | None = None,
+    signed: bool = True,
 ) -> dict:
-    """Everything the three digest templates need, computed here so they stay simple."""
+    """Everything the three digest templates need, computed here so they stay simple.
+    With `signed` off, every personal link (footer, feedback) is a placeholder."""
     if interest is None and subscriber.pk:
         interest = Interest.from_subscriber(subscriber)
-    groups = group_entries(entries, subscriber)
+    groups = group_entries(entries, subscriber, signed=signed)
     if links is None:
-        links = subscriber_links(subscriber) if subscriber.pk else preview_links()
+        links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
     return {
         "period": period,

@@ -545,11 +545,13 @@ def draft_message(draft: Draft) -> EmailMultiAlternatives:
     )
 
 
-def render_draft(draft: Draft) -> tuple[str, str, str]:
-    """(subject, text, html) of a draft, HTML even for plain-text readers (preview)."""
+def render_draft(draft: Draft, *, signed: bool = True) -> tuple[str, str, str]:
+    """(subject, text, html) of a draft, HTML even for plain-text readers (preview).
+    `signed=False`: placeholders for the reader's personal links (the admin's preview)."""
     target = draft.target
     context = digest_context(
-        target.subscriber, target.period, draft_entries(draft), interest=target.interest, match_count=draft.match_count
+        target.subscriber, target.period, draft_entries(draft), interest=target.interest,
+        match_count=draft.match_count, signed=signed,
     )
     return render_email("digest", context)
 

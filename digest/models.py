@@ -235,3 +235,25 @@ class DigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.paper.title}"
+
+
+class TickRun(models.Model):
+    """One run of the digest tick: how many readers were due and what it planned, for
+    the sends dashboard. Kept for `RUN_RETENTION_DAYS` (see `digest.runs`)."""
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    seconds = models.FloatField(help_text="Planning time: reading who is due, matching, writing the ledger.")
+    due = models.PositiveIntegerField(default=0, help_text="Readers due without a digest for their period.")
+    planned = models.PositiveIntegerField(default=0, help_text="Digests handed to the send workers.")
+    empty = models.PositiveIntegerField(default=0, help_text="Recorded with nothing to send.")
+    no_listing = models.PositiveIntegerField(default=0, help_text="Due, but nothing new was listed yet.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "run of the digest tick"
+        # The admin index links the dashboard under this name (see TickRunAdmin).
+        verbose_name_plural = "sends dashboard"
+
+    def __str__(self) -> str:
+        return f"Tick at {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -20,6 +20,12 @@ DIGEST_CONTENT_SECURITY_POLICY = (
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 
+# The same HTML as a reader's preview inside the admin: framed by the admin's own pages
+# only (in a sandboxed iframe there), still nothing to run and no forms.
+ADMIN_PREVIEW_CONTENT_SECURITY_POLICY = DIGEST_CONTENT_SECURITY_POLICY.replace(
+    "frame-ancestors 'none'", "frame-ancestors 'self'"
+)
+
 
 class ContentSecurityPolicyMiddleware:
     """Sets the default policy on any response whose view did not choose its own."""

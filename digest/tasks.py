@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from digest import digests, importers, locks
+from digest import digests, importers, locks, runs
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,12 @@ def send_due_digests() -> int:
     with locks.only_one("digest-tick", ttl=settings.CELERY_TASK_TIME_LIMIT) as ours:
         if not ours:
             return 0
-        result = digests.plan_digests(timezone.now())
-        return enqueue_digest_sends(result.pending_ids)
+        started_at = timezone.now()
+        result = digests.plan_digests(started_at)
+        batches = enqueue_digest_sends(result.pending_ids)
+        runs.record_tick(started_at, due=result.due, planned=len(result.pending_ids), empty=result.empty,
+                         no_listing=result.no_listing)
+        return batches
 
 
 @shared_task

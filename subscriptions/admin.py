@@ -18,12 +18,17 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from digest.curation import last_digests, reader_preview
+from digest.security import ADMIN_PREVIEW_CONTENT_SECURITY_POLICY
 
 from . import services
 from .forms import NormalisedEmailField, PreferencesForm
@@ -154,6 +159,59 @@ class SubscriberAdmin(admin.ModelAdmin):
             {"fields": CONSENT_EVIDENCE},
         ),
     ]
+
+    change_form_template = "admin/subscriptions/subscriber/change_form_with_preview.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        own = [
+            path("<int:object_id>/preview/", view(self.preview_view), name="subscriptions_subscriber_preview"),
+            path("<int:object_id>/preview/email.html", view(self.preview_html_view),
+                 name="subscriptions_subscriber_preview_html"),
+        ]
+        return own + super().get_urls()
+
+    def _viewable(self, request: HttpRequest, object_id: int) -> Subscriber:
+        # The preview shows the reader's address, interests and papers: whoever may not
+        # see the subscriber (Curators) may not see it either.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        subscriber = self.get_object(request, str(object_id))
+        if subscriber is None:
+            raise Http404("No such subscriber.")
+        if not self.has_view_permission(request, subscriber):
+            raise PermissionDenied
+        return subscriber
+
+    def preview_view(self, request: HttpRequest, object_id: int) -> TemplateResponse:
+        """The email this reader would get if their digest were planned now (HTML in a
+        sandboxed frame, and the text part), and their last digests."""
+        subscriber = self._viewable(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "The email they would get now",
+            "subtitle": subscriber.email,
+            "original": subscriber,
+            "preview": reader_preview(subscriber),
+            "last_digests": last_digests(subscriber),
+        }
+        response = TemplateResponse(request, "admin/subscriptions/subscriber/preview.html", context)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @method_decorator(xframe_options_sameorigin)
+    def preview_html_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The HTML part alone, for the preview's sandboxed iframe."""
+        subscriber = self._viewable(request, object_id)
+        preview = reader_preview(subscriber)
+        if not preview.sends_email:
+            raise Http404("No email would be sent now.")
+        response = HttpResponse(preview.html)
+        response["Content-Security-Policy"] = ADMIN_PREVIEW_CONTENT_SECURITY_POLICY
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
 
     def get_fieldsets(self, request: HttpRequest, obj: Subscriber | None = None):
         return self.add_fieldsets if obj is None else self.fieldsets

@@ -22,6 +22,8 @@ CATALOG_PAGES = [
     "/admin/digest/topic/",
     "/admin/digest/topic/add/",
     "/admin/digest/topic/{topic}/change/",
+    "/admin/digest/paper/listing/",
+    "/admin/digest/tickrun/",
 ]
 READER_PAGES = [
     "/admin/subscriptions/subscriber/",
@@ -30,6 +32,7 @@ READER_PAGES = [
     "/admin/subscriptions/counter/",
     "/admin/digest/digest/",
     "/admin/digest/digest/{digest}/change/",
+    "/admin/subscriptions/subscriber/{subscriber}/preview/",
 ]
 
 

@@ -2,8 +2,8 @@
 
     python manage.py bench_admin [--digests N] [--items-per-digest K] [--repeat R]
 
-Creates N digests (over N / 20 subscribers, 20 periods each, K items each) and a
-throwaway superuser, then asks each changelist through Django's test client (the whole
+Creates N digests (over N / 20 subscribers, 20 periods each, K items each, each reader
+following three topics), a month of tick runs and a throwaway superuser, then asks each changelist through Django's test client (the whole
 middleware and admin stack, no network) R times and prints the median time and the
 number of queries. Everything runs in one transaction that is rolled back.
 """
@@ -23,7 +23,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from digest.management.cli import OperatorCommand, positive_int
-from digest.models import Digest, DigestItem, Paper
+from digest.models import Digest, DigestItem, Paper, TickRun, Topic
+from digest.runs import RUN_RETENTION_DAYS
 from subscriptions.models import Subscriber
 
 PERIODS = 20
@@ -65,6 +66,7 @@ class Command(OperatorCommand):
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         self.stderr.write(f"ledger of {count} digests created in {time.perf_counter() - started:.1f} s")
+        reader = Subscriber.objects.filter(email="bench-0@bench.invalid").values_list("pk", flat=True).first()
         client = Client(HTTP_HOST=_host())
         client.force_login(User.objects.create_superuser("bench-admin", "bench@bench.invalid", None))
         today = timezone.localdate()
@@ -76,6 +78,9 @@ class Command(OperatorCommand):
             "digests, oldest first": "/admin/digest/digest/?o=2",
             "papers": "/admin/digest/paper/",
             "subscribers": "/admin/subscriptions/subscriber/",
+            "listing day": "/admin/digest/paper/listing/",
+            "sends dashboard": "/admin/digest/tickrun/",
+            "reader's preview": f"/admin/subscriptions/subscriber/{reader}/preview/",
         }
         self.stdout.write(f"database {connection.vendor}; {count} digests, {len(paper_ids)} items each")
         for name, url in pages.items():
@@ -102,8 +107,29 @@ class Command(OperatorCommand):
             ],
             batch_size=2000,
         )
+        # Every reader follows three topics, so the listing day's reach has work to do.
+        topics = list(Topic.objects.values_list("pk", flat=True))
+        if topics:
+            Subscriber.topics.through.objects.bulk_create(
+                [
+                    Subscriber.topics.through(subscriber_id=r.pk, topic_id=topics[(n + k) % len(topics)])
+                    for n, r in enumerate(readers)
+                    for k in range(min(3, len(topics)))
+                ],
+                batch_size=5000,
+                ignore_conflicts=True,
+            )
         today = timezone.localdate()
         now = timezone.now()
+        # A month of ticks every five minutes: what the dashboard keeps (RUN_RETENTION_DAYS).
+        TickRun.objects.bulk_create(
+            [
+                TickRun(started_at=now - dt.timedelta(minutes=5 * n), finished_at=now - dt.timedelta(minutes=5 * n),
+                        seconds=1.0, due=10, planned=10)
+                for n in range(RUN_RETENTION_DAYS * 288)
+            ],
+            batch_size=5000,
+        )
         rows = (
             Digest(
                 subscriber_id=readers[n // PERIODS].pk,

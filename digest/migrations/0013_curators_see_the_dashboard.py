@@ -1,0 +1,31 @@
+"""Curators see the sends dashboard (counts only: no row of it names a reader)."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+
+def grant(apps, schema_editor):
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name="Curators")
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="digest", codename="view_tickrun"))
+
+
+def revoke(apps, schema_editor):
+    Permission = apps.get_model("auth", "Permission")
+    for group in apps.get_model("auth", "Group").objects.filter(name="Curators"):
+        group.permissions.remove(*Permission.objects.filter(content_type__app_label="digest", codename="view_tickrun"))
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("digest", "0012_tick_run_record"),
+        ("digest", "0008_curators_group"),
+    ]
+
+    operations = [migrations.RunPython(grant, revoke)]
