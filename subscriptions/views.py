@@ -21,6 +21,8 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
+from digest import pages
+from digest.page_cache import public_page
 from digest.security import CONTENT_SECURITY_POLICY
 
 from . import feedback, services
@@ -122,10 +124,14 @@ def _form_context(form: PreferencesForm) -> dict[str, Any]:
 
 
 @require_safe
+@public_page
 @page()
 def home(request: HttpRequest) -> HttpResponse:
-    listing = services.latest_listing()
-    return render(request, "subscriptions/home.html", {"listing": listing})
+    """The latest listing day, a page of it: the same for every visitor, so cached."""
+    day = pages.latest_day()
+    listing = pages.listing_day(day) if day else None
+    # No flash messages here (`public_page`): they would make the page differ per visitor.
+    return render(request, "subscriptions/home.html", {"listing": listing, "public_page": True})
 
 
 # A ceiling on every POST from one client, valid or not, so junk submissions cannot keep
