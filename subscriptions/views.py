@@ -376,6 +376,15 @@ def pause(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpRespo
 @require_POST
 @page(private=True)
 @with_manage_token
+def new_feed_link(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    services.new_feed_link(subscriber)
+    messages.success(request, "Your feed has a new address. The old one no longer works: update your feed reader.")
+    return redirect("subscriptions:manage", token=token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
 def resume(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     try:
         services.resume(subscriber)
