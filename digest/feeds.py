@@ -121,8 +121,11 @@ class DigestFeed(Feed):
                 "",
                 '<li><a href="{}">{}</a>{}</li>',
                 (
-                    (title_link(item.paper)[0], readable(item.paper.title),
-                     f" — {item.matched[0]}" if item.matched else "")
+                    (
+                        title_link(item.paper)[0],
+                        readable(item.paper.title),
+                        f" — {item.matched[0]}" if item.matched else "",
+                    )
                     for item in entries
                 ),
             ),
@@ -161,4 +164,3 @@ def personal_feed(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"
     return response
-

@@ -54,16 +54,25 @@ def catalog() -> dict[str, Paper]:
     topic("Quantization", "quantization", "quantized")
     star = paper(
         "Scaling $\\mathcal{O}(n^2)$ attention in large language models",
-        "We study LLM scaling with $\\mathbb{R}^d$ embeddings and Schr\\\"odinger bridges. "
+        'We study LLM scaling with $\\mathbb{R}^d$ embeddings and Schr\\"odinger bridges. '
         + "A long abstract sentence goes on about language models. " * 14,
-        arxiv_id="2411.00001", upvotes=120, authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"],
-        code_url="https://github.com/example/scaling", project_url="https://scaling.example.org/",
-        page_url="https://huggingface.co/papers/2411.00001", organization="Example Lab",
+        arxiv_id="2411.00001",
+        upvotes=120,
+        authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"],
+        code_url="https://github.com/example/scaling",
+        project_url="https://scaling.example.org/",
+        page_url="https://huggingface.co/papers/2411.00001",
+        organization="Example Lab",
     )
     for n in range(44):
         kind = ("a robot that folds laundry", "quantized language model kernels", "an LLM agent")[n % 3]
-        paper(f"Paper {n + 1}: {kind}", f"We present {kind}. " + "More detail follows here. " * 8,
-              upvotes=100 - n, authors=["First Author", "Second Author"], arxiv_id=f"2411.{n + 100:05d}")
+        paper(
+            f"Paper {n + 1}: {kind}",
+            f"We present {kind}. " + "More detail follows here. " * 8,
+            upvotes=100 - n,
+            authors=["First Author", "Second Author"],
+            arxiv_id=f"2411.{n + 100:05d}",
+        )
     paper("Yesterday's robot paper", "A robot.", listed_on=DAY - dt.timedelta(days=1), upvotes=3)
     file_papers_under_topics(Paper.objects.all())
     return {"star": star}
@@ -80,7 +89,9 @@ def test_paper_day_and_home_pages_pass_axe_light_and_dark_and_are_photographed(b
     for scheme in ("light", "dark"):
         for size, width in WIDTHS.items():
             # The site's CSP forbids inline scripts, rightly; the test's axe injection is one.
-            context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, bypass_csp=True)
+            context = browser.new_context(
+                viewport={"width": width, "height": 900}, color_scheme=scheme, bypass_csp=True
+            )
             page = context.new_page()
             for name, path in pages.items():
                 page.goto(site + path)

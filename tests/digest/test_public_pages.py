@@ -64,9 +64,12 @@ def catalog(llms, robots, time_machine):
     time_machine.move_to(dt.datetime.combine(DAY_AFTER, dt.time(12), tzinfo=dt.UTC))
     scaling = paper(
         "Scaling $\\mathcal{O}(n^2)$ attention in large language models",
-        "We study LLM scaling. Schr\\\"odinger bridges and $\\mathbb{R}^d$ embeddings. " + "More words. " * 40,
-        arxiv_id="2410.00001", upvotes=40, authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
-        code_url="https://github.com/example/scaling", project_url="https://scaling.example.org/",
+        'We study LLM scaling. Schr\\"odinger bridges and $\\mathbb{R}^d$ embeddings. ' + "More words. " * 40,
+        arxiv_id="2410.00001",
+        upvotes=40,
+        authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+        code_url="https://github.com/example/scaling",
+        project_url="https://scaling.example.org/",
     )
     folding = paper("A robot that folds laundry", "A robot policy for folding.", upvotes=90, authors=["Rosie Robot"])
     bare = paper("Untitled musings on optimisation", "No topic here at all.")
@@ -96,8 +99,12 @@ def test_a_paper_page_shows_the_full_abstract_readable_with_authors_links_day_an
     assert "Schrödinger bridges and ℝᵈ embeddings." in page
     assert page.count("More words.") == 40  # the whole abstract, not a snippet
     assert "Ada Lovelace, Alan Turing, Grace Hopper, Edsger Dijkstra" in page
-    for href in ("https://arxiv.org/abs/2410.00001", "https://arxiv.org/pdf/2410.00001",
-                 "https://github.com/example/scaling", "https://scaling.example.org/"):
+    for href in (
+        "https://arxiv.org/abs/2410.00001",
+        "https://arxiv.org/pdf/2410.00001",
+        "https://github.com/example/scaling",
+        "https://scaling.example.org/",
+    ):
         assert f'href="{href}"' in html
     assert f'href="/days/{DAY.isoformat()}/"' in html and "Thursday 27 November 2025" in page
     assert f'href="/days/{DAY.isoformat()}/?topic={llms.slug}"' in html
@@ -117,10 +124,21 @@ def test_a_paper_with_no_links_shows_none_and_still_offers_to_subscribe(client, 
     assert "Subscribe to papers like this" in page
 
 
-@pytest.mark.parametrize("path", ["/papers/999999/", "/papers/abc/", "/days/2025-02-30/", "/days/yesterday/",
-                                  "/days/2020-01-01/", "/topics/no-such-topic.atom", "/feed/not-a-token.atom",
-                                  f"/days/{DAY.isoformat()}/?page=9", f"/days/{DAY.isoformat()}/?page=x",
-                                  f"/days/{DAY.isoformat()}/?topic=no-such-topic"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/papers/999999/",
+        "/papers/abc/",
+        "/days/2025-02-30/",
+        "/days/yesterday/",
+        "/days/2020-01-01/",
+        "/topics/no-such-topic.atom",
+        "/feed/not-a-token.atom",
+        f"/days/{DAY.isoformat()}/?page=9",
+        f"/days/{DAY.isoformat()}/?page=x",
+        f"/days/{DAY.isoformat()}/?topic=no-such-topic",
+    ],
+)
 def test_unknown_papers_days_topics_and_feeds_get_a_clear_not_found_page(client, catalog, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -162,7 +180,7 @@ def test_topic_chips_filter_the_day_to_that_topic(client, catalog, llms, robots)
     assert "1 of the 3 papers listed that day" in page
     assert "A robot that folds laundry" in page
     assert "Scaling 𝒪(n²)" not in page and "Untitled musings" not in page
-    assert f'aria-current="page">Robotics' in response.content.decode()
+    assert 'aria-current="page">Robotics' in response.content.decode()
 
 
 def test_a_day_without_upvotes_claims_no_order(client, catalog):
@@ -174,8 +192,10 @@ def test_a_day_without_upvotes_claims_no_order(client, catalog):
 def test_a_big_day_shows_thirty_papers_a_page_with_more(client, settings, time_machine):
     time_machine.move_to(dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC))
     Paper.objects.bulk_create(
-        [Paper(title=f"Paper number {n:03d}", title_key=f"paper number {n:03d}", listed_on=DAY, upvotes=100 - n)
-         for n in range(75)]
+        [
+            Paper(title=f"Paper number {n:03d}", title_key=f"paper number {n:03d}", listed_on=DAY, upvotes=100 - n)
+            for n in range(75)
+        ]
     )
     home = text_of(client.get("/"))
     assert "75 papers listed, most upvoted first. The first 30 below." in home
@@ -215,9 +235,17 @@ def test_the_home_page_makes_the_same_number_of_queries_for_30_or_300_papers(cli
     def add(count: int) -> None:
         start = Paper.objects.count()
         new = Paper.objects.bulk_create(
-            [Paper(title=f"Language model {start + n}", title_key=f"language model {start + n}", listed_on=DAY,
-                   upvotes=n, authors=["A", "B"], code_url="https://example.org/c")
-             for n in range(count)]
+            [
+                Paper(
+                    title=f"Language model {start + n}",
+                    title_key=f"language model {start + n}",
+                    listed_on=DAY,
+                    upvotes=n,
+                    authors=["A", "B"],
+                    code_url="https://example.org/c",
+                )
+                for n in range(count)
+            ]
         )
         Paper.topics.through.objects.bulk_create([Paper.topics.through(paper_id=p.pk, topic_id=llms.pk) for p in new])
 
@@ -302,7 +330,10 @@ def reader_with_digests(catalog, llms):
         (DAY_AFTER, [catalog["later"]], Digest.Status.PENDING),
     ):
         digest = Digest.objects.create(
-            subscriber=reader, period=period, status=status, subject=f"{papers[0].title} · LLMs",
+            subscriber=reader,
+            period=period,
+            status=status,
+            subject=f"{papers[0].title} · LLMs",
             sent_at=dt.datetime.combine(period, dt.time(7), tzinfo=dt.UTC) if status == Digest.Status.SENT else None,
         )
         for rank, item in enumerate(papers, 1):

@@ -29,8 +29,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from digest.management.cli import OperatorCommand, positive_int
 from digest.health import PATH as HEALTH_PATH
+from digest.management.cli import OperatorCommand, positive_int
 from digest.models import Paper
 
 SYNTHETIC_PREFIX = "[bench_pages] "
@@ -86,7 +86,9 @@ class Command(OperatorCommand):
     help = "Load-test a public page (default the home page) on gunicorn with wrk; print req/s, latency and page weight."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--papers", type=int, default=0, help="Add a synthetic latest day of N papers (default: none).")
+        parser.add_argument(
+            "--papers", type=int, default=0, help="Add a synthetic latest day of N papers (default: none)."
+        )
         parser.add_argument("--path", default="/", help="The page to load (default /).")
         parser.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes (default 2).")
         parser.add_argument("--connections", type=positive_int, default=16, help="Concurrent connections (default 16).")
@@ -94,8 +96,18 @@ class Command(OperatorCommand):
         parser.add_argument("--duration", type=positive_int, default=10, help="Seconds of load (default 10).")
         parser.add_argument("--keep", action="store_true", help="Keep the synthetic papers afterwards.")
 
-    def handle(self, *args, papers: int, path: str, workers: int, connections: int, threads: int,
-               duration: int, keep: bool, **options) -> None:
+    def handle(
+        self,
+        *args,
+        papers: int,
+        path: str,
+        workers: int,
+        connections: int,
+        threads: int,
+        duration: int,
+        keep: bool,
+        **options,
+    ) -> None:
         wrk = shutil.which("wrk")
         if wrk is None:
             raise CommandError("wrk is not installed (Debian: apt-get install wrk).")
@@ -138,14 +150,24 @@ class Command(OperatorCommand):
         catalog_changed()
         return count
 
-    def _run(self, wrk: str, path: str, workers: int, connections: int, threads: int, duration: int, added: int) -> None:
+    def _run(
+        self, wrk: str, path: str, workers: int, connections: int, threads: int, duration: int, added: int
+    ) -> None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}{path}"
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "digest.settings"}
         env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
         gunicorn = [
-            sys.executable, "-m", "gunicorn", "digest.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "digest.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
         ]
         server = subprocess.Popen(gunicorn, env=env, cwd=str(settings.BASE_DIR))
         try:
@@ -159,7 +181,9 @@ class Command(OperatorCommand):
             load_before = os.getloadavg()
             run = subprocess.run(
                 [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency", url],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
         finally:
@@ -171,10 +195,14 @@ class Command(OperatorCommand):
         latency = {p: _ms(v, u) for p, v, u in _WRK_LATENCY.findall(run.stdout)}
         papers_that_day = Paper.objects.filter(listed_on=timezone.localdate(), is_hidden=False).count()
         self.stdout.write(f"page            {path} (HTTP {status})")
-        self.stdout.write(f"papers          {Paper.objects.count()} in the catalog, {added} synthetic added, "
-                          f"{papers_that_day} listed {dt.date.isoformat(timezone.localdate())}")
+        self.stdout.write(
+            f"papers          {Paper.objects.count()} in the catalog, {added} synthetic added, "
+            f"{papers_that_day} listed {dt.date.isoformat(timezone.localdate())}"
+        )
         self.stdout.write(f"page weight     {size:,} bytes, {elements:,} elements")
-        self.stdout.write(f"load            gunicorn {workers} workers, wrk {threads} threads {connections} connections {duration} s")
+        self.stdout.write(
+            f"load            gunicorn {workers} workers, wrk {threads} threads {connections} connections {duration} s"
+        )
         self.stdout.write(f"requests/s      {float(rate.group(1)) if rate else float('nan'):.1f}")
         self.stdout.write("latency ms      " + "  ".join(f"p{p} {latency[p]:.1f}" for p in sorted(latency, key=int)))
         for kind, value in _WRK_ERRORS.findall(run.stdout):
