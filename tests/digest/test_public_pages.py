@@ -370,3 +370,12 @@ def test_the_feed_token_is_long_random_and_not_the_address(reader_with_digests):
 def test_an_unconfirmed_subscription_has_no_feed(client, catalog):
     pending = subscriber("pending@example.org", status=Subscriber.Status.PENDING)
     assert client.get(f"/feed/{pending.feed_token}.atom").status_code == 404
+
+
+def test_file_papers_files_the_papers_already_in_the_catalog(llms, robots):
+    from django.core.management import call_command
+
+    old = paper("A robot arm", "A robot that sorts parcels.")
+    Paper.topics.through.objects.all().delete()
+    call_command("file_papers", verbosity=0)
+    assert list(old.topics.all()) == [robots]
