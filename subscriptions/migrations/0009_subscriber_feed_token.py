@@ -12,7 +12,7 @@ def give_every_subscriber_a_feed_token(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("subscriptions", "0006_sent_email")]
+    dependencies = [("subscriptions", "0008_curators_clear_suppressions")]
 
     operations = [
         # Nullable first, one random token per row, then unique and required.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digest', '0011_sharper_topic_phrases_3'),
+        ('digest', '0013_curators_see_the_dashboard'),
     ]
 
     operations = [
