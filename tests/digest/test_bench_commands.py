@@ -43,7 +43,7 @@ def test_bench_admin_prints_each_changelist_and_keeps_nothing():
     assert Subscriber.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_bench_pages_loads_the_home_page_on_gunicorn_and_keeps_nothing(tmp_path, monkeypatch):
     import os
     import shutil
