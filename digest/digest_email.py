@@ -95,12 +95,15 @@ def arxiv_search_url(title: str) -> str:
 
 def title_link(paper: Paper) -> tuple[str, str]:
     """(where the title leads, what the text part prints for it). The arXiv abstract page
-    when an id is known, else the paper's own page; failing both, an arXiv title search in
-    the HTML only: its 100-200 characters would wrap over lines of the text part."""
+    when an id is known, else the paper's page on this site (full abstract, links, its
+    topics): both short and stable, so the text part prints them too. A paper that was
+    never saved (an ad-hoc preview) has no page: an arXiv title search, in the HTML
+    only, since its 100-200 characters would wrap over lines of the text part."""
     if paper.arxiv_id:
         return paper.arxiv_url, paper.arxiv_url
-    if paper.best_page_url:
-        return paper.best_page_url, paper.best_page_url
+    if paper.pk:
+        url = settings.SITE_URL + paper.get_absolute_url()
+        return url, url
     return arxiv_search_url(" ".join(readable(paper.title).split())), ""
 
 

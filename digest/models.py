@@ -99,6 +99,9 @@ class Paper(models.Model):
         default=False, help_text="Editor's pick: opens every digest that wants picks."
     )
     is_hidden = models.BooleanField(default=False, help_text="Never shown or sent.")
+    # The curated topics the matcher finds the paper relevant to (`digest.filing`): the
+    # pages' topic chips and the topic feeds read this instead of matching per request.
+    topics = models.ManyToManyField(Topic, blank=True, related_name="papers", editable=False)
     # Title and abstract as the embedding model reads them (`digest.semantic`); None until
     # the paper is embedded (at import, or by `embed_papers --missing`).
     embedding = models.BinaryField(null=True, blank=True, editable=False)
@@ -108,6 +111,11 @@ class Paper(models.Model):
     class Meta:
         ordering = ["-listed_on", "-upvotes", "title"]
         indexes = [models.Index(fields=["listed_on", "is_hidden"])]
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("digest:paper", args=[self.pk])
 
     def __str__(self) -> str:
         return self.title

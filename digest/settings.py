@@ -349,6 +349,13 @@ ARXIV_REQUEST_INTERVAL_SECONDS = 3.0
 # Editor's picks per digest, shown in their own section above the reader's own papers.
 EDITORS_PICKS_PER_DIGEST = env_int("EDITORS_PICKS_PER_DIGEST", 3)
 
+# Public pages (home, listing days, papers, topic feeds) are the same for every anonymous
+# visitor and are served from the cache (digest/page_cache.py); imports and curators'
+# edits replace them at once, this bounds a copy's life otherwise. 0 turns caching off.
+PUBLIC_PAGE_CACHE_SECONDS = env_int("PUBLIC_PAGE_CACHE_SECONDS", 600)
+# Papers per page on the home page and a listing day's page.
+PAPERS_PER_PAGE = env_int("PAPERS_PER_PAGE", 30)
+
 # Subscriptions.
 CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7)
 MANAGE_LINK_MAX_AGE_DAYS = env_int("MANAGE_LINK_MAX_AGE_DAYS", 60)

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_safe
 from django_ratelimit import UNSAFE
 from django_ratelimit.core import is_ratelimited
 
+from . import pages
 from .digest_email import read_view_token, render_saved_digest_html
+from .page_cache import public_page
 from .security import DIGEST_CONTENT_SECURITY_POLICY
 
 
@@ -57,3 +59,25 @@ def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
             response["Retry-After"] = "3600"
             return response
     return admin.site.login(request, **kwargs)
+
+
+# The public pages: the same for every visitor, served from the shared cache.
+
+
+def _public(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    # `public_page` in the context keeps base.html from reading flash messages, which
+    # would touch the session and make the page differ per visitor.
+    return render(request, template, {**context, "public_page": True})
+
+
+@require_safe
+@public_page
+def listing_day(request: HttpRequest, day: str) -> HttpResponse:
+    shown = pages.listing_day(pages.parse_day(day), topic_slug=request.GET.get("topic"), page=request.GET.get("page"))
+    return _public(request, "digest/day.html", {"listing": shown})
+
+
+@require_safe
+@public_page
+def paper(request: HttpRequest, pk: int) -> HttpResponse:
+    return _public(request, "digest/paper.html", {"paper": pages.paper(pk)})

@@ -313,7 +313,8 @@ class SubscriberAdmin(admin.ModelAdmin):
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         for subscriber in queryset:
             subscriber.rotate_token_secret()
-            subscriber.save(update_fields=["token_secret", "updated_at"])
+            subscriber.rotate_feed_token()  # the feed's address is a link too
+            subscriber.save(update_fields=["token_secret", "feed_token", "updated_at"])
         self.message_user(request, f"Links revoked for {queryset.count()} subscriber(s).", messages.SUCCESS)
 
 

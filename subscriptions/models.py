@@ -28,6 +28,11 @@ def new_token_secret() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_feed_token() -> str:
+    # 256 bits: the token is the only thing between a stranger and someone's reading list.
+    return secrets.token_urlsafe(32)
+
+
 def normalise_email(address: str) -> str:
     """Addresses are unique case-insensitively: compare and store them lower-cased."""
     return address.strip().lower()
@@ -113,6 +118,10 @@ class Subscriber(models.Model):
 
     # Rotating this invalidates every link sent before.
     token_secret = models.CharField(max_length=64, default=new_token_secret)
+    # The secret in the address of their personal Atom feed (/feed/<token>.atom). Random,
+    # not signed: a feed reader keeps the URL for years, and a new one replaces it (the
+    # manage page's "new feed link") without touching their other links.
+    feed_token = models.CharField(max_length=64, unique=True, default=new_feed_token, editable=False)
 
     # Consent evidence.
     consent_text = models.CharField(
@@ -145,6 +154,9 @@ class Subscriber(models.Model):
 
     def rotate_token_secret(self) -> None:
         self.token_secret = new_token_secret()
+
+    def rotate_feed_token(self) -> None:
+        self.feed_token = new_feed_token()
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -210,6 +210,7 @@ def subscribe(
             if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
                 # Links from the old subscription must not act on the new one.
                 subscriber.rotate_token_secret()
+                subscriber.rotate_feed_token()
                 Counter.increment("resubscribes")
             _start_opt_in(subscriber, preferences, evidence, consent_text)
             subscriber.save()
@@ -472,6 +473,12 @@ def delete_subscriber(subscriber: Subscriber) -> None:
 class Listing:
     day: dt.date | None
     papers: list[Paper]
+
+
+def new_feed_link(subscriber: Subscriber) -> None:
+    """A new address for the personal feed; the old one stops working at once."""
+    subscriber.rotate_feed_token()
+    subscriber.save(update_fields=["feed_token", "updated_at"])
 
 
 def latest_listing(today: dt.date | None = None) -> Listing:

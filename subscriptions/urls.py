@@ -18,6 +18,7 @@ urlpatterns = [
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/pause/", views.pause, name="pause"),
     path("manage/<str:token>/resume/", views.resume, name="resume"),
+    path("manage/<str:token>/feed/new/", views.new_feed_link, name="new_feed_link"),
     path("manage/<str:token>/address/", views.change_email, name="change_email"),
     path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
     path("manage/<str:token>/my-data.json", views.export, name="export"),

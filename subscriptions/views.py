@@ -21,6 +21,8 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
+from digest import pages
+from digest.page_cache import public_page
 from digest.security import CONTENT_SECURITY_POLICY
 
 from . import feedback, services
@@ -122,10 +124,14 @@ def _form_context(form: PreferencesForm) -> dict[str, Any]:
 
 
 @require_safe
+@public_page
 @page()
 def home(request: HttpRequest) -> HttpResponse:
-    listing = services.latest_listing()
-    return render(request, "subscriptions/home.html", {"listing": listing})
+    """The latest listing day, a page of it: the same for every visitor, so cached."""
+    day = pages.latest_day()
+    listing = pages.listing_day(day) if day else None
+    # No flash messages here (`public_page`): they would make the page differ per visitor.
+    return render(request, "subscriptions/home.html", {"listing": listing, "public_page": True})
 
 
 # A ceiling on every POST from one client, valid or not, so junk submissions cannot keep
@@ -364,6 +370,15 @@ def pause(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpRespo
         messages.success(request, f"Paused. Digests start again on {until:%A} {until.day} {until:%B %Y}.")
     else:
         messages.success(request, "Paused. No digests until you resume.")
+    return redirect("subscriptions:manage", token=token)
+
+
+@require_POST
+@page(private=True)
+@with_manage_token
+def new_feed_link(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    services.new_feed_link(subscriber)
+    messages.success(request, "Your feed has a new address. The old one no longer works: update your feed reader.")
     return redirect("subscriptions:manage", token=token)
 
 

@@ -39,3 +39,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"FAIL_ON_SKIP: {skipped} test(s) skipped; CI requires every test to run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def fresh_public_pages(settings):
+    """Cached public pages live in Redis, which outlives each test's database: start
+    every test with none, as a rolled-back catalog would otherwise find the last test's."""
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        from digest.page_cache import catalog_changed
+
+        catalog_changed()

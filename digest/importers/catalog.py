@@ -108,6 +108,10 @@ def apply_records(
             Paper.objects.bulk_update(
                 list(changed_papers.values()), sorted(changed_fields | {"updated_at"}), batch_size=LOOKUP_CHUNK
             )
+    if new_papers or changed_papers:
+        from digest.page_cache import catalog_changed
+
+        catalog_changed()
     return summary
 
 

@@ -66,6 +66,11 @@ def embed_imported(summary: ImportSummary, progress: Callable[[int], object] | N
     result = embed_papers(papers.iterator(chunk_size=500), progress=progress)
     summary.embedded = result.embedded
     summary.not_embedded_reason = result.skipped_reason
+    # After the vectors, so that a topic's meaning counts too: the pages' topic chips
+    # and the topic feeds show the new papers under their topics.
+    from digest.filing import file_papers_under_topics
+
+    file_papers_under_topics(Paper.objects.filter(pk__in=summary.to_embed))
 
 
 def feed_urls(day: date) -> list[str]:

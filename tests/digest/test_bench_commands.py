@@ -41,3 +41,31 @@ def test_bench_admin_prints_each_changelist_and_keeps_nothing():
     assert "digests, failed" in report and "subscribers" in report and "queries" in report
     assert Digest.objects.count() == 0
     assert Subscriber.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_bench_pages_loads_the_home_page_on_gunicorn_and_keeps_nothing(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from digest.models import Paper
+
+    from .sending_helpers import subprocess_env
+
+    assert shutil.which("wrk"), "needs wrk (Debian: apt-get install wrk)"
+    # gunicorn runs in its own processes: on the test database.
+    for name, value in subprocess_env(tmp_path, redis_url=os.environ.get("REDIS_URL")).items():
+        monkeypatch.setenv(name, value)
+    today = timezone.now().date()
+    paper("Quantization of large language models", "Post-training quantization for LLMs.", listed_on=today, upvotes=3)
+    out = StringIO()
+
+    call_command(
+        "bench_pages", "--papers", "40", "--duration", "1", "--connections", "2", stdout=out, stderr=StringIO()
+    )
+
+    report = out.getvalue()
+    assert "41 listed" in report and "(HTTP 200)" in report
+    assert "page weight" in report and "elements" in report
+    assert "requests/s" in report and "p99" in report and "machine load" in report
+    assert Paper.objects.count() == 1

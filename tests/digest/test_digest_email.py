@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings
 from django.core.mail import BadHeaderError
 
 from digest.digest_email import Entry, digest_message, short_authors, snippet
@@ -89,11 +90,12 @@ def test_a_paper_without_links_authors_or_upvotes_reads_well(reader, quantizatio
 
     assert 'href=""' not in html
     assert "et al" not in seen and "upvote" not in seen and "PDF" not in seen
-    # The title still leads somewhere: a title search on arXiv, labelled as such.
-    assert "Find on arXiv" in seen
-    assert "https://arxiv.org/search/?query=Quantization+without+metadata&amp;searchtype=title" in html
-    # The text part gets no 100-character search URL wrapping over lines: it says what to do.
-    assert "arxiv.org/search" not in text and "Search arXiv for the title." in text
+    # Without an arXiv id the title leads to the paper's own page here (full abstract,
+    # topics), in both parts: a short, stable URL that does not wrap in the text part.
+    page = f"{settings.SITE_URL}/papers/{bare.pk}/"
+    assert re.search(rf'<a href="{re.escape(page)}"[^>]*>Quantization without metadata</a>', html)
+    assert f"\n  {page}\n" in text
+    assert "arxiv.org/search" not in html and "arxiv.org/search" not in text
     assert "None" not in seen and "None" not in text
 
 

@@ -20,13 +20,17 @@ def test_the_home_page_lists_the_latest_days_papers_most_upvoted_first(client, l
     assert first < second
     assert "Yesterday's diffusion paper" not in page
     assert "Hidden paper about LLM" not in page
-    assert "2 papers, most upvoted first." in page
+    assert "2 papers listed, most upvoted first." in page
 
 
 def test_a_paper_shows_its_link_authors_upvotes_and_code_when_known(client, listing):
     html = client.get("/").content.decode()
     page = text_of(html)
-    assert '<a href="https://huggingface.co/papers/2410.00001">Scaling Large Language Models' in html
+    # The title leads to the paper's page here; its Hugging Face page is linked from there.
+    assert f'<a href="/papers/{listing[0].pk}/">Scaling Large Language Models' in html
+    assert '<a class="button button--secondary" href="https://huggingface.co/papers/2410.00001">' in (
+        client.get(f"/papers/{listing[0].pk}/").content.decode()
+    )
     assert "Ada Lovelace, Łukasz Kaiser, 李飞飞" in page
     assert "42 upvotes" in page
     assert '<a href="https://github.com/example/moe">Code' in html
@@ -36,7 +40,8 @@ def test_a_paper_from_a_bare_listing_shows_just_its_title_and_abstract(client, l
     html = client.get("/").content.decode()
     bare = html[html.index('id="paper-%d"' % listing[1].pk):]
     bare = bare[: bare.index("</article>")]
-    assert "<a " not in bare
+    # One link, the title to the paper's page here: no empty facts, no made-up links.
+    assert bare.count("<a ") == 1 and f'<a href="/papers/{listing[1].pk}/">' in bare
     assert "upvote" not in bare
     assert "A diffusion policy that lets a robot fold laundry." in text_of(bare)
 
@@ -44,7 +49,7 @@ def test_a_paper_from_a_bare_listing_shows_just_its_title_and_abstract(client, l
 def test_a_day_of_bare_listings_does_not_claim_an_upvote_order(client, listing):
     Paper.objects.filter(upvotes__gt=0).update(upvotes=0)
     page = text_of(client.get("/"))
-    assert "2 papers." in page
+    assert "2 papers listed." in page
     assert "upvote" not in page
 
 
