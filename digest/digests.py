@@ -51,7 +51,7 @@ from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 from subscriptions.suppression import suppress_refused_address
 
-from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
+from .digest_email import Entry, batch_entries, digest_context, digest_entries, digest_message, view_digest_url
 from .emails import is_transient, render_email, send_email, sender_domain
 from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, latest_listing_day
@@ -623,6 +623,34 @@ def claim_digest(digest_id: int, now: dt.datetime) -> bool:
     return False
 
 
+# What a claim changes or a concurrent sender may have changed since a batch was loaded.
+CLAIM_STATE = ("status", "claimed_at", "attempts", "attempts_at_retry", "uncertain", "message_id", "last_error")
+
+
+@dataclass
+class BatchData:
+    """Everything a batch's messages are built from, loaded up front in a few queries
+    whatever the batch size (see `load_batch`)."""
+
+    digests: dict[int, Digest]
+    entries: dict[int, list[Entry]]
+
+
+def load_batch(digest_ids: Sequence[int], *, unsent_only: bool = True) -> BatchData:
+    """The batch's digests that are still to send, with their subscribers (and topics)
+    and papers. Loaded before any claim: a subscriber who unsubscribes while the batch
+    runs (seconds) still gets this one digest, as one who unsubscribes while it is being
+    sent would."""
+    digests: dict[int, Digest] = {}
+    for chunk in chunked(list(digest_ids), QUERY_CHUNK):
+        rows = Digest.objects.filter(pk__in=chunk).select_related("subscriber")
+        if unsent_only:
+            rows = rows.filter(status__in=(Digest.Status.PENDING, Digest.Status.SENDING))
+        digests.update((d.pk, d) for d in rows)
+    prefetch_related_objects([d.subscriber for d in digests.values()], "topics")
+    return BatchData(digests, batch_entries(list(digests.values())))
+
+
 @dataclass
 class Attempt:
     outcome: SendOutcome
@@ -669,7 +697,9 @@ class Sender:
             self.connection.connection = None
         self.is_open = False
 
-    def send(self, digest_id: int, *, now: dt.datetime | None = None) -> Attempt:
+    def send(self, digest_id: int, *, now: dt.datetime | None = None, batch: BatchData | None = None) -> Attempt:
+        """Claim, build, send and record one digest. With `batch` (loaded for many digests
+        at once), the claimed row's counters are all that is read here."""
         self._open()
         now = now or timezone.now()
         try:
@@ -682,15 +712,25 @@ class Sender:
         if not claimed:
             return Attempt(SendOutcome.SKIPPED)
         try:
-            digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
+            if batch is not None and digest_id in batch.digests:
+                digest = batch.digests[digest_id]
+                state = Digest.objects.filter(pk=digest_id, claimed_at=now).values(*CLAIM_STATE).first()
+                if state is None:
+                    return Attempt(SendOutcome.SKIPPED)  # deleted (subscriber erased) meanwhile
+                for name, value in state.items():
+                    setattr(digest, name, value)
+                entries = batch.entries[digest_id]
+            else:
+                digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
+                entries = None
         except Digest.DoesNotExist:
             return Attempt(SendOutcome.SKIPPED)  # deleted (subscriber erased) meanwhile
         except DATABASE_ERRORS:
             _release(digest_id, now)
             raise
-        return self._attempt(digest, now)
+        return self._attempt(digest, now, entries)
 
-    def _attempt(self, digest: Digest, claimed_at: dt.datetime) -> Attempt:
+    def _attempt(self, digest: Digest, claimed_at: dt.datetime, entries: list[Entry] | None = None) -> Attempt:
         finish = partial(_finish, digest.pk, claimed_at)
         if not is_receiving(digest.subscriber, digest.period):
             # Unsubscribed or paused between planning and sending.
@@ -700,7 +740,8 @@ class Sender:
         if self.unreachable is not None:
             return self._failed(digest, finish, self.unreachable, connecting=True)
         try:
-            entries = digest_entries(digest)
+            if entries is None:
+                entries = digest_entries(digest)
             if not entries and not digest.subscriber.send_when_empty:
                 finish(Digest.Status.EMPTY)
                 return Attempt(SendOutcome.EMPTY)
@@ -809,12 +850,16 @@ def send_batch(digest_ids: Sequence[int], *, budget: float | None = None) -> Bat
     sender = Sender()
     started = time.monotonic()
     try:
+        try:
+            batch = load_batch(digest_ids)
+        except DATABASE_ERRORS as exc:
+            raise BatchInterrupted(list(digest_ids), result, exc) from exc
         for position, digest_id in enumerate(digest_ids):
             if position and budget is not None and time.monotonic() - started > budget:
                 result.remaining = list(digest_ids[position:])
                 break
             try:
-                attempt = sender.send(digest_id)
+                attempt = sender.send(digest_id, batch=batch)
             except DATABASE_ERRORS as exc:
                 raise BatchInterrupted(list(digest_ids[position:]), result, exc) from exc
             result.outcomes[attempt.outcome] += 1
