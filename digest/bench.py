@@ -35,10 +35,33 @@ from subscriptions.models import Subscriber
 from .models import Paper, Topic, title_key
 
 SYNTHETIC_DOMAIN = "example.invalid"
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney",
-         "America/Los_Angeles", "Europe/London"]
-KEYWORDS = ["LoRA", "diffusion", "reasoning", "KV cache", "benchmark", "robot", "MRI", "speech", "agents",
-            "quantization", "retrieval", "video", "alignment", "graph", "protein"]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Los_Angeles",
+    "Europe/London",
+]
+KEYWORDS = [
+    "LoRA",
+    "diffusion",
+    "reasoning",
+    "KV cache",
+    "benchmark",
+    "robot",
+    "MRI",
+    "speech",
+    "agents",
+    "quantization",
+    "retrieval",
+    "video",
+    "alignment",
+    "graph",
+    "protein",
+]
 AUTHORS = ["Yann LeCun", "Percy Liang", "Chelsea Finn", "Sergey Levine", "Song Han", "Tri Dao"]
 COPY_MARK = " [bench copy "  # in the title of a paper copied by the benchmark
 
@@ -86,12 +109,24 @@ def ensure_papers(count: int, day: dt.date) -> int:
     for n in range(missing):
         source = listed[n % len(listed)]
         title = f"{source.title}{COPY_MARK}{n // len(listed) + 1}]"
-        copies.append(Paper(
-            title=title, title_key=title_key(title), abstract=source.abstract, authors=source.authors,
-            published_on=source.published_on, listed_on=day, page_url=source.page_url, code_url=source.code_url,
-            project_url=source.project_url, upvotes=source.upvotes, ai_summary=source.ai_summary,
-            ai_keywords=source.ai_keywords, categories=source.categories, embedding=source.embedding,
-        ))
+        copies.append(
+            Paper(
+                title=title,
+                title_key=title_key(title),
+                abstract=source.abstract,
+                authors=source.authors,
+                published_on=source.published_on,
+                listed_on=day,
+                page_url=source.page_url,
+                code_url=source.code_url,
+                project_url=source.project_url,
+                upvotes=source.upvotes,
+                ai_summary=source.ai_summary,
+                ai_keywords=source.ai_keywords,
+                categories=source.categories,
+                embedding=source.embedding,
+            )
+        )
     Paper.objects.bulk_create(copies, batch_size=1000)
     return missing
 
@@ -110,17 +145,19 @@ def create_subscribers(count: int, rng: random.Random, zones: Sequence[str]) -> 
     for start in range(0, count, 5000):
         rows = []
         for n in range(start, min(start + 5000, count)):
-            rows.append(Subscriber(
-                email=f"reader-{n}@{SYNTHETIC_DOMAIN}",
-                status=Subscriber.Status.ACTIVE,
-                timezone=rng.choice(zones),
-                delivery_time=dt.time(0, 0),
-                keywords=rng.sample(KEYWORDS, rng.randint(1, 5)),
-                authors=rng.sample(AUTHORS, 1) if rng.random() < 0.2 else [],
-                max_papers=rng.choice([5, 10, 20, 20, 30]),
-                include_featured=rng.random() < 0.7,
-                email_format=Subscriber.Format.TEXT if rng.random() < 0.15 else Subscriber.Format.HTML,
-            ))
+            rows.append(
+                Subscriber(
+                    email=f"reader-{n}@{SYNTHETIC_DOMAIN}",
+                    status=Subscriber.Status.ACTIVE,
+                    timezone=rng.choice(zones),
+                    delivery_time=dt.time(0, 0),
+                    keywords=rng.sample(KEYWORDS, rng.randint(1, 5)),
+                    authors=rng.sample(AUTHORS, 1) if rng.random() < 0.2 else [],
+                    max_papers=rng.choice([5, 10, 20, 20, 30]),
+                    include_featured=rng.random() < 0.7,
+                    email_format=Subscriber.Format.TEXT if rng.random() < 0.15 else Subscriber.Format.HTML,
+                )
+            )
         created = Subscriber.objects.bulk_create(rows)
         if topics:
             links = [
@@ -197,12 +234,31 @@ class Workers:
         self.processes = []
         for n, log in enumerate(self.logs):
             with log.open("w") as out:
-                self.processes.append(subprocess.Popen(
-                    [celery, "-A", "digest", "worker", "--pool", "solo", "--loglevel", "INFO",
-                     "-Q", "celery,mail,planning", "-n", f"bench{n}-{os.getpid()}@%h", "--without-heartbeat",
-                     "--without-gossip", "--without-mingle"],
-                    cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-                ))
+                self.processes.append(
+                    subprocess.Popen(
+                        [
+                            celery,
+                            "-A",
+                            "digest",
+                            "worker",
+                            "--pool",
+                            "solo",
+                            "--loglevel",
+                            "INFO",
+                            "-Q",
+                            "celery,mail,planning",
+                            "-n",
+                            f"bench{n}-{os.getpid()}@%h",
+                            "--without-heartbeat",
+                            "--without-gossip",
+                            "--without-mingle",
+                        ],
+                        cwd=settings.BASE_DIR,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
 
     def check(self) -> None:
         for process, log in zip(self.processes, self.logs, strict=True):
@@ -246,5 +302,3 @@ def smtplib_ceiling(port: int, messages: list[bytes], processes: int) -> float:
         started = time.perf_counter()
         sent = sum(pool.map(_send_raw, [(port, share, sender) for share in shares]))
         return sent / (time.perf_counter() - started)
-
-

@@ -201,7 +201,7 @@ def due_target_chunks(
     force: bool = False,
     email: str | None = None,
     next_checks: dict[Subscriber, dt.datetime | None] | None = None,
-    size: int = PLAN_CHUNK,
+    size: int | None = None,
 ) -> Iterator[list[Target]]:
     """The due targets, `size` subscribers read at a time (by primary key), one list per
     read (possibly empty).
@@ -220,6 +220,7 @@ def due_target_chunks(
         subscribers = subscribers.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
     if email is not None:
         subscribers = subscribers.filter(email__iexact=email.strip())
+    size = size or PLAN_CHUNK
     last_pk = 0
     while page := list(subscribers.filter(pk__gt=last_pk).order_by("pk")[:size]):
         last_pk = page[-1].pk

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db.models import Count, Q
 from django.utils import timezone
+from tqdm import tqdm
 
 from digest import bench, digests
 from digest.digest_email import digest_message, view_digest_url
@@ -57,12 +58,12 @@ class Command(OperatorCommand):
         parser.add_argument("--timeout", type=positive_int, default=3600, help="seconds to wait (default 3600)")
 
     def handle(self, *args, subscribers: int, papers: int, sink: str, workers: int, json: bool, keep: bool,
-               seed: int, timeout: int, **options) -> None:
+               seed: int, timeout: int, verbosity: int, **options) -> None:
         self._check_preconditions()
         bench.delete_synthetic()  # a run with --keep leaves some behind
         folder = Path(tempfile.mkdtemp(prefix="bench-digests-"))
         try:
-            report = self._run(subscribers, papers, sink, workers, seed, timeout, folder)
+            report = self._run(subscribers, papers, sink, workers, seed, timeout, folder, quiet=verbosity == 0)
         finally:
             if not keep:
                 bench.delete_synthetic()
@@ -83,7 +84,7 @@ class Command(OperatorCommand):
             raise CommandError("bench_digests needs REDIS_URL: its workers take their tasks from Redis.")
 
     def _run(self, count: int, paper_count: int, sink_kind: str, worker_count: int, seed: int, timeout: int,
-             folder: Path) -> dict:
+             folder: Path, *, quiet: bool) -> dict:
         stages: dict[str, dict] = {}
         started = time.perf_counter()
         now = timezone.now()
@@ -100,7 +101,7 @@ class Command(OperatorCommand):
         workers = bench.Workers(worker_count, env, folder)
         try:
             self._wait_until_ready(workers, timeout=120)
-            pipeline = self._pipeline(workers, timeout)
+            pipeline = self._pipeline(workers, timeout, expected=count, quiet=quiet)
             stages.update(pipeline["stages"])
             peak = {f"worker-{n}": rss for n, rss in enumerate(workers.peak_rss())}
             render = self._render_sample()
@@ -153,13 +154,14 @@ class Command(OperatorCommand):
                 raise CommandError(f"the workers did not start within {timeout:.0f} s; see {workers.logs[0]}")
             time.sleep(0.2)
 
-    def _pipeline(self, workers: bench.Workers, timeout: int) -> dict:
+    def _pipeline(self, workers: bench.Workers, timeout: int, *, expected: int, quiet: bool) -> dict:
         """Queue the tick and wait until it has planned everyone and every digest has an
         outcome. Progress is read as counts (one query a poll), never as a list of ids."""
         started = time.perf_counter()
         send_due_digests.delay()
         planned_at = first_sent_at = None
         deadline = time.monotonic() + timeout
+        bar = tqdm(total=expected, desc="sent", unit=" digests", file=self.stderr._out, disable=quiet)
         while True:
             time.sleep(POLL_SECONDS)
             workers.check()
@@ -168,6 +170,7 @@ class Command(OperatorCommand):
                 waiting=Count("pk", filter=Q(status__in=(Digest.Status.PENDING, Digest.Status.SENDING))),
                 sent=Count("pk", filter=Q(status=Digest.Status.SENT)),
             )
+            bar.update(counts["sent"] - bar.n)
             elapsed = time.perf_counter() - started
             if first_sent_at is None and counts["sent"]:
                 first_sent_at = elapsed
@@ -179,6 +182,7 @@ class Command(OperatorCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"not done within {timeout} s: {counts}")
         seconds = time.perf_counter() - started
+        bar.close()
         by_status = dict(Digest.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
         sent = by_status.get(Digest.Status.SENT, 0)
         return {
