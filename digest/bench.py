@@ -188,6 +188,16 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time the process has used so far: unlike wall-clock time, it
+    means something on a machine shared with other work."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def database_url() -> str:
     """This process's database, for the worker processes."""
     db = connection.settings_dict
@@ -267,6 +277,9 @@ class Workers:
 
     def peak_rss(self) -> list[float | None]:
         return [peak_rss_mb(p.pid) for p in self.processes]
+
+    def cpu_seconds(self) -> list[float | None]:
+        return [cpu_seconds(p.pid) for p in self.processes]
 
     def stop(self) -> None:
         for process in self.processes:

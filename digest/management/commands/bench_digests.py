@@ -19,6 +19,8 @@ import json
 import os
 import random
 import resource
+import shutil
+import signal
 import tempfile
 import time
 from collections import Counter
@@ -60,6 +62,10 @@ class Command(OperatorCommand):
     def handle(self, *args, subscribers: int, papers: int, sink: str, workers: int, json: bool, keep: bool,
                seed: int, timeout: int, verbosity: int, **options) -> None:
         self._check_preconditions()
+        # Stopped from outside (SIGTERM, or Ctrl-C), it still stops its workers and sink
+        # and deletes its data: the finally blocks below run.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        signal.signal(signal.SIGINT, _exit_on_signal)
         bench.delete_synthetic()  # a run with --keep leaves some behind
         folder = Path(tempfile.mkdtemp(prefix="bench-digests-"))
         try:
@@ -67,6 +73,7 @@ class Command(OperatorCommand):
         finally:
             if not keep:
                 bench.delete_synthetic()
+                shutil.rmtree(folder, ignore_errors=True)
         self.stdout.write(_json_dump(report) if json else self._lines(report))
 
     def _check_preconditions(self) -> None:
@@ -93,6 +100,7 @@ class Command(OperatorCommand):
         bench.create_subscribers(count, random.Random(seed), bench.zones_on_or_after(day, now))
         stages["setup"] = {"seconds": round(time.perf_counter() - started, 2), "papers_added": added}
 
+        cpu_at_start = time.process_time()
         env = self._worker_env(sink_kind, folder)
         sink = bench.Sink(folder) if sink_kind == "smtp" else None
         if sink:
@@ -104,6 +112,10 @@ class Command(OperatorCommand):
             pipeline = self._pipeline(workers, timeout, expected=count, quiet=quiet)
             stages.update(pipeline["stages"])
             peak = {f"worker-{n}": rss for n, rss in enumerate(workers.peak_rss())}
+            cpu = {f"worker-{n}": seconds for n, seconds in enumerate(workers.cpu_seconds())}
+            if sink:
+                cpu["sink"] = bench.cpu_seconds(sink.process.pid)
+            cpu["bench command (waiting)"] = round(time.process_time() - cpu_at_start, 2)
             render = self._render_sample()
             stages["render (one process)"] = render["stage"]
             ceiling = bench.smtplib_ceiling(sink.port, render["messages"], worker_count) if sink else None
@@ -128,6 +140,12 @@ class Command(OperatorCommand):
             "ceiling_per_second": round(ceiling, 1) if ceiling else None,
             "ratio_to_ceiling": round(rate / ceiling, 3) if ceiling else None,
             "peak_rss_mb": peak,
+            # CPU of our processes up to the end of the pipeline (worker start-up included;
+            # PostgreSQL and Redis not): what a digest costs, whatever else the machine does.
+            "cpu_seconds": cpu,
+            "cpu_ms_per_digest": round(
+                sum(v for v in cpu.values() if v) * 1000 / max(pipeline["sent"], 1), 2
+            ),
             "missing": missing,
             "duplicates": duplicates,
             "stages": stages,
@@ -256,10 +274,15 @@ class Command(OperatorCommand):
             f"(render alone, one process: {report['render_per_second']}/s)",
             f"raw smtplib ceiling    {report['ceiling_per_second']} messages/s; ratio {report['ratio_to_ceiling']}",
             f"peak RSS (MB)          {report['peak_rss_mb']}",
+            f"CPU seconds            {report['cpu_seconds']} ({report['cpu_ms_per_digest']} ms a digest)",
             f"missing                {report['missing']}",
             f"duplicates             {report['duplicates']}",
         ]
         return "\n".join(lines)
+
+
+def _exit_on_signal(signum, _frame) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
 
 
 def _json_dump(report: dict) -> str:
