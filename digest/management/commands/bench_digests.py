@@ -39,7 +39,7 @@ from digest.models import Digest, Paper
 from digest.tasks import send_due_digests
 from subscriptions.models import Subscriber
 
-CEILING_SAMPLE = 2000  # messages rendered in this process and sent by raw smtplib
+CEILING_SAMPLE = 1000  # messages rendered in this process and sent by raw smtplib (~50 MB held)
 POLL_SECONDS = 1.0
 
 
