@@ -8,10 +8,12 @@ and the browser page. The message itself is built by `digest.emails.build_email`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,8 +26,9 @@ from subscriptions.models import Subscriber
 from subscriptions.tokens import make_feedback_token, secret_fingerprint, subscriber_links
 
 from .emails import build_email, render_email
+from .jinja2 import text_environment
 from .matching import FEEDBACK_REASON, Interest, Match
-from .models import Digest, DigestItem, Paper
+from .models import Digest, DigestItem, Paper, Topic
 from .tex import readable
 
 # About two lines of a desktop card; the full abstract is one tap away (the title).
@@ -58,19 +61,57 @@ class Entry:
     @classmethod
     def from_item(cls, item: DigestItem, subscriber: Subscriber) -> "Entry":
         topic = item.topic
-        # A pick is what planning chose as one (within the cap) and is still featured; a
-        # featured paper that came in as a match stays with its topic.
-        featured = item.paper.is_featured and subscriber.include_featured and "editor's pick" in (item.matched or ())
+        reasons = list(item.matched or ())
         return cls(
             item.paper, item.rank, item.score, topic.slug if topic else None, topic.name if topic else None,
-            list(item.matched or ()), featured,
+            reasons, _is_pick(item.paper, subscriber, reasons),
         )
+
+
+def _is_pick(paper: Paper, subscriber: Subscriber, reasons: list[str]) -> bool:
+    # A pick is what planning chose as one (within the cap) and is still featured; a
+    # featured paper that came in as a match stays with its topic.
+    return paper.is_featured and subscriber.include_featured and "editor's pick" in reasons
 
 
 def digest_entries(digest: Digest) -> list[Entry]:
     """The saved papers still visible (a curator may hide one between planning and sending)."""
     items = digest.items.select_related("paper", "topic").order_by("rank")
     return [Entry.from_item(i, digest.subscriber) for i in items if not i.paper.is_hidden]
+
+
+def batch_entries(digests: Sequence[Digest]) -> dict[int, list[Entry]]:
+    """`digest_entries` of many digests in three queries, whatever their number: items as
+    plain rows, each paper and topic loaded once however many digests name it."""
+    by_digest: dict[int, list[dict]] = {d.pk: [] for d in digests}
+    for chunk in _chunks(list(by_digest), 900):
+        for row in DigestItem.objects.filter(digest_id__in=chunk).values(
+            "digest_id", "paper_id", "rank", "score", "topic_id", "matched"
+        ):
+            by_digest[row["digest_id"]].append(row)
+    paper_ids = {row["paper_id"] for rows in by_digest.values() for row in rows}
+    papers = {p.pk: p for chunk in _chunks(list(paper_ids), 900) for p in Paper.objects.filter(pk__in=chunk).defer("embedding")}
+    topics = {t.pk: t for t in Topic.objects.all()}
+    entries: dict[int, list[Entry]] = {}
+    for digest in digests:
+        listed = []
+        for row in sorted(by_digest[digest.pk], key=lambda r: r["rank"]):
+            paper = papers.get(row["paper_id"])
+            if paper is None or paper.is_hidden:
+                continue
+            topic = topics.get(row["topic_id"])
+            reasons = list(row["matched"] or ())
+            listed.append(Entry(
+                paper, row["rank"], row["score"], topic.slug if topic else None, topic.name if topic else None,
+                reasons, _is_pick(paper, digest.subscriber, reasons),
+            ))
+        entries[digest.pk] = listed
+    return entries
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def short_authors(authors: Sequence[str]) -> str:
@@ -199,6 +240,20 @@ def why_text(parts: list[dict[str, str]]) -> str:
     return " · ".join(p["lead"] + (f"“{p['bold']}”" if p["bold"] else "") for p in parts)
 
 
+_TOKEN_SLOT = "0token0"
+
+
+def _feedback_page(token: str) -> str:
+    # Resolved once per process and filled in per paper: twenty reverse() calls a digest
+    # were a tenth of its cost. Signed tokens hold only URL-safe characters.
+    return settings.SITE_URL + _feedback_path().replace(_TOKEN_SLOT, token)
+
+
+@cache
+def _feedback_path() -> str:
+    return reverse("subscriptions:paper_feedback", args=[_TOKEN_SLOT])
+
+
 def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True) -> dict[str, str]:
     """The paper's "more like this" / "less like this" links for this reader (none for an
     ad-hoc preview, which has no reader to record them for; placeholders when not
@@ -208,22 +263,101 @@ def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True) 
     if not signed:
         page = f"{settings.SITE_URL}/feedback/preview/"
         return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
-    page = settings.SITE_URL + reverse("subscriptions:paper_feedback", args=[make_feedback_token(subscriber, paper.pk)])
+    page = _feedback_page(make_feedback_token(subscriber, paper.pk))
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
+
+
+@dataclass(frozen=True)
+class PaperCard:
+    """What a paper's card shows to every reader alike. Working it out (LaTeX to text
+    above all) is most of a card's cost, so it is done once per paper and process
+    (`paper_card`) and each digest adds only its reader's parts (tag, why-line,
+    feedback links)."""
+
+    title: str
+    url: str
+    text_url: str
+    authors: str
+    snippet: str
+    links: list[dict[str, str]]
+    upvotes: int
+    # The text part's wrapped lines of title, authors and snippet (wrapping is costly).
+    text_title: str
+    text_authors: str
+    text_snippet: str
+
+
+# The text part's wrapping, as the template would do it (one compiled template each).
+_WRAP = {
+    "title": "{{ v|wordwrap(70, break_on_hyphens=False)|indent(2) }}",
+    "glance": "{{ v|wordwrap(66, break_on_hyphens=False)|indent(4) }}",
+}
+
+
+@cache
+def _wrapper(kind: str):
+    return text_environment().from_string(_WRAP[kind])
+
+
+def wrapped(text: str, kind: str = "title") -> str:
+    return _wrapper(kind).render(v=text) if text else ""
+
+
+@lru_cache(maxsize=50_000)
+def glance_line(title: str, tag: str) -> str:
+    """A title and its tag in the text part's at-a-glance list, wrapped: the same few
+    (paper, tag) pairs recur in every digest of a run."""
+    return wrapped(f"{title} [{tag}]", "glance")
+
+
+# Papers per process whose cards are kept: a few days' listings.
+PAPER_CARDS_KEPT = 5000
+_paper_cards: dict[tuple[int | None, object], PaperCard] = {}
+# How many cards were worked out in this process (tests check a card is made once).
+paper_cards_built = 0
+
+
+def paper_card(paper: Paper) -> PaperCard:
+    """The paper's card, worked out once per version of the paper (a curator's edit
+    changes `updated_at`, hence the card)."""
+    global paper_cards_built
+    key = (paper.pk, getattr(paper, "updated_at", None))
+    card = _paper_cards.get(key) if paper.pk else None
+    if card is not None:
+        return card
+    url, text_url = title_link(paper)
+    card = PaperCard(
+        title=" ".join(readable(paper.title).split()),
+        url=url,
+        text_url=text_url,
+        authors=short_authors(paper.authors),
+        snippet=snippet(readable(paper.abstract)),
+        links=paper_links(paper),
+        upvotes=paper.upvotes,
+        text_title="", text_authors="", text_snippet="",
+    )
+    card = dataclasses.replace(
+        card, text_title=wrapped(card.title), text_authors=wrapped(card.authors), text_snippet=wrapped(card.snippet)
+    )
+    paper_cards_built += 1
+    if paper.pk:
+        if len(_paper_cards) >= PAPER_CARDS_KEPT:
+            _paper_cards.clear()
+        _paper_cards[key] = card
+    return card
 
 
 def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -> dict:
     paper = entry.paper
-    url, text_url = title_link(paper)
+    card = paper_card(paper)
     why = why_parts(entry, tag)
-    links = paper_links(paper)
     feedback = feedback_urls(subscriber, paper, signed=signed)
     # One line under the abstract: links, upvotes, then the reader's feedback.
-    meta = [{"kind": "link", **link} for link in links]
-    if not text_url:
-        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
-    if paper.upvotes > 0:
-        meta.append({"kind": "upvotes", "label": f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}", "url": ""})
+    meta = [{"kind": "link", **link} for link in card.links]
+    if not card.text_url:
+        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": card.url})
+    if card.upvotes > 0:
+        meta.append({"kind": "upvotes", "label": f"▲ {card.upvotes} upvote{'s' if card.upvotes != 1 else ''}", "url": ""})
     if feedback:
         meta += [
             {"kind": "feedback", "label": "More like this", "url": feedback["more"]},
@@ -234,13 +368,17 @@ def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -
         "meta": meta,
         "rank": entry.rank,
         "tag": tag,
-        "title": " ".join(readable(paper.title).split()),
-        "url": url,
-        "text_url": text_url,
-        "authors": short_authors(paper.authors),
-        "snippet": snippet(readable(paper.abstract)),
-        "links": links,
-        "upvotes": paper.upvotes,
+        "title": card.title,
+        "text_title": card.text_title,
+        "text_authors": card.text_authors,
+        "text_snippet": card.text_snippet,
+        "text_glance": glance_line(card.title, tag),
+        "url": card.url,
+        "text_url": card.text_url,
+        "authors": card.authors,
+        "snippet": card.snippet,
+        "links": card.links,
+        "upvotes": card.upvotes,
         "why": why,
         "why_text": why_text(why),
     }
@@ -276,7 +414,7 @@ def digest_subject(entries: list[Entry]) -> str:
     """The top paper, how many more, and what they are about:
     "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
     ranked = sorted(entries, key=lambda e: e.rank)
-    title = shorten(readable(ranked[0].paper.title), SUBJECT_TITLE_CHARS)
+    title = shorten(paper_card(ranked[0].paper).title, SUBJECT_TITLE_CHARS)
     more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
     tags = list(dict.fromkeys(entry_tag(e) for e in ranked))[:SUBJECT_TAGS]
     return f"{title}{more} · {', '.join(tags)}"
@@ -300,7 +438,7 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
 
 def preheader(entries: list[Entry]) -> str:
     """The line inboxes show after the subject, which already names the top paper."""
-    titles = [" ".join(readable(e.paper.title).split()) for e in sorted(entries, key=lambda e: e.rank)]
+    titles = [paper_card(e.paper).title for e in sorted(entries, key=lambda e: e.rank)]
     if not titles:
         return "Nothing new matched your interests in the latest listing."
     if len(titles) == 1:

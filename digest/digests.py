@@ -51,7 +51,7 @@ from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 from subscriptions.suppression import suppress_refused_address
 
-from .digest_email import Entry, digest_context, digest_entries, digest_message, view_digest_url
+from .digest_email import Entry, batch_entries, digest_context, digest_entries, digest_message, view_digest_url
 from .emails import is_transient, render_email, send_email, sender_domain
 from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, latest_listing_day
@@ -173,6 +173,12 @@ def no_listing_recheck(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
     return max(now, min(now + NO_LISTING_RECHECK, last_tick_today))
 
 
+# Subscribers read, matched and stored at a time: memory stays flat however many are
+# due (100,000 at once took 3 GB when planned in one piece), and the first digests go
+# to the send queue while later ones are still being planned.
+PLAN_CHUNK = 2000
+
+
 def due_targets(
     now: dt.datetime,
     *,
@@ -180,7 +186,25 @@ def due_targets(
     email: str | None = None,
     next_checks: dict[Subscriber, dt.datetime | None] | None = None,
 ) -> list[Target]:
-    """Subscribers due at `now` (aware) without a Digest for their period.
+    """Subscribers due at `now` (aware) without a Digest for their period (all of them:
+    `due_target_chunks` is the streaming form)."""
+    return [
+        target
+        for chunk in due_target_chunks(now, force=force, email=email, next_checks=next_checks)
+        for target in chunk
+    ]
+
+
+def due_target_chunks(
+    now: dt.datetime,
+    *,
+    force: bool = False,
+    email: str | None = None,
+    next_checks: dict[Subscriber, dt.datetime | None] | None = None,
+    size: int | None = None,
+) -> Iterator[list[Target]]:
+    """The due targets, `size` subscribers read at a time (by primary key), one list per
+    read (possibly empty).
 
     Without `force`, subscribers whose `next_check_at` lies ahead are not even loaded,
     so a tick reads the few who may be due, not everyone. When `next_checks` is given,
@@ -196,9 +220,19 @@ def due_targets(
         subscribers = subscribers.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
     if email is not None:
         subscribers = subscribers.filter(email__iexact=email.strip())
+    size = size or PLAN_CHUNK
+    last_pk = 0
+    while page := list(subscribers.filter(pk__gt=last_pk).order_by("pk")[:size]):
+        last_pk = page[-1].pk
+        yield _due_among(page, now, force=force, next_checks=next_checks)
+
+
+def _due_among(
+    page: list[Subscriber], now: dt.datetime, *, force: bool, next_checks: dict[Subscriber, dt.datetime | None] | None
+) -> list[Target]:
     remember = next_checks is not None and not force
     candidates: list[tuple[Subscriber, dt.date, dt.date]] = []
-    for subscriber in subscribers.iterator(chunk_size=2000):
+    for subscriber in page:
         if due := due_period(subscriber, now, force=force):
             candidates.append((subscriber, *due))
         elif remember:
@@ -268,6 +302,22 @@ def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
+def id_ranges(ids: Iterable[int]) -> Q:
+    """A filter for exactly these primary keys as runs of consecutive ids: the digests of
+    a run are stored in bulk, so 100,000 ids make a few ranges, not an `IN` list of
+    100,000 values to send (and parse) with every query."""
+    runs: list[tuple[int, int]] = []
+    for pk in sorted(set(ids)):
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], pk)
+        else:
+            runs.append((pk, pk))
+    condition = Q(pk__in=[])
+    for low, high in runs:
+        condition |= Q(pk=low) if low == high else Q(pk__range=(low, high))
+    return condition
+
+
 # --- 2. What is in it ----------------------------------------------------------------
 
 
@@ -303,8 +353,27 @@ class _History:
     sent: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
-def build_drafts(targets: list[Target]) -> list[Draft]:
-    """Match every target against one index built over the widest window."""
+@dataclass
+class Catalog:
+    """The papers of a window, indexed once and shared by the chunks of one planning run
+    (they nearly always ask for the same window)."""
+
+    window: tuple[dt.date, dt.date]
+    index: PaperIndex
+    by_day: dict[dt.date, list[Paper]]
+
+    @classmethod
+    def load(cls, first: dt.date, last: dt.date) -> Catalog:
+        papers = list(Paper.objects.filter(is_hidden=False, listed_on__gte=first, listed_on__lte=last))
+        by_day: dict[dt.date, list[Paper]] = defaultdict(list)
+        for paper in papers:
+            by_day[paper.listed_on].append(paper)
+        return cls((first, last), PaperIndex.build(papers), by_day)
+
+
+def build_drafts(targets: list[Target], *, catalogs: dict[tuple, Catalog] | None = None) -> list[Draft]:
+    """Match every target against one index built over the widest window (taken from
+    `catalogs` when an earlier chunk of the same run built it)."""
     if not targets:
         return []
     history = _History()
@@ -314,15 +383,16 @@ def build_drafts(targets: list[Target]) -> list[Draft]:
     if not starts:
         return [Draft(t, [], has_new_papers=False) for t in targets]
     _load_sent_papers(targets, history, min(starts))
-    papers = list(
-        Paper.objects.filter(is_hidden=False, listed_on__gte=min(starts), listed_on__lte=max(t.today for t in targets))
-    )
-    index = PaperIndex.build(papers)
+    window = (min(starts), max(t.today for t in targets))
+    catalog = catalogs.get(window) if catalogs is not None else None
+    if catalog is None:
+        catalog = Catalog.load(*window)
+        if catalogs is not None:
+            catalogs.clear()  # one window at a time: memory stays flat
+            catalogs[window] = catalog
+    index, by_day = catalog.index, catalog.by_day
     # Every keyword's stored vector in one query, so matching each reader asks nothing.
     index.prefetch_keywords(k for t in targets for k in t.interest.keywords)
-    by_day: dict[dt.date, list[Paper]] = defaultdict(list)
-    for paper in papers:
-        by_day[paper.listed_on].append(paper)
     drafts = []
     for target, window in zip(targets, windows, strict=True):
         with _skipping_broken(target.subscriber):
@@ -423,33 +493,54 @@ class PlanResult:
     empty: int = 0  # no match, no quiet-day email wanted: recorded, nothing sent
     no_listing: int = 0  # nothing new listed since the last digest: nothing at all
     resumed: int = 0  # of pending_ids: planned by an earlier run but never sent
+    planned: int = 0  # digests to send that this run stored
 
 
 def plan_digests(
-    now: dt.datetime, *, force: bool = False, email: str | None = None, resume: bool = False
+    now: dt.datetime, *, force: bool = False, email: str | None = None, resume: bool = False,
+    on_planned: Callable[[list[int]], object] | None = None,
 ) -> PlanResult:
     """Steps 1-3: the Digest rows of everyone due at `now`, ready to send; with `resume`
     (an operator's run) also every recent digest planned but not sent yet (see
-    `unsent_digest_ids`). The beat tick leaves those to the sweeper."""
+    `unsent_digest_ids`). The beat tick leaves those to the sweeper.
+
+    Planned in chunks of PLAN_CHUNK subscribers, each committed on its own. With
+    `on_planned`, each chunk's ids to send are handed to it as soon as they are stored
+    (the tick queues them), and not collected in `pending_ids`."""
     started = timezone.now()
+    result = PlanResult()
+    catalogs: dict[tuple, Catalog] = {}
     next_checks: dict[Subscriber, dt.datetime | None] = {}
-    targets = due_targets(now, force=force, email=email, next_checks=next_checks)
-    drafts = build_drafts(targets)
-    saved = save_drafts(drafts)
-    if not force:
-        # Due, but nothing new was listed: no digest yet; look again a little later.
-        next_checks.update((d.subscriber, no_listing_recheck(d.subscriber, now)) for d in drafts if not d.has_new_papers)
-        save_next_checks(next_checks, unchanged_since=started)
-    planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
-    just_planned = set(planned)
-    resumed = [pk for pk in unsent_digest_ids(now, email=email) if pk not in just_planned] if resume else []
-    return PlanResult(
-        due=len(targets),
-        pending_ids=planned + resumed,
-        empty=sum(1 for d in saved if d.status == Digest.Status.EMPTY),
-        no_listing=sum(1 for d in drafts if not d.has_new_papers),
-        resumed=len(resumed),
-    )
+    for targets in due_target_chunks(now, force=force, email=email, next_checks=next_checks):
+        drafts = build_drafts(targets, catalogs=catalogs)
+        saved = save_drafts(drafts)
+        if not force:
+            # Due, but nothing new was listed: no digest yet; look again a little later.
+            next_checks.update(
+                (d.subscriber, no_listing_recheck(d.subscriber, now)) for d in drafts if not d.has_new_papers
+            )
+            save_next_checks(next_checks, unchanged_since=started)
+        next_checks.clear()
+        planned = [d.pk for d in saved if d.status == Digest.Status.PENDING]
+        result.due += len(targets)
+        result.planned += len(planned)
+        result.empty += sum(1 for d in saved if d.status == Digest.Status.EMPTY)
+        result.no_listing += sum(1 for d in drafts if not d.has_new_papers)
+        if on_planned is not None:
+            on_planned(planned)
+        else:
+            result.pending_ids += planned
+    if resume:
+        if on_planned is not None:
+            raise ValueError("resume collects the ids it hands out: no on_planned with it")
+        just_planned = set(result.pending_ids)
+        resumed = [pk for pk in unsent_digest_ids(now, email=email) if pk not in just_planned]
+        result.resumed = len(resumed)
+        if on_planned is not None:
+            on_planned(resumed)
+        else:
+            result.pending_ids += resumed
+    return result
 
 
 # Digests of older periods are not resumed: their papers are old news by now.
@@ -623,6 +714,34 @@ def claim_digest(digest_id: int, now: dt.datetime) -> bool:
     return False
 
 
+# What a claim changes or a concurrent sender may have changed since a batch was loaded.
+CLAIM_STATE = ("status", "claimed_at", "attempts", "attempts_at_retry", "uncertain", "message_id", "last_error")
+
+
+@dataclass
+class BatchData:
+    """Everything a batch's messages are built from, loaded up front in a few queries
+    whatever the batch size (see `load_batch`)."""
+
+    digests: dict[int, Digest]
+    entries: dict[int, list[Entry]]
+
+
+def load_batch(digest_ids: Sequence[int], *, unsent_only: bool = True) -> BatchData:
+    """The batch's digests that are still to send, with their subscribers (and topics)
+    and papers. Loaded before any claim: a subscriber who unsubscribes while the batch
+    runs (seconds) still gets this one digest, as one who unsubscribes while it is being
+    sent would."""
+    digests: dict[int, Digest] = {}
+    for chunk in chunked(list(digest_ids), QUERY_CHUNK):
+        rows = Digest.objects.filter(pk__in=chunk).select_related("subscriber")
+        if unsent_only:
+            rows = rows.filter(status__in=(Digest.Status.PENDING, Digest.Status.SENDING))
+        digests.update((d.pk, d) for d in rows)
+    prefetch_related_objects([d.subscriber for d in digests.values()], "topics")
+    return BatchData(digests, batch_entries(list(digests.values())))
+
+
 @dataclass
 class Attempt:
     outcome: SendOutcome
@@ -669,7 +788,9 @@ class Sender:
             self.connection.connection = None
         self.is_open = False
 
-    def send(self, digest_id: int, *, now: dt.datetime | None = None) -> Attempt:
+    def send(self, digest_id: int, *, now: dt.datetime | None = None, batch: BatchData | None = None) -> Attempt:
+        """Claim, build, send and record one digest. With `batch` (loaded for many digests
+        at once), the claimed row's counters are all that is read here."""
         self._open()
         now = now or timezone.now()
         try:
@@ -682,15 +803,25 @@ class Sender:
         if not claimed:
             return Attempt(SendOutcome.SKIPPED)
         try:
-            digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
+            if batch is not None and digest_id in batch.digests:
+                digest = batch.digests[digest_id]
+                state = Digest.objects.filter(pk=digest_id, claimed_at=now).values(*CLAIM_STATE).first()
+                if state is None:
+                    return Attempt(SendOutcome.SKIPPED)  # deleted (subscriber erased) meanwhile
+                for name, value in state.items():
+                    setattr(digest, name, value)
+                entries = batch.entries[digest_id]
+            else:
+                digest = Digest.objects.select_related("subscriber").get(pk=digest_id, claimed_at=now)
+                entries = None
         except Digest.DoesNotExist:
             return Attempt(SendOutcome.SKIPPED)  # deleted (subscriber erased) meanwhile
         except DATABASE_ERRORS:
             _release(digest_id, now)
             raise
-        return self._attempt(digest, now)
+        return self._attempt(digest, now, entries)
 
-    def _attempt(self, digest: Digest, claimed_at: dt.datetime) -> Attempt:
+    def _attempt(self, digest: Digest, claimed_at: dt.datetime, entries: list[Entry] | None = None) -> Attempt:
         finish = partial(_finish, digest.pk, claimed_at)
         if not is_receiving(digest.subscriber, digest.period):
             # Unsubscribed or paused between planning and sending.
@@ -700,7 +831,8 @@ class Sender:
         if self.unreachable is not None:
             return self._failed(digest, finish, self.unreachable, connecting=True)
         try:
-            entries = digest_entries(digest)
+            if entries is None:
+                entries = digest_entries(digest)
             if not entries and not digest.subscriber.send_when_empty:
                 finish(Digest.Status.EMPTY)
                 return Attempt(SendOutcome.EMPTY)
@@ -809,12 +941,16 @@ def send_batch(digest_ids: Sequence[int], *, budget: float | None = None) -> Bat
     sender = Sender()
     started = time.monotonic()
     try:
+        try:
+            batch = load_batch(digest_ids)
+        except DATABASE_ERRORS as exc:
+            raise BatchInterrupted(list(digest_ids), result, exc) from exc
         for position, digest_id in enumerate(digest_ids):
             if position and budget is not None and time.monotonic() - started > budget:
                 result.remaining = list(digest_ids[position:])
                 break
             try:
-                attempt = sender.send(digest_id)
+                attempt = sender.send(digest_id, batch=batch)
             except DATABASE_ERRORS as exc:
                 raise BatchInterrupted(list(digest_ids[position:]), result, exc) from exc
             result.outcomes[attempt.outcome] += 1

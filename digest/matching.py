@@ -506,6 +506,11 @@ class PaperIndex:
             context = SemanticContext.for_catalog(embed_missing_keywords=embed_missing_keywords)
         return cls(papers, catalog_stats, context)
 
+    @property
+    def has_featured(self) -> bool:
+        """Whether any indexed paper is an editor's pick."""
+        return bool(self._featured)
+
     def prefetch_keywords(self, keywords: Iterable[str]) -> None:
         """Read the stored vectors of many readers' keywords at once (one query)."""
         if self.semantic is not None and self._has_vector.any():

@@ -30,7 +30,9 @@ def match_with_picks(
     window = {"listed_from": listed_from, "listed_to": listed_to}
     cap = settings.EDITORS_PICKS_PER_DIGEST
     picks: list[Match] = []
-    if interest.include_featured and cap > 0:
+    # Without a featured paper in the index there is no pick to find: one match, not two
+    # (matching is most of what planning costs).
+    if interest.include_featured and cap > 0 and index.has_featured:
         picks = [m for m in index.match(interest, **window, exclude_ids=exclude_ids, limit=cap) if m.featured]
     chosen = {m.paper.pk for m in picks}
     rest = index.match(

@@ -51,9 +51,16 @@ def send_due_digests() -> int:
         if not ours:
             return 0
         started_at = timezone.now()
-        result = digests.plan_digests(started_at)
-        batches = enqueue_digest_sends(result.pending_ids)
-        runs.record_tick(started_at, due=result.due, planned=len(result.pending_ids), empty=result.empty,
+        # Each chunk of planned digests is queued as soon as it is stored, so sending
+        # starts while the rest is still being planned.
+        batches = 0
+
+        def enqueue(digest_ids: list[int]) -> None:
+            nonlocal batches
+            batches += enqueue_digest_sends(digest_ids)
+
+        result = digests.plan_digests(started_at, on_planned=enqueue)
+        runs.record_tick(started_at, due=result.due, planned=result.planned, empty=result.empty,
                          no_listing=result.no_listing)
         return batches
 

@@ -149,6 +149,7 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list = []
+        self.peers: list = []
         self.accept_first = 0
         self.refuse = 0
         self.refuse_reply = "451 4.3.0 Try again later"
@@ -173,6 +174,7 @@ class RecordingHandler:
             self.refuse -= 1
             return self.refuse_reply
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)  # one client address and port per connection
         self.messages.append(parse_eml(envelope.original_content or envelope.content))
         if self.drop_after_data:
             self.drop_after_data -= 1

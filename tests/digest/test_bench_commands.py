@@ -1,12 +1,14 @@
 """The benchmark commands print figures and leave the catalog and subscribers as they were."""
 
+import json
+import os
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from digest.models import Digest
+from digest.models import Digest, Paper
 from subscriptions.models import Subscriber
 
 from .sending_helpers import paper
@@ -14,19 +16,44 @@ from .sending_helpers import paper
 pytestmark = pytest.mark.django_db
 
 
-def test_bench_digests_prints_figures_and_keeps_nothing():
+committed_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@committed_db
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="bench_digests runs its workers on Redis")
+def test_bench_digests_sends_every_digest_once_through_real_workers_and_keeps_nothing():
     today = timezone.now().date()
     paper("Quantization of large language models", "Post-training quantization for LLMs.", listed_on=today)
     paper("Diffusion models for video", "A video diffusion model.", listed_on=today)
     out = StringIO()
 
-    call_command("bench_digests", "--subscribers", "30", stdout=out, stderr=StringIO())
+    call_command("bench_digests", "--subscribers", "12", "--papers", "5", "--workers", "1", "--json",
+                 stdout=out, stderr=StringIO())
 
-    report = out.getvalue()
-    assert "subscribers            30" in report
-    assert "build + send" in report and "per digest" in report
+    report = json.loads(out.getvalue())
+    assert report["subscribers"] == 12
+    assert report["papers"] == 5
+    assert report["sent"] == report["digests"].get("sent", 0) > 0
+    assert report["missing"] == 0 and report["duplicates"] == 0
+    assert report["ceiling_per_second"] > 0 and report["digests_per_second"] > 0
+    assert {"worker-0", "sink", "bench command"} <= set(report["peak_rss_mb"])
+    assert {"setup", "plan + render + send", "render (one process)"} <= set(report["stages"])
+    for key in ("total_seconds", "ratio_to_ceiling", "render_per_second"):
+        assert key in report
+    # Its readers, their digests and the copied papers are gone; the catalog is not.
     assert Subscriber.objects.count() == 0
     assert Digest.objects.count() == 0
+    assert Paper.objects.count() == 2
+
+
+def test_bench_digests_refuses_a_database_with_real_subscribers():
+    paper("Quantization of large language models", "Post-training quantization for LLMs.")
+    Subscriber.objects.create(email="someone@example.org", status=Subscriber.Status.ACTIVE)
+
+    with pytest.raises(CommandError, match="1 real subscriber"):
+        call_command("bench_digests", "--subscribers", "3", stdout=StringIO(), stderr=StringIO())
+
+    assert Subscriber.objects.count() == 1
 
 
 def test_bench_admin_prints_each_changelist_and_keeps_nothing():

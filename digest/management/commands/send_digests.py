@@ -156,12 +156,14 @@ class Command(OperatorCommand):
                 f"cannot reach the Celery broker ({' '.join(str(error).split()).rstrip('.')}). The digests are "
                 "saved: run send_digests again once it is back, or with --inline to send them now."
             ) from None
-        # No result backend: progress is read from the Digest rows the workers update.
+        # No result backend: progress is read from the Digest rows the workers update, as
+        # one count a poll over the runs of ids (never an IN list of every id).
         deadline = time.monotonic() + timeout
+        ours = Digest.objects.filter(digests.id_ranges(result.pending_ids))
         with tqdm(total=len(result.pending_ids), desc="sending", unit=" digests",
                   file=self.stderr._out, disable=quiet) as bar:
             while True:
-                done = Digest.objects.filter(pk__in=result.pending_ids).exclude(status__in=WAITING).count()
+                done = ours.exclude(status__in=WAITING).count()
                 bar.update(done - bar.n)
                 if done >= len(result.pending_ids) or time.monotonic() > deadline:
                     break
@@ -169,12 +171,14 @@ class Command(OperatorCommand):
         return self._tally(result)
 
     def _tally(self, result: digests.PlanResult) -> Tally:
-        rows = (
-            Digest.objects.filter(pk__in=result.pending_ids)
-            .annotate(paper_total=Count("items"))
-            .values_list("status", "paper_total")
-        )
-        counts = Counter((status, papers > 0) for status, papers in rows)
+        counts = Counter()
+        for chunk in digests.chunked(sorted(result.pending_ids), 10_000):
+            rows = (
+                Digest.objects.filter(digests.id_ranges(chunk))
+                .annotate(paper_total=Count("items"))
+                .values_list("status", "paper_total")
+            )
+            counts.update((status, papers > 0) for status, papers in rows)
         Status = Digest.Status
         return Tally(
             due=result.due,
