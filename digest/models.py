@@ -35,7 +35,20 @@ def title_key(title: str) -> str:
 class Topic(models.Model):
     """A research area curated by the editors, with the phrases that signal it."""
 
+    class Group(models.TextChoices):
+        # The signup form shows the groups in this order.
+        LANGUAGE = "language", "Language"
+        VISION = "vision", "Vision and robotics"
+        LEARNING = "learning", "Learning methods"
+        SYSTEMS = "systems", "Systems and efficiency"
+        SCIENCE = "science", "Science and health"
+        SAFETY = "safety", "Safety"
+
     name = models.CharField(max_length=100, unique=True)
+    group = models.CharField(
+        max_length=20, choices=Group.choices, blank=True,
+        help_text="Where the signup form lists it; topics without a group come last, under “More topics”.",
+    )
     slug = models.SlugField(max_length=100, unique=True, blank=True)
     description = models.CharField(max_length=300, blank=True)
     keywords = models.TextField(

@@ -111,6 +111,16 @@ def test_an_invalid_manage_form_keeps_the_old_choices_and_shows_the_error(client
     assert ada.keywords == ["graphs", "Schrödinger"]
 
 
+def test_clearing_every_topic_keyword_and_author_on_the_manage_page_is_refused(client, ada):
+    response = client.post(manage_path(ada), preferences(keywords="", authors=""))
+
+    assert response.status_code == 400
+    assert "Choose at least one topic, keyword or author" in field_error(response, "topics")
+    ada.refresh_from_db()
+    assert ada.keywords == ["graphs", "Schrödinger"]
+    assert [t.slug for t in ada.topics.all()] == ["robotics"]
+
+
 def test_pausing_without_a_date_stops_digests_until_resumed(client, ada):
     response = client.post(manage_path(ada) + "pause/", {"until": ""}, follow=True)
     assert "Paused. No digests until you resume." in text_of(response)
