@@ -202,6 +202,9 @@ class Digest(models.Model):
     # says "Top 8 of 42 matches" instead of hiding the other 34. Null for digests planned
     # before it was counted.
     match_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The matches past the cut, best first, by paper id: the digest's web page lists every
+    # match of the day, not only the sent ones. Ids rather than rows: most are never looked at.
+    more_paper_ids = models.JSONField(default=list, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     # `attempts` when a failed digest was last retried by hand: it then gets a fresh round
     # of DIGEST_MAX_ATTEMPTS, while `attempts` keeps counting them all.

@@ -382,6 +382,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "status": digest.status,
                 "paper_count": digest.paper_count,
                 "match_count": digest.match_count,
+                "more_paper_ids": digest.more_paper_ids,
                 "subject": digest.subject,
                 "message_id": digest.message_id,
                 "created_at": when(digest.created_at),
