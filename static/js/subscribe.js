@@ -34,12 +34,20 @@
     var fieldset = box.closest("fieldset");
     var topics = fieldset.querySelectorAll("[data-topic]");
     var groups = fieldset.querySelectorAll("[data-topic-group]");
+    // What a topic is found by: its name and description, and its group's name.
+    var searchText = new Map();
+    groups.forEach(function (group) {
+      var groupName = group.querySelector("legend").textContent;
+      group.querySelectorAll("[data-topic]").forEach(function (topic) {
+        searchText.set(topic, (topic.textContent + " " + groupName).replace(/\s+/g, " ").toLowerCase());
+      });
+    });
     box.hidden = false;
     function apply() {
       var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
       var shown = 0;
       topics.forEach(function (topic) {
-        var text = topic.dataset.search || "";
+        var text = searchText.get(topic) || "";
         var match = words.every(function (word) { return text.indexOf(word) !== -1; });
         topic.hidden = !match;
         if (match) {
@@ -56,9 +64,20 @@
     }
     input.addEventListener("input", apply);
     input.addEventListener("keydown", function (event) {
-      // Enter here means "done filtering", not "subscribe"; Escape clears the filter.
+      // Enter here never subscribes: it ticks the topic when the filter leaves just one
+      // ("diffusion", Enter, "robot", Enter). Escape clears the filter.
       if (event.key === "Enter") {
         event.preventDefault();
+        var left = Array.prototype.filter.call(topics, function (topic) { return !topic.hidden; });
+        if (input.value.trim() && left.length === 1) {
+          var box = left[0].querySelector("input");
+          var name = left[0].querySelector("label").firstChild.textContent.trim();
+          if (!box.checked) {
+            box.checked = true;
+            box.dispatchEvent(new Event("change", { bubbles: true }));
+          }
+          status.textContent = "“" + name + "” is ticked. Type another topic, or press Tab to go on.";
+        }
       } else if (event.key === "Escape" && input.value) {
         event.preventDefault();
         input.value = "";
