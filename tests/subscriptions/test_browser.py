@@ -10,7 +10,7 @@ import pytest
 
 from subscriptions.models import Subscriber
 
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, browser, site  # noqa: F401 (fixtures: other browser tests import them from here)
 
 PHONE = {"width": 390, "height": 844}
 

@@ -39,8 +39,12 @@ def new_page(browser, viewport, *, scheme: str = "light", javascript: bool = Tru
     # The site's CSP refuses inline scripts, axe's injected one included: the test
     # browser alone bypasses it.
     context = browser.new_context(
-        viewport=viewport, color_scheme=scheme, java_script_enabled=javascript, bypass_csp=True,
-        timezone_id="Europe/Berlin", locale="en-GB",
+        viewport=viewport,
+        color_scheme=scheme,
+        java_script_enabled=javascript,
+        bypass_csp=True,
+        timezone_id="Europe/Berlin",
+        locale="en-GB",
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -181,9 +185,7 @@ def test_on_a_phone_a_line_under_the_topics_says_what_you_would_get(browser, sit
 
     page.get_by_label("Filter topics").fill("robot")
     page.locator("input[name=topics][value=robotics]").check()
-    page.wait_for_function(
-        "() => /would match/.test(document.querySelector('[data-preview-line]').textContent)"
-    )
+    page.wait_for_function("() => /would match/.test(document.querySelector('[data-preview-line]').textContent)")
     # The listing fixture's latest day is today; the robot paper is the one match.
     assert re.fullmatch(r"1 paper from today's listing would match\.", line.inner_text().strip())
     # The line sits right under the topics, the preview list further down.
@@ -214,9 +216,12 @@ def test_an_empty_signup_is_refused_with_the_error_at_the_topics(browser, site, 
 
 @pytest.fixture
 def manage_url(site, topics, listing):
-    """An active reader with a sent digest, and their manage page."""
+    """An active reader, with no digest yet, and their manage page."""
     ada = Subscriber.objects.create(
-        email="ada@example.org", status=Subscriber.Status.ACTIVE, keywords=["diffusion"], timezone="Europe/Berlin",
+        email="ada@example.org",
+        status=Subscriber.Status.ACTIVE,
+        keywords=["diffusion"],
+        timezone="Europe/Berlin",
         confirmed_at=timezone.now(),
     )
     ada.topics.set([topics["Robotics"], topics["Large language models"]])
