@@ -40,7 +40,7 @@ def clear_groups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("digest", "0011_sharper_topic_phrases_3"),
+        ("digest", "0013_curators_see_the_dashboard"),
     ]
 
     operations = [
