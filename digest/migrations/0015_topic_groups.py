@@ -40,7 +40,7 @@ def clear_groups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("digest", "0013_curators_see_the_dashboard"),
+        ("digest", "0014_paper_topics"),
     ]
 
     operations = [

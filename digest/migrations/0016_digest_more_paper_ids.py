@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("digest", "0014_topic_groups"),
+        ("digest", "0015_topic_groups"),
     ]
 
     operations = [
