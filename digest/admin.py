@@ -209,16 +209,16 @@ class PaperAdmin(admin.ModelAdmin):
 class TopicForm(forms.ModelForm):
     class Meta:
         model = Topic
-        fields = ("name", "slug", "description", "keywords", "is_active")
+        fields = ("name", "slug", "group", "description", "keywords", "is_active")
         widgets = {"keywords": forms.Textarea(attrs={"rows": 12, "cols": 60})}
 
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     form = TopicForm
-    list_display = ("name", "slug", "keyword_count", "is_active", "updated_at")
-    list_editable = ("is_active",)
-    list_filter = ("is_active",)
+    list_display = ("name", "slug", "group", "keyword_count", "is_active", "updated_at")
+    list_editable = ("group", "is_active")
+    list_filter = ("group", "is_active")
     search_fields = ("name", "description", "keywords")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -549,9 +549,33 @@ def read_view_token(token: str) -> Digest | None:
     return digest
 
 
+def all_matches(digest: Digest, glance: list[dict]) -> list[dict]:
+    """Every match of the digest's listing for its web page: the papers the email had,
+    as its at-a-glance list showed them, then those past the reader's cut, best first.
+    The latter cost one query however many there are."""
+    rows = [{**paper, "sent": True} for paper in glance]
+    ids = [pk for pk in digest.more_paper_ids or () if isinstance(pk, int)]
+    if ids:
+        papers = Paper.objects.filter(is_hidden=False).only("id", "title", "arxiv_id", "page_url", "authors").in_bulk(ids)
+        for pk in ids:
+            if (paper := papers.get(pk)) is not None:
+                rows.append({
+                    "title": " ".join(readable(paper.title).split()),
+                    "url": title_link(paper)[0],
+                    "authors": short_authors(paper.authors),
+                    "tag": "",
+                    "sent": False,
+                })
+    return rows
+
+
 def render_saved_digest_html(digest: Digest) -> str:
-    """The HTML of a saved digest, as the email showed it, for the browser page."""
+    """The HTML of a saved digest, as the email showed it, for the browser page, with
+    every match of that listing under it (the email says "Top 8 of 42")."""
     context = digest_context(
         digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links(), match_count=digest.match_count
     )
+    rows = all_matches(digest, context["glance"])
+    context["web_page"] = True
+    context["all_matches"] = rows if any(not row["sent"] for row in rows) else []
     return render_email("digest", context)[2]

@@ -337,6 +337,8 @@ class Draft:
     has_new_papers: bool
     # Every paper that matched; `matches` holds the top `target.limit` of them (and picks).
     match_count: int = 0
+    # The ids of the matches past the cut, best first (the digest's web page lists them).
+    more_ids: list[int] = field(default_factory=list)
 
     @property
     def subscriber(self) -> Subscriber:
@@ -424,7 +426,7 @@ def _draft(
     matches = match_with_picks(
         index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
     )
-    return Draft(target, list(matches), has_new_papers=True, match_count=matches.total)
+    return Draft(target, list(matches), has_new_papers=True, match_count=matches.total, more_ids=matches.more_ids)
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -598,11 +600,11 @@ def _digest_row(draft: Draft) -> Digest:
     if not draft.sends_email:
         return Digest(
             subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
-            paper_count=len(draft.matches), match_count=draft.match_count,
+            paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
         )
     return Digest(
         subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
-        paper_count=len(draft.matches), match_count=draft.match_count,
+        paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
         message_id=new_message_id(), next_attempt_at=timezone.now(),
     )
 

@@ -52,14 +52,13 @@ who names it; a reader then costs a few dictionary look-ups per clause and candi
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import math
 import threading
 
 import numpy as np
 from array import array
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -143,6 +142,9 @@ FEEDBACK_LOWER = 0.6
 RAISE_SHOWN = 0.25  # from this much raise on, the paper says why
 LIKED_NEIGHBOUR = 0.75  # this close to a liked paper: in the list even without a match
 DISLIKED_NEIGHBOUR = 0.85  # this close to a disliked paper: a near-duplicate, dropped
+# Matches past a reader's cut that a digest remembers, for its web page ("all 42
+# matches"); a day with more than this many for one reader is a keyword gone too broad.
+MORE_IDS_KEPT = 300
 FEEDBACK_REASON = 'like papers you marked "more like this"'
 MAX_REASONS = 5
 MAX_PHRASES_PER_REASON = 2
@@ -205,11 +207,15 @@ class Match:
 
 class Matches(list[Match]):
     """A reader's matches, best first, cut at their limit; `total` counts them uncut
-    (the email says "Top 8 of 42")."""
+    (the email says "Top 8 of 42"), and `more_ids` names the papers past the cut, best
+    first (at most MORE_IDS_KEPT), for the web page that lists all of them."""
 
-    def __init__(self, matches: Iterable[Match] = (), *, total: int | None = None) -> None:
+    def __init__(
+        self, matches: Iterable[Match] = (), *, total: int | None = None, more_ids: Sequence[int] = ()
+    ) -> None:
         super().__init__(matches)
         self.total = len(self) if total is None else total
+        self.more_ids = list(more_ids)
 
 
 def idf(doc_freq: int, n_docs: int) -> float:
@@ -983,10 +989,18 @@ class PaperIndex:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         total = len(ranked)
-        ranked = heapq.nsmallest(limit, ranked) if limit else sorted(ranked)
+        more: list[int] = []
+        if limit and total > limit:
+            # Those past the cut are only named (no Match built), best first.
+            ranked.sort()
+            more = [pks[idx] for *_, idx in ranked[limit:limit + MORE_IDS_KEPT]]
+            ranked = ranked[:limit]
+        else:
+            ranked.sort()
         return Matches(
             (self._match(idx, -negative_score, clauses, idx in featured, idx in raised) for _, negative_score, _, idx in ranked),
             total=total,
+            more_ids=more,
         )
 
     def _feedback_closeness(self, feedback: Feedback | None) -> tuple[np.ndarray, np.ndarray] | None:

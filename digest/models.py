@@ -35,7 +35,20 @@ def title_key(title: str) -> str:
 class Topic(models.Model):
     """A research area curated by the editors, with the phrases that signal it."""
 
+    class Group(models.TextChoices):
+        # The signup form shows the groups in this order.
+        LANGUAGE = "language", "Language"
+        VISION = "vision", "Vision and robotics"
+        LEARNING = "learning", "Learning methods"
+        SYSTEMS = "systems", "Systems and efficiency"
+        SCIENCE = "science", "Science and health"
+        SAFETY = "safety", "Safety"
+
     name = models.CharField(max_length=100, unique=True)
+    group = models.CharField(
+        max_length=20, choices=Group.choices, blank=True,
+        help_text="Where the signup form lists it; topics without a group come last, under “More topics”.",
+    )
     slug = models.SlugField(max_length=100, unique=True, blank=True)
     description = models.CharField(max_length=300, blank=True)
     keywords = models.TextField(
@@ -189,6 +202,9 @@ class Digest(models.Model):
     # says "Top 8 of 42 matches" instead of hiding the other 34. Null for digests planned
     # before it was counted.
     match_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The matches past the cut, best first, by paper id: the digest's web page lists every
+    # match of the day, not only the sent ones. Ids rather than rows: most are never looked at.
+    more_paper_ids = models.JSONField(default=list, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     # `attempts` when a failed digest was last retried by hand: it then gets a fresh round
     # of DIGEST_MAX_ATTEMPTS, while `attempts` keeps counting them all.

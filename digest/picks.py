@@ -41,7 +41,7 @@ def match_with_picks(
         exclude_ids=_Either(exclude_ids, chosen),
         limit=limit,
     )
-    return Matches([*picks, *rest], total=len(picks) + rest.total)
+    return Matches([*picks, *rest], total=len(picks) + rest.total, more_ids=rest.more_ids)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -276,19 +276,30 @@ class PreferencesForm(forms.Form):
             for field in self.fields.values():
                 field.required = False
 
+    def topic_groups(self) -> list[tuple[str, list[Topic]]]:
+        """The offered topics under their group's heading, groups in the editors' order,
+        topics without a group last."""
+        by_group: dict[str, list[Topic]] = {}
+        for topic in self.fields["topics"].queryset:
+            by_group.setdefault(topic.group, []).append(topic)
+        labels = [*Topic.Group.choices, ("", "More topics")]
+        return [(label, by_group[value]) for value, label in labels if value in by_group]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if "unexpanded_keywords" in data:
             # Only keywords still in the list count (a removed keyword takes its choice along).
             typed = {k.casefold() for k in data.get("keywords") or ()}
             data["unexpanded_keywords"] = [k for k in data["unexpanded_keywords"] if k.casefold() in typed]
-        interests = ("topics", "keywords", "authors", "include_featured")
+        interests = ("topics", "keywords", "authors")
         if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
-            # Nothing could ever match: no digest would ever come (or only quiet-day notes).
+            # Nothing of the reader's own to match: the editors' picks alone come only on
+            # the rare days an editor features a paper, so such a subscription was
+            # confirmed, promised a digest "today", and then sent nothing.
             self.add_error(
                 "topics",
                 ValidationError(
-                    "Choose at least one topic, keyword or author, or keep the editors' picks.",
+                    "Choose at least one topic, keyword or author: without one, no paper would ever match.",
                     code="nothing_chosen",
                 ),
             )

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
-from digest.models import Paper, Topic
+from digest.models import Digest, Paper, Topic
 from digest.picks import match_with_picks
 from digest.proxies import client_ip
 from digest.vectors import embed_keywords
@@ -382,6 +382,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "status": digest.status,
                 "paper_count": digest.paper_count,
                 "match_count": digest.match_count,
+                "more_paper_ids": digest.more_paper_ids,
                 "subject": digest.subject,
                 "message_id": digest.message_id,
                 "created_at": when(digest.created_at),
@@ -507,6 +508,27 @@ class Preview:
     matches: list[Match]
     asked_for_anything: bool
     readings: list[KeywordReading] = field(default_factory=list)
+    # Every paper of the day that matched; `matches` stops at the reader's papers per email.
+    match_count: int = 0
+
+    def summary_line(self, today: dt.date | None = None) -> str:
+        """One line for a phone, where the list itself is out of sight: "12 papers from
+        yesterday's listing would match"."""
+        if self.day is None:
+            return "No papers have been listed yet."
+        if not self.asked_for_anything:
+            return "Choose a topic or a keyword to see what you would get."
+        today = today or timezone.localdate()
+        if self.day == today:
+            when = "today's"
+        elif self.day == today - dt.timedelta(days=1):
+            when = "yesterday's"
+        elif today - dt.timedelta(days=7) < self.day < today:
+            when = f"{self.day:%A}'s"
+        else:
+            when = f"the {self.day.day} {self.day:%B}"
+        count = "1 paper" if self.match_count == 1 else f"{self.match_count or 'No'} papers"
+        return f"{count} from {when} listing would match."
 
 
 _index_lock = threading.Lock()
@@ -564,5 +586,60 @@ def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
     readings = keyword_readings(preferences.keywords, preferences.unexpanded_keywords, index)
     return Preview(
         day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked,
-        readings=readings,
+        readings=readings, match_count=matches.total,
+    )
+
+
+# The manage page's summary.
+
+
+@dataclass(frozen=True)
+class LastSent:
+    period: dt.date
+    paper_count: int
+    match_count: int | None
+    digest: Digest
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a subscriber gets, in a few lines, for the top of the manage page."""
+
+    topics: list[str]
+    keywords: list[str]
+    authors: list[str]
+    excluded_keywords: list[str]
+    include_featured: bool
+    schedule: str
+    last_sent: LastSent | None
+
+
+def schedule_text(subscriber: Subscriber) -> str:
+    """ "Daily at 07:00 Asia/Tokyo time, up to 10 papers, HTML"."""
+    if subscriber.frequency == Subscriber.Frequency.WEEKLY:
+        when = f"Weekly on {subscriber.get_weekday_display()}"
+    else:
+        when = "Daily"
+    email_format = "plain text" if subscriber.email_format == Subscriber.Format.TEXT else "HTML"
+    return (
+        f"{when} at {subscriber.delivery_time:%H:%M} {subscriber.timezone.replace('_', ' ')} time, "
+        f"up to {subscriber.max_papers} papers, {email_format}"
+    )
+
+
+def summary_of(subscriber: Subscriber) -> Summary:
+    last = (
+        Digest.objects.filter(subscriber=subscriber, status=Digest.Status.SENT)
+        .order_by("-period")
+        .only("id", "period", "paper_count", "match_count", "subscriber_id")
+        .first()
+    )
+    return Summary(
+        topics=[topic.name for topic in subscriber.topics.order_by("name")],
+        keywords=list(subscriber.keywords),
+        authors=list(subscriber.authors),
+        excluded_keywords=list(subscriber.excluded_keywords),
+        include_featured=subscriber.include_featured,
+        schedule=schedule_text(subscriber),
+        last_sent=LastSent(last.period, last.paper_count, last.match_count, last) if last else None,
     )

@@ -22,6 +22,8 @@ from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
 from digest import pages
+from digest.digest_email import view_token
+from digest.models import Topic
 from digest.page_cache import public_page
 from digest.security import CONTENT_SECURITY_POLICY
 
@@ -39,6 +41,8 @@ from .services import Evidence, Preferences
 from .tokens import BadToken, make_token, read_email_change_token, read_token
 
 SIGNUP_ADDRESS_SESSION_KEY = "subscriptions.last_address"
+# More than any paper belongs to; a longer query string is someone else's idea.
+MAX_PREFILLED_TOPICS = 20
 
 
 def page(*, private: bool = False) -> Callable:
@@ -117,7 +121,13 @@ def bad_link(request: HttpRequest, what: str) -> HttpResponse:
 
 
 def _form_context(form: PreferencesForm) -> dict[str, Any]:
-    return {"form": form, "topics": list(form.fields["topics"].queryset), "consent_text": services.CONSENT_TEXT}
+    groups = form.topic_groups()
+    return {
+        "form": form,
+        "topics": [topic for _, topics in groups for topic in topics],
+        "topic_groups": groups,
+        "consent_text": services.CONSENT_TEXT,
+    }
 
 
 # Home, signup, preview.
@@ -162,8 +172,15 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 
 
 def _prefill(request: HttpRequest) -> dict[str, Any]:
-    """The home page's box sends the address along in the query string."""
+    """The home page's box sends the address along in the query string, and a paper's
+    "subscribe to papers like this" its topics (`?topic=<slug>`, repeatable). Unknown or
+    retired topics are left out: a stale link still opens the form."""
     initial: dict[str, Any] = {}
+    slugs = request.GET.getlist("topic")[:MAX_PREFILLED_TOPICS]
+    if slugs:
+        initial["topics"] = list(
+            Topic.objects.filter(is_active=True, slug__in=[s for s in slugs if len(s) <= 100]).values_list("slug", flat=True)
+        )
     email = request.GET.get("email", "")
     try:
         reject_control_characters(email)
@@ -297,6 +314,7 @@ def _render_manage(
     status: int = 200,
 ) -> HttpResponse:
     form = form or PreferencesForm(initial=Preferences.of(subscriber).as_initial())
+    summary = services.summary_of(subscriber)
     context = _form_context(form) | {
         "subscriber": subscriber,
         "token": token,
@@ -305,6 +323,8 @@ def _render_manage(
         "unsubscribe_token": make_token(subscriber, "unsubscribe"),
         "readings": _keyword_readings(form),
         "votes": feedback.votes_of(subscriber),
+        "summary": summary,
+        "last_digest_token": view_token(summary.last_sent.digest) if summary.last_sent else "",
         "next_digest": services.next_digest_text(subscriber)
         if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
         else "",

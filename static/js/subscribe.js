@@ -26,6 +26,91 @@
     sync();
   });
 
+  // The topic filter: typing narrows the list to the topics whose name, group or
+  // description contains every word typed. Without this script every topic is listed.
+  document.querySelectorAll("[data-topic-filter]").forEach(function (box) {
+    var input = box.querySelector("input");
+    var status = box.querySelector(".topic-filter__status");
+    var fieldset = box.closest("fieldset");
+    var topics = fieldset.querySelectorAll("[data-topic]");
+    var groups = fieldset.querySelectorAll("[data-topic-group]");
+    // What a topic is found by: its name and description, and its group's name.
+    var searchText = new Map();
+    groups.forEach(function (group) {
+      var groupName = group.querySelector("legend").textContent;
+      group.querySelectorAll("[data-topic]").forEach(function (topic) {
+        searchText.set(topic, (topic.textContent + " " + groupName).replace(/\s+/g, " ").toLowerCase());
+      });
+    });
+    box.hidden = false;
+    function apply() {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      topics.forEach(function (topic) {
+        var text = searchText.get(topic) || "";
+        var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+        topic.hidden = !match;
+        if (match) {
+          shown += 1;
+        }
+      });
+      groups.forEach(function (group) {
+        group.hidden = !group.querySelector("[data-topic]:not([hidden])");
+      });
+      status.textContent = words.length
+        ? (shown === 0 ? "No topic matches “" + input.value.trim() + "”: try a keyword below."
+          : shown + " of " + topics.length + " topics shown.")
+        : "";
+    }
+    input.addEventListener("input", apply);
+    input.addEventListener("keydown", function (event) {
+      // Enter here never subscribes: it ticks the topic when the filter leaves just one
+      // ("diffusion", Enter, "robot", Enter). Escape clears the filter.
+      if (event.key === "Enter") {
+        event.preventDefault();
+        var left = Array.prototype.filter.call(topics, function (topic) { return !topic.hidden; });
+        if (input.value.trim() && left.length === 1) {
+          var box = left[0].querySelector("input");
+          var name = left[0].querySelector("label").firstChild.textContent.trim();
+          if (!box.checked) {
+            box.checked = true;
+            box.dispatchEvent(new Event("change", { bubbles: true }));
+          }
+          status.textContent = "“" + name + "” is ticked. Type another topic, or press Tab to go on.";
+        }
+      } else if (event.key === "Escape" && input.value) {
+        event.preventDefault();
+        input.value = "";
+        apply();
+      }
+    });
+  });
+
+  // The folded schedule's summary says what is chosen inside it.
+  document.querySelectorAll("details.schedule").forEach(function (details) {
+    var line = details.querySelector("[data-schedule-summary]");
+    var owner = details.closest("form");
+    if (!line || !owner) {
+      return;
+    }
+    function value(name) {
+      var field = owner.elements[name];
+      return field ? field.value : "";
+    }
+    function describe() {
+      var weekly = value("frequency") === "weekly";
+      var day = owner.querySelector('select[name="weekday"]');
+      var when = weekly && day ? "Weekly on " + day.options[day.selectedIndex].text : "Daily";
+      var zone = value("timezone").replace(/_/g, " ");
+      var format = value("email_format") === "text" ? "plain text" : "HTML";
+      line.textContent = when + " at " + value("delivery_time") + " " + zone + " time, up to " +
+        value("max_papers") + " papers, " + format;
+    }
+    details.addEventListener("change", describe);
+    details.addEventListener("input", describe);
+    owner.addEventListener("schedule-guessed", describe);
+  });
+
   var form = document.getElementById("subscribe-form");
   if (!form) {
     return;
@@ -38,6 +123,7 @@
       var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
       if (zone && Array.prototype.some.call(zoneSelect.options, function (o) { return o.value === zone; })) {
         zoneSelect.value = zone;
+        form.dispatchEvent(new Event("schedule-guessed"));
       }
     } catch (error) {
       // An old browser without Intl time zones keeps the select as it is.
@@ -47,7 +133,8 @@
   // "See what you would get", live: the same fragment the button shows, fetched as
   // topics and keywords change.
   var results = document.getElementById("preview-results");
-  var button = form.querySelector("[data-preview-button]");
+  var line = form.querySelector("[data-preview-line]");
+  var button = document.querySelector("[data-preview-button]");
   var url = form.dataset.previewUrl;
   if (!results || !url || !window.fetch) {
     return;
@@ -87,6 +174,10 @@
       .then(function (html) {
         results.innerHTML = html;
         results.removeAttribute("aria-busy");
+        var body = results.querySelector("[data-summary-line]");
+        if (line && body) {
+          line.textContent = body.dataset.summaryLine;
+        }
       })
       .catch(function (error) {
         if (error.name === "AbortError") {

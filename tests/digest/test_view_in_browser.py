@@ -8,14 +8,16 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from digest import digests
 from digest.digest_email import view_digest_url, view_token
-from digest.models import Digest
+from digest.models import Digest, Paper
 from subscriptions.tokens import make_token
 
-from .sending_helpers import NOON_UTC, outbox_messages, sample_catalog, subscriber
+from .sending_helpers import NOON_UTC, outbox_messages, paper, sample_catalog, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +97,68 @@ def test_the_admin_lists_sent_digests_with_their_papers_and_a_view_link(admin_cl
     assert "Low-bit quantization of large language model weights" in detail
     assert "topic Quantization" in detail  # the why-line stored with the paper
     assert admin_client.get("/admin/digest/digest/?status__exact=sent").status_code == 200
+
+
+def _capped_digest(outbox, extra: int) -> Digest:
+    with time_machine.travel(timezone.now(), tick=False):
+        catalog = sample_catalog()
+        for n in range(extra):
+            paper(f"Quantized attention, variant {n}", "We quantize attention to low-bit integers.", upvotes=n)
+        subscriber("quant@example.org", topics=[catalog.quantization], max_papers=2)
+        [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
+        digests.send_digest(digest_id)
+        return Digest.objects.select_related("subscriber").get(pk=digest_id)
+
+
+def test_the_web_page_lists_every_match_of_the_day_with_the_sent_ones_marked(client, outbox):
+    digest = _capped_digest(outbox, extra=5)
+    sent = list(digest.items.order_by("rank").values_list("paper__title", flat=True))
+    assert len(sent) == 2 and digest.match_count == 6
+
+    # The email's "Top 2 of 6" leads to them.
+    [message] = outbox_messages(outbox)
+    html = message.get_body(("html",)).get_content()
+    link = re.search(r'<a href="([^"]+/digests/[^"]+)#all-matches"[^>]*>See all 6 on the web</a>', html).group(1)
+    assert f"All 6 matches, in your browser: {link}" in message.get_body(("plain",)).get_content()
+
+    page = client.get(path_of(link)).content.decode()
+    section = page[page.index('id="all-matches"'):]
+    assert "All 6 matches" in section
+    listed = re.findall(r"<li[^>]*><a [^>]*>([^<]+)</a>( <span[^>]*>in your email</span>)?", section)
+    assert [title for title, _ in listed][:2] == sent
+    assert [bool(mark) for _, mark in listed] == [True, True, False, False, False, False]
+    assert len({title for title, _ in listed}) == 6
+
+
+def test_a_paper_hidden_after_sending_leaves_the_list_of_all_matches(client, outbox):
+    digest = _capped_digest(outbox, extra=3)
+    unsent = Paper.objects.get(pk=digest.more_paper_ids[0])
+    unsent.is_hidden = True
+    unsent.save()
+
+    page = client.get(path_of(view_digest_url(digest))).content.decode()
+
+    assert unsent.title not in page
+    assert "All 3 matches" in page
+
+
+def test_the_list_of_all_matches_costs_the_same_queries_however_long(client, outbox):
+    with time_machine.travel(timezone.now(), tick=False):
+        catalog = sample_catalog()
+        # More of them on one day and "quantize" would no longer tell papers apart.
+        for n in range(5):
+            paper(f"Quantized attention, variant {n}", "We quantize attention to low-bit integers.", upvotes=n)
+        subscriber("few@example.org", topics=[catalog.quantization], max_papers=5)
+        subscriber("many@example.org", topics=[catalog.quantization], max_papers=1)
+        for digest_id in digests.plan_digests(NOON_UTC).pending_ids:
+            digests.send_digest(digest_id)
+    few, many = (Digest.objects.get(subscriber__email=f"{who}@example.org") for who in ("few", "many"))
+    assert (len(few.more_paper_ids), len(many.more_paper_ids)) == (1, 5)
+
+    queries = []
+    for digest in (few, many):
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(path_of(view_digest_url(digest))).content.decode()
+        assert "All 6 matches" in page
+        queries.append(len(captured.captured_queries))
+    assert queries[0] == queries[1]

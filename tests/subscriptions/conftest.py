@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -160,3 +161,44 @@ def make_subscriber():
         return Subscriber.objects.create(email=email, status=status, **fields)
 
     return make
+
+
+# The browser tests' Chromium and live server (test_browser.py, test_signup_browser.py).
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(transactional_db, monkeypatch) -> Iterator:
+    """Chromium, started after the test database is ready and stopped before it is
+    cleaned up. While Playwright runs, this thread has a running event loop; Django's
+    connections are then kept per context, and cleaning the database from there would
+    not see the test's own connection."""
+    from playwright.sync_api import sync_playwright
+
+    # The test's own database calls between page actions are synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+        # Connections the test opened while Playwright's loop ran belong to this
+        # context; close them here, or the test database cannot be dropped at the end.
+        from django.db import connections
+
+        connections.close_all()
+
+
+@pytest.fixture
+def site(live_server, settings) -> str:
+    """The live server's address, also used for the links in emails."""
+    settings.SITE_URL = live_server.url
+    return live_server.url

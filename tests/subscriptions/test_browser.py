@@ -5,22 +5,13 @@ JavaScript, on a phone-sized screen."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from subscriptions.models import Subscriber
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from .conftest import CHROMIUM, browser, site  # noqa: F401 (fixtures: other browser tests import them from here)
+
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
@@ -28,34 +19,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture
-def browser(transactional_db, monkeypatch) -> Iterator:
-    """Chromium, started after the test database is ready and stopped before it is
-    cleaned up. While Playwright runs, this thread has a running event loop; Django's
-    connections are then kept per context, and cleaning the database from there would
-    not see the test's own connection."""
-    from playwright.sync_api import sync_playwright
-
-    # The test's own database calls between page actions are synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-        # Connections the test opened while Playwright's loop ran belong to this
-        # context; close them here, or the test database cannot be dropped at the end.
-        from django.db import connections
-
-        connections.close_all()
-
-
-@pytest.fixture
-def site(live_server, settings) -> str:
-    """The live server's address, also used for the links in emails."""
-    settings.SITE_URL = live_server.url
-    return live_server.url
 
 
 def open_page(browser, *, javascript: bool = True, viewport=PHONE, timezone_id: str = "Asia/Tokyo"):
@@ -95,6 +58,9 @@ def test_a_person_signs_up_confirms_changes_preferences_and_unsubscribes(browser
     preview.get_by_text("Scaling Large Language Models with Mixture of Experts").wait_for()
     assert preview.get_by_text("Why:").count() == 2
 
+    # The schedule is folded under its summary, which says what is chosen.
+    assert page.get_by_text(re.compile("Daily at 07:00 Asia/Tokyo time, up to 10 papers, HTML")).is_visible()
+    page.get_by_text("When and how").click()
     page.get_by_label("Weekly").check()
     assert page.get_by_label("Day of the week").is_visible()
     page.get_by_label("Day of the week").select_option(label="Friday")
@@ -123,6 +89,8 @@ def test_a_person_signs_up_confirms_changes_preferences_and_unsubscribes(browser
 
     # The manage page shows the choices; change some and save.
     assert page.get_by_label("Diffusion models").is_checked()
+    page.get_by_text("When and how").click()
+    page.get_by_text("Authors, words to leave out, editors' picks").click()
     page.get_by_label("Papers per email").fill("20")
     page.get_by_label("Start each email with the editors' picks").uncheck()
     page.get_by_label("Authors to follow").fill("Łukasz Kaiser; 李飞飞")
@@ -151,14 +119,17 @@ def test_without_javascript_the_form_preview_and_errors_all_work(browser, site, 
     page = open_page(browser, javascript=False)
     page.goto(site + "/subscribe/")
 
-    # No script: the time zone is a plain select starting at UTC, the weekday is shown.
+    # No script: the time zone is a plain select starting at UTC, the weekday is shown
+    # (in the folded schedule, which opens without a script too).
     assert page.get_by_label("Time zone").input_value() == "UTC"
+    page.get_by_text("When and how").click()
     assert page.get_by_label("Day of the week").is_visible()
 
     page.get_by_label("Keywords").fill("robot manipulation")
     page.get_by_role("button", name="Show me the papers").click()
     page.locator("#preview-results").get_by_text("Denoising Diffusion for Robot Manipulation").wait_for()
     assert page.get_by_label("Keywords").input_value() == "robot manipulation"
+    page.get_by_text("When and how").click()
 
     page.get_by_label("Email address").fill("grace@example.org")
     page.get_by_label("Papers per email").fill("99")
@@ -183,6 +154,7 @@ def test_without_javascript_the_form_preview_and_errors_all_work(browser, site, 
 def test_pressing_enter_in_the_address_field_subscribes_rather_than_previews(browser, site, mailbox):
     page = open_page(browser)
     page.goto(site + "/subscribe/")
+    page.get_by_label("Keywords", exact=True).fill("LoRA")  # a subscription needs something to match
     page.get_by_label("Email address").fill("enter@example.org")
     page.get_by_label("Email address").press("Enter")
     page.get_by_role("heading", name="Check your inbox").wait_for()
@@ -208,6 +180,7 @@ def test_the_signup_page_is_labelled_and_fits_a_small_phone(browser, site, topic
 def test_after_a_failed_submit_the_list_of_problems_has_focus(browser, site):
     page = open_page(browser)
     page.goto(site + "/subscribe/")
+    page.get_by_label("Keywords", exact=True).fill("LoRA")  # so that the address is the one problem
     page.get_by_label("Email address").fill("not an address")
     page.get_by_role("button", name="Subscribe", exact=True).click()
     page.get_by_role("heading", name="Please correct this").wait_for()

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
+from digest.digest_email import view_token
 from digest.models import Digest, DigestItem, Paper
 from subscriptions.models import Counter, Subscriber
 from subscriptions.tokens import make_token
@@ -109,6 +110,33 @@ def test_an_invalid_manage_form_keeps_the_old_choices_and_shows_the_error(client
     ada.refresh_from_db()
     assert ada.timezone == "Asia/Tokyo"
     assert ada.keywords == ["graphs", "Schrödinger"]
+
+
+def test_clearing_every_topic_keyword_and_author_on_the_manage_page_is_refused(client, ada):
+    response = client.post(manage_path(ada), preferences(keywords="", authors=""))
+
+    assert response.status_code == 400
+    assert "Choose at least one topic, keyword or author" in field_error(response, "topics")
+    ada.refresh_from_db()
+    assert ada.keywords == ["graphs", "Schrödinger"]
+    assert [t.slug for t in ada.topics.all()] == ["robotics"]
+
+
+def test_the_manage_page_opens_with_what_the_reader_gets_and_their_last_digest(client, ada):
+    before = text_of(client.get(manage_path(ada)))
+    assert "What you get Topics Robotics Keywords graphs, Schrödinger Authors Łukasz Kaiser" in before
+    assert "Schedule Daily at 07:00 Asia/Tokyo time, up to 10 papers, HTML; editors' picks first" in before
+    assert "Last digest None yet" in before
+
+    Digest.objects.create(subscriber=ada, period=dt.date(2026, 11, 27), status=Digest.Status.FAILED, paper_count=3)
+    sent = Digest.objects.create(
+        subscriber=ada, period=dt.date(2026, 11, 26), status=Digest.Status.SENT, paper_count=8, match_count=42
+    )
+    html = client.get(manage_path(ada)).content.decode()
+    assert "Last digest Thursday 26 November 2026: 8 papers of 42 matches · read it on the web" in text_of(html)
+    assert f'href="/digests/{view_token(sent)}/"' in html
+    # The summary comes first, the form after it.
+    assert html.index("What you get") < html.index('id="preferences-form"')
 
 
 def test_pausing_without_a_date_stops_digests_until_resumed(client, ada):

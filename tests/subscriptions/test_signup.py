@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -12,7 +13,7 @@ from digest.models import Topic
 from subscriptions.models import Counter, Subscriber
 from subscriptions.tokens import make_token
 
-from .helpers import signup_data, text_of
+from .helpers import checked_values, signup_data, text_of
 
 # Transactions really commit, so emails go out on commit as in production; the data
 # migrations' rows are put back after each test for the tests that come later.
@@ -44,6 +45,22 @@ def test_the_signup_form_works_without_any_topics(client):
 def test_the_home_page_box_prefills_the_address_on_the_full_form(client):
     page = client.get("/subscribe/", {"email": "ada@example.org"}).content.decode()
     assert 'value="ada@example.org"' in page
+
+
+def test_topic_links_tick_their_topics_and_ignore_unknown_or_retired_ones(client, topics):
+    response = client.get(
+        "/subscribe/", {"topic": ["robotics", "diffusion-models", "retired-topic", "no-such-topic", "x" * 500]}
+    )
+    assert response.status_code == 200
+    assert sorted(checked_values(response, "topics")) == ["diffusion-models", "robotics"]
+
+
+def test_the_signup_form_lists_topics_under_their_groups(client):
+    html = client.get("/subscribe/").content.decode()
+    groups = re.findall(r'<legend class="topic-group__name">([^<]+)</legend>', html)
+    assert groups == ["Language", "Vision and robotics", "Learning methods", "Systems and efficiency", "Science and health", "Safety"]
+    language = html[html.index(">Language<"):html.index(">Vision and robotics<")]
+    assert "Large language models" in language and "Diffusion models" not in language
 
 
 def test_a_new_address_is_pending_until_confirmed_and_gets_a_confirmation_link(client, mailbox, topics):

@@ -60,9 +60,22 @@ def test_a_subscription_that_could_never_bring_a_paper_is_refused(client, mailbo
     assert not Subscriber.objects.exists()
     assert mailbox.all() == []
 
-    # The editors' picks alone, or one author alone, are enough.
-    assert client.post("/subscribe/", signup_data(keywords="")).status_code == 302
+    # One author alone is enough.
     assert client.post("/subscribe/", signup_data(email="b@example.org", keywords="", include_featured=None, authors="Fei-Fei Li")).status_code == 302
+
+
+def test_a_signup_with_only_an_address_is_refused_next_to_the_topics(client, mailbox):
+    """The form's defaults keep the editors' picks; they come only on the days an editor
+    features a paper, so an address alone was confirmed, promised a digest, and sent
+    nothing."""
+    response = client.post("/subscribe/", signup_data(keywords=""))
+
+    assert response.status_code == 400
+    assert "Choose at least one topic, keyword or author" in field_error(response, "topics")
+    assert 'href="#id_topics"' in response.content.decode()
+    assert input_value(response, "email") == "ada@example.org"
+    assert not Subscriber.objects.exists()
+    assert mailbox.all() == []
 
 
 def test_a_daily_subscription_needs_no_weekday_but_a_weekly_one_does(client, mailbox):
