@@ -188,6 +188,14 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle
+    and I/O wait), to tell what the database and the rest cost next to our processes."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time the process has used so far: unlike wall-clock time, it
     means something on a machine shared with other work."""

@@ -38,6 +38,10 @@ def test_bench_digests_sends_every_digest_once_through_real_workers_and_keeps_no
     assert report["ceiling_per_second"] > 0 and report["digests_per_second"] > 0
     assert {"worker-0", "sink", "bench command"} <= set(report["peak_rss_mb"])
     assert {"setup", "plan + render + send", "render (one process)"} <= set(report["stages"])
+    # Planning is over when every reader's digest is stored, before the last one is sent.
+    planned = report["stages"]["plan (every reader's digest stored; sends overlap)"]["seconds"]
+    assert 0 < planned <= report["total_seconds"]
+    assert report["machine_cpu_seconds"]["all"] >= sum(v for v in report["cpu_seconds"].values() if v) * 0.9
     for key in ("total_seconds", "ratio_to_ceiling", "render_per_second"):
         assert key in report
     # Its readers, their digests and the copied papers are gone; the catalog is not.
