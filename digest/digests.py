@@ -462,7 +462,7 @@ def _load_last_digests(targets: list[Target], history: _History) -> None:
     period_of = {t.subscriber.pk: t.period for t in saved}
     earliest = min(t.today for t in saved) - dt.timedelta(days=LOOKBACK_DAYS)
     for ids in chunked(list(period_of), QUERY_CHUNK):
-        rows = Digest.objects.filter(subscriber_id__in=ids, period__gte=earliest).values_list(
+        rows = Digest.objects.filter(subscriber_id__in=ids, period__gte=earliest).order_by().values_list(
             "subscriber_id", "period", "created_at"
         )
         for subscriber_id, period, created_at in rows:
@@ -479,7 +479,7 @@ def _load_sent_papers(targets: list[Target], history: _History, listed_from: dt.
     for ids in chunked(list(period_of), QUERY_CHUNK):
         rows = DigestItem.objects.filter(
             digest__subscriber_id__in=ids, paper__listed_on__gte=listed_from
-        ).values_list("digest__subscriber_id", "digest__period", "paper_id")
+        ).order_by().values_list("digest__subscriber_id", "digest__period", "paper_id")
         for subscriber_id, period, paper_id in rows:
             if period < period_of[subscriber_id]:
                 history.sent[subscriber_id].add(paper_id)
