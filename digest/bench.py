@@ -244,9 +244,13 @@ class Sink:
 
 
 class Workers:
-    """W Celery worker processes (solo pool: one process each, so their memory is theirs)."""
+    """W Celery worker processes, each with the solo pool (one task at a time) or, with
+    `threads` > 1, that many threads: one process each either way, so their memory is
+    theirs, and while one thread waits on the database or the SMTP server another builds
+    a message."""
 
-    def __init__(self, count: int, env: dict[str, str], folder: Path) -> None:
+    def __init__(self, count: int, env: dict[str, str], folder: Path, *, threads: int = 1) -> None:
+        pool = ["--pool", "threads", "--concurrency", str(threads)] if threads > 1 else ["--pool", "solo"]
         celery = str(Path(sys.executable).parent / "celery")
         self.logs = [folder / f"worker-{n}.log" for n in range(count)]
         self.processes = []
@@ -259,8 +263,7 @@ class Workers:
                             "-A",
                             "digest",
                             "worker",
-                            "--pool",
-                            "solo",
+                            *pool,
                             "--loglevel",
                             "INFO",
                             "-Q",

@@ -1,7 +1,7 @@
 """Time the whole digest pipeline end to end on synthetic readers:
 
     python manage.py bench_digests --subscribers N [--papers P] [--sink smtp|outbox|none]
-                                   [--workers W] [--json] [--keep] [--seed S]
+                                   [--workers W] [--threads T] [--json] [--keep] [--seed S]
 
 Creates N confirmed readers on `example.invalid` (all due now) and P papers listed on the
 latest listing day, starts an SMTP sink in its own process and W real Celery workers,
@@ -55,13 +55,15 @@ class Command(OperatorCommand):
                             help="smtp: an SMTP server on loopback in its own process; outbox: .eml files; "
                             "none: build every message and drop it (default smtp)")
         parser.add_argument("--workers", type=positive_int, default=2, help="Celery worker processes (default 2)")
+        parser.add_argument("--threads", type=positive_int, default=1,
+                            help="threads per worker process (default 1: the solo pool)")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
         parser.add_argument("--keep", action="store_true", help="keep the synthetic readers, digests and papers")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--timeout", type=positive_int, default=3600, help="seconds to wait (default 3600)")
 
-    def handle(self, *args, subscribers: int, papers: int, sink: str, workers: int, json: bool, keep: bool,
-               seed: int, timeout: int, verbosity: int, **options) -> None:
+    def handle(self, *args, subscribers: int, papers: int, sink: str, workers: int, threads: int, json: bool,
+               keep: bool, seed: int, timeout: int, verbosity: int, **options) -> None:
         self._check_preconditions()
         # Stopped from outside (SIGTERM, or Ctrl-C), it still stops its workers and sink
         # and deletes its data: the finally blocks below run.
@@ -70,7 +72,8 @@ class Command(OperatorCommand):
         bench.delete_synthetic()  # a run with --keep leaves some behind
         folder = Path(tempfile.mkdtemp(prefix="bench-digests-"))
         try:
-            report = self._run(subscribers, papers, sink, workers, seed, timeout, folder, quiet=verbosity == 0)
+            report = self._run(subscribers, papers, sink, workers, threads, seed, timeout, folder,
+                               quiet=verbosity == 0)
         finally:
             if not keep:
                 bench.delete_synthetic()
@@ -91,8 +94,8 @@ class Command(OperatorCommand):
         if not settings.REDIS_URL:
             raise CommandError("bench_digests needs REDIS_URL: its workers take their tasks from Redis.")
 
-    def _run(self, count: int, paper_count: int, sink_kind: str, worker_count: int, seed: int, timeout: int,
-             folder: Path, *, quiet: bool) -> dict:
+    def _run(self, count: int, paper_count: int, sink_kind: str, worker_count: int, threads: int, seed: int,
+             timeout: int, folder: Path, *, quiet: bool) -> dict:
         stages: dict[str, dict] = {}
         started = time.perf_counter()
         now = timezone.now()
@@ -108,7 +111,7 @@ class Command(OperatorCommand):
         if sink:
             env.update(EMAIL_BACKEND="digest.mail_smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
                        EMAIL_PORT=str(sink.port), EMAIL_USE_TLS="0", EMAIL_USE_SSL="0")
-        workers = bench.Workers(worker_count, env, folder)
+        workers = bench.Workers(worker_count, env, folder, threads=threads)
         try:
             self._wait_until_ready(workers, timeout=120)
             pipeline = self._pipeline(workers, timeout, expected=count, quiet=quiet)
@@ -135,6 +138,7 @@ class Command(OperatorCommand):
             "papers": Paper.objects.filter(is_hidden=False, listed_on=day).count(),
             "sink": sink_kind,
             "workers": worker_count,
+            "threads_per_worker": threads,
             "digests": pipeline["digests"],
             "sent": pipeline["sent"],
             "total_seconds": round(pipeline["seconds"], 2),
@@ -273,7 +277,7 @@ class Command(OperatorCommand):
     def _lines(self, report: dict) -> str:
         lines = [
             f"subscribers            {report['subscribers']} ({report['papers']} papers listed, sink {report['sink']}, "
-            f"{report['workers']} workers)",
+            f"{report['workers']} workers x {report['threads_per_worker']} threads)",
             f"digests                {report['digests']}",
         ]
         for name, stage in report["stages"].items():
