@@ -23,9 +23,10 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from subscriptions.models import Subscriber
-from subscriptions.tokens import make_feedback_token, secret_fingerprint, subscriber_links
+from subscriptions.tokens import make_digest_feedback_token, secret_fingerprint, subscriber_links
 
-from .emails import build_email, render_email
+from .digest_html import DigestPages, NeedsReference
+from .emails import build_email, render_email, render_html
 from .jinja2 import text_environment
 from .matching import FEEDBACK_REASON, Interest, Match
 from .models import Digest, DigestItem, Paper, Topic
@@ -243,27 +244,37 @@ def why_text(parts: list[dict[str, str]]) -> str:
 _TOKEN_SLOT = "0token0"
 
 
-def _feedback_page(token: str) -> str:
+@cache
+def _feedback_path() -> tuple[str, str]:
     # Resolved once per process and filled in per paper: twenty reverse() calls a digest
     # were a tenth of its cost. Signed tokens hold only URL-safe characters.
-    return settings.SITE_URL + _feedback_path().replace(_TOKEN_SLOT, token)
+    path = reverse("subscriptions:digest_feedback", args=[_TOKEN_SLOT, 1])
+    before, after = path.split(_TOKEN_SLOT)
+    assert after == "/1/", path
+    return before, "/"
 
 
-@cache
-def _feedback_path() -> str:
-    return reverse("subscriptions:paper_feedback", args=[_TOKEN_SLOT])
-
-
-def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True) -> dict[str, str]:
-    """The paper's "more like this" / "less like this" links for this reader (none for an
-    ad-hoc preview, which has no reader to record them for; placeholders when not
-    `signed`: a curator's preview of a real reader's email must not carry working links)."""
-    if not subscriber.pk or not paper.pk:
-        return {}
+def feedback_base(subscriber: Subscriber, *, signed: bool = True) -> str | None:
+    """The start of this digest's "more / less like this" links, which the paper's id
+    ends: one signed token a digest. None for an ad-hoc preview (no reader to record
+    them for); a placeholder when not `signed` (a curator's preview of a real reader's
+    email must not carry working links)."""
+    if not subscriber.pk:
+        return None
     if not signed:
-        page = f"{settings.SITE_URL}/feedback/preview/"
-        return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
-    page = _feedback_page(make_feedback_token(subscriber, paper.pk))
+        return f"{settings.SITE_URL}/feedback/preview/"
+    before, after = _feedback_path()
+    return f"{settings.SITE_URL}{before}{make_digest_feedback_token(subscriber)}{after}"
+
+
+def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True, base: str | None = None) -> dict[str, str]:
+    """The paper's "more like this" / "less like this" links for this reader (`base`
+    from `feedback_base`, made once a digest)."""
+    if base is None:
+        base = feedback_base(subscriber, signed=signed)
+    if base is None or not paper.pk:
+        return {}
+    page = base if not signed else f"{base}{paper.pk}/"
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
@@ -281,6 +292,8 @@ class PaperCard:
     snippet: str
     links: list[dict[str, str]]
     upvotes: int
+    # The start of the line under the abstract: the links and upvotes, the same for all.
+    meta: tuple[dict[str, str], ...]
     # The text part's wrapped lines of title, authors and snippet (wrapping is costly).
     text_title: str
     text_authors: str
@@ -291,6 +304,7 @@ class PaperCard:
 _WRAP = {
     "title": "{{ v|wordwrap(70, break_on_hyphens=False)|indent(2) }}",
     "glance": "{{ v|wordwrap(66, break_on_hyphens=False)|indent(4) }}",
+    "why": "{{ v|wordwrap(68, break_on_hyphens=False)|indent(4) }}",
 }
 
 
@@ -326,14 +340,21 @@ def paper_card(paper: Paper) -> PaperCard:
     if card is not None:
         return card
     url, text_url = title_link(paper)
+    links = paper_links(paper)
+    meta = [{"kind": "link", **link} for link in links]
+    if not text_url:
+        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
+    if paper.upvotes > 0:
+        meta.append({"kind": "upvotes", "label": f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}", "url": ""})
     card = PaperCard(
         title=" ".join(readable(paper.title).split()),
         url=url,
         text_url=text_url,
         authors=short_authors(paper.authors),
         snippet=snippet(readable(paper.abstract)),
-        links=paper_links(paper),
+        links=links,
         upvotes=paper.upvotes,
+        meta=tuple(meta),
         text_title="", text_authors="", text_snippet="",
     )
     card = dataclasses.replace(
@@ -347,17 +368,24 @@ def paper_card(paper: Paper) -> PaperCard:
     return card
 
 
-def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -> dict:
+@lru_cache(maxsize=20_000)
+def _why(reasons: tuple[str, ...], featured: bool, topic_name: str | None) -> tuple[str, list[dict[str, str]], str, str]:
+    """(tag, why-line parts, why-line text, its wrapped text-part lines): the same few
+    reasons recur across a run's digests."""
+    entry = Entry(None, 0, 0.0, None, topic_name, list(reasons), featured)  # type: ignore[arg-type]
+    tag = entry_tag(entry)
+    why = why_parts(entry, tag)
+    text = why_text(why)
+    return tag, why, text, wrapped(text, "why")
+
+
+def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True, feedback_base: str | None = None) -> dict:
     paper = entry.paper
     card = paper_card(paper)
-    why = why_parts(entry, tag)
-    feedback = feedback_urls(subscriber, paper, signed=signed)
+    _, why, why_line, text_why = _why(tuple(entry.reasons), entry.featured, entry.topic_name)
+    feedback = feedback_urls(subscriber, paper, signed=signed, base=feedback_base)
     # One line under the abstract: links, upvotes, then the reader's feedback.
-    meta = [{"kind": "link", **link} for link in card.links]
-    if not card.text_url:
-        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": card.url})
-    if card.upvotes > 0:
-        meta.append({"kind": "upvotes", "label": f"▲ {card.upvotes} upvote{'s' if card.upvotes != 1 else ''}", "url": ""})
+    meta = list(card.meta)
     if feedback:
         meta += [
             {"kind": "feedback", "label": "More like this", "url": feedback["more"]},
@@ -380,7 +408,8 @@ def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -
         "links": card.links,
         "upvotes": card.upvotes,
         "why": why,
-        "why_text": why_text(why),
+        "why_text": why_line,
+        "text_why": text_why,
     }
 
 
@@ -388,12 +417,13 @@ def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool 
     """The cards in rank order, each once; consecutive papers with the same tag share a
     heading. A heading never pulls a lower-ranked paper ahead of a better one."""
     groups: list[dict] = []
+    base = feedback_base(subscriber, signed=signed) if entries else None
     for entry in sorted(entries, key=lambda e: e.rank):
-        tag = entry_tag(entry)
+        tag = _why(tuple(entry.reasons), entry.featured, entry.topic_name)[0]
         if not groups or groups[-1]["tag"] != tag:
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
-        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed))
+        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed, base))
     return groups
 
 
@@ -416,7 +446,7 @@ def digest_subject(entries: list[Entry]) -> str:
     ranked = sorted(entries, key=lambda e: e.rank)
     title = shorten(paper_card(ranked[0].paper).title, SUBJECT_TITLE_CHARS)
     more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
-    tags = list(dict.fromkeys(entry_tag(e) for e in ranked))[:SUBJECT_TAGS]
+    tags = list(dict.fromkeys(_why(tuple(e.reasons), e.featured, e.topic_name)[0] for e in ranked))[:SUBJECT_TAGS]
     return f"{title}{more} · {', '.join(tags)}"
 
 
@@ -425,8 +455,13 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
     how = "weekly" if subscriber.frequency == Subscriber.Frequency.WEEKLY else "daily"
     reason = f"You get this {how} digest because you subscribed to {settings.EMAIL_FROM_NAME} as {subscriber.email}."
     follows = []
-    if interest and interest.topics:
-        follows.append(", ".join(t.name for t in interest.topics))
+    # The reader's topics, from their interest when the caller has one (a preview's
+    # may differ from what is saved), else as saved (prefetched when sending in bulk).
+    topic_names = [t.name for t in interest.topics] if interest else (
+        [t.name for t in subscriber.topics.all()] if subscriber.pk else []
+    )
+    if topic_names:
+        follows.append(", ".join(topic_names))
     if subscriber.keywords:
         follows.append("keywords " + ", ".join(f"“{k}”" for k in subscriber.keywords))
     if subscriber.authors:
@@ -477,8 +512,6 @@ def digest_context(
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple.
     With `signed` off, every personal link (footer, feedback) is a placeholder."""
-    if interest is None and subscriber.pk:
-        interest = Interest.from_subscriber(subscriber)
     groups = group_entries(entries, subscriber, signed=signed)
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
@@ -523,7 +556,20 @@ def digest_message(
         unsubscribe_url=context["links"]["one_click"],
         text_only=subscriber.email_format == Subscriber.Format.TEXT,
         message_id=message_id,
+        html_renderer=digest_html,
     )
+
+
+_pages = DigestPages(lambda context: render_html("digest", context))
+
+
+def digest_html(context: dict) -> str:
+    """The digest's HTML part, assembled from pieces learnt once per process; the same
+    page `render_html("digest", context)` makes (tests compare the two)."""
+    try:
+        return _pages.render(context)
+    except NeedsReference:
+        return render_html("digest", context)
 
 
 def view_token(digest: Digest) -> str:

@@ -21,12 +21,14 @@ def url(viewname: str, *args, **kwargs) -> str:
 
 
 def _add_globals(env: Environment) -> Environment:
+    from .digest_html import no_fragment
     from .tex import readable
 
     env.filters["readable"] = readable
     env.globals.update(
         {
             "url": url,
+            "fragment": no_fragment,
             "static": static,
             "absolute_url": absolute_url,
             "site_url": settings.SITE_URL,
