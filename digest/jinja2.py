@@ -48,10 +48,20 @@ def environment(**options) -> Environment:
     return _add_globals(Environment(**options))
 
 
+class _TextEnvironment(Environment):
+    def getattr(self, obj, attribute):
+        # `paper.title` on a dict: Jinja tries the attribute first and the key after a
+        # failed lookup, which was a sixth of a digest's text part. The contexts built
+        # for text parts are plain dicts whose keys never name a dict method.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def text_environment() -> Environment:
     """For plain-text bodies and subjects: same templates folder, no HTML escaping."""
-    env = Environment(
+    env = _TextEnvironment(
         loader=FileSystemLoader(str(settings.BASE_DIR / "templates")),
         autoescape=False,
         undefined=StrictUndefined,

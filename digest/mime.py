@@ -4,9 +4,10 @@ objects, re-encoding and re-folding it for every message (a quarter of a digest'
 `DirectMimeEmail` is an ordinary `EmailMultiAlternatives`: subject, body, alternatives
 and headers stay its fields, so backends that read them (django-anymail's ESP backends)
 work unchanged. Only `message()`, which the SMTP, outbox and locmem backends call, gives
-an object whose `as_bytes()` is the message written in one pass: bodies in UTF-8,
-quoted-printable (7-bit clean for any relay), a non-ASCII subject as RFC 2047 encoded
-words, header values refused when they hold a line break. Anything unusual (attachments,
+an object whose `as_bytes()` is the message written in one pass: bodies in UTF-8, 8bit
+as Django sends them (or quoted-printable: EMAIL_BODY_ENCODING; always for a line over
+998 bytes), a non-ASCII subject as RFC 2047 encoded words, header values refused when
+they hold a line break. Anything unusual (attachments,
 Cc, a non-ASCII address or header other than the subject, a line too long) is left to
 Django's own `message()`.
 """
@@ -73,19 +74,23 @@ class DirectMimeEmail(EmailMultiAlternatives):
         if any(len(name) + len(value) + 2 > _LINE_LIMIT or not value.isascii() for name, value in headers):
             return None
         if html is None:
+            encoding, body = _body(self.body)
             top = [("Content-Type", 'text/plain; charset="utf-8"'), ("MIME-Version", "1.0"),
-                   ("Content-Transfer-Encoding", "quoted-printable")]
-            return _header_block(top + headers) + b"\n" + _quoted_printable(self.body)
-        boundary = "=_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable text
+                   ("Content-Transfer-Encoding", encoding)]
+            return _header_block(top + headers) + b"\n" + body
+        (text_encoding, text), (html_encoding, html_body) = _body(self.body), _body(html)
+        boundary = "=_" + secrets.token_hex(16)
+        if boundary.encode("ascii") in text or boundary.encode("ascii") in html_body:
+            return None  # 128 random bits: never, but then Django picks one
         top = [("Content-Type", f'multipart/alternative; boundary="{boundary}"'), ("MIME-Version", "1.0")]
         delimiter = f"\n--{boundary}\n".encode("ascii")
-        part = b'Content-Type: text/%s; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
+        part = 'Content-Type: text/{}; charset="utf-8"\nContent-Transfer-Encoding: {}\n\n'
         return b"".join([
             _header_block(top + headers),
             delimiter[1:],
-            part % b"plain", _quoted_printable(self.body),
+            part.format("plain", text_encoding).encode("ascii"), text,
             delimiter,
-            part % b"html", _quoted_printable(html),
+            part.format("html", html_encoding).encode("ascii"), html_body,
             f"\n--{boundary}--\n".encode("ascii"),
         ])
 
@@ -175,5 +180,15 @@ def _header_block(headers: list[tuple[str, str]]) -> bytes:
     return "".join(f"{name}: {value}\n" for name, value in headers).encode("ascii")
 
 
-def _quoted_printable(text: str) -> bytes:
-    return binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+def _body(text: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, the encoded body) of a UTF-8 text part, lines ending
+    in "\\n" (a CR of its own, which no line break of ours is, is sent quoted-printable)."""
+    data = text.encode("utf-8")
+    if settings.EMAIL_BODY_ENCODING == "8bit" and b"\r" not in data and _LONG_LINE.match(data) is None:
+        return "8bit", data
+    return "quoted-printable", binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+
+
+# A line over RFC 5322's 998 characters: short lines are taken whole and never retried
+# (a possessive repeat), so the search reads the body once.
+_LONG_LINE = re.compile(rb"(?:[^\n]{0,998}\n)*+[^\n]{999}")
