@@ -33,7 +33,8 @@ from .emails import build_email, render_email, render_html
 from .jinja2 import text_environment
 from .matching import FEEDBACK_REASON, Interest, Match
 from .models import Digest, DigestItem, Paper, Topic
-from .tex import readable
+from .queries import id_ranges
+from .tex import readable, readable_start
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +95,14 @@ def batch_entries(digests: Sequence[Digest]) -> dict[int, list[Entry]]:
         for row in _item_rows(chunk):
             by_digest[row[0]].append(row)
     paper_ids = {row[1] for rows in by_digest.values() for row in rows}
-    papers = {p.pk: p for chunk in _chunks(list(paper_ids), 900) for p in Paper.objects.filter(pk__in=chunk).defer("embedding")}
+    papers = {
+        p.pk: p for chunk in _chunks(list(paper_ids), 900) for p in Paper.objects.filter(id_ranges(chunk)).defer("embedding")
+    }
     topics = {t.pk: t for t in Topic.objects.all()}
     entries: dict[int, list[Entry]] = {}
     for digest in digests:
         listed = []
+        subscriber = digest.subscriber
         for _, paper_id, rank, score, topic_id, matched in sorted(by_digest[digest.pk], key=lambda r: r[2]):
             paper = papers.get(paper_id)
             if paper is None or paper.is_hidden:
@@ -107,7 +111,7 @@ def batch_entries(digests: Sequence[Digest]) -> dict[int, list[Entry]]:
             reasons = _reasons(matched)
             listed.append(Entry(
                 paper, rank, score, topic.slug if topic else None, topic.name if topic else None,
-                reasons, _is_pick(paper, digest.subscriber, reasons),
+                reasons, _is_pick(paper, subscriber, reasons),
             ))
         entries[digest.pk] = listed
     return entries
@@ -117,7 +121,7 @@ def _item_rows(digest_ids: list[int]) -> list[tuple]:
     """(digest id, paper id, rank, score, topic id, matched as JSON text) of the digests'
     items. Read straight from the cursor: a send batch reads some 20 rows a digest, and
     Django's per-row conversion was most of the time loading a batch took."""
-    query = DigestItem.objects.filter(digest_id__in=digest_ids).values_list(
+    query = DigestItem.objects.filter(id_ranges(digest_ids, "digest__id")).order_by().values_list(
         "digest_id", "paper_id", "rank", "score", "topic_id", "matched"
     )
     sql, params = query.query.sql_with_params()
@@ -172,14 +176,25 @@ def title_link(paper: Paper) -> tuple[str, str]:
     if paper.arxiv_id:
         return paper.arxiv_url, paper.arxiv_url
     if paper.pk:
-        url = settings.SITE_URL + paper.get_absolute_url()
+        before, after = _paper_path()
+        url = f"{settings.SITE_URL}{before}{paper.pk}{after}"  # paper.get_absolute_url(), resolved once
         return url, url
     return arxiv_search_url(" ".join(readable(paper.title).split())), ""
 
 
-def paper_links(paper: Paper) -> list[dict[str, str]]:
+_ID_SLOT = 987654321
+
+
+@cache
+def _paper_path() -> tuple[str, str]:
+    before, after = reverse("digest:paper", args=[_ID_SLOT]).split(str(_ID_SLOT))
+    return before, after
+
+
+def paper_links(paper: Paper, title_url: str | None = None) -> list[dict[str, str]]:
     """The links beside the title that are known, labelled; never a dead or guessed one."""
-    title_url = title_link(paper)[0]
+    if title_url is None:
+        title_url = title_link(paper)[0]
     candidates = [
         ("PDF", paper.best_pdf_url),
         ("Code", paper.code_url),
@@ -328,21 +343,18 @@ class PaperCard:
     text_snippet: str
 
 
-# The text part's wrapping, as the template would do it (one compiled template each).
-_WRAP = {
-    "title": "{{ v|wordwrap(70, break_on_hyphens=False)|indent(2) }}",
-    "glance": "{{ v|wordwrap(66, break_on_hyphens=False)|indent(4) }}",
-    "why": "{{ v|wordwrap(68, break_on_hyphens=False)|indent(4) }}",
-}
-
-
-@cache
-def _wrapper(kind: str):
-    return text_environment().from_string(_WRAP[kind])
+# The text part's wrapping, as the template would write it: `v|wordwrap(width,
+# break_on_hyphens=False)|indent(indent)`, by the same two Jinja filters.
+_WRAP = {"title": (70, 2), "glance": (66, 4), "why": (68, 4)}
 
 
 def wrapped(text: str, kind: str = "title") -> str:
-    return _wrapper(kind).render(v=text) if text else ""
+    if not text:
+        return ""
+    width, indent = _WRAP[kind]
+    env = text_environment()
+    lines = env.call_filter("wordwrap", text, [width], {"break_on_hyphens": False})
+    return str(env.call_filter("indent", lines, [indent]))
 
 
 @lru_cache(maxsize=50_000)
@@ -368,7 +380,7 @@ def paper_card(paper: Paper) -> PaperCard:
     if card is not None:
         return card
     url, text_url = title_link(paper)
-    links = paper_links(paper)
+    links = paper_links(paper, url)
     meta = [{"kind": "link", **link} for link in links]
     if not text_url:
         meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
@@ -379,7 +391,7 @@ def paper_card(paper: Paper) -> PaperCard:
         url=url,
         text_url=text_url,
         authors=short_authors(paper.authors),
-        snippet=snippet(readable(paper.abstract)),
+        snippet=snippet(readable_start(paper.abstract, ABSTRACT_SNIPPET_CHARS + 1)),
         links=links,
         upvotes=paper.upvotes,
         meta=tuple(meta),
@@ -478,16 +490,17 @@ def digest_subject(entries: list[Entry]) -> str:
     return f"{title}{more} · {', '.join(tags)}"
 
 
-def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
+def footer_reason(subscriber: Subscriber, interest: Interest | None, topic_names: list[str] | None = None) -> str:
     """Why this reader gets this email, in their own terms (the footer says it)."""
     how = "weekly" if subscriber.frequency == Subscriber.Frequency.WEEKLY else "daily"
     reason = f"You get this {how} digest because you subscribed to {settings.EMAIL_FROM_NAME} as {subscriber.email}."
     follows = []
     # The reader's topics, from their interest when the caller has one (a preview's
-    # may differ from what is saved), else as saved (prefetched when sending in bulk).
-    topic_names = [t.name for t in interest.topics] if interest else (
-        [t.name for t in _topics(subscriber)] if subscriber.pk else []
-    )
+    # may differ from what is saved), else as saved (loaded for a whole send batch).
+    if interest:
+        topic_names = [t.name for t in interest.topics]
+    elif topic_names is None:
+        topic_names = [t.name for t in subscriber.topics.all()] if subscriber.pk else []
     if topic_names:
         follows.append(", ".join(topic_names))
     if subscriber.keywords:
@@ -497,13 +510,6 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
     if follows:
         reason += " You follow " + "; ".join(" ".join(f.split()) for f in follows) + "."
     return reason
-
-
-def _topics(subscriber: Subscriber):
-    # A send batch prefetches every reader's topics; reading the prefetched list directly
-    # skips building a queryset a digest (a tenth of a millisecond each).
-    prefetched = getattr(subscriber, "_prefetched_objects_cache", {}).get("topics")
-    return prefetched if prefetched is not None else subscriber.topics.all()
 
 
 def preheader(entries: list[Entry]) -> str:
@@ -544,6 +550,7 @@ def digest_context(
     links: dict[str, str] | None = None,
     match_count: int | None = None,
     signed: bool = True,
+    topic_names: list[str] | None = None,
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple.
     With `signed` off, every personal link (footer, feedback) is a placeholder."""
@@ -566,7 +573,7 @@ def digest_context(
         "preheader": preheader(entries),
         "view_url": view_url,
         "links": links,
-        "reason": footer_reason(subscriber, interest),
+        "reason": footer_reason(subscriber, interest, topic_names),
         "email": subscriber.email,
     }
 
@@ -580,9 +587,11 @@ def digest_message(
     view_url: str | None = None,
     message_id: str | None = None,
     match_count: int | None = None,
+    topic_names: list[str] | None = None,
 ) -> EmailMultiAlternatives:
     context = digest_context(
-        subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count
+        subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count,
+        topic_names=topic_names,
     )
     return build_email(
         "digest",
