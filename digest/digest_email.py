@@ -315,9 +315,9 @@ def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True, 
     from `feedback_base`, made once a digest)."""
     if base is None:
         base = feedback_base(subscriber, signed=signed)
-    if base is None or not paper.pk:
+    if base is None or not paper.id:
         return {}
-    page = base if not signed else f"{base}{paper.pk}/"
+    page = base if not signed else f"{base}{paper.id}/"
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
@@ -352,6 +352,8 @@ def wrapped(text: str, kind: str = "title") -> str:
     if not text:
         return ""
     width, indent = _WRAP[kind]
+    if len(text) <= width and text == " ".join(text.split()):
+        return text  # one short line: wrapping and indenting leave it as it is
     env = text_environment()
     lines = env.call_filter("wordwrap", text, [width], {"break_on_hyphens": False})
     return str(env.call_filter("indent", lines, [indent]))
@@ -375,8 +377,8 @@ def paper_card(paper: Paper) -> PaperCard:
     """The paper's card, worked out once per version of the paper (a curator's edit
     changes `updated_at`, hence the card)."""
     global paper_cards_built
-    key = (paper.pk, getattr(paper, "updated_at", None))
-    card = _paper_cards.get(key) if paper.pk else None
+    key = (paper.id, paper.updated_at)
+    card = _paper_cards.get(key) if key[0] else None
     if card is not None:
         return card
     url, text_url = title_link(paper)
@@ -480,13 +482,12 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def digest_subject(entries: list[Entry]) -> str:
-    """The top paper, how many more, and what they are about:
-    "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
-    ranked = sorted(entries, key=lambda e: e.rank)
-    title = shorten(paper_card(ranked[0].paper).title, SUBJECT_TITLE_CHARS)
-    more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
-    tags = list(dict.fromkeys(_why(tuple(e.reasons), e.featured, e.topic_name)[0] for e in ranked))[:SUBJECT_TAGS]
+def digest_subject(cards: list[dict]) -> str:
+    """The top paper, how many more, and what they are about, from the cards in rank
+    order: "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
+    title = shorten(cards[0]["title"], SUBJECT_TITLE_CHARS)
+    more = f" and {len(cards) - 1} more" if len(cards) > 1 else ""
+    tags = list(dict.fromkeys(card["tag"] for card in cards))[:SUBJECT_TAGS]
     return f"{title}{more} · {', '.join(tags)}"
 
 
@@ -512,9 +513,10 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None, topic_names
     return reason
 
 
-def preheader(entries: list[Entry]) -> str:
-    """The line inboxes show after the subject, which already names the top paper."""
-    titles = [paper_card(e.paper).title for e in sorted(entries, key=lambda e: e.rank)]
+def preheader(cards: list[dict]) -> str:
+    """The line inboxes show after the subject, which already names the top paper (the
+    cards in rank order)."""
+    titles = [card["title"] for card in cards]
     if not titles:
         return "Nothing new matched your interests in the latest listing."
     if len(titles) == 1:
@@ -558,6 +560,7 @@ def digest_context(
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
+    glance = [paper for group in groups for paper in group["papers"]]  # rank order
     return {
         "period": period,
         "date_long": f"{period:%A}, {period.day} {period:%B %Y}",
@@ -568,9 +571,9 @@ def digest_context(
         # None for a digest planned before matches were counted: then only what is in it.
         "match_count": max(match_count or 0, len(entries)),
         "groups": groups,
-        "glance": [paper for group in groups for paper in group["papers"]],
-        "subject": digest_subject(entries) if entries else "",
-        "preheader": preheader(entries),
+        "glance": glance,
+        "subject": digest_subject(glance) if glance else "",
+        "preheader": preheader(glance),
         "view_url": view_url,
         "links": links,
         "reason": footer_reason(subscriber, interest, topic_names),

@@ -68,5 +68,8 @@ def text_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # As Django's backend does for the HTML environment: checking every template
+        # file's time on every render is for development.
+        auto_reload=settings.DEBUG,
     )
     return _add_globals(env)
