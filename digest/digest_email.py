@@ -9,9 +9,9 @@ and the browser page. The message itself is built by `digest.emails.build_email`
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +58,7 @@ class Entry:
     featured: bool
 
     @classmethod
-    def from_match(cls, match: Match, rank: int) -> "Entry":
+    def from_match(cls, match: Match, rank: int) -> Entry:
         topic = match.topic
         return cls(
             match.paper, rank, match.score, topic.slug if topic else None, topic.name if topic else None,
@@ -66,7 +66,7 @@ class Entry:
         )
 
     @classmethod
-    def from_item(cls, item: DigestItem, subscriber: Subscriber) -> "Entry":
+    def from_item(cls, item: DigestItem, subscriber: Subscriber) -> Entry:
         topic = item.topic
         reasons = list(item.matched or ())
         return cls(
@@ -96,7 +96,9 @@ def batch_entries(digests: Sequence[Digest]) -> dict[int, list[Entry]]:
             by_digest[row[0]].append(row)
     paper_ids = {row[1] for rows in by_digest.values() for row in rows}
     papers = {
-        p.pk: p for chunk in _chunks(list(paper_ids), 900) for p in Paper.objects.filter(id_ranges(chunk)).defer("embedding")
+        p.pk: p
+        for chunk in _chunks(list(paper_ids), 900)
+        for p in Paper.objects.filter(id_ranges(chunk)).defer("embedding")
     }
     topics = {t.pk: t for t in Topic.objects.all()}
     entries: dict[int, list[Entry]] = {}
@@ -310,7 +312,9 @@ def feedback_base(subscriber: Subscriber, *, signed: bool = True) -> str | None:
     return f"{settings.SITE_URL}{before}{make_digest_feedback_token(subscriber)}{after}"
 
 
-def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True, base: str | None = None) -> dict[str, str]:
+def feedback_urls(
+    subscriber: Subscriber, paper: Paper, *, signed: bool = True, base: str | None = None
+) -> dict[str, str]:
     """The paper's "more like this" / "less like this" links for this reader (`base`
     from `feedback_base`, made once a digest)."""
     if base is None:
@@ -387,7 +391,8 @@ def paper_card(paper: Paper) -> PaperCard:
     if not text_url:
         meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
     if paper.upvotes > 0:
-        meta.append({"kind": "upvotes", "label": f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}", "url": ""})
+        label = f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}"
+        meta.append({"kind": "upvotes", "label": label, "url": ""})
     card = PaperCard(
         title=" ".join(readable(paper.title).split()),
         url=url,
@@ -411,7 +416,9 @@ def paper_card(paper: Paper) -> PaperCard:
 
 
 @lru_cache(maxsize=20_000)
-def _why(reasons: tuple[str, ...], featured: bool, topic_name: str | None) -> tuple[str, list[dict[str, str]], str, str]:
+def _why(
+    reasons: tuple[str, ...], featured: bool, topic_name: str | None
+) -> tuple[str, list[dict[str, str]], str, str]:
     """(tag, why-line parts, why-line text, its wrapped text-part lines): the same few
     reasons recur across a run's digests."""
     entry = Entry(None, 0, 0.0, None, topic_name, list(reasons), featured)  # type: ignore[arg-type]
@@ -421,7 +428,9 @@ def _why(reasons: tuple[str, ...], featured: bool, topic_name: str | None) -> tu
     return tag, why, text, wrapped(text, "why")
 
 
-def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True, feedback_base: str | None = None) -> dict:
+def _card(
+    entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True, feedback_base: str | None = None
+) -> dict:
     paper = entry.paper
     card = paper_card(paper)
     _, why, why_line, text_why = _why(tuple(entry.reasons), entry.featured, entry.topic_name)

@@ -61,7 +61,7 @@ class _SlotNumber(int):
 
     slot: str
 
-    def __new__(cls, value: int, slot: str) -> "_SlotNumber":
+    def __new__(cls, value: int, slot: str) -> _SlotNumber:
         number = super().__new__(cls, value)
         number.slot = slot
         return number
@@ -202,7 +202,7 @@ class DigestPages:
             raise RuntimeError(f"digest.html's fragment marks do not match the digest's parts: {kinds}")
         if len(self._pieces) + len(pieces) > self.PIECES_KEPT:
             self._pieces.clear()
-        for (key, _), (start, text) in zip(pieces, texts):
+        for (key, _), (start, text) in zip(pieces, texts, strict=True):
             if key not in self._pieces:
                 self._pieces[key] = _compile(page, start, text)
 

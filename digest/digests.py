@@ -56,8 +56,8 @@ from .emails import is_transient, render_email, send_email, sender_domain
 from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
-from .queries import id_ranges
 from .picks import match_with_picks
+from .queries import id_ranges
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import smtplib
 import socket
-from email.utils import formataddr, make_msgid
 from collections.abc import Callable
+from email.utils import formataddr, make_msgid
 from functools import cache
 from typing import Any
 

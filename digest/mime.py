@@ -56,7 +56,10 @@ class DirectMimeEmail(EmailMultiAlternatives):
         if self.content_subtype != "plain":
             return None
         header_names = {name.lower() for name in self.extra_headers}
-        headers = [("Subject", _unstructured(self.subject)), ("From", _from_header(self.extra_headers.get("From", self.from_email)))]
+        headers = [
+            ("Subject", _unstructured(self.subject)),
+            ("From", _from_header(self.extra_headers.get("From", self.from_email))),
+        ]
         if self.to:
             headers.append(("To", ", ".join(_address(str(a)) for a in self.to)))
         if "date" not in header_names:

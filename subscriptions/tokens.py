@@ -131,7 +131,8 @@ def make_digest_feedback_token(subscriber: Subscriber) -> str:
     """One token for all the "more / less like this" links of a digest: the paper's id
     follows it in the link, and is accepted only for a paper that was sent to this
     subscriber (the view checks). One signature a digest instead of one a paper."""
-    return signing.dumps([subscriber.pk, secret_fingerprint(subscriber, "digest_feedback")], salt=_salt("digest_feedback"))
+    payload = [subscriber.pk, secret_fingerprint(subscriber, "digest_feedback")]
+    return signing.dumps(payload, salt=_salt("digest_feedback"))
 
 
 def read_digest_feedback_token(token: str, max_age: timedelta | None = None) -> Subscriber:

@@ -50,7 +50,8 @@ def scenarios(papers: list[Paper]) -> dict[str, tuple[Subscriber, list[Entry], d
     mixed = [
         entry(featured, 1, reasons=["editor's pick"], featured=True),
         entry(plain, 2, topic_=quant, reasons=["keyword 'x' in title", "author Grace Hopper"]),
-        entry(nasty, 3, topic_=quant, reasons=[f"keyword '{NASTY}' in title", "'x' → topic Quantization: quantization"]),
+        entry(nasty, 3, topic_=quant,
+              reasons=[f"keyword '{NASTY}' in title", "'x' → topic Quantization: quantization"]),
         entry(many, 4, topic_=odd, reasons=["close in meaning to 'x'"]),
         entry(by_author, 5, reasons=["author Grace Hopper"]),
         entry(nasty, 6, reasons=[f"keyword '{NASTY}' in abstract", 'like papers you marked "more like this"']),
@@ -95,7 +96,8 @@ def test_a_digest_of_known_shapes_is_assembled_without_rendering_the_template(va
     before = digest_email._pages.skeletons_rendered
 
     for n in range(5):
-        other = subscriber(f"other{n}@example.org", keywords=[NASTY, "x"], authors=["Grace Hopper"], include_featured=True)
+        other = subscriber(f"other{n}@example.org", keywords=[NASTY, "x"], authors=["Grace Hopper"],
+                           include_featured=True)
         message = digest_message(other, LISTING_DAY, entries)
         assert f"other{n}@example.org" in message.alternatives[0][0]
 
