@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,17 +21,22 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
+from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from subscriptions.models import Subscriber
-from subscriptions.tokens import make_feedback_token, secret_fingerprint, subscriber_links
+from subscriptions.tokens import make_digest_feedback_token, secret_fingerprint, subscriber_links
 
-from .emails import build_email, render_email
+from .digest_html import DigestPages, NeedsReference
+from .emails import build_email, render_email, render_html
 from .jinja2 import text_environment
 from .matching import FEEDBACK_REASON, Interest, Match
 from .models import Digest, DigestItem, Paper, Topic
-from .tex import readable
+from .queries import id_ranges
+from .tex import readable, readable_start
+
+logger = logging.getLogger(__name__)
 
 # About two lines of a desktop card; the full abstract is one tap away (the title).
 ABSTRACT_SNIPPET_CHARS = 150
@@ -51,7 +58,7 @@ class Entry:
     featured: bool
 
     @classmethod
-    def from_match(cls, match: Match, rank: int) -> "Entry":
+    def from_match(cls, match: Match, rank: int) -> Entry:
         topic = match.topic
         return cls(
             match.paper, rank, match.score, topic.slug if topic else None, topic.name if topic else None,
@@ -59,7 +66,7 @@ class Entry:
         )
 
     @classmethod
-    def from_item(cls, item: DigestItem, subscriber: Subscriber) -> "Entry":
+    def from_item(cls, item: DigestItem, subscriber: Subscriber) -> Entry:
         topic = item.topic
         reasons = list(item.matched or ())
         return cls(
@@ -83,32 +90,58 @@ def digest_entries(digest: Digest) -> list[Entry]:
 def batch_entries(digests: Sequence[Digest]) -> dict[int, list[Entry]]:
     """`digest_entries` of many digests in three queries, whatever their number: items as
     plain rows, each paper and topic loaded once however many digests name it."""
-    by_digest: dict[int, list[dict]] = {d.pk: [] for d in digests}
+    by_digest: dict[int, list[tuple]] = {d.pk: [] for d in digests}
     for chunk in _chunks(list(by_digest), 900):
-        # No ordering (sorted below): the model's default orders by the digest's period,
-        # a join and a sort over the whole ledger that made this the batch's slowest query.
-        for row in DigestItem.objects.filter(digest_id__in=chunk).order_by().values(
-            "digest_id", "paper_id", "rank", "score", "topic_id", "matched"
-        ):
-            by_digest[row["digest_id"]].append(row)
-    paper_ids = {row["paper_id"] for rows in by_digest.values() for row in rows}
-    papers = {p.pk: p for chunk in _chunks(list(paper_ids), 900) for p in Paper.objects.filter(pk__in=chunk).defer("embedding")}
+        for row in _item_rows(chunk):
+            by_digest[row[0]].append(row)
+    paper_ids = {row[1] for rows in by_digest.values() for row in rows}
+    papers = {
+        p.pk: p
+        for chunk in _chunks(list(paper_ids), 900)
+        for p in Paper.objects.filter(id_ranges(chunk)).defer("embedding")
+    }
     topics = {t.pk: t for t in Topic.objects.all()}
     entries: dict[int, list[Entry]] = {}
     for digest in digests:
         listed = []
-        for row in sorted(by_digest[digest.pk], key=lambda r: r["rank"]):
-            paper = papers.get(row["paper_id"])
+        subscriber = digest.subscriber
+        for _, paper_id, rank, score, topic_id, matched in sorted(by_digest[digest.pk], key=lambda r: r[2]):
+            paper = papers.get(paper_id)
             if paper is None or paper.is_hidden:
                 continue
-            topic = topics.get(row["topic_id"])
-            reasons = list(row["matched"] or ())
+            topic = topics.get(topic_id)
+            reasons = _reasons(matched)
             listed.append(Entry(
-                paper, row["rank"], row["score"], topic.slug if topic else None, topic.name if topic else None,
-                reasons, _is_pick(paper, digest.subscriber, reasons),
+                paper, rank, score, topic.slug if topic else None, topic.name if topic else None,
+                reasons, _is_pick(paper, subscriber, reasons),
             ))
         entries[digest.pk] = listed
     return entries
+
+
+def _item_rows(digest_ids: list[int]) -> list[tuple]:
+    """(digest id, paper id, rank, score, topic id, matched as JSON text) of the digests'
+    items. Read straight from the cursor: a send batch reads some 20 rows a digest, and
+    Django's per-row conversion was most of the time loading a batch took."""
+    query = DigestItem.objects.filter(id_ranges(digest_ids, "digest__id")).order_by().values_list(
+        "digest_id", "paper_id", "rank", "score", "topic_id", "matched"
+    )
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@lru_cache(maxsize=20_000)
+def _parsed_reasons(matched: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(matched) or ()) if matched else ()
+
+
+def _reasons(matched) -> list[str]:
+    # The same few why-lines recur across a run's items: each is parsed once.
+    if matched is None or isinstance(matched, str):
+        return list(_parsed_reasons(matched))
+    return list(matched)
 
 
 def _chunks(items: list, size: int):
@@ -145,14 +178,25 @@ def title_link(paper: Paper) -> tuple[str, str]:
     if paper.arxiv_id:
         return paper.arxiv_url, paper.arxiv_url
     if paper.pk:
-        url = settings.SITE_URL + paper.get_absolute_url()
+        before, after = _paper_path()
+        url = f"{settings.SITE_URL}{before}{paper.pk}{after}"  # paper.get_absolute_url(), resolved once
         return url, url
     return arxiv_search_url(" ".join(readable(paper.title).split())), ""
 
 
-def paper_links(paper: Paper) -> list[dict[str, str]]:
+_ID_SLOT = 987654321
+
+
+@cache
+def _paper_path() -> tuple[str, str]:
+    before, after = reverse("digest:paper", args=[_ID_SLOT]).split(str(_ID_SLOT))
+    return before, after
+
+
+def paper_links(paper: Paper, title_url: str | None = None) -> list[dict[str, str]]:
     """The links beside the title that are known, labelled; never a dead or guessed one."""
-    title_url = title_link(paper)[0]
+    if title_url is None:
+        title_url = title_link(paper)[0]
     candidates = [
         ("PDF", paper.best_pdf_url),
         ("Code", paper.code_url),
@@ -245,27 +289,39 @@ def why_text(parts: list[dict[str, str]]) -> str:
 _TOKEN_SLOT = "0token0"
 
 
-def _feedback_page(token: str) -> str:
+@cache
+def _feedback_path() -> tuple[str, str]:
     # Resolved once per process and filled in per paper: twenty reverse() calls a digest
     # were a tenth of its cost. Signed tokens hold only URL-safe characters.
-    return settings.SITE_URL + _feedback_path().replace(_TOKEN_SLOT, token)
+    path = reverse("subscriptions:digest_feedback", args=[_TOKEN_SLOT, 1])
+    before, after = path.split(_TOKEN_SLOT)
+    assert after == "/1/", path
+    return before, "/"
 
 
-@cache
-def _feedback_path() -> str:
-    return reverse("subscriptions:paper_feedback", args=[_TOKEN_SLOT])
-
-
-def feedback_urls(subscriber: Subscriber, paper: Paper, *, signed: bool = True) -> dict[str, str]:
-    """The paper's "more like this" / "less like this" links for this reader (none for an
-    ad-hoc preview, which has no reader to record them for; placeholders when not
-    `signed`: a curator's preview of a real reader's email must not carry working links)."""
-    if not subscriber.pk or not paper.pk:
-        return {}
+def feedback_base(subscriber: Subscriber, *, signed: bool = True) -> str | None:
+    """The start of this digest's "more / less like this" links, which the paper's id
+    ends: one signed token a digest. None for an ad-hoc preview (no reader to record
+    them for); a placeholder when not `signed` (a curator's preview of a real reader's
+    email must not carry working links)."""
+    if not subscriber.pk:
+        return None
     if not signed:
-        page = f"{settings.SITE_URL}/feedback/preview/"
-        return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
-    page = _feedback_page(make_feedback_token(subscriber, paper.pk))
+        return f"{settings.SITE_URL}/feedback/preview/"
+    before, after = _feedback_path()
+    return f"{settings.SITE_URL}{before}{make_digest_feedback_token(subscriber)}{after}"
+
+
+def feedback_urls(
+    subscriber: Subscriber, paper: Paper, *, signed: bool = True, base: str | None = None
+) -> dict[str, str]:
+    """The paper's "more like this" / "less like this" links for this reader (`base`
+    from `feedback_base`, made once a digest)."""
+    if base is None:
+        base = feedback_base(subscriber, signed=signed)
+    if base is None or not paper.id:
+        return {}
+    page = base if not signed else f"{base}{paper.id}/"
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
@@ -283,26 +339,28 @@ class PaperCard:
     snippet: str
     links: list[dict[str, str]]
     upvotes: int
+    # The start of the line under the abstract: the links and upvotes, the same for all.
+    meta: tuple[dict[str, str], ...]
     # The text part's wrapped lines of title, authors and snippet (wrapping is costly).
     text_title: str
     text_authors: str
     text_snippet: str
 
 
-# The text part's wrapping, as the template would do it (one compiled template each).
-_WRAP = {
-    "title": "{{ v|wordwrap(70, break_on_hyphens=False)|indent(2) }}",
-    "glance": "{{ v|wordwrap(66, break_on_hyphens=False)|indent(4) }}",
-}
-
-
-@cache
-def _wrapper(kind: str):
-    return text_environment().from_string(_WRAP[kind])
+# The text part's wrapping, as the template would write it: `v|wordwrap(width,
+# break_on_hyphens=False)|indent(indent)`, by the same two Jinja filters.
+_WRAP = {"title": (70, 2), "glance": (66, 4), "why": (68, 4)}
 
 
 def wrapped(text: str, kind: str = "title") -> str:
-    return _wrapper(kind).render(v=text) if text else ""
+    if not text:
+        return ""
+    width, indent = _WRAP[kind]
+    if len(text) <= width and text == " ".join(text.split()):
+        return text  # one short line: wrapping and indenting leave it as it is
+    env = text_environment()
+    lines = env.call_filter("wordwrap", text, [width], {"break_on_hyphens": False})
+    return str(env.call_filter("indent", lines, [indent]))
 
 
 @lru_cache(maxsize=50_000)
@@ -323,19 +381,27 @@ def paper_card(paper: Paper) -> PaperCard:
     """The paper's card, worked out once per version of the paper (a curator's edit
     changes `updated_at`, hence the card)."""
     global paper_cards_built
-    key = (paper.pk, getattr(paper, "updated_at", None))
-    card = _paper_cards.get(key) if paper.pk else None
+    key = (paper.id, paper.updated_at)
+    card = _paper_cards.get(key) if key[0] else None
     if card is not None:
         return card
     url, text_url = title_link(paper)
+    links = paper_links(paper, url)
+    meta = [{"kind": "link", **link} for link in links]
+    if not text_url:
+        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": url})
+    if paper.upvotes > 0:
+        label = f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}"
+        meta.append({"kind": "upvotes", "label": label, "url": ""})
     card = PaperCard(
         title=" ".join(readable(paper.title).split()),
         url=url,
         text_url=text_url,
         authors=short_authors(paper.authors),
-        snippet=snippet(readable(paper.abstract)),
-        links=paper_links(paper),
+        snippet=snippet(readable_start(paper.abstract, ABSTRACT_SNIPPET_CHARS + 1)),
+        links=links,
         upvotes=paper.upvotes,
+        meta=tuple(meta),
         text_title="", text_authors="", text_snippet="",
     )
     card = dataclasses.replace(
@@ -349,17 +415,28 @@ def paper_card(paper: Paper) -> PaperCard:
     return card
 
 
-def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -> dict:
+@lru_cache(maxsize=20_000)
+def _why(
+    reasons: tuple[str, ...], featured: bool, topic_name: str | None
+) -> tuple[str, list[dict[str, str]], str, str]:
+    """(tag, why-line parts, why-line text, its wrapped text-part lines): the same few
+    reasons recur across a run's digests."""
+    entry = Entry(None, 0, 0.0, None, topic_name, list(reasons), featured)  # type: ignore[arg-type]
+    tag = entry_tag(entry)
+    why = why_parts(entry, tag)
+    text = why_text(why)
+    return tag, why, text, wrapped(text, "why")
+
+
+def _card(
+    entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True, feedback_base: str | None = None
+) -> dict:
     paper = entry.paper
     card = paper_card(paper)
-    why = why_parts(entry, tag)
-    feedback = feedback_urls(subscriber, paper, signed=signed)
+    _, why, why_line, text_why = _why(tuple(entry.reasons), entry.featured, entry.topic_name)
+    feedback = feedback_urls(subscriber, paper, signed=signed, base=feedback_base)
     # One line under the abstract: links, upvotes, then the reader's feedback.
-    meta = [{"kind": "link", **link} for link in card.links]
-    if not card.text_url:
-        meta.insert(0, {"kind": "link", "label": "Find on arXiv", "url": card.url})
-    if card.upvotes > 0:
-        meta.append({"kind": "upvotes", "label": f"▲ {card.upvotes} upvote{'s' if card.upvotes != 1 else ''}", "url": ""})
+    meta = list(card.meta)
     if feedback:
         meta += [
             {"kind": "feedback", "label": "More like this", "url": feedback["more"]},
@@ -382,7 +459,8 @@ def _card(entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True) -
         "links": card.links,
         "upvotes": card.upvotes,
         "why": why,
-        "why_text": why_text(why),
+        "why_text": why_line,
+        "text_why": text_why,
     }
 
 
@@ -390,12 +468,13 @@ def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool 
     """The cards in rank order, each once; consecutive papers with the same tag share a
     heading. A heading never pulls a lower-ranked paper ahead of a better one."""
     groups: list[dict] = []
+    base = feedback_base(subscriber, signed=signed) if entries else None
     for entry in sorted(entries, key=lambda e: e.rank):
-        tag = entry_tag(entry)
+        tag = _why(tuple(entry.reasons), entry.featured, entry.topic_name)[0]
         if not groups or groups[-1]["tag"] != tag:
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
-        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed))
+        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed, base))
     return groups
 
 
@@ -412,23 +491,28 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def digest_subject(entries: list[Entry]) -> str:
-    """The top paper, how many more, and what they are about:
-    "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
-    ranked = sorted(entries, key=lambda e: e.rank)
-    title = shorten(paper_card(ranked[0].paper).title, SUBJECT_TITLE_CHARS)
-    more = f" and {len(ranked) - 1} more" if len(ranked) > 1 else ""
-    tags = list(dict.fromkeys(entry_tag(e) for e in ranked))[:SUBJECT_TAGS]
+def digest_subject(cards: list[dict]) -> str:
+    """The top paper, how many more, and what they are about, from the cards in rank
+    order: "Scaling test-time compute… and 9 more · Reasoning, LLMs"."""
+    title = shorten(cards[0]["title"], SUBJECT_TITLE_CHARS)
+    more = f" and {len(cards) - 1} more" if len(cards) > 1 else ""
+    tags = list(dict.fromkeys(card["tag"] for card in cards))[:SUBJECT_TAGS]
     return f"{title}{more} · {', '.join(tags)}"
 
 
-def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
+def footer_reason(subscriber: Subscriber, interest: Interest | None, topic_names: list[str] | None = None) -> str:
     """Why this reader gets this email, in their own terms (the footer says it)."""
     how = "weekly" if subscriber.frequency == Subscriber.Frequency.WEEKLY else "daily"
     reason = f"You get this {how} digest because you subscribed to {settings.EMAIL_FROM_NAME} as {subscriber.email}."
     follows = []
-    if interest and interest.topics:
-        follows.append(", ".join(t.name for t in interest.topics))
+    # The reader's topics, from their interest when the caller has one (a preview's
+    # may differ from what is saved), else as saved (loaded for a whole send batch).
+    if interest:
+        topic_names = [t.name for t in interest.topics]
+    elif topic_names is None:
+        topic_names = [t.name for t in subscriber.topics.all()] if subscriber.pk else []
+    if topic_names:
+        follows.append(", ".join(topic_names))
     if subscriber.keywords:
         follows.append("keywords " + ", ".join(f"“{k}”" for k in subscriber.keywords))
     if subscriber.authors:
@@ -438,9 +522,10 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None) -> str:
     return reason
 
 
-def preheader(entries: list[Entry]) -> str:
-    """The line inboxes show after the subject, which already names the top paper."""
-    titles = [paper_card(e.paper).title for e in sorted(entries, key=lambda e: e.rank)]
+def preheader(cards: list[dict]) -> str:
+    """The line inboxes show after the subject, which already names the top paper (the
+    cards in rank order)."""
+    titles = [card["title"] for card in cards]
     if not titles:
         return "Nothing new matched your interests in the latest listing."
     if len(titles) == 1:
@@ -476,15 +561,15 @@ def digest_context(
     links: dict[str, str] | None = None,
     match_count: int | None = None,
     signed: bool = True,
+    topic_names: list[str] | None = None,
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple.
     With `signed` off, every personal link (footer, feedback) is a placeholder."""
-    if interest is None and subscriber.pk:
-        interest = Interest.from_subscriber(subscriber)
     groups = group_entries(entries, subscriber, signed=signed)
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
+    glance = [paper for group in groups for paper in group["papers"]]  # rank order
     return {
         "period": period,
         "date_long": f"{period:%A}, {period.day} {period:%B %Y}",
@@ -495,12 +580,12 @@ def digest_context(
         # None for a digest planned before matches were counted: then only what is in it.
         "match_count": max(match_count or 0, len(entries)),
         "groups": groups,
-        "glance": [paper for group in groups for paper in group["papers"]],
-        "subject": digest_subject(entries) if entries else "",
-        "preheader": preheader(entries),
+        "glance": glance,
+        "subject": digest_subject(glance) if glance else "",
+        "preheader": preheader(glance),
         "view_url": view_url,
         "links": links,
-        "reason": footer_reason(subscriber, interest),
+        "reason": footer_reason(subscriber, interest, topic_names),
         "email": subscriber.email,
     }
 
@@ -514,9 +599,11 @@ def digest_message(
     view_url: str | None = None,
     message_id: str | None = None,
     match_count: int | None = None,
+    topic_names: list[str] | None = None,
 ) -> EmailMultiAlternatives:
     context = digest_context(
-        subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count
+        subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count,
+        topic_names=topic_names,
     )
     return build_email(
         "digest",
@@ -525,7 +612,24 @@ def digest_message(
         unsubscribe_url=context["links"]["one_click"],
         text_only=subscriber.email_format == Subscriber.Format.TEXT,
         message_id=message_id,
+        html_renderer=digest_html,
     )
+
+
+_pages = DigestPages(lambda context: render_html("digest", context))
+
+
+def digest_html(context: dict) -> str:
+    """The digest's HTML part, assembled from pieces learnt once per process; the same
+    page `render_html("digest", context)` makes (tests compare the two)."""
+    try:
+        return _pages.render(context)
+    except NeedsReference:
+        return render_html("digest", context)
+    except Exception:
+        # A fault in the fast path must not cost the reader their digest.
+        logger.exception("digest HTML pieces failed; rendered the whole page instead")
+        return render_html("digest", context)
 
 
 def view_token(digest: Digest) -> str:
@@ -534,7 +638,15 @@ def view_token(digest: Digest) -> str:
 
 
 def view_digest_url(digest: Digest) -> str:
-    return settings.SITE_URL + reverse("digest:view", args=[view_token(digest)])
+    before, after = _view_path()
+    return f"{settings.SITE_URL}{before}{view_token(digest)}{after}"
+
+
+@cache
+def _view_path() -> tuple[str, str]:
+    # Resolved once per process, like the feedback links' path.
+    before, after = reverse("digest:view", args=[_TOKEN_SLOT]).split(_TOKEN_SLOT)
+    return before, after
 
 
 def read_view_token(token: str) -> Digest | None:

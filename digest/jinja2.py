@@ -21,12 +21,14 @@ def url(viewname: str, *args, **kwargs) -> str:
 
 
 def _add_globals(env: Environment) -> Environment:
+    from .digest_html import no_fragment
     from .tex import readable
 
     env.filters["readable"] = readable
     env.globals.update(
         {
             "url": url,
+            "fragment": no_fragment,
             "static": static,
             "absolute_url": absolute_url,
             "site_url": settings.SITE_URL,
@@ -46,15 +48,28 @@ def environment(**options) -> Environment:
     return _add_globals(Environment(**options))
 
 
+class _TextEnvironment(Environment):
+    def getattr(self, obj, attribute):
+        # `paper.title` on a dict: Jinja tries the attribute first and the key after a
+        # failed lookup, which was a sixth of a digest's text part. The contexts built
+        # for text parts are plain dicts whose keys never name a dict method.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def text_environment() -> Environment:
     """For plain-text bodies and subjects: same templates folder, no HTML escaping."""
-    env = Environment(
+    env = _TextEnvironment(
         loader=FileSystemLoader(str(settings.BASE_DIR / "templates")),
         autoescape=False,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # As Django's backend does for the HTML environment: checking every template
+        # file's time on every render is for development.
+        auto_reload=settings.DEBUG,
     )
     return _add_globals(env)

@@ -90,3 +90,46 @@ def readable(text: str) -> str:
         return text
     # "~" is a non-breaking space in LaTeX; the templates wrap and collapse spaces.
     return shown.replace("\xa0", " ")
+
+
+# A cut of the source where LaTeX has nothing open: outside math, every brace closed, no
+# environment begun, and not right after a command (which would take the next word as
+# its argument). What comes before such a cut reads the same with or without the rest.
+_COMMAND_AT_END = re.compile(r"\\[A-Za-z]+\s*$")
+
+
+def readable_start(text: str, at_least: int) -> str:
+    """The start of `readable(text)`, at least `at_least` characters of it (all of it when
+    shorter), converting only as much of the source as that takes: a card shows the first
+    150 characters of an abstract, and converting the whole was most of a card's cost."""
+    if not text or not any(c in text for c in "\\$~"):
+        return text
+    cut = _safe_cut(text, 3 * at_least)
+    if cut is not None:
+        try:
+            shown = _converter.latex_to_text(_to_latex(text[:cut])).replace("\xa0", " ")
+        except Exception:
+            shown = ""
+        if len(" ".join(shown.split())) > at_least:
+            return shown
+    return readable(text)
+
+
+def _safe_cut(text: str, after: int) -> int | None:
+    if len(text) <= after or "\\begin" in text:
+        return None
+    spans = [match.span() for match in _MATH.finditer(text)]
+    depth = 0
+    for n, char in enumerate(text):
+        escaped = n > 0 and text[n - 1] == "\\"
+        if char == "{" and not escaped:
+            depth += 1
+        elif char == "}" and not escaped:
+            depth -= 1
+        elif (
+            n >= after and char.isspace() and depth == 0
+            and not any(start < n < end for start, end in spans)
+            and not _COMMAND_AT_END.search(text, max(0, n - 80), n)
+        ):
+            return n
+    return None

@@ -15,21 +15,34 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from digest.models import Paper
+from digest.models import Digest, DigestItem, Paper
 
 from . import feedback
 from .models import Subscriber, Vote
-from .tokens import BadToken, read_feedback_token
+from .tokens import BadToken, read_digest_feedback_token, read_feedback_token
 from .views import POST_CEILING, bad_link, page, with_manage_token
 
 NOTED: dict[int | None, str] = {Vote.Value.MORE: "more like this", Vote.Value.LESS: "less like this"}
 
 
-def _read(token: str) -> tuple[Subscriber, Paper] | None:
+# A digest that may have reached the reader: its papers are theirs to rate.
+DELIVERED = (Digest.Status.SENDING, Digest.Status.SENT, Digest.Status.UNCERTAIN)
+
+
+def _read(token: str, paper_id: int | None) -> tuple[Subscriber, Paper] | None:
+    """The reader and paper of a link: a digest's token with the paper's id after it
+    (the paper must have been sent to that reader), or an older per-paper token."""
+    max_age = dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
     try:
-        subscriber, paper_id = read_feedback_token(
-            token, max_age=dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
-        )
+        if paper_id is None:
+            subscriber, paper_id = read_feedback_token(token, max_age=max_age)
+        else:
+            subscriber = read_digest_feedback_token(token, max_age=max_age)
+            sent = DigestItem.objects.filter(
+                digest__subscriber=subscriber, digest__status__in=DELIVERED, paper_id=paper_id
+            )
+            if not sent.exists():
+                return None
     except BadToken:
         return None
     paper = Paper.objects.filter(pk=paper_id, is_hidden=False).first()
@@ -41,8 +54,8 @@ def _read(token: str) -> tuple[Subscriber, Paper] | None:
 @require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate=POST_CEILING, method="POST")
 @page(private=True)
-def paper_feedback(request: HttpRequest, token: str) -> HttpResponse:
-    found = _read(token)
+def paper_feedback(request: HttpRequest, token: str, paper_id: int | None = None) -> HttpResponse:
+    found = _read(token, paper_id)
     if found is None:
         return bad_link(request, "feedback")
     subscriber, paper = found
@@ -77,7 +90,8 @@ def _render(
     selected = asked if asked in feedback.CHOICES else previous or "more"
     context = {
         "paper": paper,
-        "token": token,
+        # The form posts back to the link it came from, whichever of the two kinds.
+        "action": request.path,
         "selected": selected,
         "current": NOTED.get(current, ""),
         "just_noted": request.GET.get("noted") == "1" and current is not None,

@@ -16,7 +16,9 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import Subscriber
 
-PURPOSES = frozenset({"confirm", "manage", "unsubscribe", "view_digest", "email_change", "feedback"})
+PURPOSES = frozenset(
+    {"confirm", "manage", "unsubscribe", "view_digest", "email_change", "feedback", "digest_feedback"}
+)
 
 
 class BadToken(Exception):
@@ -106,7 +108,8 @@ def read_email_change_token(token: str, max_age: timedelta | None = None) -> Sub
 
 def make_feedback_token(subscriber: Subscriber, paper_id: int) -> str:
     """A token that lets its holder say "more / less like this" about one paper for one
-    subscriber, and nothing else (it grants no view of their preferences)."""
+    subscriber, and nothing else (it grants no view of their preferences). Digests sent
+    before one token per digest (`make_digest_feedback_token`) carry these."""
     payload = [subscriber.pk, secret_fingerprint(subscriber, "feedback"), paper_id]
     return signing.dumps(payload, salt=_salt("feedback"), compress=True)
 
@@ -122,3 +125,16 @@ def read_feedback_token(token: str, max_age: timedelta | None = None) -> tuple[S
     if subscriber is None or not constant_time_compare(fingerprint, secret_fingerprint(subscriber, "feedback")):
         raise BadToken("invalid feedback link")
     return subscriber, paper_id
+
+
+def make_digest_feedback_token(subscriber: Subscriber) -> str:
+    """One token for all the "more / less like this" links of a digest: the paper's id
+    follows it in the link, and is accepted only for a paper that was sent to this
+    subscriber (the view checks). One signature a digest instead of one a paper."""
+    payload = [subscriber.pk, secret_fingerprint(subscriber, "digest_feedback")]
+    return signing.dumps(payload, salt=_salt("digest_feedback"))
+
+
+def read_digest_feedback_token(token: str, max_age: timedelta | None = None) -> Subscriber:
+    """The subscriber of a digest's feedback token; BadToken for anything else."""
+    return read_token(token, "digest_feedback", max_age=max_age)

@@ -32,3 +32,24 @@ from digest.tex import readable
 )
 def test_common_latex_reads_as_plain_unicode(source, shown):
     assert readable(source) == shown
+
+
+def test_a_cards_snippet_reads_the_same_from_the_start_of_an_abstract_as_from_all_of_it():
+    from pathlib import Path
+
+    from digest.digest_email import ABSTRACT_SNIPPET_CHARS, snippet
+    from digest.tex import readable_start
+
+    listing = (Path(__file__).resolve().parents[2] / "digest/sample_data/daily_papers_listing.txt").read_text()
+    made_up = [
+        "We bound the error by $\\mathcal{O}(n^2)$ and " + "more words here " * 30 + "$x_1$ and $y^{2}$.",
+        "A \\textbf{bold claim " + "inside a long group " * 20 + "} then $\\alpha$ more " + "text " * 50,
+        "Costs $5 and $10, 50% of the time, with H$_2$O " * 12 + "\\emph {end}",
+        "\\begin{itemize}\\item one " + "word " * 100 + "\\end{itemize}",
+        "Schr\\\"odinger -- ``quoted'' ~ spaced " * 15,
+    ]
+    abstracts = [block for block in listing.split("\n\n") if any(c in block for c in "\\$~")] + made_up
+    assert len(abstracts) > len(made_up)
+
+    for abstract in abstracts:
+        assert snippet(readable_start(abstract, ABSTRACT_SNIPPET_CHARS + 1)) == snippet(readable(abstract)), abstract

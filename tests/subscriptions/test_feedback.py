@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -119,3 +120,56 @@ def test_the_next_digest_reads_the_readers_votes(reader, paper):
 
     (target,) = due_targets(timezone.now(), force=True)
     assert target.interest.feedback.disliked_ids == frozenset({other.pk})
+
+
+def digest_feedback_paths(reader: Subscriber, topics, mailbox) -> list[str]:
+    """The feedback links of the digest `reader` was just sent, as paths, one a paper."""
+    import io
+
+    from django.core.management import call_command
+
+    reader.topics.set([topics["Diffusion models"], topics["Large language models"]])
+    call_command("send_digests", "--inline", "--now", stdout=io.StringIO(), stderr=io.StringIO())
+    mail = mailbox.only(reader.email)
+    return sorted({urlsplit(link).path for link in mail.links() if "/feedback/" in link})
+
+
+def test_a_digest_signs_its_feedback_links_once_and_each_names_its_paper(client, reader, topics, listing, mailbox):
+    full, bare, _, _ = listing
+    paths = digest_feedback_paths(reader, topics, mailbox)
+
+    assert sorted(int(path.split("/")[3]) for path in paths) == sorted([full.pk, bare.pk])
+    assert len({path.split("/")[2] for path in paths}) == 1  # one token for the digest
+    [bare_path] = [path for path in paths if path.endswith(f"/{bare.pk}/")]
+    assert client.get(bare_path + "?v=less").status_code == 200
+    assert not Vote.objects.exists()  # a GET (a mail scanner) changes nothing
+
+    response = client.post(bare_path, {"choice": "less"})
+
+    assert response.status_code == 302 and response.headers["Location"] == bare_path + "?noted=1"
+    assert Vote.objects.get(subscriber=reader, paper=bare).value == Vote.Value.LESS
+
+
+def test_a_digests_token_works_only_for_its_reader_and_the_papers_sent_to_them(
+    client, reader, topics, listing, mailbox, make_subscriber
+):
+    from subscriptions.tokens import make_digest_feedback_token
+
+    full, bare, older, hidden = listing
+    token = digest_feedback_paths(reader, topics, mailbox)[0].split("/")[2]
+    bob = make_subscriber("bob@example.org", confirmed_at=timezone.now(), consent_text="yes")
+    tampered = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
+
+    for path in [
+        f"/feedback/{token}/{older.pk}/",  # a paper that was not in the digest
+        f"/feedback/{token}/{hidden.pk}/",
+        f"/feedback/{token}/987654/",  # no such paper
+        f"/feedback/{tampered}/{bare.pk}/",
+        f"/feedback/{make_digest_feedback_token(bob)}/{bare.pk}/",  # another reader, never sent it
+        f"/feedback/{make_token(reader, 'manage')}/{bare.pk}/",  # another purpose
+    ]:
+        assert client.post(path, {"choice": "more"}).status_code == 400, path
+    reader.rotate_token_secret()
+    reader.save()
+    assert client.post(f"/feedback/{token}/{bare.pk}/", {"choice": "more"}).status_code == 400
+    assert not Vote.objects.exists()
