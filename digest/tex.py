@@ -127,7 +127,9 @@ def _safe_cut(text: str, after: int) -> int | None:
         elif char == "}" and not escaped:
             depth -= 1
         elif (
-            n >= after and char.isspace() and depth == 0
+            n >= after
+            and char.isspace()
+            and depth == 0
             and not any(start < n < end for start, end in spans)
             and not _COMMAND_AT_END.search(text, max(0, n - 80), n)
         ):
