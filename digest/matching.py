@@ -182,11 +182,14 @@ class Interest:
     feedback: Feedback | None = None  # the reader's "more / less like this" votes
 
     @classmethod
-    def from_subscriber(cls, subscriber, feedback: Feedback | None = None) -> "Interest":
-        """Uses `subscriber.topics.all()`: prefetch topics when doing this in bulk, and
-        pass their votes as `feedback` (see `feedback_for`)."""
+    def from_subscriber(
+        cls, subscriber, feedback: Feedback | None = None, topics: Iterable[TopicTerms] | None = None
+    ) -> "Interest":
+        """Uses `subscriber.topics.all()` unless `topics` (in that order) is given: in bulk,
+        read those for many readers at once (`digests.topics_of`), and pass their votes
+        as `feedback` (see `feedback_for`)."""
         return cls(
-            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()),
+            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()) if topics is None else tuple(topics),
             keywords=tuple(subscriber.keywords or ()),
             authors=tuple(subscriber.authors or ()),
             excluded=tuple(subscriber.excluded_keywords or ()),

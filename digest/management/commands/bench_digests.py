@@ -28,14 +28,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from tqdm import tqdm
 
 from digest import bench, digests
 from digest.digest_email import digest_message, view_digest_url
 from digest.management.cli import OperatorCommand, positive_int
-from digest.models import Digest, Paper
+from digest.models import Digest, Paper, TickRun
 from digest.tasks import send_due_digests
 from subscriptions.models import Subscriber
 
@@ -176,6 +176,7 @@ class Command(OperatorCommand):
         """Queue the tick and wait until it has planned everyone and every digest has an
         outcome. Progress is read as counts (one query a poll), never as a list of ids."""
         started = time.perf_counter()
+        now = timezone.now()
         send_due_digests.delay()
         planned_at = first_sent_at = None
         deadline = time.monotonic() + timeout
@@ -192,8 +193,9 @@ class Command(OperatorCommand):
             elapsed = time.perf_counter() - started
             if first_sent_at is None and counts["sent"]:
                 first_sent_at = elapsed
-            if planned_at is None and any("send_due_digests" in log.read_text() and "succeeded" in
-                                          log.read_text().split("send_due_digests", 1)[1] for log in workers.logs):
+            # The tick hands chunks of readers to planning tasks: planning is over when the
+            # run's record counts every reader (due ones are counted once planned).
+            if planned_at is None and (_readers_planned(since=now) or 0) >= expected:
                 planned_at = elapsed
             if planned_at is not None and not counts["waiting"]:
                 break
@@ -279,6 +281,10 @@ class Command(OperatorCommand):
             f"duplicates             {report['duplicates']}",
         ]
         return "\n".join(lines)
+
+
+def _readers_planned(*, since) -> int | None:
+    return TickRun.objects.filter(started_at__gte=since).aggregate(n=Sum("due"))["n"]
 
 
 def _exit_on_signal(signum, _frame) -> None:
