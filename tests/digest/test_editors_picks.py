@@ -100,7 +100,7 @@ def described(matches) -> list[tuple]:
 @pytest.mark.parametrize("limit", [None, 1, 5])
 def test_the_picks_and_the_readers_papers_are_those_two_passes_of_the_matcher_found(crowded_day, settings, cap, limit):
     settings.EDITORS_PICKS_PER_DIGEST = cap
-    graph_paper = next(p for p in crowded_day.others[:10] if "graph" in p.title)  # featured, and it matches "graph"
+    graph_paper = next(p for p in crowded_day.others[:10] if "graph" in p.title.lower())  # featured, and it matches "graph"
     index = PaperIndex.build(Paper.objects.all())
     quantization = TopicTerms.from_topic(crowded_day.quantization)
     interests = [

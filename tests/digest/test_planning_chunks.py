@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from digest import digests, tasks
+from digest.celery import app
 from digest.models import Digest, TickRun
 from subscriptions.models import Subscriber
 
@@ -107,15 +108,21 @@ def test_a_handed_out_chunk_is_not_handed_out_again_until_its_lease_has_passed(m
     assert [pk for chunk in digests.hand_out_chunks(later) for pk in chunk] == [r.pk for r in readers]
 
 
-@pytest.mark.django_db
-def test_the_tick_counts_every_chunk_in_its_run_record(outbox, monkeypatch, settings):
-    from digest.celery import app
+@pytest.fixture
+def celery_eager():
+    """The tasks the tick queues run here, at once."""
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
+
+@pytest.mark.django_db
+def test_the_tick_counts_every_chunk_in_its_run_record(outbox, monkeypatch, celery_eager):
     due_readers(5, timezone.localdate())
     monkeypatch.setattr(digests, "PLAN_CHUNK", 2)
-    monkeypatch.setattr(app.conf, "task_always_eager", True)  # the chunk tasks run here
 
-    tasks.send_due_digests()
+    assert tasks.send_due_digests() == 1 + 2  # a send batch for its own chunk, two chunk tasks
 
     run = TickRun.objects.get()
     assert (run.due, run.planned, run.empty, run.no_listing) == (5, 5, 0, 0)
