@@ -260,7 +260,7 @@ def hand_out_chunks(now: dt.datetime, *, size: int | None = None) -> Iterator[li
     last_pk = 0
     while ids := list(subscribers.filter(pk__gt=last_pk)[:size]):
         last_pk = ids[-1]
-        Subscriber.objects.filter(id_ranges(ids)).update(next_check_at=held_until)
+        Subscriber.objects.filter(pk__in=ids).update(next_check_at=held_until)
         yield ids
 
 
