@@ -182,11 +182,14 @@ class Interest:
     feedback: Feedback | None = None  # the reader's "more / less like this" votes
 
     @classmethod
-    def from_subscriber(cls, subscriber, feedback: Feedback | None = None) -> "Interest":
-        """Uses `subscriber.topics.all()`: prefetch topics when doing this in bulk, and
-        pass their votes as `feedback` (see `feedback_for`)."""
+    def from_subscriber(
+        cls, subscriber, feedback: Feedback | None = None, topics: Iterable[TopicTerms] | None = None
+    ) -> "Interest":
+        """Uses `subscriber.topics.all()` unless `topics` (in that order) is given: in bulk,
+        read those for many readers at once (`digests.topics_of`), and pass their votes
+        as `feedback` (see `feedback_for`)."""
         return cls(
-            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()),
+            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()) if topics is None else tuple(topics),
             keywords=tuple(subscriber.keywords or ()),
             authors=tuple(subscriber.authors or ()),
             excluded=tuple(subscriber.excluded_keywords or ()),
@@ -936,10 +939,14 @@ class PaperIndex:
         listed_to: dt.date | None = None,
         exclude_ids: Container[int] = frozenset(),
         limit: int | None = None,
+        picks: int | None = None,
     ) -> Matches:
         """Papers listed in [listed_from, listed_to] (either end open when None) that
         clear the relevance threshold, featured picks first, then by score; at most
-        `limit` of them, and `.total` says how many there were before the cut."""
+        `limit` of them, and `.total` says how many there were before the cut.
+
+        With `picks` (`digest.picks`), only the best `picks` featured papers are picks,
+        on top of `limit`; the other featured papers count only if they match."""
         clauses = [self._author(name) for name in interest.authors if name.strip()]
         clauses += [self._topic(topic) for topic in interest.topics]
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
@@ -951,13 +958,16 @@ class PaperIndex:
         for clause in clauses:
             candidates |= clause.passing
         featured = set(self._featured) if interest.include_featured else set()
+        only_featured = featured - candidates  # in the list for being featured alone
         candidates |= featured
         closeness = self._feedback_closeness(interest.feedback)
         if closeness is not None:
             liked_close, disliked_close = closeness
             # Papers very like one the reader liked join the list; near-duplicates of one
             # they disliked leave it.
-            candidates |= set(np.flatnonzero(liked_close >= LIKED_NEIGHBOUR).tolist())
+            liked_ones = set(np.flatnonzero(liked_close >= LIKED_NEIGHBOUR).tolist())
+            candidates |= liked_ones
+            only_featured -= liked_ones
             candidates -= set(np.flatnonzero(disliked_close >= DISLIKED_NEIGHBOUR).tolist())
         for phrase in interest.excluded:
             if phrase.strip() and candidates:
@@ -988,6 +998,8 @@ class PaperIndex:
                 if liked >= RAISE_SHOWN:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
+        if picks is not None:
+            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised)
         total = len(ranked)
         more: list[int] = []
         if limit and total > limit:
@@ -999,6 +1011,30 @@ class PaperIndex:
             ranked.sort()
         return Matches(
             (self._match(idx, -negative_score, clauses, idx in featured, idx in raised) for _, negative_score, _, idx in ranked),
+            total=total,
+            more_ids=more,
+        )
+
+    def _with_picks(self, ranked: list, picks: int, only_featured: set[int], limit: int | None,
+                    clauses: list[_Clause], raised: set[int]) -> Matches:
+        """The best `picks` featured papers, then the reader's own matches without them
+        (by score alone: a featured paper among them is one like any other), at most
+        `limit`; `.total` counts both. What matching twice gave, the picks with the
+        featured papers first and the rest without, in one pass."""
+        ranked.sort()
+        chosen = [entry for entry in ranked if not entry[0]][:picks]
+        taken = {idx for *_, idx in chosen}
+        rest = sorted((entry[1:] for entry in ranked if entry[3] not in taken and entry[3] not in only_featured))
+        total = len(chosen) + len(rest)
+        more: list[int] = []
+        if limit and len(rest) > limit:
+            more = [self._pks[idx] for *_, idx in rest[limit:limit + MORE_IDS_KEPT]]
+            rest = rest[:limit]
+        return Matches(
+            [
+                *(self._match(idx, -negative_score, clauses, True, idx in raised) for _, negative_score, _, idx in chosen),
+                *(self._match(idx, -negative_score, clauses, False, idx in raised) for negative_score, _, idx in rest),
+            ],
             total=total,
             more_ids=more,
         )

@@ -13,7 +13,7 @@ from collections.abc import Container
 
 from django.conf import settings
 
-from .matching import Interest, Match, Matches, PaperIndex
+from .matching import Interest, Matches, PaperIndex
 
 
 def match_with_picks(
@@ -29,27 +29,10 @@ def match_with_picks(
     `.total` counts the picks and every matched paper before the cut."""
     window = {"listed_from": listed_from, "listed_to": listed_to}
     cap = settings.EDITORS_PICKS_PER_DIGEST
-    picks: list[Match] = []
-    # Without a featured paper in the index there is no pick to find: one match, not two
-    # (matching is most of what planning costs).
     if interest.include_featured and cap > 0 and index.has_featured:
-        picks = [m for m in index.match(interest, **window, exclude_ids=exclude_ids, limit=cap) if m.featured]
-    chosen = {m.paper.pk for m in picks}
-    rest = index.match(
-        dataclasses.replace(interest, include_featured=False),
-        **window,
-        exclude_ids=_Either(exclude_ids, chosen),
-        limit=limit,
-    )
-    return Matches([*picks, *rest], total=len(picks) + rest.total, more_ids=rest.more_ids)
+        # One pass: matching is most of what planning costs.
+        return index.match(interest, **window, exclude_ids=exclude_ids, limit=limit, picks=cap)
+    # Without a featured paper in the index there is no pick to find.
+    return index.match(dataclasses.replace(interest, include_featured=False), **window, exclude_ids=exclude_ids,
+                       limit=limit)
 
-
-@dataclasses.dataclass(frozen=True)
-class _Either:
-    """Ids in either container, without copying a large one."""
-
-    first: Container[int]
-    second: Container[int]
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.first or item in self.second

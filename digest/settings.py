@@ -233,9 +233,14 @@ CELERY_TASK_ROUTES = {
     "digest.tasks.send_digest_batch": {"queue": "mail"},
     "subscriptions.tasks.send_subscription_email": {"queue": "mail"},
     "digest.tasks.send_due_digests": {"queue": "planning"},
+    "digest.tasks.plan_digest_chunk": {"queue": "planning"},
     "digest.tasks.import_daily_feeds": {"queue": "imports"},
 }
 DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300)
+# Readers planned at a time (one query for their rows, one transaction for their ledger
+# rows, one planning task when the tick fans out): memory stays that of a chunk, and a
+# chunk takes seconds, so a lost one is cheap to redo. (digest.digests.PLAN_CHUNK)
+DIGEST_PLAN_CHUNK = env_int("DIGEST_PLAN_CHUNK", 2000)
 CELERY_BEAT_SCHEDULE = {
     # Subscribers choose their local delivery time; a tick every few minutes sends
     # whoever has become due since the last tick.

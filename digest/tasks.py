@@ -46,23 +46,50 @@ DATABASE_RETRIES = 30
 @shared_task
 def send_due_digests() -> int:
     """The beat tick: plan the digests of everyone due now, hand their ids to send tasks.
-    One tick at a time: a tick that finds another running leaves the work to it."""
+    One tick at a time: a tick that finds another running leaves the work to it.
+
+    The readers who may be due are read as ids, PLAN_CHUNK at a time. The tick plans the
+    first chunk itself (most ticks have no other) and hands each further chunk to a
+    `plan_digest_chunk` task, so that in a big run every worker plans, then sends.
+    Returns the tasks it queued: send batches for its own chunk, planning chunks."""
     with locks.only_one("digest-tick", ttl=settings.CELERY_TASK_TIME_LIMIT) as ours:
         if not ours:
             return 0
         started_at = timezone.now()
-        # Each chunk of planned digests is queued as soon as it is stored, so sending
-        # starts while the rest is still being planned.
-        batches = 0
+        run_id = runs.start_tick(started_at)
+        chunks = digests.hand_out_chunks(started_at)
+        own = next(chunks, [])
+        handed_out = 0
+        for ids in chunks:
+            plan_digest_chunk.delay(started_at.isoformat(), ids, run_id)
+            handed_out += 1
+        return plan_chunk(started_at, own, run_id) + handed_out
 
-        def enqueue(digest_ids: list[int]) -> None:
-            nonlocal batches
-            batches += enqueue_digest_sends(digest_ids)
 
-        result = digests.plan_digests(started_at, on_planned=enqueue)
-        runs.record_tick(started_at, due=result.due, planned=result.planned, empty=result.empty,
-                         no_listing=result.no_listing)
-        return batches
+@shared_task
+def plan_digest_chunk(started_at: str, subscriber_ids: list[int], run_id: int | None = None) -> int:
+    """Plan the digests of a chunk of readers the tick handed out and queue their sends.
+    Run twice (a redelivered message, or a tick handing it out again after its lease),
+    it plans nobody twice: a reader's digest for a period is one row."""
+    return plan_chunk(datetime.fromisoformat(started_at), subscriber_ids, run_id)
+
+
+def plan_chunk(started_at: datetime, subscriber_ids: list[int], run_id: int | None) -> int:
+    """Plan these readers as of the tick at `started_at`; returns the send batches queued."""
+    if not subscriber_ids:
+        return 0
+    batches = 0
+
+    def enqueue(digest_ids: list[int]) -> None:
+        nonlocal batches
+        batches += enqueue_digest_sends(digest_ids)
+
+    result = digests.plan_digests(
+        started_at, subscriber_ids=subscriber_ids, on_planned=enqueue, catalogs=digests.run_catalogs(started_at)
+    )
+    runs.count_in_tick(run_id, started_at, due=result.due, planned=result.planned, empty=result.empty,
+                       no_listing=result.no_listing)
+    return batches
 
 
 @shared_task

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from digest.digests import plan_digests, send_digest
-from digest.models import Digest
+from digest.matching import Interest, PaperIndex, TopicTerms
+from digest.models import Digest, Paper
+from digest.picks import match_with_picks
 
-from .sending_helpers import NOON_UTC, outbox_messages, paper, sample_catalog, subscriber
+from .sending_helpers import LISTING_DAY, NOON_UTC, outbox_messages, paper, sample_catalog, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +80,42 @@ def test_a_reader_who_wants_no_picks_gets_none(crowded_day):
 
     assert not digest.items.filter(paper__is_featured=True).exists()
     assert digest.items.count() == 5
+
+
+def two_passes(index, interest, *, cap: int, limit: int | None, listed_from, listed_to):
+    """How the picks were found before they took one pass: the matcher's best `cap`
+    with the featured papers first, then the reader's own matches without those."""
+    window = {"listed_from": listed_from, "listed_to": listed_to}
+    picks = [m for m in index.match(interest, **window, limit=cap) if m.featured]
+    rest = index.match(dataclasses.replace(interest, include_featured=False), **window,
+                       exclude_ids={m.paper.pk for m in picks}, limit=limit)
+    return [*picks, *rest], len(picks) + rest.total, rest.more_ids
+
+
+def described(matches) -> list[tuple]:
+    return [(m.paper.pk, m.score, m.reasons, m.featured, m.topic) for m in matches]
+
+
+@pytest.mark.parametrize("cap", [1, 3, 20])
+@pytest.mark.parametrize("limit", [None, 1, 5])
+def test_the_picks_and_the_readers_papers_are_those_two_passes_of_the_matcher_found(crowded_day, settings, cap, limit):
+    settings.EDITORS_PICKS_PER_DIGEST = cap
+    graph_paper = next(p for p in crowded_day.others[:10] if "graph" in p.title.lower())  # featured, and it matches "graph"
+    index = PaperIndex.build(Paper.objects.all())
+    quantization = TopicTerms.from_topic(crowded_day.quantization)
+    interests = [
+        Interest(topics=(quantization,)),
+        Interest(topics=(quantization,), keywords=("graph", "robot")),
+        Interest(keywords=("graph",), excluded=("molecule",)),
+        Interest(keywords=("speech", "weather", "protein")),
+        Interest(),
+    ]
+    window = {"listed_from": LISTING_DAY, "listed_to": LISTING_DAY}
+    for interest in interests:
+        found = match_with_picks(index, interest, **window, limit=limit)
+        expected, total, more_ids = two_passes(index, interest, cap=cap, limit=limit, **window)
+        assert described(found) == described(expected), interest
+        assert (found.total, found.more_ids) == (total, more_ids)
+        # And what was excluded stays out, picks or not.
+        seen = match_with_picks(index, interest, **window, limit=limit, exclude_ids={graph_paper.pk})
+        assert graph_paper.pk not in {m.paper.pk for m in seen}

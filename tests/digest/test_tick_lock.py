@@ -109,6 +109,7 @@ def test_every_task_of_the_project_has_soft_and_hard_time_limits_below_the_visib
         ("digest.tasks.send_digest_batch", "mail"),
         ("subscriptions.tasks.send_subscription_email", "mail"),
         ("digest.tasks.send_due_digests", "planning"),
+        ("digest.tasks.plan_digest_chunk", "planning"),
         ("digest.tasks.import_daily_feeds", "imports"),
         ("subscriptions.tasks.purge_unconfirmed", "celery"),
     ],

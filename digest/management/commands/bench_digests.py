@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import resource
 import shutil
 import signal
@@ -29,14 +28,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from tqdm import tqdm
 
 from digest import bench, digests
 from digest.digest_email import digest_message, view_digest_url
 from digest.management.cli import OperatorCommand, positive_int
-from digest.models import Digest, Paper
+from digest.models import Digest, Paper, TickRun
 from digest.tasks import send_due_digests
 from subscriptions.models import Subscriber
 
@@ -189,6 +188,7 @@ class Command(OperatorCommand):
         """Queue the tick and wait until it has planned everyone and every digest has an
         outcome. Progress is read as counts (one query a poll), never as a list of ids."""
         started = time.perf_counter()
+        now = timezone.now()
         send_due_digests.delay()
         planned_at = first_sent_at = None
         deadline = time.monotonic() + timeout
@@ -205,11 +205,11 @@ class Command(OperatorCommand):
             elapsed = time.perf_counter() - started
             if first_sent_at is None and counts["sent"]:
                 first_sent_at = elapsed
-            # Planned: every reader has a digest row (sent, pending or empty), or the tick
-            # itself has finished (a reader with nothing listed gets no row).
-            if planned_at is None and (counts["total"] >= expected or _tick_finished(workers.logs)):
+            # The tick hands chunks of readers to planning tasks: planning is over when the
+            # run's record counts every reader (due ones are counted once planned).
+            if planned_at is None and (_readers_planned(since=now) or 0) >= expected:
                 planned_at = elapsed
-            if planned_at is not None and not counts["waiting"] and _tick_finished(workers.logs):
+            if planned_at is not None and not counts["waiting"]:
                 break
             if time.monotonic() > deadline:
                 raise CommandError(f"not done within {timeout} s: {counts}")
@@ -300,12 +300,8 @@ class Command(OperatorCommand):
         return "\n".join(lines)
 
 
-_TICK_DONE = re.compile(r"send_due_digests\[[^\]]+\] succeeded")
-
-
-def _tick_finished(logs: list[Path]) -> bool:
-    # The worker log line "Task digest.tasks.send_due_digests[<id>] succeeded in 12.3s".
-    return any(_TICK_DONE.search(log.read_text()) for log in logs)
+def _readers_planned(*, since) -> int | None:
+    return TickRun.objects.filter(started_at__gte=since).aggregate(n=Sum("due"))["n"]
 
 
 def _exit_on_signal(signum, _frame) -> None:
