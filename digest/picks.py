@@ -33,6 +33,6 @@ def match_with_picks(
         # One pass: matching is most of what planning costs.
         return index.match(interest, **window, exclude_ids=exclude_ids, limit=limit, picks=cap)
     # Without a featured paper in the index there is no pick to find.
-    return index.match(dataclasses.replace(interest, include_featured=False), **window, exclude_ids=exclude_ids,
-                       limit=limit)
-
+    return index.match(
+        dataclasses.replace(interest, include_featured=False), **window, exclude_ids=exclude_ids, limit=limit
+    )

@@ -54,4 +54,3 @@ def count_in_tick(
         )
     except DatabaseError as error:
         logger.warning("could not record a chunk of the digest tick: %s", error)
-
