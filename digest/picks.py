@@ -27,12 +27,17 @@ def match_with_picks(
 ) -> Matches:
     """The capped picks (if the reader wants them), then up to `limit` matched papers;
     `.total` counts the picks and every matched paper before the cut."""
-    window = {"listed_from": listed_from, "listed_to": listed_to}
     cap = settings.EDITORS_PICKS_PER_DIGEST
     if interest.include_featured and cap > 0 and index.has_featured:
         # One pass: matching is most of what planning costs.
-        return index.match(interest, **window, exclude_ids=exclude_ids, limit=limit, picks=cap)
+        return index.match(
+            interest, listed_from=listed_from, listed_to=listed_to, exclude_ids=exclude_ids, limit=limit, picks=cap
+        )
     # Without a featured paper in the index there is no pick to find.
     return index.match(
-        dataclasses.replace(interest, include_featured=False), **window, exclude_ids=exclude_ids, limit=limit
+        dataclasses.replace(interest, include_featured=False),
+        listed_from=listed_from,
+        listed_to=listed_to,
+        exclude_ids=exclude_ids,
+        limit=limit,
     )
