@@ -69,6 +69,7 @@ class Command(OperatorCommand):
         signal.signal(signal.SIGTERM, _exit_on_signal)
         signal.signal(signal.SIGINT, _exit_on_signal)
         bench.delete_synthetic()  # a run with --keep leaves some behind
+        bench.vacuum_ledger()  # and every run leaves dead rows: each starts on clean tables
         folder = Path(tempfile.mkdtemp(prefix="bench-digests-"))
         try:
             report = self._run(subscribers, papers, sink, workers, threads, seed, timeout, folder,
@@ -76,6 +77,7 @@ class Command(OperatorCommand):
         finally:
             if not keep:
                 bench.delete_synthetic()
+                bench.vacuum_ledger()
                 shutil.rmtree(folder, ignore_errors=True)
         self.stdout.write(_json_dump(report) if json else self._lines(report))
 
