@@ -17,7 +17,6 @@ from django.db import connection
 from django.utils import timezone
 
 from digest import digests, tasks
-from digest.celery import app
 from digest.models import Digest, TickRun
 from subscriptions.models import Subscriber
 
@@ -41,12 +40,24 @@ def test_two_workers_plan_the_chunks_of_a_tick_and_every_due_reader_gets_one_dig
     env["DIGEST_PLAN_CHUNK"] = "2"  # the tick plans 2 readers, three tasks plan the other 5
 
     with celery_worker(env, tmp_path / "worker1.log"), celery_worker(env, tmp_path / "worker2.log"):
-        subprocess.run([CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
-                       cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         wait_until_sent(7)
         # The next tick finds everyone served: one digest per reader and period.
-        subprocess.run([CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
-                       cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         time.sleep(2)
 
     assert sorted(Digest.objects.values_list("subscriber__email", flat=True)) == sorted(r.email for r in readers)
@@ -106,15 +117,6 @@ def test_a_handed_out_chunk_is_not_handed_out_again_until_its_lease_has_passed(m
     # ... and once the lease has passed, the ones not planned yet are handed out again.
     later = NOON_UTC + digests.planning_lease()
     assert [pk for chunk in digests.hand_out_chunks(later) for pk in chunk] == [r.pk for r in readers]
-
-
-@pytest.fixture
-def celery_eager():
-    """The tasks the tick queues run here, at once."""
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
 
 
 @pytest.mark.django_db

@@ -27,15 +27,6 @@ def reader_due_now(outbox):
     return subscriber("quant@example.org", topics=[catalog.quantization], delivery_time=dt.time(0, 0))
 
 
-@pytest.fixture
-def celery_eager():
-    """The send tasks the tick queues run here, as soon as it commits."""
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
 @pytest.fixture(params=[pytest.param("redis", marks=requires_redis), pytest.param("postgres", marks=requires_postgres)])
 def lock_backend(request, settings):
     if request.param == "postgres":
