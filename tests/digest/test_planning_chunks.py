@@ -32,6 +32,18 @@ def due_readers(count: int, day: dt.date | None = None) -> list[Subscriber]:
     ]
 
 
+def queue_tick(env: dict[str, str]) -> None:
+    """Queue the beat's tick through the broker, as beat does."""
+    subprocess.run(
+        [CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("broker", BROKERS)
 def test_two_workers_plan_the_chunks_of_a_tick_and_every_due_reader_gets_one_digest(tmp_path, broker):
@@ -40,24 +52,10 @@ def test_two_workers_plan_the_chunks_of_a_tick_and_every_due_reader_gets_one_dig
     env["DIGEST_PLAN_CHUNK"] = "2"  # the tick plans 2 readers, three tasks plan the other 5
 
     with celery_worker(env, tmp_path / "worker1.log"), celery_worker(env, tmp_path / "worker2.log"):
-        subprocess.run(
-            [CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        queue_tick(env)
         wait_until_sent(7)
         # The next tick finds everyone served: one digest per reader and period.
-        subprocess.run(
-            [CELERY, "-A", "digest", "call", "digest.tasks.send_due_digests"],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        queue_tick(env)
         time.sleep(2)
 
     assert sorted(Digest.objects.values_list("subscriber__email", flat=True)) == sorted(r.email for r in readers)

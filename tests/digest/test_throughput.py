@@ -17,7 +17,7 @@ from digest import digest_email, digests
 from digest.models import Digest
 from subscriptions.models import Subscriber
 
-from .sending_helpers import NOON_UTC, sample_catalog, subscriber
+from .sending_helpers import NOON_UTC, outbox_messages, sample_catalog, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,17 @@ def test_id_ranges_name_exactly_the_given_digests(catalog):
 
     assert sorted(Digest.objects.filter(digests.id_ranges(chosen)).values_list("pk", flat=True)) == chosen
     assert not Digest.objects.filter(digests.id_ranges([])).exists()
+
+
+def test_a_sent_digest_names_the_readers_topics_in_the_order_its_web_copy_does(catalog, outbox):
+    # Followed Quantization first, then Medical Imaging: both copies list them by name.
+    reader = subscriber("two@example.org", topics=[catalog.quantization, catalog.medical])
+    ids = digests.plan_digests(NOON_UTC).pending_ids
+
+    digests.send_batch(ids)
+
+    [message] = outbox_messages(outbox)
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "You follow Medical Imaging, Quantization." in text
+    web_copy = " ".join(digest_email.render_saved_digest_html(Digest.objects.get(subscriber=reader)).split())
+    assert "You follow Medical Imaging, Quantization." in web_copy
