@@ -45,7 +45,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db.models import Count, F, Q, prefetch_related_objects
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from subscriptions.feedback import feedback_for
