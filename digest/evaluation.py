@@ -14,10 +14,13 @@ on). `evaluate_matching` prints the figures; the judged tests assert them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from .decision import FEATURES, Decision, fit
 from .matching import Interest, PaperIndex, TopicTerms
 from .meaning import Feedback
 from .models import Paper, Topic, title_key
@@ -201,3 +204,76 @@ def feedback_effect(
     if before is None or after is None:
         return None
     return before, after
+
+
+@dataclass(frozen=True)
+class TrainedDecision:
+    decision: Decision
+    interests: int
+    pairs: int
+    curve: list[tuple[float, float, float]]  # (threshold, leave-one-out precision, recall)
+
+
+THRESHOLDS = tuple(round(0.3 + 0.05 * step, 2) for step in range(9))  # 0.30 ... 0.70
+
+
+def train_keyword_decision(
+    cases: Sequence[JudgedInterest],
+    index: PaperIndex,
+    position_of: dict[int, int],
+    *,
+    target_precision: float = 0.75,
+    l2: float = 1.0,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> TrainedDecision:
+    """Fit `digest.decision` on the typed-keyword interests of `cases` (the tuning half).
+
+    The threshold is the lowest whose leave-one-interest-out macro precision reaches
+    `target_precision` (the most recall that keeps it), or the most precise one if none
+    does: each interest is scored by a decision fitted on all the others, so the figures
+    say how it does on interests it has not seen."""
+    keyword_cases = [c for c in cases if c.kind == "keywords"]
+    if len(keyword_cases) < 5:
+        raise JudgedFileError(f"{len(keyword_cases)} keyword interests are too few to learn from (5 at least)")
+    per_case = []  # (case, [(paper idx, row)], labels)
+    for case in keyword_cases:
+        idxs, rows = [], []
+        for keyword in case.keywords:
+            papers, features = index.keyword_evidence(keyword)
+            idxs += papers
+            rows.append(features)
+        stacked = np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
+        labels = np.array([position_of.get(index.papers[i].pk, -1) in case.relevant for i in idxs], dtype=float)
+        per_case.append((case, idxs, stacked, labels))
+    if not any(len(idxs) for _, idxs, _, _ in per_case):
+        raise JudgedFileError("no keyword finds anything: are the sample papers and keywords embedded?")
+
+    def found_for(case_idxs: list[int], chances: np.ndarray, threshold: float) -> frozenset[int]:
+        return frozenset(
+            position_of[index.papers[i].pk]
+            for i, chance in zip(case_idxs, chances, strict=True)
+            if chance >= threshold and index.papers[i].pk in position_of
+        )
+
+    held_out_chances = []
+    for n in progress(range(len(per_case))):
+        rest = [item for m, item in enumerate(per_case) if m != n]
+        fitted = fit(np.vstack([r for _, _, r, _ in rest]), np.concatenate([y for *_, y in rest]), l2=l2)
+        held_out_chances.append(fitted.probabilities(per_case[n][2]))
+    curve = []
+    for threshold in THRESHOLDS:
+        scores = []
+        for (case, idxs, _, _), chances in zip(per_case, held_out_chances, strict=True):
+            found = found_for(idxs, chances, threshold)
+            hits = found & case.relevant
+            scores.append((len(hits) / len(found) if found else 0.0, len(hits) / len(case.relevant)))
+        curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
+    reaching = [point for point in curve if point[1] >= target_precision]
+    chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
+    fitted = fit(np.vstack([r for _, _, r, _ in per_case]), np.concatenate([y for *_, y in per_case]), l2=l2)
+    pairs = sum(len(idxs) for _, idxs, _, _ in per_case)
+    provenance = (
+        f"fitted on {len(per_case)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.2f}: "
+        f"leave-one-interest-out precision {chosen[1]:.3f}, recall {chosen[2]:.3f}"
+    )
+    return TrainedDecision(replace(fitted, threshold=chosen[0], provenance=provenance), len(per_case), pairs, curve)

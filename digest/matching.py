@@ -65,9 +65,9 @@ from django.conf import settings
 from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
 
-from . import semantic
+from . import decision, semantic
 from .keywords import AcronymTable, understand
-from .meaning import TOPIC_Z_MIN, Z_AGREE, Z_MIN, Feedback, SemanticContext
+from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, SemanticContext
 from .models import Paper, Topic
 from .text import (
     ABBREVIATION_MARK,
@@ -110,19 +110,13 @@ TELLING_WEIGHT = 0.5
 # A keyword this many of the catalog's papers already write finds its papers by itself:
 # its topic would only add what the reader did not ask for ("LoRA" is not all of PEFT).
 EXPAND_BELOW_SHARE = 0.01
-# With vectors, a keyword's weak lexical evidence (below CLEAR_EVIDENCE: a single abstract
-# mention) counts as a match only in a paper clearly closer to the keyword in meaning than
-# the usual paper (z-score at least Z_CLEAR); elsewhere it is incidental and only supports
-# other matches. The same holds, from Z_RELAXED on, for a paper found only by a looser
-# reading of the keyword ("editing" alone for "image editing" is also model editing).
-# Chosen on the tuning interests: a lone abstract mention was relevant in 5 of 24 papers
-# below z 1, 13 of 30 between 1 and 2, and 22 of 27 above.
-CLEAR_EVIDENCE = 1.5
-Z_CLEAR = 2.0
-Z_RELAXED = 1.0
 # A paper close in meaning to a keyword (and nothing else) scores like a single
 # abstract mention of a moderately telling phrase, twice that at the most.
 SEMANTIC_SCORE = 2.0
+# With vectors and a reference sample, whether a keyword matches a paper is the learned
+# decision's (`digest.decision`), over the papers its words, its topic or its meaning
+# find; a paper found by meaning alone is considered from this z-score on.
+CANDIDATE_Z = 2.0
 # An abbreviation whose letters the catalog writes this many times more often as a plain
 # word is matched only as written: "ZeRO" is not "Zero-shot"; "LLaMA" is also "Llama".
 PLAIN_WORD_RATIO = 3
@@ -465,6 +459,7 @@ class PaperIndex:
         catalog instead. Without `semantic_context` matching is lexical only."""
         self.papers = [p for p in papers if not p.is_hidden]
         self.semantic = semantic_context
+        self.decision = decision.shipped() if semantic_context is not None else None
         self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
         # Stems, and exact forms as "=form" where they differ from the stem.
         self._postings: dict[str, dict[int, list[int]]] = {}
@@ -798,9 +793,87 @@ class PaperIndex:
             meaning = self.keyword_meaning(typed)
             if meaning is not None:
                 topic = self.expansion_topic(typed) if expand else None
-                cached = self._with_meaning(cached, strict, typed, meaning, topic)
+                if meaning.z_scores is not None and self.decision is not None:
+                    cached = self._decided(cached, strict, typed, phrases, meaning, topic)
+                else:
+                    cached = self._with_topic(cached, typed, topic)
         _remember(self._keyword_cache, key, cached)
         return cached
+
+    def keyword_evidence(self, keyword: str, expand: bool = True) -> tuple[list[int], np.ndarray]:
+        """The papers a typed keyword's words, topic or meaning find, and what the learned
+        decision reads about each (rows in `decision.FEATURES` order). Empty without
+        vectors. (`train_matching` fits the decision on these.)"""
+        typed = keyword.strip()
+        alternatives, meant = understand(typed, self.stats)
+        phrases = _unique_phrases(meant)
+        meaning = self.keyword_meaning(typed)
+        if not phrases or meaning is None or meaning.z_scores is None:
+            return [], np.zeros((0, len(decision.FEATURES)))
+        strict = self._clause(phrases, str, KEYWORD_MIN_EVIDENCE)
+        relaxed = self._relaxed(alternatives)
+        lexical = self._clause(phrases, str, KEYWORD_MIN_EVIDENCE, weaker=relaxed) if relaxed else strict
+        topic = self.expansion_topic(typed) if expand else None
+        through = self._topic(topic) if topic is not None else _NO_CLAUSE
+        return self._evidence_rows(lexical, strict, phrases, meaning, topic, through)
+
+    def _evidence_rows(
+        self, lexical: _Clause, strict: _Clause, phrases: list[Phrase], meaning, topic, through: _Clause
+    ) -> tuple[list[int], np.ndarray]:
+        z_scores = meaning.z_scores
+        candidates = set(lexical.hits) | set(through.hits)
+        candidates.update(np.flatnonzero((z_scores >= CANDIDATE_Z) & self._has_vector).tolist())
+        share = sum(self.stats.doc_share(p.text) for p in phrases)
+        margin = meaning.topic_similarity - meaning.runner_up_similarity
+        idxs = sorted(candidates)
+        rows = np.array(
+            [
+                decision.feature_row(
+                    evidence=strict.hits[idx].evidence if idx in strict.hits else 0.0,
+                    clear=idx in strict.passing,
+                    looser_only=idx in lexical.hits and idx not in strict.hits,
+                    closeness=float(z_scores[idx]),
+                    through_topic=idx in through.passing,
+                    names_topic=topic is not None,
+                    share=share,
+                    topic_margin=margin,
+                )
+                for idx in idxs
+            ],
+            dtype=np.float64,
+        ).reshape(len(idxs), len(decision.FEATURES))
+        return idxs, rows
+
+    def _decided(
+        self, lexical: _Clause, strict: _Clause, typed: str, phrases: list[Phrase], meaning, topic: TopicTerms | None
+    ) -> _Clause:
+        """The keyword's matches as the learned decision takes them: every paper its words
+        (`strict`: as typed; `lexical`: with looser readings), its topic or its meaning
+        find, weighed together. A mention the decision does not take stays as support
+        for the reader's other interests; the why-line names the reader's own word when
+        it is there, else the topic, else closeness in meaning."""
+        through = self._topic(topic) if topic is not None else _NO_CLAUSE
+        idxs, rows = self._evidence_rows(lexical, strict, phrases, meaning, topic, through)
+        chances = self.decision.probabilities(rows)
+        threshold = self.decision.threshold
+        # A keyword that is a topic's very name means the topic: its matches are the keyword's.
+        named = topic is not None and self._named_topic(typed) is topic
+        hits: dict[int, _Hit] = {}
+        for idx, chance in zip(idxs, chances.tolist(), strict=True):
+            passes = chance >= threshold or (named and idx in through.passing and meaning.z_scores[idx] >= Z_AGREE)
+            own, via = lexical.hits.get(idx), through.hits.get(idx)
+            if own is not None:
+                score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None and passes else own.score
+                hits[idx] = _Hit(score, passes, own.reason, own.evidence)
+            elif not passes:
+                continue
+            elif via is not None:
+                reason = f"'{typed}' → topic {topic.name}: " + via.reason.split(": ", 1)[-1]
+                hits[idx] = _Hit(via.score * EXPANSION_WEIGHT, True, reason)
+            else:
+                hits[idx] = _Hit(SEMANTIC_SCORE * min(2 * chance, 2.0), True, f"close in meaning to '{typed}'")
+        passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
 
     def _relaxed(self, alternatives: list[str]) -> list[tuple[Phrase, float, bool]]:
         """Looser readings of a typed phrase of several words that the catalog hardly
@@ -841,10 +914,9 @@ class PaperIndex:
             return None
         # A reader who types a topic's very name ("efficient inference") means the topic,
         # however often the catalog writes the words.
-        named = compile_phrase(typed).variants
-        for topic in self.semantic.topics.values():
-            if compile_phrase(topic.name).variants == named:
-                return topic
+        topic = self._named_topic(typed)
+        if topic is not None:
+            return topic
         meaning = self.semantic.meaning(typed, self._vectors[:0])
         if meaning is None or meaning.topic_slug is None:
             return None
@@ -853,56 +925,29 @@ class PaperIndex:
             return None
         return self.semantic.topics.get(meaning.topic_slug)
 
-    def _with_meaning(
-        self, lexical: _Clause, strict: _Clause, typed: str, meaning, topic: TopicTerms | None
-    ) -> _Clause:
-        """The keyword's own hits (`strict`: as the reader wrote it; `lexical`: with its
-        looser readings too), plus those through `topic` (its expansion, if any), or
-        without a topic (and without a topic the reader removed), the papers closest to
-        it in meaning."""
+    def _named_topic(self, typed: str) -> TopicTerms | None:
+        named = compile_phrase(typed).variants
+        for topic in self.semantic.topics.values():
+            if compile_phrase(topic.name).variants == named:
+                return topic
+        return None
+
+    def _with_topic(self, lexical: _Clause, typed: str, topic: TopicTerms | None) -> _Clause:
+        """Without a reference sample (a young catalog: too few papers to say what is
+        usual) there is nothing to weigh closeness by: the keyword's own hits, plus those
+        through the topic it names as weaker evidence (the curators' words for it, not
+        the reader's)."""
+        if topic is None:
+            return lexical
         hits = dict(lexical.hits)
-        z_scores = meaning.z_scores
-        if z_scores is not None:
-            # A lone mention in a paper about something else is incidental ("unlike
-            # 4-bit quantization, we ..."), and so is a looser reading's: they support
-            # other matches, they do not match.
-            for idx, hit in lexical.hits.items():
-                if not hit.passes:
-                    continue
-                own = strict.hits.get(idx)
-                if own is not None and own.passes:
-                    incidental = own.evidence < CLEAR_EVIDENCE and z_scores[idx] < Z_CLEAR
-                else:
-                    incidental = z_scores[idx] < Z_RELAXED
-                if incidental:
-                    hits[idx] = _Hit(hit.score, False, hit.reason, hit.evidence)
-        if topic is not None:
-            # The topic's phrases are the curators' words for what the keyword names:
-            # evidence, but weaker than the reader's own word.
-            through = self._topic(topic)
-            for idx, hit in through.hits.items():
-                if z_scores is not None and z_scores[idx] < Z_AGREE and idx not in hits:
-                    continue  # the topic's words, but not what the keyword means
-                score = hit.score * EXPANSION_WEIGHT
-                own = hits.get(idx)
-                if own is not None and (own.passes or not hit.passes) and own.score >= score:
-                    continue
-                reason = f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
-                passes = hit.passes or (own is not None and own.passes)
-                hits[idx] = _Hit(score=max(score, own.score if own else 0.0), passes=passes, reason=reason)
-        elif meaning.topic_slug is None and z_scores is not None:
-            # No topic names it (one that does but was removed, or is not needed, adds
-            # nothing): the papers far closer to it in meaning than the usual paper.
-            for idx in np.flatnonzero((z_scores >= Z_MIN) & self._has_vector):
-                idx = int(idx)
-                score = SEMANTIC_SCORE * min(float(z_scores[idx]) - Z_MIN + 1.0, 2.0)
-                own = hits.get(idx)
-                if own is not None and own.passes and own.score >= score:
-                    continue
-                hits[idx] = _Hit(
-                    score=max(score, own.score if own else 0.0), passes=True,
-                    reason=f"close in meaning to '{typed}'",
-                )
+        for idx, hit in self._topic(topic).hits.items():
+            score = hit.score * EXPANSION_WEIGHT
+            own = hits.get(idx)
+            if own is not None and (own.passes or not hit.passes) and own.score >= score:
+                continue
+            reason = f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
+            passes = hit.passes or (own is not None and own.passes)
+            hits[idx] = _Hit(score=max(score, own.score if own else 0.0), passes=passes, reason=reason)
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
 

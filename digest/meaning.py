@@ -7,10 +7,12 @@ model unless asked to embed a keyword nobody has saved yet (the signup preview):
   topic than to any other (top-1 similarity at least `TOPIC_FLOOR`, and `TOPIC_MARGIN`
   above the runner-up) also matches through that topic's phrases, as weaker evidence than
   the keyword itself. Readers see it and can remove it.
-- **Semantic fallback.** With no topic for it, a paper whose similarity to the keyword
-  stands far above the catalog's distribution for that keyword matches: a z-score over a
-  fixed sample of recent papers, because raw cosines do not carry over between queries
-  (a short keyword is "0.3 close" to everything in one field and nothing in another).
+- **Closeness in meaning.** How far a paper's similarity to the keyword stands above the
+  catalog's distribution for that keyword: a z-score over a fixed sample of recent
+  papers, because raw cosines do not carry over between queries (a short keyword is
+  "0.3 close" to everything in one field and nothing in another). With the keyword's
+  words and its topic, it is what the learned decision (`digest.decision`) weighs: a
+  paper far above the usual one can match on closeness alone ("close in meaning to ...").
 - **Feedback.** A reader's "more like this" and "less like this" move their ranking:
   towards papers close to the ones they liked, away from the ones they disliked, and
   near-duplicates of a disliked paper drop out.
@@ -38,14 +40,13 @@ if TYPE_CHECKING:
 TOPIC_FLOOR = 0.6
 TOPIC_MARGIN = 0.06
 Z_SAMPLE_SIZE = 1000  # recent papers the z-scores are taken over ...
-MIN_Z_SAMPLE = 200  # ... and below this many, no semantic fallback: too few to say what is usual
-Z_MIN = 4.0  # a fallback match stands this many standard deviations above the usual paper
-# The same for a curated topic's own "Name: description" (a topic's phrases already find
-# most of its papers, so the bar is higher).
+MIN_Z_SAMPLE = 200  # ... and below this many, no z-scores: too few to say what is usual
+# A paper this many standard deviations closer to a curated topic's own "Name:
+# description" than the usual paper matches the topic (its phrases already find most of
+# its papers, so the bar is high).
 TOPIC_Z_MIN = 3.5
-# A paper found through the keyword's topic must also be at least this close in meaning
-# to the keyword itself (half a standard deviation above the usual paper): the topic is
-# broader than what the reader typed.
+# A keyword that is a topic's very name matches the topic's papers that are at least this
+# close in meaning to the keyword itself (half a standard deviation above the usual paper).
 Z_AGREE = 0.5
 
 _reference_lock = threading.Lock()

@@ -45,3 +45,10 @@ def test_a_bad_option_value_is_one_line_and_exit_status_1(tmp_path, args, messag
 def test_called_from_code_a_bad_option_value_raises_command_error():
     with pytest.raises(CommandError, match="not a positive whole number: '0'"):
         call_command("preview_digest", "--topics", "quantization", "--limit", "0")
+
+
+@pytest.mark.django_db
+def test_training_the_keyword_decision_without_the_sample_in_the_catalog_says_what_to_run(tmp_path):
+    with pytest.raises(CommandError, match="run import_papers"):
+        call_command("train_matching", output=tmp_path / "d.json")
+    assert not (tmp_path / "d.json").exists()

@@ -1,7 +1,8 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (for topics: the round whose phrases were
+the held-out ones that were never tuned on (keywords: rounds 4 and 5, the second judged
+after the keyword decision was frozen; for topics: the round whose phrases were
 sharpened on the even-position papers only; `evaluate_matching --papers odd` scores them on
 the others).
 
@@ -28,10 +29,10 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.72, 0.59),
+    ("keywords", "tune", "hybrid"): (0.74, 0.59),
     ("keywords", "tune", "lexical"): (0.62, 0.54),
-    ("keywords", "held-out", "hybrid"): (0.62, 0.66),
-    ("keywords", "held-out", "lexical"): (0.63, 0.69),
+    ("keywords", "held-out", "hybrid"): (0.63, 0.72),
+    ("keywords", "held-out", "lexical"): (0.56, 0.69),
     ("topic", "tune", "hybrid"): (0.87, 0.77),
     ("topic", "tune", "lexical"): (0.87, 0.76),
     ("topic", "held-out", "hybrid"): (0.75, 0.68),

@@ -130,10 +130,17 @@ def positions(index, interest, position_of, **options) -> list[int]:
 def test_a_keyword_that_names_a_topic_also_matches_through_it(embedded):
     index, _, position_of = embedded
     assert index.expansion_topic("LLM agents").slug == "agents"
-    matches = index.match(Interest(keywords=("LLM agents",), include_featured=False))
-    # No paper of the sample writes "LLM agents"; the tool-use papers come through the topic.
-    assert {146, 125} <= {position_of[m.paper.pk] for m in matches}
-    assert any("'LLM agents' → topic Agents and tool use" in r for m in matches for r in m.reasons)
+    assert index.expansion_topic("code LLMs").slug == "code-generation"
+    matches = index.match(Interest(keywords=("code LLMs",), include_featured=False))
+    by_position = {position_of[m.paper.pk]: m for m in matches}
+    # Neither paper writes "code LLM(s)": CodeGen2 and the Stable Code report come in
+    # through the Code generation topic, and say so.
+    assert {91, 195} <= set(by_position)
+    for position in (91, 195):
+        assert by_position[position].reasons[0].startswith("'code LLMs' → topic Code generation")
+    removed = Interest(keywords=("code LLMs",), unexpanded=("code llms",), include_featured=False)
+    as_typed = positions(index, removed, position_of)
+    assert 91 not in as_typed and 195 not in as_typed
 
 
 def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):

@@ -1,0 +1,146 @@
+"""When a typed keyword's evidence in a paper is enough to match: a decision learned from
+judged interests instead of hand-set thresholds.
+
+With stored vectors, a paper can be found for a typed keyword in several ways at once:
+the keyword written in its title or abstract (once or often), a looser reading of it, the
+curated topic the keyword names, closeness in meaning. Hand-set rules for which
+combinations are enough (a lone abstract mention only above some z-score, a topic's
+phrases only when ...) were tuned on the same interests they were measured on and did not
+carry over to the held-out ones. A logistic regression over a few such measurements does
+the same job with fewer choices: it is fitted on the judged tuning interests
+(`manage.py train_matching`), its threshold is the lowest whose leave-one-interest-out
+precision on them reaches the target, and it ships as data (`data/keyword_decision.json`).
+
+Numpy only: a handful of multiply-adds per candidate paper, no model to load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DECISION_FILE = Path(__file__).resolve().parent / "data" / "keyword_decision.json"
+
+# What the decision reads about one (keyword, paper) pair, in this order:
+FEATURES = (
+    "evidence",  # the keyword as typed (and its acronym and spelling forms): weighted mentions, capped
+    "clear",  # ... enough of them to match on words alone (a title mention, or one telling abstract mention)
+    "looser_only",  # found only by a looser reading ("agents ... LLM" for "LLM agents")
+    "closeness",  # z-score of the paper's closeness in meaning to the keyword, over the usual paper
+    "evidence_x_closeness",  # a mention counts for more in a paper about the keyword
+    "through_topic",  # matches the curated topic the keyword names
+    "names_topic",  # the keyword names a curated topic at all (its own words then say less)
+    "log_share",  # log10 of the share of catalog papers that write the keyword: common words say less
+    "topic_margin",  # how much closer the keyword is to its nearest topic than to the next one
+)
+EVIDENCE_CAP = 6.0  # beyond about two title mentions, more says nothing new
+SHARE_FLOOR = 1e-3
+
+
+class DecisionFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    provenance: str = ""
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(relevant) for each row of features (in `FEATURES` order)."""
+        if not len(rows):
+            return np.zeros(0)
+        logits = ((rows - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def to_json(self) -> str:
+        return (
+            json.dumps(
+                {
+                    "features": list(FEATURES),
+                    "mean": self.mean.round(6).tolist(),
+                    "scale": self.scale.round(6).tolist(),
+                    "weights": self.weights.round(6).tolist(),
+                    "bias": round(self.bias, 6),
+                    "threshold": self.threshold,
+                    "provenance": self.provenance,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Decision:
+        try:
+            data = json.loads(text)
+            if tuple(data["features"]) != FEATURES:
+                raise ValueError(f"features {data['features']} are not this version's {list(FEATURES)}")
+            mean, scale, weights = (np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "weights"))
+            if any(a.shape != (len(FEATURES),) for a in (mean, scale, weights)) or not (scale > 0).all():
+                raise ValueError("mean, scale and weights need one number per feature (scale > 0)")
+            threshold = float(data["threshold"])
+            return cls(mean, scale, weights, float(data["bias"]), threshold, str(data.get("provenance", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecisionFileError(f"not a keyword decision: {exc}") from exc
+
+
+def feature_row(
+    *,
+    evidence: float,
+    clear: bool,
+    looser_only: bool,
+    closeness: float,
+    through_topic: bool,
+    names_topic: bool,
+    share: float,
+    topic_margin: float,
+) -> list[float]:
+    capped = min(evidence, EVIDENCE_CAP)
+    return [
+        capped,
+        float(clear),
+        float(looser_only),
+        closeness,
+        capped * closeness,
+        float(through_topic),
+        float(names_topic),
+        float(np.log10(share + SHARE_FLOOR)),
+        topic_margin,
+    ]
+
+
+def fit(rows: np.ndarray, relevant: np.ndarray, *, l2: float = 1.0, steps: int = 50) -> Decision:
+    """L2-regularised logistic regression by Newton's method on standardised features
+    (the threshold is set by the caller)."""
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
+    w = np.zeros(x.shape[1])
+    penalty = np.diag(np.r_[np.full(len(FEATURES), l2), 0.0])  # the bias is not shrunk
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - relevant) + penalty @ w
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return Decision(mean, scale, w[:-1], float(w[-1]), threshold=0.5)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Decision:
+    try:
+        return Decision.from_json(DECISION_FILE.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DecisionFileError(f"{DECISION_FILE}: {exc}") from exc

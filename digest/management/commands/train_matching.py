@@ -1,0 +1,82 @@
+"""python manage.py train_matching [--judged PATH] [--output PATH] [--target-precision 0.75]"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from tqdm import tqdm
+
+from digest import semantic
+from digest.decision import DECISION_FILE, FEATURES
+from digest.evaluation import JudgedFileError, load_judged, sample_positions, train_keyword_decision
+from digest.management.cli import OperatorCommand
+from digest.matching import CatalogStats, PaperIndex
+from digest.meaning import SemanticContext
+from digest.models import Paper
+from digest.vectors import embed_keywords
+
+SAMPLE = "digest/sample_data/daily_papers_listing.txt"
+DEFAULT_JUDGED = Path(settings.BASE_DIR) / "tests" / "fixtures" / "judged_interests.json"
+
+
+class Command(OperatorCommand):
+    help = (
+        "Fit the decision of when a typed keyword matches a paper (digest/decision.py) on the "
+        "tuning half of the judged interests, over the embedded sample listing, and write it "
+        "(by default to the file the matcher ships with). The held-out half is never read: "
+        "evaluate_matching reports it afterwards."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="judged interests (JSON)")
+        parser.add_argument("--output", type=Path, default=DECISION_FILE, help="where to write the decision (JSON)")
+        parser.add_argument(
+            "--target-precision",
+            type=float,
+            default=0.75,
+            help="the threshold is the lowest whose leave-one-interest-out precision reaches this",
+        )
+
+    def handle(self, *args, judged: Path, output: Path, target_precision: float, **options) -> None:
+        if not 0 < target_precision < 1:
+            raise CommandError(f"--target-precision must be between 0 and 1, not {target_precision}")
+        try:
+            cases = [c for c in load_judged(judged) if c.half == "tune"]
+        except JudgedFileError as error:
+            raise CommandError(str(error)) from None
+        if not semantic.semantic_matching_enabled():
+            raise CommandError("semantic matching is off (SEMANTIC_MATCHING): the decision reads stored vectors")
+        position_of = sample_positions()
+        if len(position_of) < 100:
+            raise CommandError(f"the sample listing is not in the catalog: run import_papers on {SAMPLE}")
+        catalog = list(Paper.objects.filter(pk__in=list(position_of), embedding__isnull=False))
+        if len(catalog) < len(position_of):
+            raise CommandError(
+                f"{len(position_of) - len(catalog)} sample papers have no vector: run embed_papers --missing"
+            )
+        embed_keywords(k for c in cases for k in c.keywords)
+        index = PaperIndex(catalog, CatalogStats.for_catalog(), SemanticContext.for_catalog())
+        try:
+            trained = train_keyword_decision(
+                cases,
+                index,
+                position_of,
+                target_precision=target_precision,
+                progress=lambda folds: tqdm(folds, desc="leave-one-interest-out", unit="interest"),
+            )
+        except JudgedFileError as error:
+            raise CommandError(str(error)) from None
+        for threshold, precision, recall in trained.curve:
+            self.stdout.write(
+                f"  threshold {threshold:.2f}: precision {precision:.3f}, recall {recall:.3f} (interests left out)"
+            )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_suffix(output.suffix + ".partial")
+        partial.write_text(trained.decision.to_json(), encoding="utf-8")
+        partial.replace(output)  # never a half-written decision for the matcher to read
+        weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(FEATURES, trained.decision.weights, strict=True))
+        self.stdout.write(f"weights (per standard deviation): {weights}")
+        self.stdout.write(f"{trained.decision.provenance}\nwritten to {output}")

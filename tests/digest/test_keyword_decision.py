@@ -1,0 +1,101 @@
+"""The learned decision of when a typed keyword matches (digest/decision.py): it ships as
+what `train_matching` fits on the tuning interests, never reads the held-out ones, and a
+file that does not fit this version is refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from digest.decision import DECISION_FILE, FEATURES, Decision, DecisionFileError, shipped
+from tests.digest.semantic_helpers import load_embedded_sample
+
+JUDGED = Path(__file__).resolve().parents[1] / "fixtures" / "judged_interests.json"
+
+
+@pytest.fixture(scope="module")
+def embedded_sample(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        load_embedded_sample()
+        yield
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+def train(output: Path, judged: Path = JUDGED) -> str:
+    out = StringIO()
+    call_command("train_matching", judged=judged, output=output, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_shipped_decision_is_what_training_on_the_tuning_interests_gives(embedded_sample, tmp_path):
+    # A change to the features or the judged set that is not followed by a new
+    # `train_matching` would leave the matcher deciding with stale weights.
+    report = train(tmp_path / "decision.json")
+    tuning = [i for i in json.loads(JUDGED.read_text())["interests"] if i["half"] == "tune" and not i.get("topic")]
+    assert f"fitted on {len(tuning)} keyword interests" in report
+    assert "leave-one-interest-out precision" in report
+    fresh, ours = Decision.from_json((tmp_path / "decision.json").read_text()), shipped()
+    assert fresh.threshold == ours.threshold
+    np.testing.assert_allclose(fresh.weights, ours.weights, atol=0.02)
+    np.testing.assert_allclose(fresh.bias, ours.bias, atol=0.02)
+
+
+@pytest.mark.django_db
+def test_training_never_reads_the_held_out_interests(embedded_sample, tmp_path):
+    data = json.loads(JUDGED.read_text())
+    for interest in data["interests"]:
+        if interest["half"] == "held-out":
+            interest["relevant"] = [0, 1]  # judgements turned upside down
+    changed = tmp_path / "judged.json"
+    changed.write_text(json.dumps(data))
+    train(tmp_path / "a.json")
+    train(tmp_path / "b.json", changed)
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"target_precision": 1.5}, "--target-precision must be between 0 and 1"),
+        ({"judged": Path("/nonexistent/judged.json")}, "not a judged-interests file"),
+    ],
+)
+def test_bad_training_options_are_one_clear_error(tmp_path, options, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("train_matching", output=tmp_path / "d.json", **options)
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_a_decision_for_other_features_is_refused_with_a_clear_error():
+    data = json.loads(DECISION_FILE.read_text())
+    data["features"] = ["evidence", "something new", *data["features"][2:]]
+    with pytest.raises(DecisionFileError, match="not this version's"):
+        Decision.from_json(json.dumps(data))
+    with pytest.raises(DecisionFileError, match="one number per feature"):
+        Decision.from_json(json.dumps({**json.loads(DECISION_FILE.read_text()), "weights": [1.0]}))
+
+
+def test_more_evidence_never_makes_a_match_less_likely():
+    # What the weights say, checked as a reader would expect it: another mention, a paper
+    # closer in meaning, or the keyword's topic agreeing only raise the chance.
+    decision = shipped()
+    base = np.array([[1.0, 0, 0, 1.0, 1.0, 0, 1, -2.0, 0.1]])
+    assert base.shape[1] == len(FEATURES)
+    for column, more in ((0, 2.0), (3, 3.0), (5, 1.0)):
+        raised = base.copy()
+        raised[0, column] = more
+        if column in (0, 3):
+            raised[0, 4] = raised[0, 0] * raised[0, 3]
+        assert decision.probabilities(raised)[0] > decision.probabilities(base)[0]
