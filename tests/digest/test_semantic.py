@@ -116,6 +116,7 @@ def embedded(django_db_setup, django_db_blocker):
         atomic.__enter__()
         by_position = load_embedded_sample()
         embed_keywords(["LLM agents", "zxqv blorft", "jailbreaks", "federated learning", "code LLMs", "text-to-image"])
+        embed_keywords(["data curation", "RLHF", "privacy and security"])  # the demo's keyword reader
         index = PaperIndex.build(by_position.values())
         position_of = {paper.pk: position for position, paper in by_position.items()}
         yield index, by_position, position_of
@@ -141,6 +142,16 @@ def test_a_keyword_that_names_a_topic_also_matches_through_it(embedded):
     removed = Interest(keywords=("code LLMs",), unexpanded=("code llms",), include_featured=False)
     as_typed = positions(index, removed, position_of)
     assert 91 not in as_typed and 195 not in as_typed
+
+
+def test_the_demo_keyword_reader_gets_papers_through_the_topics_their_keywords_name(embedded):
+    # What `make demo` shows a newcomer: a digest with a match the words alone miss.
+    from digest.management.commands.seed_demo_subscribers import DEMO_SUBSCRIBERS
+
+    index, _, _ = embedded
+    keywords = next(s["keywords"] for s in DEMO_SUBSCRIBERS if s["email"] == "keywords.demo@example.org")
+    matches = index.match(Interest(keywords=tuple(keywords), include_featured=False), limit=10)
+    assert any("→ topic" in r or "close in meaning" in r for m in matches for r in m.reasons)
 
 
 def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):

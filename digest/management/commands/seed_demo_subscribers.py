@@ -43,8 +43,8 @@ DEMO_SUBSCRIBERS: list[dict[str, Any]] = [
         "timezone": "Australia/Sydney",
     },
     {
-        # Typed keywords only, as a new reader types them: "LLM agents" finds the agent
-        # papers through the topic it names, "data curation" those close in meaning.
+        # Typed keywords only, as a new reader types them: "RLHF" and "data curation" also
+        # find papers through the topics they name, which the email's why-lines say.
         "email": "keywords.demo@example.org",
         "topics": [],
         "keywords": ["LLM agents", "data curation", "RLHF", "privacy and security"],
