@@ -26,6 +26,7 @@ from .meaning import Feedback
 from .models import Paper, Topic, title_key
 
 SAMPLE_LISTING = Path(__file__).resolve().parent / "sample_data" / "daily_papers_listing.txt"
+JUDGED_INTERESTS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "judged_interests.json"
 LISTING_HEADER_LINES = 5
 
 
@@ -115,6 +116,17 @@ def sample_positions() -> dict[int, int]:
     for pk, key in Paper.objects.filter(title_key__in=list(by_key)).values_list("id", "title_key"):
         found[pk] = by_key[key]
     return found
+
+
+def sample_catalog() -> tuple[dict[int, int], list[Paper]]:
+    """The sample papers in the catalog and their listing positions; an error that says
+    what to run when the sample was never imported."""
+    position_of = sample_positions()
+    if len(position_of) < 100:
+        raise JudgedFileError(
+            "the sample listing is not in the catalog: run import_papers on digest/sample_data/daily_papers_listing.txt"
+        )
+    return position_of, list(Paper.objects.filter(pk__in=list(position_of)))
 
 
 def papers_half(

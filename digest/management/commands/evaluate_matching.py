@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import CommandError
 
 from digest import semantic
 from digest.evaluation import (
+    JUDGED_INTERESTS,
     JudgedFileError,
     catalog_topics,
     feedback_effect,
@@ -17,16 +17,14 @@ from digest.evaluation import (
     load_judged,
     macro,
     papers_half,
-    sample_positions,
+    sample_catalog,
 )
 from digest.management.cli import OperatorCommand
 from digest.matching import CatalogStats, PaperIndex
 from digest.meaning import SemanticContext
-from digest.models import Paper
 from digest.vectors import embed_keywords
 
 DIGEST_SIZE = 10  # the default papers per email
-DEFAULT_JUDGED = Path(settings.BASE_DIR) / "tests" / "fixtures" / "judged_interests.json"
 
 
 class Command(OperatorCommand):
@@ -38,7 +36,7 @@ class Command(OperatorCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="judged interests (JSON)")
+        parser.add_argument("--judged", type=Path, default=JUDGED_INTERESTS, help="judged interests (JSON)")
         parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all")
         parser.add_argument(
             "--papers", choices=("all", "even", "odd"), default="all",
@@ -50,12 +48,9 @@ class Command(OperatorCommand):
     def handle(self, *args, judged: Path, half: str, papers: str, details: bool, **options) -> None:
         try:
             cases = load_judged(judged)
+            position_of, catalog = sample_catalog()
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
-        position_of = sample_positions()
-        if len(position_of) < 100:
-            raise CommandError("the sample listing is not in the catalog: run import_papers on digest/sample_data/daily_papers_listing.txt")
-        catalog = list(Paper.objects.filter(pk__in=list(position_of)))
         if papers != "all":
             position_of, cases = papers_half(position_of, cases, parity=0 if papers == "even" else 1)
         stats = CatalogStats.for_catalog()

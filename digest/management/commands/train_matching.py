@@ -5,21 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from digest import semantic
 from digest.decision import DECISION_FILE, FEATURES
-from digest.evaluation import JudgedFileError, load_judged, sample_positions, train_keyword_decision
+from digest.evaluation import JUDGED_INTERESTS, JudgedFileError, load_judged, sample_catalog, train_keyword_decision
 from digest.management.cli import OperatorCommand
 from digest.matching import CatalogStats, PaperIndex
 from digest.meaning import SemanticContext
-from digest.models import Paper
 from digest.vectors import embed_keywords
-
-SAMPLE = "digest/sample_data/daily_papers_listing.txt"
-DEFAULT_JUDGED = Path(settings.BASE_DIR) / "tests" / "fixtures" / "judged_interests.json"
 
 
 class Command(OperatorCommand):
@@ -31,7 +26,7 @@ class Command(OperatorCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="judged interests (JSON)")
+        parser.add_argument("--judged", type=Path, default=JUDGED_INTERESTS, help="judged interests (JSON)")
         parser.add_argument("--output", type=Path, default=DECISION_FILE, help="where to write the decision (JSON)")
         parser.add_argument(
             "--target-precision",
@@ -49,14 +44,12 @@ class Command(OperatorCommand):
             raise CommandError(str(error)) from None
         if not semantic.semantic_matching_enabled():
             raise CommandError("semantic matching is off (SEMANTIC_MATCHING): the decision reads stored vectors")
-        position_of = sample_positions()
-        if len(position_of) < 100:
-            raise CommandError(f"the sample listing is not in the catalog: run import_papers on {SAMPLE}")
-        catalog = list(Paper.objects.filter(pk__in=list(position_of), embedding__isnull=False))
-        if len(catalog) < len(position_of):
-            raise CommandError(
-                f"{len(position_of) - len(catalog)} sample papers have no vector: run embed_papers --missing"
-            )
+        try:
+            position_of, catalog = sample_catalog()
+        except JudgedFileError as error:
+            raise CommandError(str(error)) from None
+        if missing := sum(1 for paper in catalog if not paper.embedding):
+            raise CommandError(f"{missing} sample papers have no vector: run embed_papers --missing")
         embed_keywords(k for c in cases for k in c.keywords)
         index = PaperIndex(catalog, CatalogStats.for_catalog(), SemanticContext.for_catalog())
         try:
