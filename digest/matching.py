@@ -459,7 +459,7 @@ class PaperIndex:
         catalog instead. Without `semantic_context` matching is lexical only."""
         self.papers = [p for p in papers if not p.is_hidden]
         self.semantic = semantic_context
-        self.decision = decision.shipped() if semantic_context is not None else None
+        self._keyword_decision: decision.Decision | None = None
         self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
         # Stems, and exact forms as "=form" where they differ from the stem.
         self._postings: dict[str, dict[int, list[int]]] = {}
@@ -509,6 +509,14 @@ class PaperIndex:
         if semantic.semantic_matching_enabled():
             context = SemanticContext.for_catalog(embed_missing_keywords=embed_missing_keywords)
         return cls(papers, catalog_stats, context)
+
+    @property
+    def keyword_decision(self) -> decision.Decision:
+        """The learned decision of when a typed keyword matches, read on first use (so that
+        `train_matching` can build an index to fit a new one when the features change)."""
+        if self._keyword_decision is None:
+            self._keyword_decision = decision.shipped()
+        return self._keyword_decision
 
     @property
     def has_featured(self) -> bool:
@@ -793,7 +801,7 @@ class PaperIndex:
             meaning = self.keyword_meaning(typed)
             if meaning is not None:
                 topic = self.expansion_topic(typed) if expand else None
-                if meaning.z_scores is not None and self.decision is not None:
+                if meaning.z_scores is not None:
                     cached = self._decided(cached, strict, typed, phrases, meaning, topic)
                 else:
                     cached = self._with_topic(cached, typed, topic)
@@ -854,8 +862,8 @@ class PaperIndex:
         it is there, else the topic, else closeness in meaning."""
         through = self._topic(topic) if topic is not None else _NO_CLAUSE
         idxs, rows = self._evidence_rows(lexical, strict, phrases, meaning, topic, through)
-        chances = self.decision.probabilities(rows)
-        threshold = self.decision.threshold
+        chances = self.keyword_decision.probabilities(rows)
+        threshold = self.keyword_decision.threshold
         # A keyword that is a topic's very name means the topic: its matches are the keyword's.
         named = topic is not None and self._named_topic(typed) is topic
         hits: dict[int, _Hit] = {}

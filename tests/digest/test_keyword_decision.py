@@ -99,3 +99,24 @@ def test_more_evidence_never_makes_a_match_less_likely():
         if column in (0, 3):
             raised[0, 4] = raised[0, 0] * raised[0, 3]
         assert decision.probabilities(raised)[0] > decision.probabilities(base)[0]
+
+
+@pytest.mark.django_db
+def test_training_works_when_the_shipped_decision_no_longer_fits_the_features(embedded_sample, tmp_path, monkeypatch):
+    # After a change to the features the shipped file is refused; the index that
+    # training builds must not need it, or a new decision could never be fitted.
+    from digest import decision
+
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**json.loads(DECISION_FILE.read_text()), "features": ["an old feature"]}))
+    monkeypatch.setattr(decision, "DECISION_FILE", stale)
+    shipped.cache_clear()
+    try:
+        with pytest.raises(DecisionFileError):
+            shipped()
+        report = train(tmp_path / "new.json")
+    finally:
+        monkeypatch.undo()
+        shipped.cache_clear()
+    assert "written to" in report
+    assert Decision.from_json((tmp_path / "new.json").read_text()).threshold == shipped().threshold
