@@ -23,7 +23,12 @@ class DigestConfig(AppConfig):
     verbose_name = "Papers and digests"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from .decision import check_shipped_decision
         from .models import Paper, Topic
+
+        checks.register(check_shipped_decision)
 
         post_migrate.connect(_create_cache_table, sender=self)
         for model in (Paper, Topic):

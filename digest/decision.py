@@ -59,7 +59,7 @@ class Decision:
         if not len(rows):
             return np.zeros(0)
         logits = ((rows - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        return _sigmoid(logits)
 
     def to_json(self) -> str:
         return (
@@ -87,8 +87,10 @@ class Decision:
             mean, scale, weights = (np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "weights"))
             if any(a.shape != (len(FEATURES),) for a in (mean, scale, weights)) or not (scale > 0).all():
                 raise ValueError("mean, scale and weights need one number per feature (scale > 0)")
-            threshold = float(data["threshold"])
-            return cls(mean, scale, weights, float(data["bias"]), threshold, str(data.get("provenance", "")))
+            bias, threshold = float(data["bias"]), float(data["threshold"])
+            if not np.isfinite([*mean, *scale, *weights, bias]).all() or not 0 <= threshold <= 1:
+                raise ValueError("numbers must be finite and the threshold between 0 and 1")
+            return cls(mean, scale, weights, bias, threshold, str(data.get("provenance", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise DecisionFileError(f"not a keyword decision: {exc}") from exc
 
@@ -128,7 +130,7 @@ def fit(rows: np.ndarray, relevant: np.ndarray, *, l2: float = 1.0, steps: int =
     w = np.zeros(x.shape[1])
     penalty = np.diag(np.r_[np.full(len(FEATURES), l2), 0.0])  # the bias is not shrunk
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        p = _sigmoid(x @ w)
         gradient = x.T @ (p - relevant) + penalty @ w
         hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty
         step = np.linalg.solve(hessian, gradient)
@@ -138,9 +140,31 @@ def fit(rows: np.ndarray, relevant: np.ndarray, *, l2: float = 1.0, steps: int =
     return Decision(mean, scale, w[:-1], float(w[-1]), threshold=0.5)
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))  # no overflow warnings
+
+
 @lru_cache(maxsize=1)
 def shipped() -> Decision:
+    """The decision the matcher uses (`DECISION_FILE`)."""
     try:
         return Decision.from_json(DECISION_FILE.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DecisionFileError(f"{DECISION_FILE}: {exc}") from exc
+    except (OSError, DecisionFileError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise DecisionFileError(f"{DECISION_FILE}: {reason}; run manage.py train_matching to fit it again") from exc
+
+
+def check_shipped_decision(app_configs=None, **kwargs) -> list:
+    """Django system check: a send worker must not find out mid-run that the decision
+    file does not fit this version (`manage.py check`, and every command, says so first)."""
+    from django.core.checks import Error
+
+    from . import semantic
+
+    if not semantic.semantic_matching_enabled():
+        return []
+    try:
+        shipped()
+    except DecisionFileError as error:
+        return [Error(str(error), id="digest.E001")]
+    return []

@@ -1,4 +1,5 @@
-"""Matching quality against relevance judgements: precision and recall per interest.
+"""Matching quality against relevance judgements: precision and recall per interest, and
+the learned keyword decision fitted on them (`train_keyword_decision`).
 
 A judged file (JSON) names papers of the sample listing by their position in it (0 is
 the first paper of `digest/sample_data/daily_papers_listing.txt`) and says, for each
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .decision import FEATURES, Decision, fit
-from .matching import Interest, PaperIndex, TopicTerms
+from .decision import Decision, fit
+from .matching import Interest, KeywordEvidence, PaperIndex, TopicTerms
 from .meaning import Feedback
 from .models import Paper, Topic, title_key
 
@@ -221,9 +222,23 @@ def feedback_effect(
 @dataclass(frozen=True)
 class TrainedDecision:
     decision: Decision
-    interests: int
-    pairs: int
     curve: list[tuple[float, float, float]]  # (threshold, leave-one-out precision, recall)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One judged keyword interest, as the decision sees it."""
+
+    relevant: frozenset[int]  # listing positions
+    evidence: list[KeywordEvidence]  # one per keyword
+    labels: list[np.ndarray]  # per keyword, whether each candidate paper is relevant
+
+    def rows_and_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the decision is fitted on: the candidates with a vector."""
+        keep = [~e.without_vector for e in self.evidence]
+        rows = [e.rows[k] for e, k in zip(self.evidence, keep, strict=True)]
+        labels = [y[k] for y, k in zip(self.labels, keep, strict=True)]
+        return np.vstack(rows), np.concatenate(labels)
 
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * step, 2) for step in range(9))  # 0.30 ... 0.70
@@ -238,54 +253,54 @@ def train_keyword_decision(
     l2: float = 1.0,
     progress: Callable[[Iterable], Iterable] = iter,
 ) -> TrainedDecision:
-    """Fit `digest.decision` on the typed-keyword interests of `cases` (the tuning half).
+    """Fit `digest.decision` on the tuning half's typed-keyword interests of `cases`
+    (held-out ones are left aside here, whoever calls this).
 
     The threshold is the lowest whose leave-one-interest-out macro precision reaches
     `target_precision` (the most recall that keeps it), or the most precise one if none
     does: each interest is scored by a decision fitted on all the others, so the figures
     say how it does on interests it has not seen."""
-    keyword_cases = [c for c in cases if c.kind == "keywords"]
-    if len(keyword_cases) < 5:
-        raise JudgedFileError(f"{len(keyword_cases)} keyword interests are too few to learn from (5 at least)")
-    per_case = []  # (case, [(paper idx, row)], labels)
-    for case in keyword_cases:
-        idxs, rows = [], []
-        for keyword in case.keywords:
-            papers, features = index.keyword_evidence(keyword)
-            idxs += papers
-            rows.append(features)
-        stacked = np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
-        labels = np.array([position_of.get(index.papers[i].pk, -1) in case.relevant for i in idxs], dtype=float)
-        per_case.append((case, idxs, stacked, labels))
-    if not any(len(idxs) for _, idxs, _, _ in per_case):
+    judged = []
+    for case in cases:
+        if case.kind != "keywords" or case.half != "tune":
+            continue
+        read = [index.keyword_evidence(keyword) for keyword in case.keywords]
+        evidence = [e for e in read if e is not None and len(e.papers)]
+        labels = [
+            np.array([position_of.get(index.papers[i].pk, -1) in case.relevant for i in e.papers], dtype=float)
+            for e in evidence
+        ]
+        judged.append(_Judged(case.relevant, evidence, labels))
+    if len(judged) < 5:
+        raise JudgedFileError(f"{len(judged)} tuning keyword interests are too few to learn from (5 at least)")
+    if not any(j.evidence for j in judged):
         raise JudgedFileError("no keyword finds anything: are the sample papers and keywords embedded?")
 
-    def found_for(case_idxs: list[int], chances: np.ndarray, threshold: float) -> frozenset[int]:
-        return frozenset(
-            position_of[index.papers[i].pk]
-            for i, chance in zip(case_idxs, chances, strict=True)
-            if chance >= threshold and index.papers[i].pk in position_of
-        )
+    def fit_on(interests: list[_Judged]) -> Decision:
+        pairs = [j.rows_and_labels() for j in interests if j.evidence]
+        return fit(np.vstack([r for r, _ in pairs]), np.concatenate([y for _, y in pairs]), l2=l2)
 
-    held_out_chances = []
-    for n in progress(range(len(per_case))):
-        rest = [item for m, item in enumerate(per_case) if m != n]
-        fitted = fit(np.vstack([r for _, _, r, _ in rest]), np.concatenate([y for *_, y in rest]), l2=l2)
-        held_out_chances.append(fitted.probabilities(per_case[n][2]))
+    def found_by(interest: _Judged, decision: Decision) -> frozenset[int]:
+        found: set[int] = set()
+        for evidence in interest.evidence:
+            passes, _ = evidence.decide(decision)
+            found.update(position_of.get(index.papers[i].pk, -1) for i in np.array(evidence.papers)[passes])
+        return frozenset(found - {-1})
+
+    left_out = [fit_on(judged[:n] + judged[n + 1 :]) for n in progress(range(len(judged)))]
     curve = []
     for threshold in THRESHOLDS:
         scores = []
-        for (case, idxs, _, _), chances in zip(per_case, held_out_chances, strict=True):
-            found = found_for(idxs, chances, threshold)
-            hits = found & case.relevant
-            scores.append((len(hits) / len(found) if found else 0.0, len(hits) / len(case.relevant)))
+        for interest, fitted in zip(judged, left_out, strict=True):
+            found = found_by(interest, replace(fitted, threshold=threshold))
+            hits = found & interest.relevant
+            scores.append((len(hits) / len(found) if found else 0.0, len(hits) / len(interest.relevant)))
         curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
     reaching = [point for point in curve if point[1] >= target_precision]
     chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
-    fitted = fit(np.vstack([r for _, _, r, _ in per_case]), np.concatenate([y for *_, y in per_case]), l2=l2)
-    pairs = sum(len(idxs) for _, idxs, _, _ in per_case)
+    pairs = sum(len(e.papers) for j in judged for e in j.evidence)
     provenance = (
-        f"fitted on {len(per_case)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.2f}: "
+        f"fitted on {len(judged)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.2f}: "
         f"leave-one-interest-out precision {chosen[1]:.3f}, recall {chosen[2]:.3f}"
     )
-    return TrainedDecision(replace(fitted, threshold=chosen[0], provenance=provenance), len(per_case), pairs, curve)
+    return TrainedDecision(replace(fit_on(judged), threshold=chosen[0], provenance=provenance), curve)

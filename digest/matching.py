@@ -29,9 +29,11 @@ must not lose weight because of it.
 
 - A topic *matches* when E x min(1, idf / IDF_REF) >= MIN_EVIDENCE: its phrases are in
   the title, or about three times in the abstract, and common phrases need more of it.
-  A free keyword, narrower and chosen on purpose, needs KEYWORD_MIN_EVIDENCE: twice in
-  the abstract. A single mention in the abstract never matches: that is how incidental
-  mentions ("... unlike 4-bit quantization, ...") are kept out.
+  A free keyword, narrower and chosen on purpose, needs KEYWORD_MIN_EVIDENCE: one clear
+  mention. With vectors stored, whether a keyword matches is the learned decision's
+  (`digest.decision`): its words, its topic and its closeness in meaning weighed
+  together, so that an incidental mention ("... unlike 4-bit quantization, ...") in a
+  paper about something else supports other matches but does not match alone.
 - Its *score* is BM25's: min(idf, IDF_CAP) x E(k1+1)/(E+k1), so rare phrases weigh more
   and repetition saturates.
 - A followed author is a match of `AUTHOR_SCORE`, above any single topic or keyword.
@@ -67,7 +69,7 @@ from django.db.models.functions import Length
 
 from . import decision, semantic
 from .keywords import AcronymTable, understand
-from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, SemanticContext
+from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext
 from .models import Paper, Topic
 from .text import (
     ABBREVIATION_MARK,
@@ -441,6 +443,33 @@ class _Clause:
 
 _NO_CLAUSE = _Clause({}, {}, frozenset())
 
+
+@dataclass(frozen=True, slots=True)
+class _KeywordReading:
+    phrases: list[Phrase]
+    strict: _Clause  # the keyword as typed, with its acronym and spelling forms
+    lexical: _Clause  # ... and its looser readings
+    meaning: KeywordMeaning | None  # None without vectors
+    topic: TopicTerms | None  # the curated topic it names, if any
+    through: _Clause  # what that topic finds, unless the reader removed it
+
+
+@dataclass(frozen=True)
+class KeywordEvidence:
+    """What one typed keyword finds, as the learned decision reads it."""
+
+    papers: list[int]  # index positions of the candidate papers
+    rows: np.ndarray  # their features, in `decision.FEATURES` order
+    forced: np.ndarray  # match whatever the decision says (the keyword is a topic's very name)
+    without_vector: np.ndarray  # no vector yet: closeness says nothing, the words decide ...
+    word_passes: np.ndarray  # ... whether the keyword's words or its topic's phrases match
+
+    def decide(self, keyword_decision: decision.Decision) -> tuple[np.ndarray, np.ndarray]:
+        """Which candidates match, and the decision's chance for each."""
+        chances = keyword_decision.probabilities(self.rows)
+        decided = (chances >= keyword_decision.threshold) | self.forced
+        return np.where(self.without_vector, self.word_passes, decided), chances
+
 # A posting is one int: start position << 4 | number of words (hyphenated compounds
 # span several). Ints are far lighter than tuples over a day's thousand papers.
 _SPAN_BITS = 4
@@ -777,61 +806,66 @@ class PaperIndex:
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
     def _keyword(self, keyword: str, expand: bool = True) -> _Clause:
-        """A typed keyword: the phrases it means (`digest.keywords`), and with vectors
-        stored, the curated topic it clearly names (unless the reader removed it) or,
-        without one, the papers closest to it in meaning."""
+        """A typed keyword: the phrases it means (`digest.keywords`); with vectors stored,
+        also the curated topic it clearly names (unless the reader removed it) and the
+        papers close to it in meaning, weighed together by the learned decision."""
         typed = keyword.strip()
         key = (typed, expand)
         cached = self._keyword_cache.get(key)
         if cached is not None:
             return cached
-        alternatives, meant = understand(typed, self.stats)
-        phrases = _unique_phrases(meant)
-        if not phrases:
+        reading = self._read_keyword(typed, expand)
+        if reading is None:
             cached = _NO_CLAUSE
+        elif reading.meaning is None:
+            cached = reading.lexical
+        elif reading.meaning.z_scores is None:
+            cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
-            def describe(parts: list[str]) -> str:
-                if parts[0].startswith(f"'{typed}' in "):
-                    return "keyword " + parts[0]
-                return f"keyword '{typed}': " + parts[0]
-
-            strict = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE)
-            relaxed = self._relaxed(alternatives)
-            cached = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE, weaker=relaxed) if relaxed else strict
-            meaning = self.keyword_meaning(typed)
-            if meaning is not None:
-                topic = self.expansion_topic(typed) if expand else None
-                if meaning.z_scores is not None:
-                    cached = self._decided(cached, strict, typed, phrases, meaning, topic)
-                else:
-                    cached = self._with_topic(cached, typed, topic)
+            cached = self._decided(typed, reading)
         _remember(self._keyword_cache, key, cached)
         return cached
 
-    def keyword_evidence(self, keyword: str, expand: bool = True) -> tuple[list[int], np.ndarray]:
-        """The papers a typed keyword's words, topic or meaning find, and what the learned
-        decision reads about each (rows in `decision.FEATURES` order). Empty without
-        vectors. (`train_matching` fits the decision on these.)"""
-        typed = keyword.strip()
+    def _read_keyword(self, typed: str, expand: bool) -> _KeywordReading | None:
+        """What a typed keyword's words, topic and vector find (None: no words at all).
+        Matching and `keyword_evidence` (which the decision is fitted on) both read a
+        keyword here, so that the decision is fitted on what it is later applied to."""
         alternatives, meant = understand(typed, self.stats)
         phrases = _unique_phrases(meant)
-        meaning = self.keyword_meaning(typed)
-        if not phrases or meaning is None or meaning.z_scores is None:
-            return [], np.zeros((0, len(decision.FEATURES)))
-        strict = self._clause(phrases, str, KEYWORD_MIN_EVIDENCE)
-        relaxed = self._relaxed(alternatives)
-        lexical = self._clause(phrases, str, KEYWORD_MIN_EVIDENCE, weaker=relaxed) if relaxed else strict
-        topic = self.expansion_topic(typed) if expand else None
-        through = self._topic(topic) if topic is not None else _NO_CLAUSE
-        return self._evidence_rows(lexical, strict, phrases, meaning, topic, through)
+        if not phrases:
+            return None
 
-    def _evidence_rows(
-        self, lexical: _Clause, strict: _Clause, phrases: list[Phrase], meaning, topic, through: _Clause
-    ) -> tuple[list[int], np.ndarray]:
+        def describe(parts: list[str]) -> str:
+            if parts[0].startswith(f"'{typed}' in "):
+                return "keyword " + parts[0]
+            return f"keyword '{typed}': " + parts[0]
+
+        strict = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE)
+        relaxed = self._relaxed(alternatives)
+        lexical = self._clause(phrases, describe, KEYWORD_MIN_EVIDENCE, weaker=relaxed) if relaxed else strict
+        meaning = self.keyword_meaning(typed)
+        topic = self.expansion_topic(typed) if meaning is not None else None
+        # The topic the keyword names says what its words mean, whether or not the reader
+        # kept it; removing it only takes away the papers its phrases find.
+        through = self._topic(topic) if topic is not None and expand else _NO_CLAUSE
+        return _KeywordReading(phrases, strict, lexical, meaning, topic, through)
+
+    def keyword_evidence(self, keyword: str, expand: bool = True) -> KeywordEvidence | None:
+        """The papers a typed keyword's words, topic or meaning find, and what the learned
+        decision reads about each. None without vectors. (`train_matching` fits the
+        decision on these.)"""
+        typed = keyword.strip()
+        reading = self._read_keyword(typed, expand)
+        if reading is None or reading.meaning is None or reading.meaning.z_scores is None:
+            return None
+        return self._evidence(typed, reading)
+
+    def _evidence(self, typed: str, reading: _KeywordReading) -> KeywordEvidence:
+        strict, lexical, through, meaning = reading.strict, reading.lexical, reading.through, reading.meaning
         z_scores = meaning.z_scores
         candidates = set(lexical.hits) | set(through.hits)
         candidates.update(np.flatnonzero((z_scores >= CANDIDATE_Z) & self._has_vector).tolist())
-        share = sum(self.stats.doc_share(p.text) for p in phrases)
+        share = sum(self.stats.doc_share(p.text) for p in reading.phrases)
         margin = meaning.topic_similarity - meaning.runner_up_similarity
         idxs = sorted(candidates)
         rows = np.array(
@@ -842,7 +876,7 @@ class PaperIndex:
                     looser_only=idx in lexical.hits and idx not in strict.hits,
                     closeness=float(z_scores[idx]),
                     through_topic=idx in through.passing,
-                    names_topic=topic is not None,
+                    names_topic=reading.topic is not None,
                     share=share,
                     topic_margin=margin,
                 )
@@ -850,36 +884,37 @@ class PaperIndex:
             ],
             dtype=np.float64,
         ).reshape(len(idxs), len(decision.FEATURES))
-        return idxs, rows
+        word_passes = np.array([idx in lexical.passing or idx in through.passing for idx in idxs], dtype=bool)
+        # A keyword that is a topic's very name means the topic: the topic's matches that
+        # are not far from the keyword in meaning are the keyword's.
+        named = reading.topic is not None and self._named_topic(typed) is reading.topic
+        forced = np.array(
+            [named and idx in through.passing and z_scores[idx] >= Z_AGREE for idx in idxs], dtype=bool
+        )
+        return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
-    def _decided(
-        self, lexical: _Clause, strict: _Clause, typed: str, phrases: list[Phrase], meaning, topic: TopicTerms | None
-    ) -> _Clause:
+    def _decided(self, typed: str, reading: _KeywordReading) -> _Clause:
         """The keyword's matches as the learned decision takes them: every paper its words
-        (`strict`: as typed; `lexical`: with looser readings), its topic or its meaning
-        find, weighed together. A mention the decision does not take stays as support
-        for the reader's other interests; the why-line names the reader's own word when
-        it is there, else the topic, else closeness in meaning."""
-        through = self._topic(topic) if topic is not None else _NO_CLAUSE
-        idxs, rows = self._evidence_rows(lexical, strict, phrases, meaning, topic, through)
-        chances = self.keyword_decision.probabilities(rows)
-        threshold = self.keyword_decision.threshold
-        # A keyword that is a topic's very name means the topic: its matches are the keyword's.
-        named = topic is not None and self._named_topic(typed) is topic
+        (as typed, or read loosely), its topic or its meaning find, weighed together. A
+        mention the decision does not take stays as support for the reader's other
+        interests; the why-line names the reader's own word when it is there, else the
+        topic, else closeness in meaning."""
+        evidence = self._evidence(typed, reading)
+        passes, chances = evidence.decide(self.keyword_decision)
+        lexical, through, topic = reading.lexical, reading.through, reading.topic
         hits: dict[int, _Hit] = {}
-        for idx, chance in zip(idxs, chances.tolist(), strict=True):
-            passes = chance >= threshold or (named and idx in through.passing and meaning.z_scores[idx] >= Z_AGREE)
+        for idx, passed, chance in zip(evidence.papers, passes.tolist(), chances.tolist(), strict=True):
             own, via = lexical.hits.get(idx), through.hits.get(idx)
             if own is not None:
-                score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None and passes else own.score
-                hits[idx] = _Hit(score, passes, own.reason, own.evidence)
-            elif not passes:
+                score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None and passed else own.score
+                hits[idx] = _Hit(score, passed, own.reason, own.evidence)
+            elif not passed:
                 continue
             elif via is not None:
                 reason = f"'{typed}' → topic {topic.name}: " + via.reason.split(": ", 1)[-1]
                 hits[idx] = _Hit(via.score * EXPANSION_WEIGHT, True, reason)
             else:
-                hits[idx] = _Hit(SEMANTIC_SCORE * min(2 * chance, 2.0), True, f"close in meaning to '{typed}'")
+                hits[idx] = _Hit(2 * SEMANTIC_SCORE * chance, True, f"close in meaning to '{typed}'")
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
 

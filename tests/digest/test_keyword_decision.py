@@ -49,6 +49,8 @@ def test_the_shipped_decision_is_what_training_on_the_tuning_interests_gives(emb
     assert fresh.threshold == ours.threshold
     np.testing.assert_allclose(fresh.weights, ours.weights, atol=0.02)
     np.testing.assert_allclose(fresh.bias, ours.bias, atol=0.02)
+    np.testing.assert_allclose(fresh.mean, ours.mean, rtol=0.01, atol=1e-3)
+    np.testing.assert_allclose(fresh.scale, ours.scale, rtol=0.01, atol=1e-3)
 
 
 @pytest.mark.django_db
@@ -85,6 +87,23 @@ def test_a_decision_for_other_features_is_refused_with_a_clear_error():
         Decision.from_json(json.dumps(data))
     with pytest.raises(DecisionFileError, match="one number per feature"):
         Decision.from_json(json.dumps({**json.loads(DECISION_FILE.read_text()), "weights": [1.0]}))
+
+
+def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_what_to_run(tmp_path, monkeypatch):
+    from digest import decision
+
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**json.loads(DECISION_FILE.read_text()), "threshold": float("nan")}))
+    monkeypatch.setattr(decision, "DECISION_FILE", stale)
+    shipped.cache_clear()
+    try:
+        errors = decision.check_shipped_decision()
+    finally:
+        monkeypatch.undo()
+        shipped.cache_clear()
+    assert [e.id for e in errors] == ["digest.E001"]
+    assert str(stale) in errors[0].msg and "run manage.py train_matching" in errors[0].msg
+    assert decision.check_shipped_decision() == []
 
 
 def test_more_evidence_never_makes_a_match_less_likely():

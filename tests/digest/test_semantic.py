@@ -4,6 +4,7 @@ re-ranks, and the lexical matcher alone when the model is off."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
@@ -19,7 +20,7 @@ from django.db import transaction
 
 from digest import semantic
 from digest.matching import Interest, PaperIndex
-from digest.meaning import Feedback
+from digest.meaning import Feedback, TopicVector
 from digest.models import EmbeddedKeyword, Paper, Topic
 from digest.vectors import embed_keywords
 from tests.digest.semantic_helpers import load_embedded_sample
@@ -162,6 +163,58 @@ def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):
     )
     assert expanded and not set(as_typed) >= set(expanded)
     assert 146 not in as_typed
+
+
+@pytest.mark.parametrize("keyword", ["LLM agents", "code LLMs", "RLHF", "data curation", "privacy and security"])
+def test_removing_the_suggested_topic_never_adds_a_paper(embedded, keyword):
+    # The topic a keyword names also says how much its own words tell; removing the
+    # topic takes its phrases' papers away and must not loosen the keyword's own bar.
+    index, _, position_of = embedded
+    expanded = set(positions(index, Interest(keywords=(keyword,), include_featured=False), position_of))
+    removed = Interest(keywords=(keyword,), unexpanded=(keyword.lower(),), include_featured=False)
+    assert set(positions(index, removed, position_of)) <= expanded
+
+
+@pytest.mark.parametrize("keyword", ["LLM agents", "code LLMs", "text-to-image", "jailbreaks", "RLHF"])
+def test_matching_takes_a_keyword_as_the_decision_fitted_on_its_evidence_does(embedded, keyword):
+    # train_matching fits the decision on keyword_evidence; matching must apply it to
+    # the very same rows, or the fitted weights would be judged on other numbers.
+    index, _, _ = embedded
+    evidence = index.keyword_evidence(keyword)
+    passes, _ = evidence.decide(index.keyword_decision)
+    assert index._keyword(keyword).passing == {idx for idx, ok in zip(evidence.papers, passes) if ok}
+
+
+def test_a_paper_not_embedded_yet_is_matched_by_its_words(embedded):
+    # Imported while embedding was off or failed: closeness says nothing about it (its
+    # vector is zeros), so the keyword's words decide, as without the model.
+    index, by_position, position_of = embedded
+    papers = [copy.copy(p) for p in by_position.values()]
+    for paper in papers:
+        if position_of[paper.pk] in (3, 65, 117):
+            paper.embedding = None
+    partial = PaperIndex(papers, index.stats, index.semantic)
+    lexical = PaperIndex(papers, index.stats)
+    for keyword, position in (("text-to-image", 65), ("text-to-image", 117), ("jailbreaks", 3)):
+        assert position in positions(lexical, Interest(keywords=(keyword,), include_featured=False), position_of)
+        assert position in positions(partial, Interest(keywords=(keyword,), include_featured=False), position_of)
+
+
+def test_a_young_catalog_without_a_reference_sample_still_expands_keywords(embedded):
+    # Fewer than 200 embedded papers say nothing of what is usual: no z-scores, so no
+    # decision; the keyword's own words and the topic it names still match.
+    from digest.meaning import SemanticContext
+
+    index, _, position_of = embedded
+    young = SemanticContext(
+        [TopicVector(t, index.semantic.topic_matrix[n]) for n, t in enumerate(index.semantic.topics.values())],
+        index.semantic.reference[:50],
+        index.semantic.keyword_vector,
+    )
+    small = PaperIndex(index.papers, index.stats, young)
+    matches = small.match(Interest(keywords=("code LLMs",), include_featured=False))
+    assert small.keyword_evidence("code LLMs") is None
+    assert any(r.startswith("'code LLMs' → topic Code generation") for m in matches for r in m.reasons)
 
 
 def test_a_nonsense_keyword_maps_to_nothing_and_matches_nothing(embedded):

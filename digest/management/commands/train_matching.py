@@ -24,6 +24,9 @@ class Command(OperatorCommand):
         "(by default to the file the matcher ships with). The held-out half is never read: "
         "evaluate_matching reports it afterwards."
     )
+    # The system checks include "the shipped decision fits this version": the one
+    # command that must run when it does not is the one that fits a new one.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--judged", type=Path, default=JUDGED_INTERESTS, help="judged interests (JSON)")
