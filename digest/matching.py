@@ -56,13 +56,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-
-import numpy as np
 from array import array
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
@@ -163,7 +162,7 @@ class TopicTerms:
     phrases: tuple[str, ...]
 
     @classmethod
-    def from_topic(cls, topic: Topic) -> "TopicTerms":
+    def from_topic(cls, topic: Topic) -> TopicTerms:
         return cls(slug=topic.slug, name=topic.name, phrases=tuple(topic.keyword_list))
 
 
@@ -180,12 +179,14 @@ class Interest:
     @classmethod
     def from_subscriber(
         cls, subscriber, feedback: Feedback | None = None, topics: Iterable[TopicTerms] | None = None
-    ) -> "Interest":
+    ) -> Interest:
         """Uses `subscriber.topics.all()` unless `topics` (in that order) is given: in bulk,
         read those for many readers at once (`digests.topics_of`), and pass their votes
         as `feedback` (see `feedback_for`)."""
         return cls(
-            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all()) if topics is None else tuple(topics),
+            topics=tuple(TopicTerms.from_topic(t) for t in subscriber.topics.all())
+            if topics is None
+            else tuple(topics),
             keywords=tuple(subscriber.keywords or ()),
             authors=tuple(subscriber.authors or ()),
             excluded=tuple(subscriber.excluded_keywords or ()),
@@ -247,7 +248,7 @@ class CatalogStats:
         self.acronyms = AcronymTable()
 
     @classmethod
-    def from_texts(cls, texts: Iterable[tuple[str, str]]) -> "CatalogStats":
+    def from_texts(cls, texts: Iterable[tuple[str, str]]) -> CatalogStats:
         """From (title, abstract) pairs."""
         stats = cls()
         pairs = stats._pairs
@@ -284,11 +285,11 @@ class CatalogStats:
         return stats
 
     @classmethod
-    def from_papers(cls, papers: Iterable[Paper]) -> "CatalogStats":
+    def from_papers(cls, papers: Iterable[Paper]) -> CatalogStats:
         return cls.from_texts((p.title, p.abstract) for p in papers)
 
     @classmethod
-    def for_catalog(cls, sample_size: int | None = None) -> "CatalogStats":
+    def for_catalog(cls, sample_size: int | None = None) -> CatalogStats:
         """Statistics over the most recent visible papers of the catalog.
 
         One aggregate query tells whether papers were added, removed, hidden or renamed
@@ -298,9 +299,12 @@ class CatalogStats:
         change: they do not move document frequencies.)"""
         size = sample_size or IDF_SAMPLE_SIZE
         visible = Paper.objects.filter(is_hidden=False)
-        fingerprint = (size, *visible.aggregate(
-            n=Count("id"), top=Max("id"), last=Max("created_at"), titles=Sum(Length("title"))
-        ).values())
+        fingerprint = (
+            size,
+            *visible.aggregate(
+                n=Count("id"), top=Max("id"), last=Max("created_at"), titles=Sum(Length("title"))
+            ).values(),
+        )
         with _catalog_lock:
             cached = _catalog_cache.get("stats")
             if cached and cached[0] == fingerprint:
@@ -470,6 +474,7 @@ class KeywordEvidence:
         decided = (chances >= keyword_decision.threshold) | self.forced
         return np.where(self.without_vector, self.word_passes, decided), chances
 
+
 # A posting is one int: start position << 4 | number of words (hyphenated compounds
 # span several). Ints are far lighter than tuples over a day's thousand papers.
 _SPAN_BITS = 4
@@ -522,7 +527,7 @@ class PaperIndex:
         catalog_stats: CatalogStats | None = None,
         *,
         embed_missing_keywords: bool = False,
-    ) -> "PaperIndex":
+    ) -> PaperIndex:
         """Index the candidates once per run. Document frequencies come from the catalog
         (`CatalogStats.for_catalog()`: one query, cached while the catalog is unchanged)
         unless `catalog_stats` is given; an empty catalog falls back to the candidates.
@@ -605,7 +610,7 @@ class PaperIndex:
         if cached is not None:
             return cached
         kind, value = term
-        if kind == "s":
+        if isinstance(value, str):  # kind "s": a stem
             found = self._postings.get(value, {})
         else:
             found = {}
@@ -662,9 +667,10 @@ class PaperIndex:
                     start = code >> _SPAN_BITS
                     end = start + (code & _SPAN_MASK)
                     for starts in following:
-                        end = starts.get(end)
-                        if end is None:
+                        after = starts.get(end)  # the next word starts where this one ends
+                        if after is None:
                             break
+                        end = after
                     else:
                         found[idx].add((start, end))
         return found
@@ -691,7 +697,8 @@ class PaperIndex:
                 low, high = start, start + 1
                 for positions in others:
                     close = [
-                        q for q in positions
+                        q
+                        for q in positions
                         if abs(q - start) <= NEAR_WINDOW and field_start <= q < field_end and q != start
                     ]
                     if not close:
@@ -710,7 +717,7 @@ class PaperIndex:
         describe,
         min_evidence: float,
         topic: TopicTerms | None = None,
-        weaker: list[tuple[Phrase, float, bool]] = (),
+        weaker: Sequence[tuple[Phrase, float, bool]] = (),
     ) -> _Clause:
         """`weaker` phrases count as a fraction of a mention: (phrase, weight, near),
         where `near` finds the phrase's words standing close together in any order
@@ -725,15 +732,21 @@ class PaperIndex:
             for idx, found in found_by.items():
                 spans[idx].extend((start, end, number) for start, end in found)
         hits: dict[int, _Hit] = {}
-        for idx, found in spans.items():
-            hit = self._score(idx, found, everything, idfs, describe, min_evidence, weights)
+        for idx, mentions in spans.items():
+            hit = self._score(idx, mentions, everything, idfs, describe, min_evidence, weights)
             if hit is not None:
                 hits[idx] = hit
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
     def _score(
-        self, idx: int, found, phrases: list[Phrase], idfs: list[float], describe, min_evidence: float,
+        self,
+        idx: int,
+        found,
+        phrases: list[Phrase],
+        idfs: list[float],
+        describe,
+        min_evidence: float,
         weights: list[float] | None = None,
     ) -> _Hit | None:
         # Longest (then most telling) matches first; a shorter one inside it is the same mention.
@@ -778,7 +791,9 @@ class PaperIndex:
         cached = self._topic_cache.get(key)
         if cached is None:
             phrases = _unique_phrases(topic.phrases)
-            cached = self._clause(phrases, lambda parts: f"topic {topic.name}: " + "; ".join(parts), MIN_EVIDENCE, topic)
+            cached = self._clause(
+                phrases, lambda parts: f"topic {topic.name}: " + "; ".join(parts), MIN_EVIDENCE, topic
+            )
             cached = self._topic_meaning(cached, topic)
             _remember(self._topic_cache, key, cached)
         return cached
@@ -792,14 +807,14 @@ class PaperIndex:
         if z_scores is None:
             return lexical
         hits = dict(lexical.hits)
-        for idx in np.flatnonzero((z_scores >= TOPIC_Z_MIN) & self._has_vector):
-            idx = int(idx)
+        for idx in np.flatnonzero((z_scores >= TOPIC_Z_MIN) & self._has_vector).tolist():
             own = hits.get(idx)
             if own is not None and own.passes:
                 continue
             score = SEMANTIC_SCORE * min(float(z_scores[idx]) - TOPIC_Z_MIN + 1.0, 2.0)
             hits[idx] = _Hit(
-                score=max(score, own.score if own else 0.0), passes=True,
+                score=max(score, own.score if own else 0.0),
+                passes=True,
                 reason=f"topic {topic.name}: close in meaning",
             )
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -822,7 +837,7 @@ class PaperIndex:
         elif reading.meaning.z_scores is None:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
-            cached = self._decided(typed, reading)
+            cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
         _remember(self._keyword_cache, key, cached)
         return cached
 
@@ -858,11 +873,12 @@ class PaperIndex:
         reading = self._read_keyword(typed, expand)
         if reading is None or reading.meaning is None or reading.meaning.z_scores is None:
             return None
-        return self._evidence(typed, reading)
+        return self._evidence(typed, reading, reading.meaning, reading.meaning.z_scores)
 
-    def _evidence(self, typed: str, reading: _KeywordReading) -> KeywordEvidence:
-        strict, lexical, through, meaning = reading.strict, reading.lexical, reading.through, reading.meaning
-        z_scores = meaning.z_scores
+    def _evidence(
+        self, typed: str, reading: _KeywordReading, meaning: KeywordMeaning, z_scores: np.ndarray
+    ) -> KeywordEvidence:
+        strict, lexical, through = reading.strict, reading.lexical, reading.through
         candidates = set(lexical.hits) | set(through.hits)
         candidates.update(np.flatnonzero((z_scores >= CANDIDATE_Z) & self._has_vector).tolist())
         share = sum(self.stats.doc_share(p.text) for p in reading.phrases)
@@ -884,22 +900,20 @@ class PaperIndex:
             ],
             dtype=np.float64,
         ).reshape(len(idxs), len(decision.FEATURES))
-        word_passes = np.array([idx in lexical.passing or idx in through.passing for idx in idxs], dtype=bool)
+        word_passes = np.array([idx in lexical.passing or idx in through.passing for idx in idxs])
         # A keyword that is a topic's very name means the topic: the topic's matches that
         # are not far from the keyword in meaning are the keyword's.
         named = reading.topic is not None and self._named_topic(typed) is reading.topic
-        forced = np.array(
-            [named and idx in through.passing and z_scores[idx] >= Z_AGREE for idx in idxs], dtype=bool
-        )
+        forced = np.array([bool(named and idx in through.passing and z_scores[idx] >= Z_AGREE) for idx in idxs])
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
-    def _decided(self, typed: str, reading: _KeywordReading) -> _Clause:
+    def _decided(self, typed: str, reading: _KeywordReading, meaning: KeywordMeaning, z_scores: np.ndarray) -> _Clause:
         """The keyword's matches as the learned decision takes them: every paper its words
         (as typed, or read loosely), its topic or its meaning find, weighed together. A
         mention the decision does not take stays as support for the reader's other
         interests; the why-line names the reader's own word when it is there, else the
         topic, else closeness in meaning."""
-        evidence = self._evidence(typed, reading)
+        evidence = self._evidence(typed, reading, meaning, z_scores)
         passes, chances = evidence.decide(self.keyword_decision)
         lexical, through, topic = reading.lexical, reading.through, reading.topic
         hits: dict[int, _Hit] = {}
@@ -910,7 +924,7 @@ class PaperIndex:
                 hits[idx] = _Hit(score, passed, own.reason, own.evidence)
             elif not passed:
                 continue
-            elif via is not None:
+            elif via is not None and topic is not None:
                 reason = f"'{typed}' → topic {topic.name}: " + via.reason.split(": ", 1)[-1]
                 hits[idx] = _Hit(via.score * EXPANSION_WEIGHT, True, reason)
             else:
@@ -969,6 +983,8 @@ class PaperIndex:
         return self.semantic.topics.get(meaning.topic_slug)
 
     def _named_topic(self, typed: str) -> TopicTerms | None:
+        if self.semantic is None:
+            return None
         named = compile_phrase(typed).variants
         for topic in self.semantic.topics.values():
             if compile_phrase(topic.name).variants == named:
@@ -1040,7 +1056,8 @@ class PaperIndex:
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
         clauses += [
             self._keyword(word, semantic.keyword_key(word) not in unexpanded)
-            for word in interest.keywords if word.strip()
+            for word in interest.keywords
+            if word.strip()
         ]
         candidates: set[int] = set()
         for clause in clauses:
@@ -1093,18 +1110,28 @@ class PaperIndex:
         if limit and total > limit:
             # Those past the cut are only named (no Match built), best first.
             ranked.sort()
-            more = [pks[idx] for *_, idx in ranked[limit:limit + MORE_IDS_KEPT]]
+            more = [pk for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
             ranked = ranked[:limit]
         else:
             ranked.sort()
         return Matches(
-            (self._match(idx, -negative_score, clauses, idx in featured, idx in raised) for _, negative_score, _, idx in ranked),
+            (
+                self._match(idx, -negative_score, clauses, idx in featured, idx in raised)
+                for _, negative_score, _, idx in ranked
+            ),
             total=total,
             more_ids=more,
         )
 
-    def _with_picks(self, ranked: list, picks: int, only_featured: set[int], limit: int | None,
-                    clauses: list[_Clause], raised: set[int]) -> Matches:
+    def _with_picks(
+        self,
+        ranked: list,
+        picks: int,
+        only_featured: set[int],
+        limit: int | None,
+        clauses: list[_Clause],
+        raised: set[int],
+    ) -> Matches:
         """The best `picks` featured papers, then the reader's own matches without them
         (by score alone: a featured paper among them is one like any other), at most
         `limit`; `.total` counts both. What matching twice gave, the picks with the
@@ -1112,15 +1139,18 @@ class PaperIndex:
         ranked.sort()
         chosen = [entry for entry in ranked if not entry[0]][:picks]
         taken = {idx for *_, idx in chosen}
-        rest = sorted((entry[1:] for entry in ranked if entry[3] not in taken and entry[3] not in only_featured))
+        rest = sorted(entry[1:] for entry in ranked if entry[3] not in taken and entry[3] not in only_featured)
         total = len(chosen) + len(rest)
         more: list[int] = []
         if limit and len(rest) > limit:
-            more = [self._pks[idx] for *_, idx in rest[limit:limit + MORE_IDS_KEPT]]
+            more = [self._pks[idx] for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
             rest = rest[:limit]
         return Matches(
             [
-                *(self._match(idx, -negative_score, clauses, True, idx in raised) for _, negative_score, _, idx in chosen),
+                *(
+                    self._match(idx, -negative_score, clauses, True, idx in raised)
+                    for _, negative_score, _, idx in chosen
+                ),
                 *(self._match(idx, -negative_score, clauses, False, idx in raised) for negative_score, _, idx in rest),
             ],
             total=total,
