@@ -4,9 +4,12 @@ seconds on two cores) and attached to sample papers as an import would store the
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from django.apps import apps
+from django.db import transaction
 
 from digest import semantic
 from digest.models import Paper
@@ -43,3 +46,12 @@ def load_embedded_sample() -> dict[int, Paper]:
         Paper.objects.filter(pk=paper.pk).update(embedding=paper.embedding)
     embed_topics()
     return by_position
+
+
+@contextmanager
+def rolled_back_afterwards(django_db_blocker) -> Iterator[None]:
+    """For a module-scoped fixture: what it writes stays for the module's tests, and is
+    rolled back after them."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)

@@ -12,23 +12,18 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 
 from digest.decision import DECISION_FILE, FEATURES, Decision, DecisionFileError, shipped
-from tests.digest.semantic_helpers import load_embedded_sample
+from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afterwards
 
 JUDGED = Path(__file__).resolve().parents[1] / "fixtures" / "judged_interests.json"
 
 
 @pytest.fixture(scope="module")
 def embedded_sample(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
+    with rolled_back_afterwards(django_db_blocker):
         load_embedded_sample()
         yield
-        transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
 
 
 def train(output: Path, judged: Path = JUDGED) -> str:

@@ -15,12 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import transaction
 
 from digest.evaluation import Figures, feedback_effect, figures_for, load_judged, macro
 from digest.matching import PaperIndex, TopicTerms
 from digest.models import Topic
-from tests.digest.semantic_helpers import load_embedded_sample
+from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afterwards
 
 # Marked so that pytest-django sets the test database up even when this module runs alone.
 pytestmark = pytest.mark.django_db
@@ -42,9 +41,7 @@ FLOORS = {
 
 @pytest.fixture(scope="module")
 def measured(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
+    with rolled_back_afterwards(django_db_blocker):
         by_position = load_embedded_sample()
         from digest.vectors import embed_keywords
 
@@ -60,8 +57,6 @@ def measured(django_db_setup, django_db_blocker):
         vectors = {paper.pk: paper.embedding for paper in by_position.values()}
         effects = [feedback_effect(case, hybrid, position_of, topics, vectors=vectors.get) for case in JUDGED]
         yield results, [e for e in effects if e is not None]
-        transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
 
 
 def report(figures: list[Figures]) -> str:

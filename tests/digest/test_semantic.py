@@ -5,7 +5,6 @@ re-ranks, and the lexical matcher alone when the model is off."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -16,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 
 from digest import semantic
 from digest.matching import Interest, PaperIndex
 from digest.meaning import Feedback, TopicVector
-from digest.models import EmbeddedKeyword, Paper, Topic
+from digest.models import Paper, Topic
 from digest.vectors import embed_keywords
-from tests.digest.semantic_helpers import load_embedded_sample
+from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afterwards
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,17 +110,13 @@ def test_with_semantic_matching_off_an_import_says_so_and_stores_no_vector(tmp_p
 def embedded(django_db_setup, django_db_blocker):
     """The sample with real vectors, and an index over it built as a run builds it;
     rolled back after the module."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
+    with rolled_back_afterwards(django_db_blocker):
         by_position = load_embedded_sample()
         embed_keywords(["LLM agents", "zxqv blorft", "jailbreaks", "federated learning", "code LLMs", "text-to-image"])
         embed_keywords(["data curation", "RLHF", "privacy and security"])  # the demo's keyword reader
         index = PaperIndex.build(by_position.values())
         position_of = {paper.pk: position for position, paper in by_position.items()}
         yield index, by_position, position_of
-        transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
 
 
 def positions(index, interest, position_of, **options) -> list[int]:
@@ -182,7 +176,7 @@ def test_matching_takes_a_keyword_as_the_decision_fitted_on_its_evidence_does(em
     index, _, _ = embedded
     evidence = index.keyword_evidence(keyword)
     passes, _ = evidence.decide(index.keyword_decision)
-    assert index._keyword(keyword).passing == {idx for idx, ok in zip(evidence.papers, passes) if ok}
+    assert index._keyword(keyword).passing == {idx for idx, ok in zip(evidence.papers, passes, strict=True) if ok}
 
 
 def test_a_paper_not_embedded_yet_is_matched_by_its_words(embedded):
