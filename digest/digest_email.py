@@ -683,13 +683,42 @@ def all_matches(digest: Digest, glance: list[dict]) -> list[dict]:
     return rows
 
 
+def mentioned_in_passing(digest: Digest) -> list[dict]:
+    """The papers that wrote one of the reader's keywords only in passing, best first,
+    each with that keyword (one query)."""
+    pairs = [
+        (pair[0], pair[1])
+        for pair in digest.in_passing or ()
+        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and isinstance(pair[1], str)
+    ]
+    if not pairs:
+        return []
+    papers = (
+        Paper.objects.filter(is_hidden=False)
+        .only("id", "title", "arxiv_id", "page_url", "authors")
+        .in_bulk([pk for pk, _ in pairs])
+    )
+    return [
+        {
+            "title": " ".join(readable(paper.title).split()),
+            "url": title_link(paper)[0],
+            "authors": short_authors(paper.authors),
+            "keyword": keyword,
+        }
+        for pk, keyword in pairs
+        if (paper := papers.get(pk)) is not None
+    ]
+
+
 def render_saved_digest_html(digest: Digest) -> str:
     """The HTML of a saved digest, as the email showed it, for the browser page, with
-    every match of that listing under it (the email says "Top 8 of 42")."""
+    every match of that listing under it (the email says "Top 8 of 42"), then the papers
+    that only mentioned one of the reader's keywords in passing."""
     context = digest_context(
         digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links(), match_count=digest.match_count
     )
     rows = all_matches(digest, context["glance"])
     context["web_page"] = True
     context["all_matches"] = rows if any(not row["sent"] for row in rows) else []
+    context["in_passing"] = mentioned_in_passing(digest)
     return render_email("digest", context)[2]

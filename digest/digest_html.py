@@ -179,7 +179,7 @@ class DigestPages:
         self.skeletons_rendered = 0
 
     def render(self, context: dict) -> str:
-        if context.get("web_page") or context.get("all_matches"):
+        if context.get("web_page") or context.get("all_matches") or context.get("in_passing"):
             raise NeedsReference("the web page has sections the email has not")
         pieces = _piece_keys(context)
         known = self._pieces

@@ -385,6 +385,8 @@ class Draft:
     match_count: int = 0
     # The ids of the matches past the cut, best first (the digest's web page lists them).
     more_ids: list[int] = field(default_factory=list)
+    # Papers that only mention one of the reader's keywords in passing: (paper id, keyword).
+    in_passing: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def subscriber(self) -> Subscriber:
@@ -510,7 +512,10 @@ def _draft(target: Target, window: Window, history: _History, catalog: Catalog) 
     matches = match_with_picks(
         catalog.index, target.interest, listed_from=start, listed_to=end, exclude_ids=exclude, limit=target.limit
     )
-    return Draft(target, list(matches), has_new_papers=True, match_count=matches.total, more_ids=matches.more_ids)
+    return Draft(
+        target, list(matches), has_new_papers=True, match_count=matches.total, more_ids=matches.more_ids,
+        in_passing=matches.in_passing,
+    )
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -688,11 +693,12 @@ def _digest_row(draft: Draft) -> Digest:
         return Digest(
             subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
             paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
+            in_passing=[list(pair) for pair in draft.in_passing],
         )
     return Digest(
         subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
         paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
-        message_id=new_message_id(), next_attempt_at=timezone.now(),
+        in_passing=[list(pair) for pair in draft.in_passing], message_id=new_message_id(), next_attempt_at=timezone.now(),
     )
 
 
@@ -863,7 +869,7 @@ def _claim_pending(digest_id: int, now: dt.datetime) -> dict | None:
 # Columns a send never reads: not loading them halves the cost of loading a batch
 # (reading one anyway would cost a query per digest, which the query-count test catches).
 UNUSED_WHEN_SENDING = (
-    "more_paper_ids", "created_at", "sent_at", "next_attempt_at",
+    "more_paper_ids", "in_passing", "created_at", "sent_at", "next_attempt_at",
     *(f"subscriber__{name}" for name in (
         "consent_text", "signup_ip", "signup_user_agent", "confirm_ip", "confirm_user_agent", "signed_up_at",
         "confirmed_at", "unsubscribed_at", "next_check_at", "updated_at", "feed_token", "pending_email",

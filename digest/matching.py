@@ -59,7 +59,7 @@ import threading
 from array import array
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
@@ -140,6 +140,10 @@ DISLIKED_NEIGHBOUR = 0.85  # this close to a disliked paper: a near-duplicate, d
 # Matches past a reader's cut that a digest remembers, for its web page ("all 42
 # matches"); a day with more than this many for one reader is a keyword gone too broad.
 MORE_IDS_KEPT = 300
+# Papers that write one of a reader's keywords only in passing (the keyword does not match
+# them and nothing else of the reader's does) are not dropped: the digest's web page lists
+# the best this many below every match, each with the keyword it writes.
+IN_PASSING_KEPT = 20
 FEEDBACK_REASON = 'like papers you marked "more like this"'
 MAX_REASONS = 5
 MAX_PHRASES_PER_REASON = 2
@@ -208,14 +212,22 @@ class Match:
 class Matches(list[Match]):
     """A reader's matches, best first, cut at their limit; `total` counts them uncut
     (the email says "Top 8 of 42"), and `more_ids` names the papers past the cut, best
-    first (at most MORE_IDS_KEPT), for the web page that lists all of them."""
+    first (at most MORE_IDS_KEPT), for the web page that lists all of them. `in_passing`
+    names, best first, papers that only mention one of the reader's keywords in passing,
+    each with that keyword: not matches, so in neither `total` nor the email."""
 
     def __init__(
-        self, matches: Iterable[Match] = (), *, total: int | None = None, more_ids: Sequence[int] = ()
+        self,
+        matches: Iterable[Match] = (),
+        *,
+        total: int | None = None,
+        more_ids: Sequence[int] = (),
+        in_passing: Sequence[tuple[int, str]] = (),
     ) -> None:
         super().__init__(matches)
         self.total = len(self) if total is None else total
         self.more_ids = list(more_ids)
+        self.in_passing = list(in_passing)
 
 
 def idf(doc_freq: int, n_docs: int) -> float:
@@ -443,6 +455,9 @@ class _Clause:
     scores: dict[int, float]  # the hits' scores, for the hot loop
     passing: frozenset[int]
     topic: TopicTerms | None = None
+    # A keyword's papers that write it (as typed, or its acronym or spelling forms) but
+    # that it does not match: incidental mentions, ranked below every match.
+    mentioned: frozenset[int] = frozenset()
 
 
 _NO_CLAUSE = _Clause({}, {}, frozenset())
@@ -838,6 +853,8 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
+        if reading is not None and (mentioned := frozenset(reading.strict.hits) - cached.passing):
+            cached = replace(cached, mentioned=mentioned)
         _remember(self._keyword_cache, key, cached)
         return cached
 
@@ -1054,11 +1071,12 @@ class PaperIndex:
         clauses = [self._author(name) for name in interest.authors if name.strip()]
         clauses += [self._topic(topic) for topic in interest.topics]
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
-        clauses += [
-            self._keyword(word, semantic.keyword_key(word) not in unexpanded)
+        keywords = [
+            (word.strip(), self._keyword(word, semantic.keyword_key(word) not in unexpanded))
             for word in interest.keywords
             if word.strip()
         ]
+        clauses += [clause for _, clause in keywords]
         candidates: set[int] = set()
         for clause in clauses:
             candidates |= clause.passing
@@ -1066,6 +1084,7 @@ class PaperIndex:
         only_featured = featured - candidates  # in the list for being featured alone
         candidates |= featured
         closeness = self._feedback_closeness(interest.feedback)
+        dropped: set[int] = set()
         if closeness is not None:
             liked_close, disliked_close = closeness
             # Papers very like one the reader liked join the list; near-duplicates of one
@@ -1073,10 +1092,12 @@ class PaperIndex:
             liked_ones = set(np.flatnonzero(liked_close >= LIKED_NEIGHBOUR).tolist())
             candidates |= liked_ones
             only_featured -= liked_ones
-            candidates -= set(np.flatnonzero(disliked_close >= DISLIKED_NEIGHBOUR).tolist())
+            dropped = set(np.flatnonzero(disliked_close >= DISLIKED_NEIGHBOUR).tolist())
         for phrase in interest.excluded:
-            if phrase.strip() and candidates:
-                candidates -= self._excluded(phrase)
+            if phrase.strip():
+                dropped |= self._excluded(phrase)
+        in_passing = self._in_passing(keywords, candidates | dropped, exclude_ids, listed_from, listed_to)
+        candidates -= dropped
 
         # Rank on plain numbers first; only the papers that make the cut become Matches.
         ranked: list[tuple[bool, float, tuple[int, str, int], int]] = []
@@ -1104,7 +1125,7 @@ class PaperIndex:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         if picks is not None:
-            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised)
+            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised, in_passing)
         total = len(ranked)
         more: list[int] = []
         if limit and total > limit:
@@ -1121,7 +1142,38 @@ class PaperIndex:
             ),
             total=total,
             more_ids=more,
+            in_passing=in_passing,
         )
+
+    def _in_passing(
+        self,
+        keywords: list[tuple[str, _Clause]],
+        left_out: set[int],
+        exclude_ids: Container[int],
+        listed_from: dt.date | None,
+        listed_to: dt.date | None,
+    ) -> list[tuple[int, str]]:
+        """The papers the reader's keywords mention only in passing, best mention first,
+        each with its keyword: none that matches anyway or that the reader left out
+        (already sent, excluded, like a paper they disliked), at most IN_PASSING_KEPT."""
+        best: dict[int, tuple[float, str]] = {}
+        for typed, clause in keywords:
+            for idx in clause.mentioned:
+                score = clause.scores.get(idx, 0.0)
+                if idx not in left_out and score > best.get(idx, (-1.0, ""))[0]:
+                    best[idx] = (score, typed)
+        if not best:
+            return []
+        windowed = listed_from is not None or listed_to is not None
+        pks, order = self._pks, self._order
+        kept = sorted(
+            (-score, order[idx], pk, typed)
+            for idx, (score, typed) in best.items()
+            if (pk := pks[idx]) is not None
+            and pk not in exclude_ids
+            and not (windowed and not self._in_window(idx, listed_from, listed_to))
+        )
+        return [(pk, typed) for *_, pk, typed in kept[:IN_PASSING_KEPT]]
 
     def _with_picks(
         self,
@@ -1131,6 +1183,7 @@ class PaperIndex:
         limit: int | None,
         clauses: list[_Clause],
         raised: set[int],
+        in_passing: list[tuple[int, str]],
     ) -> Matches:
         """The best `picks` featured papers, then the reader's own matches without them
         (by score alone: a featured paper among them is one like any other), at most
@@ -1155,6 +1208,7 @@ class PaperIndex:
             ],
             total=total,
             more_ids=more,
+            in_passing=in_passing,
         )
 
     def _feedback_closeness(self, feedback: Feedback | None) -> tuple[np.ndarray, np.ndarray] | None:

@@ -207,6 +207,10 @@ class Digest(models.Model):
     # The matches past the cut, best first, by paper id: the digest's web page lists every
     # match of the day, not only the sent ones. Ids rather than rows: most are never looked at.
     more_paper_ids = models.JSONField(default=list, blank=True, editable=False)
+    # Papers that mention one of the reader's keywords only in passing, best first, as
+    # [paper id, keyword] pairs: not matches, but the web page lists them below the
+    # matches instead of dropping them.
+    in_passing = models.JSONField(default=list, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     # `attempts` when a failed digest was last retried by hand: it then gets a fresh round
     # of DIGEST_MAX_ATTEMPTS, while `attempts` keeps counting them all.

@@ -383,6 +383,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "paper_count": digest.paper_count,
                 "match_count": digest.match_count,
                 "more_paper_ids": digest.more_paper_ids,
+                "in_passing": digest.in_passing,
                 "subject": digest.subject,
                 "message_id": digest.message_id,
                 "created_at": when(digest.created_at),

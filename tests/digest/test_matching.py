@@ -165,6 +165,25 @@ def test_one_mention_of_a_typed_keyword_is_enough_but_ranks_below_real_matches()
     assert titles([incidental], Interest(topics=(QUANTIZATION,), include_featured=False)) == []
 
 
+def test_a_mention_too_slight_to_match_is_kept_in_passing_below_the_matches():
+    # One mention deep in an abstract three times the usual length: not enough to call the paper a match, but the
+    # reader typed the word, so the paper is named (for the web page) rather than dropped.
+    slight = make(1, "Faster sorting networks", FILLER * 24 + "Unlike quantization, our method keeps full precision. " + FILLER * 6)
+    about = make(2, "Quantization of speech encoders")
+    others = [make(pk, f"Unrelated study number {pk}") for pk in range(3, 7)]
+    papers = [slight, about, *others]
+    found = match(papers, keywords("quantization"))
+    assert [m.paper.pk for m in found] == [2] and found.total == 1
+    assert found.in_passing == [(1, "quantization")]
+    # Not when the reader left it out, nor for a topic's phrases (a topic is not typed).
+    assert match(papers, keywords("quantization", excluded=("sorting",))).in_passing == []
+    assert match(papers, keywords("quantization"), exclude_ids={1}).in_passing == []
+    assert match(papers, keywords("quantization"), listed_from=DAY + dt.timedelta(days=1)).in_passing == []
+    assert match(papers, Interest(topics=(QUANTIZATION,), include_featured=False)).in_passing == []
+    # Nor once the paper matches through another of the reader's interests.
+    assert match(papers, keywords("quantization", "sorting networks")).in_passing == []
+
+
 def test_a_mention_in_the_title_matches():
     assert titles([make(1, "Quantization of vision transformers")], keywords("quantization")) == ["Quantization of vision transformers"]
 

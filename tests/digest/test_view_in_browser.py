@@ -162,3 +162,35 @@ def test_the_list_of_all_matches_costs_the_same_queries_however_long(client, out
         assert "All 6 matches" in page
         queries.append(len(captured.captured_queries))
     assert queries[0] == queries[1]
+
+
+def test_papers_that_mention_a_keyword_only_in_passing_are_listed_below_the_matches(client, outbox):
+    with time_machine.travel(timezone.now(), tick=False):
+        catalog = sample_catalog()
+        passing = paper(
+            "Legged robots that climb stairs",
+            "We train a quadruped to climb stairs in simulation and transfer the policy to hardware. " * 6
+            + "Unlike quantization, which saves memory, our controller keeps full precision. "
+            + "The robot climbs stairs of many heights and recovers from slips. " * 6,
+        )
+        subscriber("words@example.org", keywords=["quantization"])
+        [digest_id] = digests.plan_digests(NOON_UTC).pending_ids
+        digests.send_digest(digest_id)
+    digest = Digest.objects.select_related("subscriber").get(pk=digest_id)
+    assert list(digest.items.values_list("paper_id", flat=True)) == [catalog.quant_paper.pk]
+    assert digest.in_passing == [[passing.pk, "quantization"]]
+
+    # Not in the email: it is not a match.
+    [message] = outbox_messages(outbox)
+    assert passing.title not in message.get_body(("html",)).get_content()
+    assert passing.title not in message.get_body(("plain",)).get_content()
+
+    page = client.get(path_of(view_digest_url(digest))).content.decode()
+    section = page[page.index('id="in-passing"'):]
+    assert "Mentioned in passing" in section
+    assert re.search(rf"<a [^>]*>{passing.title}</a> <span[^>]*>“quantization”</span>", section)
+    assert page.index(catalog.quant_paper.title) < page.index('id="in-passing"')
+
+    # A paper hidden since is left out, as among the matches.
+    Paper.objects.filter(pk=passing.pk).update(is_hidden=True)
+    assert 'id="in-passing"' not in client.get(path_of(view_digest_url(digest))).content.decode()
