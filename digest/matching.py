@@ -917,11 +917,14 @@ class PaperIndex:
             ],
             dtype=np.float64,
         ).reshape(len(idxs), len(decision.FEATURES))
-        word_passes = np.array([idx in lexical.passing or idx in through.passing for idx in idxs])
+        # dtype=bool: with no candidate at all an empty list would make float arrays.
+        word_passes = np.array([idx in lexical.passing or idx in through.passing for idx in idxs], dtype=bool)
         # A keyword that is a topic's very name means the topic: the topic's matches that
         # are not far from the keyword in meaning are the keyword's.
         named = reading.topic is not None and self._named_topic(typed) is reading.topic
-        forced = np.array([bool(named and idx in through.passing and z_scores[idx] >= Z_AGREE) for idx in idxs])
+        forced = np.array(
+            [bool(named and idx in through.passing and z_scores[idx] >= Z_AGREE) for idx in idxs], dtype=bool
+        )
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
     def _decided(self, typed: str, reading: _KeywordReading, meaning: KeywordMeaning, z_scores: np.ndarray) -> _Clause:

@@ -194,6 +194,17 @@ def test_a_paper_not_embedded_yet_is_matched_by_its_words(embedded):
         assert position in positions(partial, Interest(keywords=(keyword,), include_featured=False), position_of)
 
 
+def test_a_keyword_that_finds_no_candidate_in_the_day_matches_nothing(embedded):
+    # A day's index holds a few papers, none of which writes the keyword or is near it:
+    # the decision has nothing to weigh, and the reader simply gets no match from it.
+    index, by_position, _ = embedded
+    unrelated = [paper for paper in by_position.values() if "federated" not in f"{paper.title} {paper.abstract}".lower()][:5]
+    day = PaperIndex.build(unrelated)
+    assert day.keyword_evidence("federated learning").papers == []
+    found = day.match(Interest(keywords=("federated learning",), include_featured=False))
+    assert list(found) == [] and found.in_passing == []
+
+
 def test_a_young_catalog_without_a_reference_sample_still_expands_keywords(embedded):
     # Fewer than 200 embedded papers say nothing of what is usual: no z-scores, so no
     # decision; the keyword's own words and the topic it names still match.
