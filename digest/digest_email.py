@@ -560,6 +560,7 @@ def digest_context(
     view_url: str | None = None,
     links: dict[str, str] | None = None,
     match_count: int | None = None,
+    in_passing_count: int = 0,
     signed: bool = True,
     topic_names: list[str] | None = None,
 ) -> dict:
@@ -579,6 +580,8 @@ def digest_context(
         "max_papers": subscriber.max_papers,
         # None for a digest planned before matches were counted: then only what is in it.
         "match_count": max(match_count or 0, len(entries)),
+        # Papers that wrote one of the reader's keywords only in passing: the web page lists them.
+        "in_passing_count": in_passing_count,
         "groups": groups,
         "glance": glance,
         "subject": digest_subject(glance) if glance else "",
@@ -599,11 +602,12 @@ def digest_message(
     view_url: str | None = None,
     message_id: str | None = None,
     match_count: int | None = None,
+    in_passing_count: int = 0,
     topic_names: list[str] | None = None,
 ) -> EmailMultiAlternatives:
     context = digest_context(
         subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count,
-        topic_names=topic_names,
+        in_passing_count=in_passing_count, topic_names=topic_names,
     )
     return build_email(
         "digest",

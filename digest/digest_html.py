@@ -33,7 +33,7 @@ _SLOT = re.compile(f"{_SLOT_START}([^{_SLOT_END}]*){_SLOT_END}")
 _MARK = re.compile(f"{_MARK_START}(\\w+){_MARK_END}")
 
 # Page-level numbers the template compares (their shape says how), shown as slots.
-_PAGE_NUMBERS = ("paper_count", "match_count", "max_papers")
+_PAGE_NUMBERS = ("paper_count", "match_count", "max_papers", "in_passing_count")
 # Values that decide markup (a CSS class), so they are part of a piece's key, not a slot.
 _MARKUP_VALUES = frozenset({"kind"})
 
@@ -79,7 +79,7 @@ def _page_shape(context: dict) -> tuple:
     return (
         context["weekly"], paper_count == 0, paper_count == 1, match_count > paper_count,
         bool(context["view_url"]), bool(context["reason"]), bool(context["links"]),
-        bool(context["groups"]), bool(context["glance"]),
+        bool(context["groups"]), bool(context["glance"]), bool(context["in_passing_count"]),
     )
 
 

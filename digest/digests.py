@@ -869,7 +869,7 @@ def _claim_pending(digest_id: int, now: dt.datetime) -> dict | None:
 # Columns a send never reads: not loading them halves the cost of loading a batch
 # (reading one anyway would cost a query per digest, which the query-count test catches).
 UNUSED_WHEN_SENDING = (
-    "more_paper_ids", "in_passing", "created_at", "sent_at", "next_attempt_at",
+    "more_paper_ids", "created_at", "sent_at", "next_attempt_at",
     *(f"subscriber__{name}" for name in (
         "consent_text", "signup_ip", "signup_user_agent", "confirm_ip", "confirm_user_agent", "signed_up_at",
         "confirmed_at", "unsubscribed_at", "next_check_at", "updated_at", "feed_token", "pending_email",
@@ -1015,7 +1015,7 @@ class Sender:
             message = digest_message(
                 digest.subscriber, digest.period, entries,
                 view_url=view_digest_url(digest), message_id=digest.message_id, match_count=digest.match_count,
-                topic_names=topic_names,
+                in_passing_count=len(digest.in_passing or ()), topic_names=topic_names,
             )
         except (*DATABASE_ERRORS, SoftTimeLimitExceeded):
             _release(digest.pk, claimed_at)

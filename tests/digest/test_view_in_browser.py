@@ -180,12 +180,17 @@ def test_papers_that_mention_a_keyword_only_in_passing_are_listed_below_the_matc
     assert list(digest.items.values_list("paper_id", flat=True)) == [catalog.quant_paper.pk]
     assert digest.in_passing == [[passing.pk, "quantization"]]
 
-    # Not in the email: it is not a match.
+    # Not in the email, which is for matches; the email says where it is.
     [message] = outbox_messages(outbox)
-    assert passing.title not in message.get_body(("html",)).get_content()
-    assert passing.title not in message.get_body(("plain",)).get_content()
+    html, text = message.get_body(("html",)).get_content(), message.get_body(("plain",)).get_content()
+    assert passing.title not in html and passing.title not in text
+    link = re.search(
+        r'<a href="([^"]+)#in-passing"[^>]*>papers that mention your keywords only in passing \(1\)</a>', html
+    ).group(1)
+    assert link == view_digest_url(digest)
+    assert f"Papers that mention your keywords only in passing (1): {link}#in-passing" in text
 
-    page = client.get(path_of(view_digest_url(digest))).content.decode()
+    page = client.get(path_of(link)).content.decode()
     section = page[page.index('id="in-passing"'):]
     assert "Mentioned in passing" in section
     assert re.search(rf"<a [^>]*>{passing.title}</a> <span[^>]*>“quantization”</span>", section)
