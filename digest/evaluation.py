@@ -54,6 +54,8 @@ class Figures:
     precision: float
     recall: float
     found: frozenset[int]
+    # Listed below the matches as mentioning a keyword in passing (not counted above).
+    in_passing: frozenset[int] = frozenset()
 
     @property
     def false_positives(self) -> list[int]:
@@ -165,7 +167,17 @@ def figures_for(
     hits = found & case.relevant
     precision = len(hits) / len(found) if found else 0.0
     recall = len(hits) / len(case.relevant)
-    return Figures(case, precision, recall, found)
+    in_passing = frozenset(position_of[pk] for pk, _ in matches.in_passing if pk in position_of)
+    return Figures(case, precision, recall, found, in_passing)
+
+
+def in_passing_summary(figures: Sequence[Figures]) -> tuple[int, int, int]:
+    """Over some interests: papers listed in passing, how many of them are relevant, and
+    how many relevant papers the matches missed (the relevant ones listed are of those)."""
+    listed = sum(len(f.in_passing) for f in figures)
+    relevant = sum(len(f.in_passing & f.interest.relevant) for f in figures)
+    missed = sum(len(f.missed) for f in figures)
+    return listed, relevant, missed
 
 
 def macro(figures: Sequence[Figures]) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from digest.evaluation import (
     catalog_topics,
     feedback_effect,
     figures_for,
+    in_passing_summary,
     load_judged,
     macro,
     papers_half,
@@ -96,6 +97,16 @@ class Command(OperatorCommand):
                     row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(firsts)[0]:.2f}")
                 count = sum(1 for c in cases if c.kind == kind and c.half == which)
                 self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
+        self.stdout.write("typed keywords' papers listed in passing, below the matches (not counted above):")
+        for which in halves:
+            row = []
+            for m in modes:
+                listed, relevant, missed = in_passing_summary(
+                    [f for f in results[m] if f.interest.kind == "keywords" and f.interest.half == which]
+                )
+                share = f"{relevant / listed:.2f}" if listed else "-"
+                row.append(f"{m} {listed} papers, {relevant} relevant ({share}) of {missed} the matches missed")
+            self.stdout.write(f"  {which:8s}: " + "   ".join(row))
         if "hybrid" in indexes and papers == "all":  # the simulated reader's two days are the two halves
             vectors = {p.pk: p.embedding for p in catalog}
             effects = [
