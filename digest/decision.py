@@ -39,6 +39,12 @@ FEATURES = (
 )
 EVIDENCE_CAP = 6.0  # beyond about two title mentions, more says nothing new
 SHARE_FLOOR = 1e-3
+# A keyword that would find nothing still finds its likeliest paper when the decision gives
+# that one at least this chance: a typed keyword that finds nothing is what makes readers
+# leave, and such a paper ranks low by its score anyway. Leave-one-interest-out on the 94
+# tuning interests (train_matching): precision +0.03 and recall +0.01 at 0.2-0.3, less
+# from 0.35 on.
+BEST_CANDIDATE_FLOOR = 0.3
 
 
 class DecisionFileError(ValueError):
@@ -128,7 +134,7 @@ def fit(rows: np.ndarray, relevant: np.ndarray, *, l2: float = 1.0, steps: int =
     scale[scale == 0] = 1.0
     x = np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
     w = np.zeros(x.shape[1])
-    penalty = np.diag(np.r_[np.full(len(FEATURES), l2), 0.0])  # the bias is not shrunk
+    penalty = np.diag(np.r_[np.full(rows.shape[1], l2), 0.0])  # the bias is not shrunk
     for _ in range(steps):
         p = _sigmoid(x @ w)
         gradient = x.T @ (p - relevant) + penalty @ w

@@ -484,10 +484,15 @@ class KeywordEvidence:
     word_passes: np.ndarray  # ... whether the keyword's words or its topic's phrases match
 
     def decide(self, keyword_decision: decision.Decision) -> tuple[np.ndarray, np.ndarray]:
-        """Which candidates match, and the decision's chance for each."""
+        """Which candidates match, and the decision's chance for each. When none would,
+        the likeliest one does if its chance reaches `decision.BEST_CANDIDATE_FLOOR`."""
         chances = keyword_decision.probabilities(self.rows)
         decided = (chances >= keyword_decision.threshold) | self.forced
-        return np.where(self.without_vector, self.word_passes, decided), chances
+        passes = np.where(self.without_vector, self.word_passes, decided)
+        if not passes.any() and not self.without_vector.all():
+            best = int(np.argmax(np.where(self.without_vector, -1.0, chances)))
+            passes[best] = chances[best] >= decision.BEST_CANDIDATE_FLOOR
+        return passes, chances
 
 
 # A posting is one int: start position << 4 | number of words (hyphenated compounds

@@ -134,3 +134,36 @@ def test_training_works_when_the_shipped_decision_no_longer_fits_the_features(em
         shipped.cache_clear()
     assert "written to" in report
     assert Decision.from_json((tmp_path / "new.json").read_text()).threshold == shipped().threshold
+
+
+def test_a_keyword_that_would_find_nothing_finds_its_likeliest_paper_if_it_is_likely_enough():
+    from digest.decision import BEST_CANDIDATE_FLOOR
+    from digest.matching import KeywordEvidence
+
+    # One feature that sets the chance: logit = closeness, so chance = sigmoid(closeness).
+    weights = np.zeros(len(FEATURES))
+    weights[FEATURES.index("closeness")] = 1.0
+    decision = Decision(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), weights, 0.0, threshold=0.9)
+
+    def evidence(closeness: list[float], without_vector: list[bool] | None = None) -> KeywordEvidence:
+        rows = np.zeros((len(closeness), len(FEATURES)))
+        rows[:, FEATURES.index("closeness")] = closeness
+        n = len(closeness)
+        no_vector = np.array(without_vector or [False] * n)
+        return KeywordEvidence(list(range(n)), rows, np.zeros(n, dtype=bool), no_vector, np.zeros(n, dtype=bool))
+
+    likely_enough = float(np.log(BEST_CANDIDATE_FLOOR / (1 - BEST_CANDIDATE_FLOOR))) + 0.1
+    # Below the threshold, none would match: the likeliest does, alone.
+    passes, _ = evidence([likely_enough - 1.0, likely_enough, likely_enough - 0.5]).decide(decision)
+    assert passes.tolist() == [False, True, False]
+    # Not when even the likeliest is unlikely.
+    passes, _ = evidence([likely_enough - 0.2, likely_enough - 0.3]).decide(decision)
+    assert passes.tolist() == [False, False]
+    # Not when some paper clears the threshold: then the decision alone says.
+    passes, _ = evidence([3.0, likely_enough]).decide(decision)
+    assert passes.tolist() == [True, False]
+    # A paper without a vector is matched by its words only, never as the likeliest.
+    passes, _ = evidence([5.0, likely_enough], without_vector=[True, False]).decide(decision)
+    assert passes.tolist() == [False, True]
+    # No candidate at all: nothing.
+    assert evidence([]).decide(decision)[0].tolist() == []

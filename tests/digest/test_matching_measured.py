@@ -1,8 +1,8 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 4 and 5, the second judged
-after the keyword decision was frozen; for topics: the round whose phrases were
+the held-out ones that were never tuned on (keywords: round 6, judged blind and scored
+once after the keyword decision was refitted and frozen; for topics: the round whose phrases were
 sharpened on the even-position papers only; `evaluate_matching --papers odd` scores them on
 the others).
 
@@ -28,10 +28,10 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.74, 0.59),
-    ("keywords", "tune", "lexical"): (0.62, 0.54),
-    ("keywords", "held-out", "hybrid"): (0.63, 0.72),
-    ("keywords", "held-out", "lexical"): (0.56, 0.69),
+    ("keywords", "tune", "hybrid"): (0.75, 0.59),
+    ("keywords", "tune", "lexical"): (0.60, 0.59),
+    ("keywords", "held-out", "hybrid"): (0.65, 0.61),
+    ("keywords", "held-out", "lexical"): (0.45, 0.70),
     ("topic", "tune", "hybrid"): (0.87, 0.77),
     ("topic", "tune", "lexical"): (0.87, 0.76),
     ("topic", "held-out", "hybrid"): (0.75, 0.68),
@@ -79,14 +79,14 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
     )
 
 
-def test_the_semantic_model_makes_typed_keywords_more_precise_and_loses_no_recall(measured):
-    # On the interests it was tuned on. (On the held-out ones the two modes are within a
-    # few points of each other; the README gives both.)
+@pytest.mark.parametrize("half", ["tune", "held-out"])
+def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
+    # Measured: tune +0.15 precision for -0.004 recall, held-out +0.20 for -0.09.
     results, _ = measured
-    hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == "tune"])
-    lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == "tune"])
-    assert hybrid[0] > lexical[0] + 0.05, f"hybrid precision {hybrid[0]:.2f}, lexical {lexical[0]:.2f}"
-    assert hybrid[1] >= lexical[1], f"hybrid recall {hybrid[1]:.2f}, lexical {lexical[1]:.2f}"
+    hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
+    lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])
+    assert hybrid[0] > lexical[0] + 0.10, f"hybrid precision {hybrid[0]:.2f}, lexical {lexical[0]:.2f}"
+    assert hybrid[1] > lexical[1] - 0.12, f"hybrid recall {hybrid[1]:.2f}, lexical {lexical[1]:.2f}"
 
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
