@@ -1,8 +1,8 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 6 and 7, judged blind and
-scored once each after the keyword decision was refitted and frozen; for topics: the round whose phrases were
+the held-out ones that were never tuned on (keywords: round 8, judged blind and scored
+once after the keyword decision was refitted on rounds 1-7 and frozen; for topics: the round whose phrases were
 sharpened on the even-position papers only; `evaluate_matching --papers odd` scores them on
 the others).
 
@@ -28,10 +28,10 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.75, 0.59),
-    ("keywords", "tune", "lexical"): (0.60, 0.59),
-    ("keywords", "held-out", "hybrid"): (0.67, 0.61),
-    ("keywords", "held-out", "lexical"): (0.53, 0.67),
+    ("keywords", "tune", "hybrid"): (0.75, 0.58),
+    ("keywords", "tune", "lexical"): (0.58, 0.62),
+    ("keywords", "held-out", "hybrid"): (0.59, 0.49),
+    ("keywords", "held-out", "lexical"): (0.39, 0.50),
     ("topic", "tune", "hybrid"): (0.87, 0.77),
     ("topic", "tune", "lexical"): (0.87, 0.76),
     ("topic", "held-out", "hybrid"): (0.75, 0.68),
@@ -81,7 +81,7 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.15 precision for -0.004 recall, held-out +0.14 for -0.06.
+    # Measured: tune +0.17 precision for -0.04 recall, held-out +0.20 for -0.01.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])
