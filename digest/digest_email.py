@@ -667,51 +667,41 @@ def read_view_token(token: str) -> Digest | None:
     return digest
 
 
+def _listed_papers(ids: list[int]) -> dict[int, dict]:
+    """Title, link and authors of the papers still shown, by id, as the web page's lists
+    show them: one query however many there are."""
+    if not ids:
+        return {}
+    papers = Paper.objects.filter(is_hidden=False).only("id", "title", "arxiv_id", "page_url", "authors").in_bulk(ids)
+    return {
+        pk: {
+            "title": " ".join(readable(paper.title).split()),
+            "url": title_link(paper)[0],
+            "authors": short_authors(paper.authors),
+        }
+        for pk, paper in papers.items()
+    }
+
+
 def all_matches(digest: Digest, glance: list[dict]) -> list[dict]:
     """Every match of the digest's listing for its web page: the papers the email had,
-    as its at-a-glance list showed them, then those past the reader's cut, best first.
-    The latter cost one query however many there are."""
-    rows = [{**paper, "sent": True} for paper in glance]
+    as its at-a-glance list showed them, then those past the reader's cut, best first."""
     ids = [pk for pk in digest.more_paper_ids or () if isinstance(pk, int)]
-    if ids:
-        papers = Paper.objects.filter(is_hidden=False).only("id", "title", "arxiv_id", "page_url", "authors").in_bulk(ids)
-        for pk in ids:
-            if (paper := papers.get(pk)) is not None:
-                rows.append({
-                    "title": " ".join(readable(paper.title).split()),
-                    "url": title_link(paper)[0],
-                    "authors": short_authors(paper.authors),
-                    "tag": "",
-                    "sent": False,
-                })
-    return rows
+    listed = _listed_papers(ids)
+    more = [{**listed[pk], "tag": "", "sent": False} for pk in ids if pk in listed]
+    return [{**paper, "sent": True} for paper in glance] + more
 
 
 def mentioned_in_passing(digest: Digest) -> list[dict]:
     """The papers that wrote one of the reader's keywords only in passing, best first,
-    each with that keyword (one query)."""
+    each with that keyword."""
     pairs = [
         (pair[0], pair[1])
         for pair in digest.in_passing or ()
         if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and isinstance(pair[1], str)
     ]
-    if not pairs:
-        return []
-    papers = (
-        Paper.objects.filter(is_hidden=False)
-        .only("id", "title", "arxiv_id", "page_url", "authors")
-        .in_bulk([pk for pk, _ in pairs])
-    )
-    return [
-        {
-            "title": " ".join(readable(paper.title).split()),
-            "url": title_link(paper)[0],
-            "authors": short_authors(paper.authors),
-            "keyword": keyword,
-        }
-        for pk, keyword in pairs
-        if (paper := papers.get(pk)) is not None
-    ]
+    listed = _listed_papers([pk for pk, _ in pairs])
+    return [{**listed[pk], "keyword": keyword} for pk, keyword in pairs if pk in listed]
 
 
 def render_saved_digest_html(digest: Digest) -> str:
