@@ -196,6 +196,11 @@ def test_papers_that_mention_a_keyword_only_in_passing_are_listed_below_the_matc
     assert re.search(rf"<a [^>]*>{passing.title}</a> <span[^>]*>“quantization”</span>", section)
     assert page.index(catalog.quant_paper.title) < page.index('id="in-passing"')
 
+    # The keyword is the reader's own text: shown escaped.
+    Digest.objects.filter(pk=digest.pk).update(in_passing=[[passing.pk, "<img src=x onerror=alert(1)>"]])
+    page = client.get(path_of(view_digest_url(digest))).content.decode()
+    assert "“&lt;img src=x onerror=alert(1)&gt;”" in page and "<img src=x" not in page
+
     # A paper hidden since is left out, as among the matches.
     Paper.objects.filter(pk=passing.pk).update(is_hidden=True)
     assert 'id="in-passing"' not in client.get(path_of(view_digest_url(digest))).content.decode()
