@@ -560,7 +560,7 @@ def digest_context(
     view_url: str | None = None,
     links: dict[str, str] | None = None,
     match_count: int | None = None,
-    in_passing_count: int = 0,
+    mentions_in_passing: bool = False,
     signed: bool = True,
     topic_names: list[str] | None = None,
 ) -> dict:
@@ -580,8 +580,8 @@ def digest_context(
         "max_papers": subscriber.max_papers,
         # None for a digest planned before matches were counted: then only what is in it.
         "match_count": max(match_count or 0, len(entries)),
-        # Papers that wrote one of the reader's keywords only in passing: the web page lists them.
-        "in_passing_count": in_passing_count,
+        # Papers wrote one of the reader's keywords only in passing: the web page lists them.
+        "mentions_in_passing": mentions_in_passing,
         "groups": groups,
         "glance": glance,
         "subject": digest_subject(glance) if glance else "",
@@ -602,12 +602,12 @@ def digest_message(
     view_url: str | None = None,
     message_id: str | None = None,
     match_count: int | None = None,
-    in_passing_count: int = 0,
+    mentions_in_passing: bool = False,
     topic_names: list[str] | None = None,
 ) -> EmailMultiAlternatives:
     context = digest_context(
         subscriber, period, entries, interest=interest, view_url=view_url, match_count=match_count,
-        in_passing_count=in_passing_count, topic_names=topic_names,
+        mentions_in_passing=mentions_in_passing, topic_names=topic_names,
     )
     return build_email(
         "digest",
@@ -692,14 +692,21 @@ def all_matches(digest: Digest, glance: list[dict]) -> list[dict]:
     return [{**paper, "sent": True} for paper in glance] + more
 
 
+def in_passing_pairs(stored: object) -> list[tuple[int, str]]:
+    """`Digest.in_passing` as (paper id, keyword) pairs; anything else in it is ignored."""
+    if not isinstance(stored, list):
+        return []
+    return [
+        (pair[0], pair[1])
+        for pair in stored
+        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and isinstance(pair[1], str)
+    ]
+
+
 def mentioned_in_passing(digest: Digest) -> list[dict]:
     """The papers that wrote one of the reader's keywords only in passing, best first,
     each with that keyword."""
-    pairs = [
-        (pair[0], pair[1])
-        for pair in digest.in_passing or ()
-        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and isinstance(pair[1], str)
-    ]
+    pairs = in_passing_pairs(digest.in_passing)
     listed = _listed_papers([pk for pk, _ in pairs])
     return [{**listed[pk], "keyword": keyword} for pk, keyword in pairs if pk in listed]
 

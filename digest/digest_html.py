@@ -33,7 +33,7 @@ _SLOT = re.compile(f"{_SLOT_START}([^{_SLOT_END}]*){_SLOT_END}")
 _MARK = re.compile(f"{_MARK_START}(\\w+){_MARK_END}")
 
 # Page-level numbers the template compares (their shape says how), shown as slots.
-_PAGE_NUMBERS = ("paper_count", "match_count", "max_papers", "in_passing_count")
+_PAGE_NUMBERS = ("paper_count", "match_count", "max_papers")
 # Values that decide markup (a CSS class), so they are part of a piece's key, not a slot.
 _MARKUP_VALUES = frozenset({"kind"})
 
@@ -79,7 +79,7 @@ def _page_shape(context: dict) -> tuple:
     return (
         context["weekly"], paper_count == 0, paper_count == 1, match_count > paper_count,
         bool(context["view_url"]), bool(context["reason"]), bool(context["links"]),
-        bool(context["groups"]), bool(context["glance"]), bool(context["in_passing_count"]),
+        bool(context["groups"]), bool(context["glance"]), bool(context["mentions_in_passing"]),
     )
 
 
@@ -116,7 +116,9 @@ def _slots_for(value: Any, owner: str, path: tuple, tested: frozenset) -> Any:
 
 _CARD_FIELDS = ("url", "title", "authors", "snippet", "why", "meta")
 _GLANCE_FIELDS = ("tag", "url", "title")
-_PAGE_FIELDS = ("subject", "preheader", "view_url", "date_long", "date_short", "links", "reason", "weekly")
+_PAGE_FIELDS = (
+    "subject", "preheader", "view_url", "date_long", "date_short", "links", "reason", "weekly", "mentions_in_passing",
+)
 
 
 def _card_values(card: dict) -> dict:

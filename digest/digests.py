@@ -52,7 +52,15 @@ from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 from subscriptions.suppression import suppress_refused_address
 
-from .digest_email import Entry, batch_entries, digest_context, digest_entries, digest_message, view_digest_url
+from .digest_email import (
+    Entry,
+    batch_entries,
+    digest_context,
+    digest_entries,
+    digest_message,
+    in_passing_pairs,
+    view_digest_url,
+)
 from .emails import is_transient, render_email, send_email, sender_domain
 from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
@@ -693,7 +701,6 @@ def _digest_row(draft: Draft) -> Digest:
         return Digest(
             subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
             paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
-            in_passing=[list(pair) for pair in draft.in_passing],
         )
     return Digest(
         subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
@@ -1015,7 +1022,7 @@ class Sender:
             message = digest_message(
                 digest.subscriber, digest.period, entries,
                 view_url=view_digest_url(digest), message_id=digest.message_id, match_count=digest.match_count,
-                in_passing_count=len(digest.in_passing or ()), topic_names=topic_names,
+                mentions_in_passing=bool(in_passing_pairs(digest.in_passing)), topic_names=topic_names,
             )
         except (*DATABASE_ERRORS, SoftTimeLimitExceeded):
             _release(digest.pk, claimed_at)

@@ -33,7 +33,10 @@ must not lose weight because of it.
   mention. With vectors stored, whether a keyword matches is the learned decision's
   (`digest.decision`): its words, its topic and its closeness in meaning weighed
   together, so that an incidental mention ("... unlike 4-bit quantization, ...") in a
-  paper about something else supports other matches but does not match alone.
+  paper about something else supports other matches but does not match alone. Such a
+  paper is not dropped either: `Matches.in_passing` names the best of them, for the
+  digest's web page. A keyword that would give a reader nothing they can get gives them
+  the likeliest paper the decision nearly took (`_Clause.near_misses`).
 - Its *score* is BM25's: min(idf, IDF_CAP) x E(k1+1)/(E+k1), so rare phrases weigh more
   and repetition saturates.
 - A followed author is a match of `AUTHOR_SCORE`, above any single topic or keyword.
@@ -58,7 +61,7 @@ import math
 import threading
 from array import array
 from collections import defaultdict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -456,8 +459,12 @@ class _Clause:
     passing: frozenset[int]
     topic: TopicTerms | None = None
     # A keyword's papers that write it (as typed, or its acronym or spelling forms) but
-    # that it does not match: incidental mentions, ranked below every match.
-    mentioned: frozenset[int] = frozenset()
+    # that it does not match: incidental mentions, best first, ranked below every match.
+    mentioned: tuple[int, ...] = ()
+    # Papers the learned decision nearly took (chance at least BEST_CANDIDATE_FLOOR),
+    # likeliest first, each with the hit it would have: a reader who would get nothing
+    # from the keyword gets the first of these they can get.
+    near_misses: tuple[tuple[int, _Hit], ...] = ()
 
 
 _NO_CLAUSE = _Clause({}, {}, frozenset())
@@ -483,13 +490,15 @@ class KeywordEvidence:
     without_vector: np.ndarray  # no vector yet: closeness says nothing, the words decide ...
     word_passes: np.ndarray  # ... whether the keyword's words or its topic's phrases match
 
-    def decide(self, keyword_decision: decision.Decision) -> tuple[np.ndarray, np.ndarray]:
+    def decide(self, keyword_decision: decision.Decision, fallback: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Which candidates match, and the decision's chance for each. When none would,
-        the likeliest one does if its chance reaches `decision.BEST_CANDIDATE_FLOOR`."""
+        the likeliest one does if its chance reaches `decision.BEST_CANDIDATE_FLOOR`
+        (with `fallback`; matching applies that rule per reader instead, over the papers
+        that reader can get: `_Clause.near_misses`)."""
         chances = keyword_decision.probabilities(self.rows)
         decided = (chances >= keyword_decision.threshold) | self.forced
         passes = np.where(self.without_vector, self.word_passes, decided)
-        if not passes.any() and not self.without_vector.all():
+        if fallback and not passes.any() and not self.without_vector.all():
             best = int(np.argmax(np.where(self.without_vector, -1.0, chances)))
             passes[best] = chances[best] >= decision.BEST_CANDIDATE_FLOOR
         return passes, chances
@@ -858,8 +867,10 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
-        if reading is not None and (mentioned := frozenset(reading.strict.hits) - cached.passing):
-            cached = replace(cached, mentioned=mentioned)
+        if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
+            scores = cached.scores
+            best_first = sorted(mentioned, key=lambda idx: (-scores.get(idx, 0.0), self._order[idx]))
+            cached = replace(cached, mentioned=tuple(best_first))
         _remember(self._keyword_cache, key, cached)
         return cached
 
@@ -939,23 +950,34 @@ class PaperIndex:
         interests; the why-line names the reader's own word when it is there, else the
         topic, else closeness in meaning."""
         evidence = self._evidence(typed, reading, meaning, z_scores)
-        passes, chances = evidence.decide(self.keyword_decision)
+        passes, chances = evidence.decide(self.keyword_decision, fallback=False)
         lexical, through, topic = reading.lexical, reading.through, reading.topic
-        hits: dict[int, _Hit] = {}
-        for idx, passed, chance in zip(evidence.papers, passes.tolist(), chances.tolist(), strict=True):
+
+        def taken(idx: int, chance: float) -> _Hit:
             own, via = lexical.hits.get(idx), through.hits.get(idx)
             if own is not None:
-                score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None and passed else own.score
-                hits[idx] = _Hit(score, passed, own.reason, own.evidence)
-            elif not passed:
-                continue
-            elif via is not None and topic is not None:
+                score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None else own.score
+                return _Hit(score, True, own.reason, own.evidence)
+            if via is not None and topic is not None:
                 reason = f"'{typed}' → topic {topic.name}: " + via.reason.split(": ", 1)[-1]
-                hits[idx] = _Hit(via.score * EXPANSION_WEIGHT, True, reason)
-            else:
-                hits[idx] = _Hit(2 * SEMANTIC_SCORE * chance, True, f"close in meaning to '{typed}'")
+                return _Hit(via.score * EXPANSION_WEIGHT, True, reason)
+            return _Hit(2 * SEMANTIC_SCORE * chance, True, f"close in meaning to '{typed}'")
+
+        hits: dict[int, _Hit] = {}
+        near: list[tuple[float, int]] = []
+        for idx, passed, chance, no_vector in zip(
+            evidence.papers, passes.tolist(), chances.tolist(), evidence.without_vector.tolist(), strict=True
+        ):
+            if passed:
+                hits[idx] = taken(idx, chance)
+                continue
+            if (own := lexical.hits.get(idx)) is not None:
+                hits[idx] = _Hit(own.score, False, own.reason, own.evidence)
+            if not no_vector and chance >= decision.BEST_CANDIDATE_FLOOR:
+                near.append((-chance, idx))
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
-        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
+        near_misses = tuple((idx, taken(idx, -negative)) for negative, idx in sorted(near))
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None, near_misses=near_misses)
 
     def _relaxed(self, alternatives: list[str]) -> list[tuple[Phrase, float, bool]]:
         """Looser readings of a typed phrase of several words that the catalog hardly
@@ -1078,12 +1100,33 @@ class PaperIndex:
         on top of `limit`; the other featured papers count only if they match."""
         clauses = [self._author(name) for name in interest.authors if name.strip()]
         clauses += [self._topic(topic) for topic in interest.topics]
+        closeness = self._feedback_closeness(interest.feedback)
+        # What the reader left out: near-duplicates of a paper they disliked, and papers
+        # with a phrase they excluded.
+        dropped: set[int] = set()
+        if closeness is not None:
+            dropped = set(np.flatnonzero(closeness[1] >= DISLIKED_NEIGHBOUR).tolist())
+        for phrase in interest.excluded:
+            if phrase.strip():
+                dropped |= self._excluded(phrase)
+        windowed = listed_from is not None or listed_to is not None
+        pks = self._pks
+
+        def can_get(idx: int) -> bool:
+            """Not left out, not sent before, listed in this reader's window."""
+            return (
+                idx not in dropped
+                and pks[idx] not in exclude_ids
+                and not (windowed and not self._in_window(idx, listed_from, listed_to))
+            )
+
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
         keywords = [
             (word.strip(), self._keyword(word, semantic.keyword_key(word) not in unexpanded))
             for word in interest.keywords
             if word.strip()
         ]
+        keywords = [(typed, self._with_near_miss(clause, can_get)) for typed, clause in keywords]
         clauses += [clause for _, clause in keywords]
         candidates: set[int] = set()
         for clause in clauses:
@@ -1091,28 +1134,18 @@ class PaperIndex:
         featured = set(self._featured) if interest.include_featured else set()
         only_featured = featured - candidates  # in the list for being featured alone
         candidates |= featured
-        closeness = self._feedback_closeness(interest.feedback)
-        dropped: set[int] = set()
         if closeness is not None:
-            liked_close, disliked_close = closeness
-            # Papers very like one the reader liked join the list; near-duplicates of one
-            # they disliked leave it.
-            liked_ones = set(np.flatnonzero(liked_close >= LIKED_NEIGHBOUR).tolist())
+            # Papers very like one the reader liked join the list.
+            liked_ones = set(np.flatnonzero(closeness[0] >= LIKED_NEIGHBOUR).tolist())
             candidates |= liked_ones
             only_featured -= liked_ones
-            dropped = set(np.flatnonzero(disliked_close >= DISLIKED_NEIGHBOUR).tolist())
-        for phrase in interest.excluded:
-            if phrase.strip():
-                dropped |= self._excluded(phrase)
-        in_passing = self._in_passing(keywords, candidates | dropped, exclude_ids, listed_from, listed_to)
         candidates -= dropped
 
         # Rank on plain numbers first; only the papers that make the cut become Matches.
         ranked: list[tuple[bool, float, tuple[int, str, int], int]] = []
         raised: set[int] = set()
-        boost, order, pks = self._boost, self._order, self._pks
+        boost, order = self._boost, self._order
         score_maps = [clause.scores for clause in clauses]
-        windowed = listed_from is not None or listed_to is not None
         for idx in candidates:
             if pks[idx] in exclude_ids or (windowed and not self._in_window(idx, listed_from, listed_to)):
                 continue
@@ -1125,7 +1158,7 @@ class PaperIndex:
                         best = score
             relevance = best + SUPPORT_WEIGHT * (total - best)
             if closeness is not None:
-                liked, disliked = _ramp(float(liked_close[idx])), _ramp(float(disliked_close[idx]))
+                liked, disliked = _ramp(float(closeness[0][idx])), _ramp(float(closeness[1][idx]))
                 if not relevance:  # in the list only for being like a liked paper
                     relevance = SEMANTIC_SCORE * liked
                 relevance *= 1.0 + FEEDBACK_RAISE * liked - FEEDBACK_LOWER * disliked
@@ -1133,7 +1166,9 @@ class PaperIndex:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         if picks is not None:
-            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised, in_passing)
+            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised, keywords, candidates, can_get)
+        # Every candidate the reader can get is in `ranked`: in their list, or past its cut.
+        in_passing = self._in_passing(keywords, candidates.__contains__, can_get)
         total = len(ranked)
         more: list[int] = []
         if limit and total > limit:
@@ -1153,35 +1188,50 @@ class PaperIndex:
             in_passing=in_passing,
         )
 
+    def _with_near_miss(self, clause: _Clause, can_get: Callable[[int], bool]) -> _Clause:
+        """The keyword's clause for one reader: when none of its matches is one this
+        reader can get (all sent before, left out or listed on other days), the first
+        near miss they can get matches instead. Per reader, so that what a reader gets
+        never depends on which other readers' days the index was built over."""
+        if not clause.near_misses or any(can_get(idx) for idx in clause.passing):
+            return clause
+        for idx, hit in clause.near_misses:
+            if can_get(idx):
+                return replace(
+                    clause,
+                    hits={**clause.hits, idx: hit},
+                    scores={**clause.scores, idx: hit.score},
+                    passing=clause.passing | {idx},
+                    mentioned=tuple(m for m in clause.mentioned if m != idx),
+                )
+        return clause
+
     def _in_passing(
         self,
         keywords: list[tuple[str, _Clause]],
-        left_out: set[int],
-        exclude_ids: Container[int],
-        listed_from: dt.date | None,
-        listed_to: dt.date | None,
+        listed: Callable[[int], bool],
+        can_get: Callable[[int], bool],
     ) -> list[tuple[int, str]]:
         """The papers the reader's keywords mention only in passing, best mention first,
-        each with its keyword: none that matches anyway or that the reader left out
-        (already sent, excluded, like a paper they disliked), at most IN_PASSING_KEPT."""
+        each with its keyword: none in their list already (`listed`) or that they cannot
+        get, at most IN_PASSING_KEPT. Each keyword's mentions are kept best first, so
+        this stops early even for a keyword half the catalog writes."""
         best: dict[int, tuple[float, str]] = {}
+        pks = self._pks
         for typed, clause in keywords:
+            kept = 0
             for idx in clause.mentioned:
+                if listed(idx) or pks[idx] is None or not can_get(idx):
+                    continue
                 score = clause.scores.get(idx, 0.0)
-                if idx not in left_out and score > best.get(idx, (-1.0, ""))[0]:
+                if score > best.get(idx, (-1.0, ""))[0]:
                     best[idx] = (score, typed)
-        if not best:
-            return []
-        windowed = listed_from is not None or listed_to is not None
-        pks, order = self._pks, self._order
-        kept = sorted(
-            (-score, order[idx], pk, typed)
-            for idx, (score, typed) in best.items()
-            if (pk := pks[idx]) is not None
-            and pk not in exclude_ids
-            and not (windowed and not self._in_window(idx, listed_from, listed_to))
-        )
-        return [(pk, typed) for *_, pk, typed in kept[:IN_PASSING_KEPT]]
+                kept += 1
+                if kept == IN_PASSING_KEPT:
+                    break
+        order = self._order
+        kept_best = sorted(best.items(), key=lambda item: (-item[1][0], order[item[0]]))[:IN_PASSING_KEPT]
+        return [(pk, typed) for idx, (_, typed) in kept_best if (pk := pks[idx]) is not None]
 
     def _with_picks(
         self,
@@ -1191,7 +1241,9 @@ class PaperIndex:
         limit: int | None,
         clauses: list[_Clause],
         raised: set[int],
-        in_passing: list[tuple[int, str]],
+        keywords: list[tuple[str, _Clause]],
+        candidates: set[int],
+        can_get: Callable[[int], bool],
     ) -> Matches:
         """The best `picks` featured papers, then the reader's own matches without them
         (by score alone: a featured paper among them is one like any other), at most
@@ -1201,6 +1253,11 @@ class PaperIndex:
         chosen = [entry for entry in ranked if not entry[0]][:picks]
         taken = {idx for *_, idx in chosen}
         rest = sorted(entry[1:] for entry in ranked if entry[3] not in taken and entry[3] not in only_featured)
+        # A featured paper that is neither a pick nor a match of the reader's leaves the
+        # list, but may still mention one of their keywords.
+        in_passing = self._in_passing(
+            keywords, lambda idx: idx in candidates and (idx in taken or idx not in only_featured), can_get
+        )
         total = len(chosen) + len(rest)
         more: list[int] = []
         if limit and len(rest) > limit:

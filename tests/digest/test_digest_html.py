@@ -66,8 +66,8 @@ def scenarios(papers: list[Paper]) -> dict[str, tuple[Subscriber, list[Entry], d
         "weekly, over the limit": (weekly, mixed[:4], {"match_count": 12}),
         "a quiet day": (reader, [], {}),
         "a quiet week": (weekly, [], {"view_url": "https://x.example/d/3"}),
-        "papers mentioned in passing": (reader, mixed[:2], {"view_url": "https://x.example/d/4", "in_passing_count": 3}),
-        "a quiet day with papers mentioned in passing": (reader, [], {"view_url": "https://x.example/d/5", "in_passing_count": 12}),
+        "papers mentioned in passing": (reader, mixed[:2], {"view_url": "https://x.example/d/4", "mentions_in_passing": True}),
+        "a quiet day with papers mentioned in passing": (reader, [], {"view_url": "https://x.example/d/5", "mentions_in_passing": True}),
         "a curator's preview (placeholder links)": (reader, mixed[:4], {"signed": False}),
     }
 

@@ -184,6 +184,16 @@ def test_a_mention_too_slight_to_match_is_kept_in_passing_below_the_matches():
     assert match(papers, keywords("quantization", "sorting networks")).in_passing == []
 
 
+def test_a_featured_paper_that_is_not_a_pick_may_still_be_listed_in_passing():
+    slight = FILLER * 24 + "Unlike quantization, our method keeps full precision. " + FILLER * 6
+    pick = make(1, "Quantization of speech encoders", is_featured=True)
+    other_featured = make(2, "Faster sorting networks", slight, is_featured=True)
+    papers = [pick, other_featured, *(make(pk, f"Unrelated study number {pk}") for pk in range(3, 7))]
+    found = PaperIndex(papers, sample_stats()).match(keywords("quantization", include_featured=True), picks=1)
+    assert [(m.paper.pk, m.featured) for m in found] == [(1, True)]
+    assert found.in_passing == [(2, "quantization")]
+
+
 def test_a_mention_in_the_title_matches():
     assert titles([make(1, "Quantization of vision transformers")], keywords("quantization")) == ["Quantization of vision transformers"]
 

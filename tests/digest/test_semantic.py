@@ -203,6 +203,22 @@ def test_a_keyword_that_finds_no_candidate_in_the_day_matches_nothing(embedded):
     assert list(found) == [] and found.in_passing == []
 
 
+def test_a_keyword_whose_matches_a_reader_cannot_get_gives_them_its_likeliest_near_miss(embedded):
+    # "data curation" matches MetaCLIP (144) and InvestLM (4); the decision nearly took
+    # MAP-Neo (181), then Yi (44). A reader who was sent both matches already gets the
+    # likeliest near miss they can get; one who was not gets the matches alone.
+    index, by_position, position_of = embedded
+    interest = Interest(keywords=("data curation",), include_featured=False)
+    assert sorted(positions(index, interest, position_of)) == [4, 144]
+    sent = {by_position[4].pk, by_position[144].pk}
+    [found] = index.match(interest, exclude_ids=sent)
+    assert position_of[found.paper.pk] == 181
+    assert found.reasons and "data curation" in found.reasons[0]
+    assert positions(index, interest, position_of, exclude_ids=sent | {by_position[181].pk}) == [44]
+    # Matching the same keyword for another reader afterwards is not changed by it.
+    assert sorted(positions(index, interest, position_of)) == [4, 144]
+
+
 def test_a_young_catalog_without_a_reference_sample_still_expands_keywords(embedded):
     # Fewer than 200 embedded papers say nothing of what is usual: no z-scores, so no
     # decision; the keyword's own words and the topic it names still match.
