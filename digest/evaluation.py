@@ -164,11 +164,16 @@ def figures_for(
 ) -> Figures:
     matches = index.match(interest_for(case, topics, feedback), limit=limit)
     found = frozenset(position_of[m.paper.pk] for m in matches if m.paper.pk in position_of)
-    hits = found & case.relevant
-    precision = len(hits) / len(found) if found else 0.0
-    recall = len(hits) / len(case.relevant)
+    precision, recall = precision_recall(found, case.relevant)
     in_passing = frozenset(position_of[pk] for pk, _ in matches.in_passing if pk in position_of)
     return Figures(case, precision, recall, found, in_passing)
+
+
+def precision_recall(found: frozenset[int], relevant: frozenset[int]) -> tuple[float, float]:
+    """Of one interest: the share of what was found that is relevant (0 when nothing was
+    found), and the share of the relevant papers found."""
+    hits = len(found & relevant)
+    return (hits / len(found) if found else 0.0), hits / len(relevant)
 
 
 def in_passing_summary(figures: Sequence[Figures]) -> tuple[int, int, int]:
@@ -304,9 +309,7 @@ def train_keyword_decision(
     for threshold in THRESHOLDS:
         scores = []
         for interest, fitted in zip(judged, left_out, strict=True):
-            found = found_by(interest, replace(fitted, threshold=threshold))
-            hits = found & interest.relevant
-            scores.append((len(hits) / len(found) if found else 0.0, len(hits) / len(interest.relevant)))
+            scores.append(precision_recall(found_by(interest, replace(fitted, threshold=threshold)), interest.relevant))
         curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
     reaching = [point for point in curve if point[1] >= target_precision]
     chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])

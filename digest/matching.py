@@ -959,8 +959,7 @@ class PaperIndex:
                 score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None else own.score
                 return _Hit(score, True, own.reason, own.evidence)
             if via is not None and topic is not None:
-                reason = f"'{typed}' → topic {topic.name}: " + via.reason.split(": ", 1)[-1]
-                return _Hit(via.score * EXPANSION_WEIGHT, True, reason)
+                return _Hit(via.score * EXPANSION_WEIGHT, True, _through_topic(typed, topic, via))
             return _Hit(2 * SEMANTIC_SCORE * chance, True, f"close in meaning to '{typed}'")
 
         hits: dict[int, _Hit] = {}
@@ -1051,9 +1050,10 @@ class PaperIndex:
             own = hits.get(idx)
             if own is not None and (own.passes or not hit.passes) and own.score >= score:
                 continue
-            reason = f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
             passes = hit.passes or (own is not None and own.passes)
-            hits[idx] = _Hit(score=max(score, own.score if own else 0.0), passes=passes, reason=reason)
+            hits[idx] = _Hit(
+                score=max(score, own.score if own else 0.0), passes=passes, reason=_through_topic(typed, topic, hit)
+            )
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
 
@@ -1147,7 +1147,7 @@ class PaperIndex:
         boost, order = self._boost, self._order
         score_maps = [clause.scores for clause in clauses]
         for idx in candidates:
-            if pks[idx] in exclude_ids or (windowed and not self._in_window(idx, listed_from, listed_to)):
+            if not can_get(idx):
                 continue
             best = total = 0.0
             for scores in score_maps:
@@ -1303,6 +1303,11 @@ class PaperIndex:
         if listed_to and (listed_on is None or listed_on > listed_to):
             return False
         return True
+
+
+def _through_topic(typed: str, topic: TopicTerms, hit: _Hit) -> str:
+    """The why-line of a paper a keyword found through the topic it names."""
+    return f"'{typed}' → topic {topic.name}: " + hit.reason.split(": ", 1)[-1]
 
 
 def _ramp(cosine: float) -> float:
