@@ -42,6 +42,7 @@ class JudgedInterest:
     keywords: tuple[str, ...] = ()
     topic: str | None = None
     half: str = "tune"
+    round: int | None = None  # which judging round it came from (the file's "round")
 
     @property
     def kind(self) -> str:
@@ -76,6 +77,7 @@ def load_judged(path: Path) -> list[JudgedInterest]:
                 keywords=tuple(item.get("keywords") or ()),
                 topic=item.get("topic") or None,
                 half=item.get("half", "tune"),
+                round=int(item["round"]) if item.get("round") is not None else None,
             )
             for item in data["interests"]
         ]
@@ -204,7 +206,7 @@ def feedback_effect(
     position_of: dict[int, int],
     topics: dict[str, TopicTerms],
     *,
-    vectors: Callable[[int], bytes | None],
+    vectors: Callable[[int], bytes | memoryview | None],
     first_size: int = 10,
     next_size: int = 5,
     votes: int = 3,

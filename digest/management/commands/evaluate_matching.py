@@ -1,4 +1,5 @@
-"""python manage.py evaluate_matching [--judged PATH] [--half tune|held-out|all] [--papers all|even|odd] [--details]"""
+"""python manage.py evaluate_matching [--judged PATH] [--half tune|held-out|all] [--round N ...]
+[--papers all|even|odd] [--details]"""
 
 from __future__ import annotations
 
@@ -40,18 +41,35 @@ class Command(OperatorCommand):
         parser.add_argument("--judged", type=Path, default=JUDGED_INTERESTS, help="judged interests (JSON)")
         parser.add_argument("--half", choices=("tune", "held-out", "all"), default="all")
         parser.add_argument(
-            "--papers", choices=("all", "even", "odd"), default="all",
+            "--papers",
+            choices=("all", "even", "odd"),
+            default="all",
             help="score only the sample's papers at even or odd positions (the matcher still sees all): "
             "a held-out half of the papers for interests whose own words were tuned on the other half",
         )
+        parser.add_argument(
+            "--round",
+            type=int,
+            action="append",
+            dest="rounds",
+            metavar="N",
+            help="only the interests of this judging round (repeat for several): each fresh round's own figures",
+        )
         parser.add_argument("--details", action="store_true", help="false positives and misses per interest")
 
-    def handle(self, *args, judged: Path, half: str, papers: str, details: bool, **options) -> None:
+    def handle(
+        self, *args, judged: Path, half: str, papers: str, details: bool, rounds: list[int] | None, **options
+    ) -> None:
         try:
             cases = load_judged(judged)
             position_of, catalog = sample_catalog()
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
+        if rounds:
+            known = sorted({c.round for c in cases if c.round is not None})
+            if unknown := sorted(set(rounds) - set(known)):
+                raise CommandError(f"no judged interests from round {unknown[0]}; the rounds are {known}")
+            cases = [c for c in cases if c.round in rounds]
         if papers != "all":
             position_of, cases = papers_half(position_of, cases, parity=0 if papers == "even" else 1)
         stats = CatalogStats.for_catalog()
@@ -86,16 +104,20 @@ class Command(OperatorCommand):
             for mode, index in indexes.items()
         }
         self.stdout.write("")
-        self.stdout.write(f"macro averages (precision / recall of all matches; precision of a {DIGEST_SIZE}-paper digest):")
+        self.stdout.write(
+            f"macro averages (precision / recall of all matches; precision of a {DIGEST_SIZE}-paper digest):"
+        )
         for kind in ("keywords", "topic"):
             for which in halves:
+                count = sum(1 for c in cases if c.kind == kind and c.half == which)
+                if not count:
+                    continue  # a round of typed keywords only, say: no average of nothing
                 row = []
                 for m in modes:
                     chosen = [f for f in results[m] if f.interest.kind == kind and f.interest.half == which]
                     firsts = [f for f in top[m] if f.interest.kind == kind and f.interest.half == which]
                     p, r = macro(chosen)
                     row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(firsts)[0]:.2f}")
-                count = sum(1 for c in cases if c.kind == kind and c.half == which)
                 self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
         self.stdout.write("typed keywords' papers listed in passing, below the matches (not counted above):")
         for which in halves:
@@ -108,12 +130,13 @@ class Command(OperatorCommand):
                 row.append(f"{m} {listed} papers, {relevant} relevant ({share}) of {missed} the matches missed")
             self.stdout.write(f"  {which:8s}: " + "   ".join(row))
         if "hybrid" in indexes and papers == "all":  # the simulated reader's two days are the two halves
-            vectors = {p.pk: p.embedding for p in catalog}
-            effects = [
+            vectors: dict[int, bytes | memoryview | None] = {p.pk: p.embedding for p in catalog}
+            measured = [
                 feedback_effect(c, indexes["hybrid"], position_of, topics, vectors=vectors.get)
-                for c in cases if c.half in halves
+                for c in cases
+                if c.half in halves
             ]
-            effects = [e for e in effects if e is not None]
+            effects = [e for e in measured if e is not None]
             if effects:
                 before = sum(b for b, _ in effects) / len(effects)
                 after = sum(a for _, a in effects) / len(effects)
