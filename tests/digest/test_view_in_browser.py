@@ -190,7 +190,11 @@ def test_papers_that_mention_a_keyword_only_in_passing_are_listed_below_the_matc
     # The link's token names this digest (it carries the second it was signed in, so it
     # is not compared as text with one signed now).
     assert read_view_token(link.rstrip("/").rsplit("/", 1)[-1]).pk == digest.pk
-    assert f"Papers that mention your keywords only in passing: {link}#in-passing" in text
+    # Each link on a line of its own: a URL run on into the next line's words is a broken
+    # link in a text mail client.
+    lines = text.splitlines()
+    assert f"View in your browser: {link}" in lines
+    assert f"Papers that mention your keywords only in passing: {link}#in-passing" in lines
 
     page = client.get(path_of(link)).content.decode()
     section = page[page.index('id="in-passing"'):]
