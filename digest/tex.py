@@ -40,12 +40,15 @@ _SUPERSCRIPTS = dict(
 class _Converter(LatexNodes2Text):
     def macro_node_to_text(self, node):
         if self.latex_context.get_macro_spec(node.macroname) is None:
-            # An unknown command is more use to a reader as written than dropped.
-            return "\\" + node.macroname + (node.macro_post_space or "")
+            # An unknown command is more use to a reader as written than dropped (the
+            # space after it is kept with the others: strict_latex_spaces below).
+            return "\\" + node.macroname
         return super().macro_node_to_text(node)
 
 
-_converter = _Converter(math_mode="text", strict_latex_spaces=False)
+# "based-on-source": a space the source writes after a command stays ("PixArt-\\Sigma
+# represents" is "PixArt-Σ represents"); LaTeX itself would swallow it.
+_converter = _Converter(math_mode="text", strict_latex_spaces="based-on-source")
 
 
 def _superscript(text: str) -> str:

@@ -28,6 +28,10 @@ from digest.tex import readable
         ("Cuts memory by 50% with $\\alpha$-pruning", "Cuts memory by 50% with α-pruning"),
         ("Q&A with #hashtags and $k$-NN", "Q&A with #hashtags and k-NN"),
         ("an escaped \\$ dollar", "an escaped $ dollar"),
+        # A space the source writes after a command stays: LaTeX would swallow it, and
+        # the sample's "PixArt-\\Sigma represents" read "PixArt-Σrepresents".
+        ("PixArt-\\Sigma represents a", "PixArt-Σ represents a"),
+        ("the \\alpha parameter and $\\beta$ too", "the α parameter and β too"),
     ],
 )
 def test_common_latex_reads_as_plain_unicode(source, shown):
