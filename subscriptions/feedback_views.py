@@ -87,7 +87,9 @@ def _render(
     current = feedback.current_vote(subscriber, paper.pk)
     asked = request.GET.get("v", "")
     previous = {1: "more", -1: "less"}.get(current) if current is not None else None
-    selected = asked if asked in feedback.CHOICES else previous or "more"
+    # The text part's one "More or less like this?" link names no choice: nothing is
+    # ticked then (a reader who wanted "less" and pressed Save would record "more").
+    selected = asked if asked in feedback.CHOICES else previous
     context = {
         "paper": paper,
         # The form posts back to the link it came from, whichever of the two kinds.

@@ -46,7 +46,17 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var checked = form.querySelector("input[name=choice]:checked");
-    var choice = checked ? checked.value : "more";
+    if (!checked) {
+      // A link that names no choice ticks none: saving then must not guess one.
+      status.textContent = "";
+      var ask = document.createElement("p");
+      ask.className = "error";
+      ask.setAttribute("role", "alert");
+      ask.textContent = "Choose \u201cmore like this\u201d or \u201cless like this\u201d.";
+      status.appendChild(ask);
+      return;
+    }
+    var choice = checked.value;
     post(choice).then(function (answer) { show("Noted: " + answer.noted, true); })
       .catch(function () { form.submit(); });
   });

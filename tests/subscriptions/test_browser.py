@@ -201,7 +201,7 @@ def test_more_like_this_is_one_click_with_undo_and_a_plain_form_without_javascri
     page = open_page(browser)
     page.goto(url)
     assert Vote.objects.count() == 0  # opening the link changes nothing
-    assert page.get_by_label("More papers like this").is_checked()
+    assert page.get_by_label("More like this").is_checked()
     page.get_by_role("button", name="Save my choice").click()
     page.get_by_text("Noted: more like this").wait_for()
     assert page.url == url  # recorded in place, no reload
@@ -211,9 +211,18 @@ def test_more_like_this_is_one_click_with_undo_and_a_plain_form_without_javascri
     assert not Vote.objects.exists()
     assert page.js_errors == []
 
+    # The text part's link names no choice: none is ticked, and Save asks for one.
+    page.goto(url.replace("?v=more", ""))
+    assert not page.get_by_label("More like this").is_checked()
+    assert not page.get_by_label("Less like this").is_checked()
+    page.get_by_role("button", name="Save my choice").click()
+    page.get_by_text("Choose “more like this” or “less like this”.").wait_for()
+    assert not Vote.objects.exists()
+    assert page.js_errors == []
+
     plain = open_page(browser, javascript=False)
     plain.goto(url.replace("v=more", "v=less"))
-    assert plain.get_by_label("Fewer papers like this").is_checked()
+    assert plain.get_by_label("Less like this").is_checked()
     plain.get_by_role("button", name="Save my choice").click()
     plain.get_by_text("Noted: less like this.").wait_for()
     assert Vote.objects.get().value == Vote.Value.LESS

@@ -51,6 +51,21 @@ def test_opening_a_feedback_link_changes_nothing_and_preselects_the_choice(clien
     assert response.headers["Cache-Control"] == "no-store, private"
 
 
+def test_a_link_that_names_no_choice_ticks_none_and_saving_nothing_is_refused(client, reader, paper):
+    # The text part has one "More or less like this?" link: a tick there would be a
+    # choice the reader never made.
+    page = client.get(feedback_path(reader, paper)).content.decode()
+    assert 'value="more" checked' not in page and 'value="less" checked' not in page
+    response = client.post(feedback_path(reader, paper), {})
+    assert response.status_code == 400 and Vote.objects.count() == 0
+    assert "Choose “more like this” or “less like this”." in text_of(response.content.decode())
+
+    # What the reader said before is what is ticked when they come back.
+    client.post(feedback_path(reader, paper), {"choice": "less"})
+    page = client.get(feedback_path(reader, paper)).content.decode()
+    assert 'value="less" checked' in page and 'value="more" checked' not in page
+
+
 def test_the_button_records_the_choice_and_undo_takes_it_back(client, reader, paper):
     path = feedback_path(reader, paper)
     response = client.post(path, {"choice": "more"})
