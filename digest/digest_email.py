@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -363,11 +364,16 @@ def wrapped(text: str, kind: str = "title") -> str:
     return str(env.call_filter("indent", lines, [indent]))
 
 
+NO_BREAK = "\xa0"
+
+
 @lru_cache(maxsize=50_000)
 def glance_line(title: str, tag: str) -> str:
     """A title and its tag in the text part's at-a-glance list, wrapped: the same few
     (paper, tag) pairs recur in every digest of a run."""
-    return wrapped(f"{title} [{tag}]", "glance")
+    # The tag moves to the next line whole ("[Medical imaging]", not "[Medical" and
+    # "imaging]"): wrapping never breaks at a no-break space, put back to a space after.
+    return wrapped(f"{title} [{tag.replace(' ', NO_BREAK)}]", "glance").replace(NO_BREAK, " ")
 
 
 # Papers per process whose cards are kept: a few days' listings.
@@ -475,6 +481,11 @@ def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool 
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
         groups[-1]["papers"].append(_card(entry, tag, subscriber, signed, base))
+    # A heading's count ("REASONING (7)") reads as the section's total: a tag that heads
+    # several sections (rank order comes first) gets none, not "(7)" and later "(1)".
+    headings = Counter(group["tag"] for group in groups)
+    for group in groups:
+        group["counted"] = headings[group["tag"]] == 1
     return groups
 
 
@@ -500,6 +511,10 @@ def digest_subject(cards: list[dict]) -> str:
     return f"{title}{more} · {', '.join(tags)}"
 
 
+def _counted(noun: str, items: list[str]) -> str:
+    return noun if len(items) == 1 else noun + "s"
+
+
 def footer_reason(subscriber: Subscriber, interest: Interest | None, topic_names: list[str] | None = None) -> str:
     """Why this reader gets this email, in their own terms (the footer says it)."""
     how = "weekly" if subscriber.frequency == Subscriber.Frequency.WEEKLY else "daily"
@@ -514,9 +529,9 @@ def footer_reason(subscriber: Subscriber, interest: Interest | None, topic_names
     if topic_names:
         follows.append(", ".join(topic_names))
     if subscriber.keywords:
-        follows.append("keywords " + ", ".join(f"“{k}”" for k in subscriber.keywords))
+        follows.append(_counted("keyword", subscriber.keywords) + " " + ", ".join(f"“{k}”" for k in subscriber.keywords))
     if subscriber.authors:
-        follows.append("authors " + ", ".join(subscriber.authors))
+        follows.append(_counted("author", subscriber.authors) + " " + ", ".join(subscriber.authors))
     if follows:
         reason += " You follow " + "; ".join(" ".join(f.split()) for f in follows) + "."
     return reason

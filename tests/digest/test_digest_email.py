@@ -154,9 +154,15 @@ def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, q
     assert cards == titles
     headings = [visible_text(h) for h in re.findall(r'<h2 class="group-title.*?</h2>', html, flags=re.S)]
     assert headings == ["Editor's picks", "Quantization", "test-time compute", "Quantization", "Medical Imaging"]
-    assert re.findall(r"^([A-Za-z' -]+) \(\d\)$", text, flags=re.M) == [
-        "EDITOR'S PICKS", "QUANTIZATION", "TEST-TIME COMPUTE", "QUANTIZATION", "MEDICAL IMAGING",
+    # The text part's headings, each underlined to its length; a count only where the
+    # heading is the tag's one section ("QUANTIZATION (2)" and later "(1)" would read as
+    # totals that disagree).
+    lines = text.splitlines()
+    headings = [line for line, under in zip(lines, lines[1:]) if under and set(under) == {"="}]
+    assert headings == [
+        "EDITOR'S PICKS (1)", "QUANTIZATION", "TEST-TIME COMPUTE (1)", "QUANTIZATION", "MEDICAL IMAGING (1)",
     ]
+    assert all(len(under) == len(line) for line, under in zip(lines, lines[1:]) if line in headings)
     # The text part: the same list and the same order.
     assert [line.split(". ", 1)[1] for line in re.findall(r"^ ?\d\. .*$", text, flags=re.M)] == [
         f"{title} [{tag}]" for title, tag in zip(titles, [
@@ -389,3 +395,20 @@ def test_latex_in_titles_and_abstracts_reads_as_plain_unicode_in_both_parts(read
         assert "PixArt-Σ: 4K Text-to-Image" in part
         assert "H2O keeps 6.25 % of the KV cache." in part
         assert "\\Sigma" not in part
+
+
+def test_the_footer_names_what_the_reader_follows_in_singular_or_plural():
+    from digest.digest_email import footer_reason
+
+    one = Subscriber(email="one@example.org", keywords=["MRI"], authors=["Ada Lovelace"])
+    assert "You follow keyword “MRI”; author Ada Lovelace." in footer_reason(one, None)
+    two = Subscriber(email="two@example.org", keywords=["MRI", "CT"], authors=["Ada Lovelace", "Alan Turing"])
+    assert "You follow keywords “MRI”, “CT”; authors Ada Lovelace, Alan Turing." in footer_reason(two, None)
+
+
+def test_a_tag_in_the_text_parts_at_a_glance_list_is_never_split_across_lines():
+    from digest.digest_email import glance_line
+
+    line = glance_line("PUMA: Secure Inference of LLaMA-7B in Five Minutes", "privacy and security")
+    assert line.splitlines() == ["PUMA: Secure Inference of LLaMA-7B in Five Minutes", "    [privacy and security]"]
+    assert "\xa0" not in line
