@@ -364,7 +364,7 @@ def wrapped(text: str, kind: str = "title") -> str:
     return str(env.call_filter("indent", lines, [indent]))
 
 
-NO_BREAK = "\xa0"
+_NO_BREAK = "\xa0"
 
 
 @lru_cache(maxsize=50_000)
@@ -373,7 +373,7 @@ def glance_line(title: str, tag: str) -> str:
     (paper, tag) pairs recur in every digest of a run."""
     # The tag moves to the next line whole ("[Medical imaging]", not "[Medical" and
     # "imaging]"): wrapping never breaks at a no-break space, put back to a space after.
-    return wrapped(f"{title} [{tag.replace(' ', NO_BREAK)}]", "glance").replace(NO_BREAK, " ")
+    return wrapped(f"{title} [{tag.replace(' ', _NO_BREAK)}]", "glance").replace(_NO_BREAK, " ")
 
 
 # Papers per process whose cards are kept: a few days' listings.

@@ -47,17 +47,12 @@
     event.preventDefault();
     var checked = form.querySelector("input[name=choice]:checked");
     if (!checked) {
-      // A link that names no choice ticks none: saving then must not guess one.
-      status.textContent = "";
-      var ask = document.createElement("p");
-      ask.className = "error";
-      ask.setAttribute("role", "alert");
-      ask.textContent = "Choose \u201cmore like this\u201d or \u201cless like this\u201d.";
-      status.appendChild(ask);
+      // A link that names no choice ticks none: the plain post gets the page that asks
+      // for one, rather than this script guessing it.
+      form.submit();
       return;
     }
-    var choice = checked.value;
-    post(choice).then(function (answer) { show("Noted: " + answer.noted, true); })
+    post(checked.value).then(function (answer) { show("Noted: " + answer.noted, true); })
       .catch(function () { form.submit(); });
   });
 })();
