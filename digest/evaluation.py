@@ -187,6 +187,18 @@ def in_passing_summary(figures: Sequence[Figures]) -> tuple[int, int, int]:
     return listed, relevant, missed
 
 
+def typed_keywords(cases: Iterable[JudgedInterest]) -> frozenset[str]:
+    """The keywords these interests type, in lower case."""
+    return frozenset(k.strip().lower() for case in cases for k in case.keywords)
+
+
+def shares_keywords(case: JudgedInterest, typed: frozenset[str]) -> bool:
+    """Whether the interest types a keyword that is in `typed`: a held-out interest that
+    types a tuning interest's keyword is unseen as an interest, but the decision was fitted
+    on that keyword's papers."""
+    return any(k.strip().lower() in typed for k in case.keywords)
+
+
 def macro(figures: Sequence[Figures]) -> tuple[float, float]:
     if not figures:
         return 0.0, 0.0

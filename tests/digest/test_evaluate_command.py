@@ -17,6 +17,14 @@ from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afte
 # quantization papers.
 INTERESTS = [
     {
+        "name": "quantization, tuned on",
+        "keywords": ["Low-bit quantization", "QAT"],
+        "topic": None,
+        "relevant": [13, 141],
+        "half": "tune",
+        "round": 3,
+    },
+    {
         "name": "multimodal LLMs",
         "keywords": ["multimodal LLMs"],
         "topic": None,
@@ -84,5 +92,23 @@ def test_a_round_of_keywords_alone_prints_no_topic_average(embedded_sample, judg
 
 @pytest.mark.django_db
 def test_a_round_the_file_does_not_hold_is_a_clear_error(embedded_sample, judged):
-    with pytest.raises(CommandError, match=r"no judged interests from round 9; the rounds are \[4, 5\]"):
+    with pytest.raises(CommandError, match=r"no judged interests from round 9; the rounds are \[3, 4, 5\]"):
         evaluate("--round", "9", judged=judged)
+
+
+@pytest.mark.django_db
+def test_held_out_interests_whose_keywords_were_never_tuned_on_have_their_own_row(embedded_sample, judged):
+    # "low-bit quantization" is also a tuning interest's keyword (in other case): the
+    # decision was fitted on its papers, so only "multimodal LLMs" is unseen throughout.
+    printed = evaluate("--half", "held-out", "--round", "4", "--round", "5", judged=judged)
+    assert "of which with no keyword a tuning interest typed ( 1):" in printed
+    # All or none of them unseen: the row would repeat the one above, or average nothing.
+    assert "of which" not in evaluate("--half", "held-out", "--round", "4", judged=judged)
+    assert "of which" not in evaluate("--half", "held-out", "--round", "5", judged=judged)
+
+
+@pytest.mark.django_db
+def test_a_half_without_keyword_interests_has_no_in_passing_row(embedded_sample, judged):
+    printed = evaluate("--round", "4", judged=judged)
+    assert "  held-out:" in printed
+    assert "  tune    :" not in printed  # not "0 papers, 0 relevant (-) of 0"

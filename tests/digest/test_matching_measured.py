@@ -1,10 +1,10 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-11, judged blind and each
-scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics: the round whose phrases were
-sharpened on the even-position papers only; `evaluate_matching --papers odd` scores them on
-the others).
+the held-out ones that were never tuned on (keywords: rounds 8-12, judged blind and each
+scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
+the round whose phrases were sharpened on the even-position papers only;
+`evaluate_matching --papers odd` scores them on the others).
 
 The floors are the figures measured when the matcher was last tuned, less 0.02: a change
 that makes matching worse fails here. The figures and the issue's targets are in the
@@ -30,8 +30,8 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 FLOORS = {
     ("keywords", "tune", "hybrid"): (0.75, 0.58),
     ("keywords", "tune", "lexical"): (0.58, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.50, 0.45),
-    ("keywords", "held-out", "lexical"): (0.38, 0.38),
+    ("keywords", "held-out", "hybrid"): (0.56, 0.49),
+    ("keywords", "held-out", "lexical"): (0.41, 0.45),
     ("topic", "tune", "hybrid"): (0.87, 0.77),
     ("topic", "tune", "lexical"): (0.87, 0.76),
     ("topic", "held-out", "hybrid"): (0.75, 0.68),
@@ -77,6 +77,17 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         f"{kind} {half} {mode}: precision {precision:.2f} (floor {floor_p}), recall {recall:.2f} (floor {floor_r})\n"
         + report(chosen)
     )
+
+
+def test_typical_typed_interests_reach_the_targets(measured):
+    # Round 12's readers typed what a researcher first types into an alert box (earlier
+    # rounds were told to avoid every interest judged before, which left the narrow and
+    # abstract ones); measured 0.79 / 0.67, scored once by the frozen decision.
+    results, _ = measured
+    chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round == 12]
+    precision, recall = macro(chosen)
+    assert len(chosen) >= 20
+    assert precision >= 0.77 and recall >= 0.65, f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
 
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])

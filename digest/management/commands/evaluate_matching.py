@@ -20,6 +20,8 @@ from digest.evaluation import (
     macro,
     papers_half,
     sample_catalog,
+    shares_keywords,
+    typed_keywords,
 )
 from digest.management.cli import OperatorCommand
 from digest.matching import CatalogStats, PaperIndex
@@ -65,6 +67,7 @@ class Command(OperatorCommand):
             position_of, catalog = sample_catalog()
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
+        tuned_keywords = typed_keywords(c for c in cases if c.half == "tune")
         if rounds:
             known = sorted({c.round for c in cases if c.round is not None})
             if unknown := sorted(set(rounds) - set(known)):
@@ -119,8 +122,12 @@ class Command(OperatorCommand):
                     p, r = macro(chosen)
                     row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(firsts)[0]:.2f}")
                 self.stdout.write(f"  {kind:8s} {which:8s} ({count:2d} interests): " + "   ".join(row))
+                if kind == "keywords" and which == "held-out":
+                    self._unseen_keywords_row(results, top, tuned_keywords, count)
         self.stdout.write("typed keywords' papers listed in passing, below the matches (not counted above):")
         for which in halves:
+            if not any(c.kind == "keywords" and c.half == which for c in cases):
+                continue
             row = []
             for m in modes:
                 listed, relevant, missed = in_passing_summary(
@@ -144,3 +151,25 @@ class Command(OperatorCommand):
                     f"feedback ({len(effects)} simulated readers: up to 3 liked and 3 disliked in day one's "
                     f"10 papers): precision of day two's top 5 {before:.2f} without, {after:.2f} with feedback"
                 )
+
+    def _unseen_keywords_row(self, results: dict, top: dict, tuned_keywords: frozenset[str], count: int) -> None:
+        """The held-out keyword interests none of whose keywords a tuning interest typed
+        (when that is some of them, not all): the figure least helped by tuning."""
+
+        def unseen(figures):
+            return [
+                f
+                for f in figures
+                if f.interest.kind == "keywords"
+                and f.interest.half == "held-out"
+                and not shares_keywords(f.interest, tuned_keywords)
+            ]
+
+        some = len(unseen(next(iter(results.values()))))
+        if not 0 < some < count:
+            return
+        row = []
+        for m in results:
+            p, r = macro(unseen(results[m]))
+            row.append(f"{m} {p:.2f} / {r:.2f}; digest {macro(unseen(top[m]))[0]:.2f}")
+        self.stdout.write(f"    of which with no keyword a tuning interest typed ({some:2d}): " + "   ".join(row))
