@@ -139,7 +139,10 @@
   if (!results || !url || !window.fetch) {
     return;
   }
-  var watched = ["topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers"];
+  // "unexpanded_keywords": the preview's own "remove" boxes, which belong to the form.
+  var watched = [
+    "topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers", "unexpanded_keywords"
+  ];
   var timer = null;
   var inflight = null;
 
@@ -201,6 +204,13 @@
   form.addEventListener("change", function (event) {
     if (watched.indexOf(event.target.name) !== -1) {
       later();
+    }
+  });
+  // The "remove" boxes sit in the preview, outside the form: their changes bubble here.
+  results.addEventListener("change", function (event) {
+    if (event.target.name === "unexpanded_keywords") {
+      window.clearTimeout(timer);
+      refresh();
     }
   });
   if (button) {

@@ -315,3 +315,77 @@ def test_the_signup_page_figures_are_saved_next_to_the_screenshots(browser, site
     print(f"\nsignup page: {figures}")
     # On a desktop the preview is beside the form, at the top, not under 36 topic cards.
     assert figures["1280"]["preview_y"] < DESKTOP["height"]
+
+
+@pytest.fixture
+def embedded_agents_listing(site):
+    """Today's listing: one tool-use paper, found for "LLM agents" only through the
+    topic the keyword names (it never writes "agents"), and one the topic does not take."""
+    from digest.models import Paper
+    from digest.vectors import embed_papers, embed_topics
+    from subscriptions import services
+
+    today = timezone.localdate()
+    papers = [
+        Paper.objects.create(
+            title="Tool-augmented language models plan before they call tools",
+            abstract="We let a language model write a plan of tool calls, run the tools, then answer. " * 3,
+            listed_on=today,
+        ),
+        Paper.objects.create(
+            title="Faster sorting networks",
+            abstract="We find sorting networks with fewer comparators by search. " * 3,
+            listed_on=today,
+        ),
+    ]
+    embed_papers(papers)
+    embed_topics()
+    services._index_cache.clear()
+    return papers
+
+
+TOOL_PAPER = "Tool-augmented language models plan before they call tools"
+AGENTS_READING = "“LLM agents” — also matching topic “Agents and tool use”"
+REMOVED_READING = "“LLM agents” — matched only as typed, not through topic “Agents and tool use”"
+
+
+def test_removing_a_keywords_topic_in_the_live_preview_is_kept_and_saved(browser, site, mailbox, embedded_agents_listing):
+    page = new_page(browser, DESKTOP)
+    page.goto(site + "/subscribe/")
+    results = page.locator("#preview-results")
+    page.get_by_role("textbox", name="Keywords").fill("LLM agents")
+    results.get_by_text(AGENTS_READING).wait_for()
+    results.get_by_text(TOOL_PAPER).wait_for()
+
+    # The box sits in the preview, beside the form: ticking it updates the preview ...
+    results.get_by_label("remove topic “Agents and tool use” from “LLM agents”").check()
+    results.get_by_text(REMOVED_READING).wait_for()
+    assert results.get_by_text(TOOL_PAPER).count() == 0
+    # ... and survives the next refresh, when the keywords change again.
+    page.get_by_role("textbox", name="Keywords").fill("LLM agents; sorting networks")
+    results.get_by_text("Faster sorting networks").wait_for()
+    assert results.get_by_text(REMOVED_READING).is_visible()
+
+    page.get_by_label("Email address").fill("typed@example.org")
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    assert Subscriber.objects.get(email="typed@example.org").unexpanded_keywords == ["LLM agents"]
+    assert page.js_errors == []
+
+
+def test_without_javascript_the_remove_box_goes_with_the_preview_and_the_signup(browser, site, mailbox, embedded_agents_listing):
+    page = new_page(browser, DESKTOP, javascript=False)
+    page.goto(site + "/subscribe/")
+    page.get_by_role("textbox", name="Keywords").fill("LLM agents")
+    page.get_by_role("button", name="Show me the papers").click()
+    page.get_by_text(AGENTS_READING).wait_for()
+
+    page.get_by_label("remove topic “Agents and tool use” from “LLM agents”").check()
+    page.get_by_role("button", name="Show me the papers").click()
+    page.get_by_text(REMOVED_READING).wait_for()
+    assert page.get_by_text(TOOL_PAPER).count() == 0
+
+    page.get_by_label("Email address").fill("nojs@example.org")
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    assert Subscriber.objects.get(email="nojs@example.org").unexpanded_keywords == ["LLM agents"]
