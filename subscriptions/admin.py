@@ -34,6 +34,7 @@ from . import services
 from .forms import NormalisedEmailField, PreferencesForm
 from .models import Counter, Subscriber, Suppression, normalise_email
 from .suppression import clear_suppression, masked_address, redact_addresses, suppress_address
+from .tokens import revoke_every_link
 
 # What the consent evidence says of a subscription a curator started: the person still
 # confirms it themselves, from the link emailed to them.
@@ -312,9 +313,9 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke every link sent to the selected subscribers")
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         for subscriber in queryset:
-            subscriber.rotate_token_secret()
+            revoke_every_link(subscriber)
             subscriber.rotate_feed_token()  # the feed's address is a link too
-            subscriber.save(update_fields=["token_secret", "feed_token", "updated_at"])
+            subscriber.save(update_fields=["token_secret", "retired_unsubscribe_links", "feed_token", "updated_at"])
         self.message_user(request, f"Links revoked for {queryset.count()} subscriber(s).", messages.SUCCESS)
 
 

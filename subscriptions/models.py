@@ -116,8 +116,13 @@ class Subscriber(models.Model):
     # A new address waits here until it is confirmed; the old one keeps getting digests.
     pending_email = models.EmailField(max_length=254, blank=True)
 
-    # Rotating this invalidates every link sent before.
+    # Rotating this invalidates every link sent before ...
     token_secret = models.CharField(max_length=64, default=new_token_secret)
+    # ... but the unsubscribe links of emails sent before a move to a new address or a
+    # new subscription keep working for a while (subscriptions.tokens): an opt-out link
+    # must work for at least 30 days after the email was sent. [[fingerprint of the old
+    # secret, day it was retired, whether the address is still the same], ...]
+    retired_unsubscribe_links = models.JSONField(default=list, blank=True, editable=False)
     # The secret in the address of their personal Atom feed (/feed/<token>.atom). Random,
     # not signed: a feed reader keeps the URL for years, and a new one replaces it (the
     # manage page's "new feed link") without touching their other links.

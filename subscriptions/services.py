@@ -30,13 +30,14 @@ from .housekeeping import purge_unconfirmed, resume_ended_pauses  # noqa: F401 (
 from .models import Counter, Subscriber, Suppression
 from .schedule import format_moment, next_digest_text  # noqa: F401 (what the pages show)
 from .tasks import send_subscription_email
+from .tokens import revoke_every_link, rotate_keeping_unsubscribe_links
 
 USER_AGENT_MAX_LENGTH = 500
 # Control characters in a header are junk at best, and PostgreSQL refuses to store NUL.
 _CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONSENT_TEXT = (
     "I want to receive the Daily Papers Digest at this address, with the papers I chose, "
-    "and can unsubscribe with one click in any email."
+    "and can unsubscribe from any email."
 )
 
 
@@ -208,8 +209,10 @@ def subscribe(
             queue_email("manage_link", subscriber, "signup_again")
         else:
             if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
-                # Links from the old subscription must not act on the new one.
-                subscriber.rotate_token_secret()
+                # Links from the old subscription must not act on the new one, except
+                # unsubscribing: the same mailbox holds both, and a mail client's
+                # unsubscribe button on an old email must not fail.
+                rotate_keeping_unsubscribe_links(subscriber, same_address=True)
                 subscriber.rotate_feed_token()
                 Counter.increment("resubscribes")
             _start_opt_in(subscriber, preferences, evidence, consent_text)
@@ -336,7 +339,8 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
         locked.confirmed_at = timezone.now()
         locked.confirm_ip = evidence.ip
         locked.confirm_user_agent = evidence.user_agent
-        locked.rotate_token_secret()
+        # The old address's emails may still unsubscribe, without showing the new address.
+        rotate_keeping_unsubscribe_links(locked, same_address=False)
         try:
             with transaction.atomic():
                 locked.save()
@@ -457,8 +461,8 @@ def delete_subscriber(subscriber: Subscriber) -> None:
     with transaction.atomic():
         locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         # Revoke every link first: a request reading a token mid-delete finds nothing.
-        locked.rotate_token_secret()
-        locked.save(update_fields=["token_secret"])
+        revoke_every_link(locked)
+        locked.save(update_fields=["token_secret", "retired_unsubscribe_links"])
         # The admin's history names the subscriber by address (object_repr): it goes too.
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(locked.pk)
@@ -622,10 +626,9 @@ def schedule_text(subscriber: Subscriber) -> str:
     else:
         when = "Daily"
     email_format = "plain text" if subscriber.email_format == Subscriber.Format.TEXT else "HTML"
-    return (
-        f"{when} at {subscriber.delivery_time:%H:%M} {subscriber.timezone.replace('_', ' ')} time, "
-        f"up to {subscriber.max_papers} papers, {email_format}"
-    )
+    zone = subscriber.timezone.replace("_", " ")
+    zone_words = zone if zone == "UTC" else f"{zone} time"  # not "07:00 UTC time"
+    return f"{when} at {subscriber.delivery_time:%H:%M} {zone_words}, up to {subscriber.max_papers} papers, {email_format}"
 
 
 def summary_of(subscriber: Subscriber) -> Summary:

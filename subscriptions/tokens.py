@@ -4,21 +4,28 @@ A token carries the subscriber's id and a fingerprint of their `token_secret`, s
 with SECRET_KEY and a salt per purpose: a manage token cannot be used to unsubscribe
 someone else or to confirm, and rotating `token_secret` invalidates every link sent
 before. The secret itself never appears in a link, only an HMAC of it.
+
+One exception: when the secret rotates because the subscription moves to a new address
+or starts again, the unsubscribe links of the emails already sent keep working for
+`RETIRED_UNSUBSCRIBE_DAYS` (`rotate_keeping_unsubscribe_links`). An opt-out link must
+work for at least 30 days after the email was sent (CAN-SPAM), and a mail client's
+unsubscribe button that fails makes people press "report spam" instead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import Subscriber
 
-PURPOSES = frozenset(
-    {"confirm", "manage", "unsubscribe", "view_digest", "email_change", "feedback", "digest_feedback"}
-)
+PURPOSES = frozenset({"confirm", "manage", "unsubscribe", "view_digest", "email_change", "feedback", "digest_feedback"})
 
 
 class BadToken(Exception):
@@ -59,6 +66,69 @@ def read_token(token: str, purpose: str, max_age: timedelta | None = None) -> Su
     return subscriber
 
 
+RETIRED_UNSUBSCRIBE_DAYS = 60
+_MAX_RETIRED = 10
+
+
+def _retired_still_valid(subscriber: Subscriber, today: dt.date) -> list[list]:
+    kept = []
+    for entry in subscriber.retired_unsubscribe_links or []:
+        try:
+            retired_on = dt.date.fromisoformat(entry[1])
+        except (IndexError, TypeError, ValueError):
+            continue
+        if (today - retired_on).days <= RETIRED_UNSUBSCRIBE_DAYS:
+            kept.append(entry)
+    return kept
+
+
+def rotate_keeping_unsubscribe_links(subscriber: Subscriber, *, same_address: bool) -> None:
+    """Rotate the token secret (every earlier link stops working) except for the
+    unsubscribe links already sent, which keep working for RETIRED_UNSUBSCRIBE_DAYS.
+    `same_address`: whether their page may still show the subscription's address (it
+    may after a new subscription at the same address, not after a move to a new one).
+    The caller saves."""
+    today = timezone.localdate()
+    kept = _retired_still_valid(subscriber, today)
+    kept.append([secret_fingerprint(subscriber, "unsubscribe"), today.isoformat(), same_address])
+    subscriber.retired_unsubscribe_links = kept[-_MAX_RETIRED:]
+    subscriber.rotate_token_secret()
+
+
+def revoke_every_link(subscriber: Subscriber) -> None:
+    """Rotate the token secret and forget the retired unsubscribe links too: nothing
+    sent before works any more. The caller saves."""
+    subscriber.retired_unsubscribe_links = []
+    subscriber.rotate_token_secret()
+
+
+@dataclass(frozen=True)
+class UnsubscribeLink:
+    subscriber: Subscriber
+    # False for the link of an email sent before the subscription moved to another
+    # address: it still unsubscribes, but its page must not show where it moved.
+    shows_address: bool
+
+
+def read_unsubscribe_token(token: str) -> UnsubscribeLink:
+    """The subscription an unsubscribe link stops: one made with the current secret, or
+    with a secret retired by `rotate_keeping_unsubscribe_links` not too long ago.
+    Never expires otherwise (RFC 8058). BadToken for anything else."""
+    try:
+        subscriber_id, fingerprint = signing.loads(token, salt=_salt("unsubscribe"))
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadToken("invalid unsubscribe link") from None
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise BadToken("invalid unsubscribe link")
+    if constant_time_compare(fingerprint, secret_fingerprint(subscriber, "unsubscribe")):
+        return UnsubscribeLink(subscriber, shows_address=True)
+    for entry in _retired_still_valid(subscriber, timezone.localdate()):
+        if constant_time_compare(fingerprint, str(entry[0])):
+            return UnsubscribeLink(subscriber, shows_address=bool(entry[2]) if len(entry) > 2 else False)
+    raise BadToken("invalid unsubscribe link")
+
+
 def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
     """Absolute URLs for the links every email footer carries.
 
@@ -90,9 +160,7 @@ def read_email_change_token(token: str, max_age: timedelta | None = None) -> Sub
     """The subscriber whose pending address change the token confirms; BadToken when the
     token is bad, expired, revoked, or for an address they no longer want."""
     try:
-        subscriber_id, fingerprint, address = signing.loads(
-            token, salt=_salt("email_change"), max_age=max_age
-        )
+        subscriber_id, fingerprint, address = signing.loads(token, salt=_salt("email_change"), max_age=max_age)
     except (signing.BadSignature, ValueError, TypeError):
         raise BadToken("invalid or expired address-change link") from None
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()

@@ -38,7 +38,7 @@ from .forms import (
 )
 from .models import Subscriber
 from .services import Evidence, Preferences
-from .tokens import BadToken, make_token, read_email_change_token, read_token
+from .tokens import BadToken, UnsubscribeLink, make_token, read_email_change_token, read_token, read_unsubscribe_token
 
 SIGNUP_ADDRESS_SESSION_KEY = "subscriptions.last_address"
 # More than any paper belongs to; a longer query string is someone else's idea.
@@ -501,13 +501,19 @@ def confirm_email_change(request: HttpRequest, token: str) -> HttpResponse:
 # Unsubscribing.
 
 
-def _unsubscribe_page(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
-    # An unsubscribe link never expires (RFC 8058) and grants only unsubscribing: the
-    # page offers to mail the manage link to the address instead of showing one.
+def _unsubscribe_page(request: HttpRequest, link: UnsubscribeLink, token: str) -> HttpResponse:
+    # An unsubscribe link grants only unsubscribing: the page offers to mail the manage
+    # link to the address instead of showing one, and shows the address only to a link
+    # sent to it (not one from before the subscription moved to another address).
+    subscriber = link.subscriber
     return render(
         request,
         "subscriptions/unsubscribe.html",
-        {"subscriber": subscriber, "token": token, "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED},
+        {
+            "address": subscriber.email if link.shows_address else "",
+            "token": token,
+            "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED,
+        },
     )
 
 
@@ -517,13 +523,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """The footer link: a page with one button. GET never unsubscribes (mail scanners
     follow links); the button POSTs, and the page then says it is done."""
     try:
-        subscriber = read_token(token, "unsubscribe", max_age=None)
+        link = read_unsubscribe_token(token)
     except BadToken:
         return bad_link(request, "unsubscribe")
     if request.method == "POST":
-        services.unsubscribe(subscriber)
+        services.unsubscribe(link.subscriber)
         return redirect("subscriptions:unsubscribe", token=token)
-    return _unsubscribe_page(request, subscriber, token)
+    return _unsubscribe_page(request, link, token)
 
 
 @require_http_methods(["GET", "POST"])
@@ -534,15 +540,17 @@ def unsubscribe_manage_link(request: HttpRequest, token: str) -> HttpResponse:
     subscription's own address, never to the browser holding the unsubscribe link.
     GET shows the button; POST sends, since mail scanners open links."""
     try:
-        subscriber = read_token(token, "unsubscribe", max_age=None)
+        link = read_unsubscribe_token(token)
     except BadToken:
         return bad_link(request, "unsubscribe")
+    subscriber = link.subscriber
+    address = subscriber.email if link.shows_address else ""
     if request.method == "POST":
         limit_outgoing_mail(request, subscriber.email)
         services.request_link(subscriber.email)
-        request.session[SIGNUP_ADDRESS_SESSION_KEY] = subscriber.email
+        request.session[SIGNUP_ADDRESS_SESSION_KEY] = address
         return redirect("subscriptions:link_sent")
-    return render(request, "subscriptions/unsubscribe_manage_link.html", {"subscriber": subscriber, "token": token})
+    return render(request, "subscriptions/unsubscribe_manage_link.html", {"address": address, "token": token})
 
 
 @csrf_exempt
@@ -554,13 +562,14 @@ def one_click(request: HttpRequest, token: str) -> HttpResponse:
     never a redirect, and repeating it changes nothing. A GET (a person or a scanner
     following the link) gets the page with the button."""
     try:
-        subscriber = read_token(token, "unsubscribe", max_age=None)
+        link = read_unsubscribe_token(token)
     except BadToken:
         if request.method == "POST":
             return HttpResponseBadRequest("This unsubscribe link is not valid.\n", content_type="text/plain")
         return bad_link(request, "unsubscribe")
+    subscriber = link.subscriber
     if request.method == "GET":
-        return _unsubscribe_page(request, subscriber, token)
+        return _unsubscribe_page(request, link, token)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return HttpResponseBadRequest(
             "A one-click unsubscribe is a POST with the body List-Unsubscribe=One-Click.\n",

@@ -103,7 +103,9 @@
       var when = weekly && day ? "Weekly on " + day.options[day.selectedIndex].text : "Daily";
       var zone = value("timezone").replace(/_/g, " ");
       var format = value("email_format") === "text" ? "plain text" : "HTML";
-      line.textContent = when + " at " + value("delivery_time") + " " + zone + " time, up to " +
+      // "07:00 UTC", but "07:00 Europe/Berlin time".
+      var zoneWords = zone === "UTC" ? zone : zone + " time";
+      line.textContent = when + " at " + value("delivery_time") + " " + zoneWords + ", up to " +
         value("max_papers") + " papers, " + format;
     }
     details.addEventListener("change", describe);

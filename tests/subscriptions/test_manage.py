@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.test import Client
 from django.utils import timezone
 
 from digest.digest_email import view_token
 from digest.models import Digest, DigestItem, Paper
 from subscriptions.models import Counter, Subscriber
-from subscriptions.tokens import make_token
+from subscriptions.tokens import make_token, subscriber_links
 
 from .helpers import checked_values, field_error, input_value, signup_data, text_of
 
@@ -127,6 +130,9 @@ def test_the_manage_page_opens_with_what_the_reader_gets_and_their_last_digest(c
     assert "What you get Topics Robotics Keywords graphs, Schrödinger Authors Łukasz Kaiser" in before
     assert "Schedule Daily at 07:00 Asia/Tokyo time, up to 10 papers, HTML; editors' picks first" in before
     assert "Last digest None yet" in before
+    Subscriber.objects.filter(pk=ada.pk).update(timezone="UTC")
+    # The folded schedule form's summary and the page's own line say it the same way.
+    assert text_of(client.get(manage_path(ada))).count("Daily at 07:00 UTC, up to 10 papers, HTML") == 2
 
     Digest.objects.create(subscriber=ada, period=dt.date(2026, 11, 27), status=Digest.Status.FAILED, paper_count=3)
     sent = Digest.objects.create(
@@ -206,6 +212,51 @@ def test_changing_the_address_mails_the_new_address_and_changes_nothing_until_co
     assert ada.confirm_ip == "198.51.100.4"
     # Links that went to the old mailbox no longer work.
     assert client.get(old_manage).status_code == 400
+
+
+def _move(client, ada, mailbox, new_address: str) -> None:
+    client.post(manage_path(ada) + "address/", {"new_email": new_address})
+    client.post(mailbox.only(new_address).path_of("/confirm-new-address/"))
+    ada.refresh_from_db()
+    assert ada.email == new_address
+
+
+def test_after_a_move_the_old_emails_unsubscribe_links_still_work_without_showing_the_new_address(client, ada, mailbox):
+    old_links = subscriber_links(ada)
+    _move(client, ada, mailbox, "ada.new@example.org")
+
+    client = Client()  # whoever holds the old mailbox, not the browser that moved it
+    page = text_of(client.get(urlsplit(old_links["unsubscribe"]).path))
+    assert "Stop all emails of the subscription this link came from?" in page
+    assert "ada.new@example.org" not in page
+    asked = text_of(client.get(urlsplit(old_links["unsubscribe"]).path + "manage-link/"))
+    assert "the subscription's current address" in asked and "ada.new@example.org" not in asked
+
+    response = client.post(urlsplit(old_links["one_click"]).path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.UNSUBSCRIBED
+    assert "ada.new@example.org" not in text_of(client.get(urlsplit(old_links["unsubscribe"]).path))
+
+
+def test_the_old_emails_unsubscribe_links_stop_working_sixty_days_after_the_move(client, ada, mailbox):
+    old_unsubscribe = urlsplit(subscriber_links(ada)["unsubscribe"]).path
+    _move(client, ada, mailbox, "ada.new@example.org")
+    with time_machine.travel(timezone.now() + dt.timedelta(days=59)):
+        assert client.get(old_unsubscribe).status_code == 200
+    with time_machine.travel(timezone.now() + dt.timedelta(days=62)):
+        assert client.get(old_unsubscribe).status_code == 400
+        # The links sent since work as ever.
+        assert client.get(urlsplit(subscriber_links(ada)["unsubscribe"]).path).status_code == 200
+
+
+def test_revoking_every_link_also_revokes_the_old_emails_unsubscribe_links(client, ada, mailbox, admin_user):
+    old_unsubscribe = urlsplit(subscriber_links(ada)["unsubscribe"]).path
+    _move(client, ada, mailbox, "ada.new@example.org")
+    client.force_login(admin_user)
+    client.post("/admin/subscriptions/subscriber/", {"action": "revoke_links", "_selected_action": [ada.pk]})
+    client.logout()
+    assert client.get(old_unsubscribe).status_code == 400
 
 
 def test_asking_for_a_second_address_change_voids_the_first_link(client, ada, mailbox):

@@ -349,7 +349,9 @@ AGENTS_READING = "“LLM agents” — also matching topic “Agents and tool us
 REMOVED_READING = "“LLM agents” — matched only as typed, not through topic “Agents and tool use”"
 
 
-def test_removing_a_keywords_topic_in_the_live_preview_is_kept_and_saved(browser, site, mailbox, embedded_agents_listing):
+def test_removing_a_keywords_topic_in_the_live_preview_is_kept_and_saved(
+    browser, site, mailbox, embedded_agents_listing
+):
     page = new_page(browser, DESKTOP)
     page.goto(site + "/subscribe/")
     results = page.locator("#preview-results")
@@ -373,7 +375,9 @@ def test_removing_a_keywords_topic_in_the_live_preview_is_kept_and_saved(browser
     assert page.js_errors == []
 
 
-def test_without_javascript_the_remove_box_goes_with_the_preview_and_the_signup(browser, site, mailbox, embedded_agents_listing):
+def test_without_javascript_the_remove_box_goes_with_the_preview_and_the_signup(
+    browser, site, mailbox, embedded_agents_listing
+):
     page = new_page(browser, DESKTOP, javascript=False)
     page.goto(site + "/subscribe/")
     page.get_by_role("textbox", name="Keywords").fill("LLM agents")
