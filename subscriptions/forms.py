@@ -82,9 +82,24 @@ class PhraseListField(forms.CharField):
         self.max_items = max_items
         self.max_item_length = max_item_length
         kwargs.setdefault("required", False)
-        kwargs.setdefault("max_length", max_items * (max_item_length + 2))
+        # A hard cap on what is read at all, well above what the limits below allow, so
+        # that a pasted list one too long gets "at most 20 keywords: you entered 27"
+        # rather than being cut mid-word by the browser (no maxlength on the input).
+        kwargs.setdefault("max_length", 4 * max_items * (max_item_length + 2))
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "max_length": f"That is too long to read: at most {max_items} {item_name}s, "
+                f"each up to {max_item_length} characters."
+            },
+        )
         super().__init__(**kwargs)
         self.validators = _with_control_character_check(self.validators)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, (list, tuple)):
@@ -182,14 +197,14 @@ class PreferencesForm(forms.Form):
         max_item_length=MAX_KEYWORD_LENGTH,
         label="Keywords",
         help_text="Words or phrases to look for in titles and abstracts, separated by commas "
-        "or semicolons, e.g. LoRA; protein folding.",
+        f"or semicolons, e.g. LoRA; protein folding. Up to {MAX_KEYWORDS}.",
     )
     authors = PhraseListField(
         item_name="author",
         max_items=MAX_AUTHORS,
         max_item_length=MAX_AUTHOR_LENGTH,
         label="Authors to follow",
-        help_text="Optional. Names separated by commas or semicolons, e.g. Yoshua Bengio; Fei-Fei Li.",
+        help_text=f"Optional. Names separated by commas or semicolons, e.g. Yoshua Bengio; Fei-Fei Li. Up to {MAX_AUTHORS}.",
     )
     excluded_keywords = PhraseListField(
         item_name="excluded keyword",

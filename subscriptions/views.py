@@ -216,7 +216,23 @@ def preview(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST, lenient=True)
     result = services.preview(_preview_preferences(form))
     status = 400 if form.errors else 200
-    return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": result}, status=status)
+    context = _form_context(form) | {"preview": result, "preview_problems": _preview_problems(form)}
+    return render(request, "subscriptions/subscribe.html", context, status=status)
+
+
+# The fields whose errors leave them out of the preview (the address is not in it).
+_PREVIEWED_FIELDS = ("topics", "keywords", "authors", "excluded_keywords")
+
+
+def _preview_problems(form: SubscribeForm) -> list[str]:
+    """Why part of what was typed is not in the preview ("At most 20 keywords ..."):
+    without this the preview quietly shows the rest, or nothing."""
+    form.is_valid()
+    return [
+        f"{form.fields[name].label}: {message}"
+        for name in _PREVIEWED_FIELDS
+        for message in form.errors.get(name, [])
+    ]
 
 
 @require_safe
@@ -226,7 +242,9 @@ def preview_fragment(request: HttpRequest) -> HttpResponse:
     """The preview alone, for the form's script to show as choices change."""
     form = SubscribeForm(request.GET, lenient=True)
     result = services.preview(_preview_preferences(form))
-    return render(request, "subscriptions/_preview.html", {"preview": result})
+    return render(
+        request, "subscriptions/_preview.html", {"preview": result, "preview_problems": _preview_problems(form)}
+    )
 
 
 @require_safe

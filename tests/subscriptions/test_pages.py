@@ -125,6 +125,17 @@ def test_the_preview_fragment_for_the_script_is_just_the_results(client, listing
     assert "Why:" in text_of(html)
 
 
+def test_the_preview_says_which_typed_choices_it_leaves_out_and_why(client, listing, topics):
+    many = ", ".join(f"robot {n}" for n in range(21))
+    fragment = text_of(client.get("/subscribe/preview/fragment/", {"topics": "robotics", "keywords": many}))
+    assert "Not in this preview until it is fixed: Keywords: At most 20 keywords, please: you entered 21." in fragment
+    assert "Denoising Diffusion for Robot Manipulation" in fragment  # the topic still is
+    page = text_of(client.post("/subscribe/preview/", signup_data(keywords="x" * 61)))
+    assert "Not in this preview until it is fixed: Keywords: Each keyword can be at most 60 characters long" in page
+    clean = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot"}))
+    assert "Not in this preview" not in clean
+
+
 def test_the_preview_invites_a_choice_when_none_is_made(client, listing):
     response = client.get("/subscribe/preview/fragment/")
     assert "Choose a topic or type a keyword" in text_of(response)

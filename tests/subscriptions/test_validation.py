@@ -52,6 +52,18 @@ def test_an_invalid_field_gets_a_400_with_the_error_beside_it_and_nothing_happen
     assert mailbox.all() == []
 
 
+def test_a_pasted_list_far_over_the_limit_is_refused_in_words_not_cut_by_the_browser(client, mailbox):
+    pasted = ", ".join(f"keyword number {n}" for n in range(200))  # 3,500 characters
+    page = client.get("/subscribe/").content.decode()
+    assert 'name="keywords"' in page and "maxlength" not in page.split('name="keywords"')[1].split(">")[0]
+    response = client.post("/subscribe/", signup_data(keywords=pasted))
+    assert response.status_code == 400
+    assert "At most 20 keywords, please: you entered 200." in field_error(response, "keywords")
+    huge = client.post("/subscribe/", signup_data(keywords="x, " * 2000))
+    assert "That is too long to read: at most 20 keywords, each up to 60 characters." in field_error(huge, "keywords")
+    assert not Subscriber.objects.exists()
+
+
 def test_a_subscription_that_could_never_bring_a_paper_is_refused(client, mailbox):
     """No topic, keyword or author and no editors' picks: nothing would ever match."""
     response = client.post("/subscribe/", signup_data(keywords="", include_featured=None, excluded_keywords="medical"))
