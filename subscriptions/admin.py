@@ -378,6 +378,15 @@ class SuppressionAdmin(admin.ModelAdmin):
         # Searching by address would tell a curator who subscribes.
         return ["email"] if sees_addresses(request) else []
 
+    # Filters typed into the URL would too: ?email__startswith=b, one letter at a time,
+    # or ?detail__contains= over the server's reply, which names the address.
+    _ADDRESS_FIELDS = frozenset({"email", "detail", "subscriber"})
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if lookup.split("__")[0] in self._ADDRESS_FIELDS and (request is None or not sees_addresses(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
         if sees_addresses(request):
             who = ["subscriber", "email", "reason", "source", "detail"]

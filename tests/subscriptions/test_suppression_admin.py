@@ -93,6 +93,29 @@ def test_curators_see_suppressions_without_the_address(bounced):
     assert client.get(SUBSCRIBERS).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"email__startswith": "a"},  # one letter at a time spells the address
+        {"email": "ada@example.org"},  # is this one stopped?
+        {"email__iexact": "ADA@example.org"},
+        {"detail__contains": "ada"},  # the server's reply names the address
+        {"subscriber__email__startswith": "a"},
+        {"subscriber": "1"},
+    ],
+    ids=lambda lookup: next(iter(lookup)),
+)
+def test_curators_cannot_filter_suppressions_by_address_in_the_url(bounced, lookup):
+    client, _ = login("curator")
+    response = client.get(CHANGELIST, lookup)
+    # Django's admin answers a refused lookup with 400, whatever the filter would find.
+    assert response.status_code == 400
+    assert "ada@example.org" not in response.content.decode()
+    # Superusers see addresses anyway, and may filter by them.
+    root, _ = login("superuser")
+    assert root.get(CHANGELIST, {"email__startswith": "a"}).status_code == 200
+
+
 def test_a_curator_clears_a_suppression_with_a_reason_and_mail_goes_again(bounced):
     client, curator = login("curator")
 
