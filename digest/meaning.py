@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 
 from . import semantic
 
@@ -41,6 +41,10 @@ TOPIC_FLOOR = 0.6
 TOPIC_MARGIN = 0.06
 Z_SAMPLE_SIZE = 1000  # recent papers the z-scores are taken over ...
 MIN_Z_SAMPLE = 200  # ... and below this many, no z-scores: too few to say what is usual
+# The similarities of a keyword to a varied sample of papers spread by 0.04 (the least,
+# over 400 judged and typed keywords on the sample listing) to 0.12 (cosine): a spread
+# below this floor means the sample is not varied, not that the keyword is sharp.
+MIN_SPREAD = 0.035
 # A paper this many standard deviations closer to a curated topic's own "Name:
 # description" than the usual paper matches the topic (its phrases already find most of
 # its papers, so the bar is high).
@@ -168,7 +172,9 @@ class SemanticContext:
 
     def _z_scores(self, vector: np.ndarray, papers: np.ndarray) -> np.ndarray:
         usual = self.reference @ vector
-        spread = float(usual.std()) or 1.0
+        # A reference of near-copies (an import of one paper's variants, say) would make
+        # every small difference look like a large one.
+        spread = max(float(usual.std()), MIN_SPREAD)
         return (papers @ vector - float(usual.mean())) / spread
 
     def meaning(self, keyword: str, papers: np.ndarray) -> KeywordMeaning | None:
@@ -190,10 +196,14 @@ class SemanticContext:
         return KeywordMeaning(slug, best, second, z_scores)
 
 
-def reference_sample(size: int = Z_SAMPLE_SIZE) -> np.ndarray:
-    """Vectors of the most recent embedded, visible papers: the "usual paper" a keyword's
-    similarities are compared with. Cached while the catalog's vectors are unchanged."""
+def reference_sample(size: int | None = None) -> np.ndarray:
+    """Vectors of the papers of the latest listing days (embedded, visible): the "usual
+    paper" a keyword's similarities are compared with. By listing day, not by when they
+    were stored: a back-filled import of old papers must not change what is usual for
+    today's. Cached while the catalog's vectors are unchanged."""
     from .models import Paper
+
+    size = size or Z_SAMPLE_SIZE
 
     embedded = Paper.objects.filter(is_hidden=False, embedding__isnull=False)
     fingerprint = (size, *embedded.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
@@ -203,7 +213,8 @@ def reference_sample(size: int = Z_SAMPLE_SIZE) -> np.ndarray:
         cached = _reference_cache.get("sample")
         if cached and cached[0] == fingerprint:
             return cached[1]
-    rows = embedded.order_by("-id").values_list("embedding", flat=True)[:size]
+    latest_first = (F("listed_on").desc(nulls_last=True), "-id")
+    rows = embedded.order_by(*latest_first).values_list("embedding", flat=True)[:size]
     sample = semantic.stack(v for v in map(semantic.from_bytes, rows) if v is not None)
     with _reference_lock:
         _reference_cache["sample"] = (fingerprint, sample)

@@ -5,6 +5,7 @@ re-ranks, and the lexical matcher alone when the model is off."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from django.core.management import call_command
 
 from digest import semantic
-from digest.matching import Interest, PaperIndex
+from digest.matching import CatalogStats, Interest, PaperIndex
 from digest.meaning import Feedback, TopicVector
 from digest.models import Paper, Topic
 from digest.vectors import embed_keywords
@@ -335,3 +336,45 @@ print(len(glob.glob(os.environ['VAR_DIR'] + '/outbox/*.eml')), semantic._embedde
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["1", "True"]
+
+
+def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embedded, monkeypatch):
+    """What is "usual" for a keyword is taken over the latest listing days, not over the
+    papers stored last: a curator's import of old papers (here hundreds of near-copies of
+    one paper, listed a year ago) leaves today's matches as they were."""
+    from django.db import transaction
+
+    from digest import meaning
+    from tests.digest.matching_sample import SAMPLE_DAY
+
+    index, by_position, position_of = embedded
+    monkeypatch.setattr(meaning, "Z_SAMPLE_SIZE", len(by_position))  # exactly the day's papers
+    interests = [
+        Interest(keywords=("LLM agents",), include_featured=False),
+        Interest(keywords=("data curation",), include_featured=False),
+        Interest(keywords=("jailbreaks",), include_featured=False),
+    ]
+
+    # Word statistics over the same papers both times: this is about closeness in meaning.
+    stats = CatalogStats.from_papers(by_position.values())
+
+    def found() -> list[list[int]]:
+        today = PaperIndex.build(by_position.values(), stats)
+        return [sorted(positions(today, interest, position_of)) for interest in interests]
+
+    before = found()
+    assert any(before)
+    base = semantic.from_bytes(by_position[0].embedding)
+    rng = np.random.default_rng(0)
+    with transaction.atomic():
+        Paper.objects.bulk_create(
+            Paper(
+                title=f"An old paper, number {n}",
+                abstract="Fine abstract about speech synthesis.",
+                listed_on=SAMPLE_DAY - dt.timedelta(days=365),
+                embedding=semantic.to_bytes(semantic.normalise(base + 0.01 * rng.standard_normal(base.shape))),
+            )
+            for n in range(len(by_position))
+        )
+        assert found() == before
+        transaction.set_rollback(True)
