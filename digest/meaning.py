@@ -20,6 +20,7 @@ model unless asked to embed a keyword nobody has saved yet (the signup preview):
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ TOPIC_FLOOR = 0.6
 TOPIC_MARGIN = 0.06
 Z_SAMPLE_SIZE = 1000  # recent papers the z-scores are taken over ...
 MIN_Z_SAMPLE = 200  # ... and below this many, no z-scores: too few to say what is usual
+REFERENCE_DAYS = 60  # ... listed at most this long before the latest listing day, when enough were
 # The similarities of a keyword to a varied sample of papers spread by 0.04 (the least,
 # over 400 judged and typed keywords on the sample listing) to 0.12 (cosine): a spread
 # below this floor means the sample is not varied, not that the keyword is sharp.
@@ -214,7 +216,12 @@ def reference_sample(size: int | None = None) -> np.ndarray:
         if cached and cached[0] == fingerprint:
             return cached[1]
     latest_first = (F("listed_on").desc(nulls_last=True), "-id")
-    rows = embedded.order_by(*latest_first).values_list("embedding", flat=True)[:size]
+    recent = embedded
+    if (latest := embedded.aggregate(day=Max("listed_on"))["day"]) is not None:
+        recent = embedded.filter(listed_on__gte=latest - dt.timedelta(days=REFERENCE_DAYS))
+        if recent.count() < MIN_Z_SAMPLE:  # a young catalog: older papers make up the number
+            recent = embedded
+    rows = recent.order_by(*latest_first).values_list("embedding", flat=True)[:size]
     sample = semantic.stack(v for v in map(semantic.from_bytes, rows) if v is not None)
     with _reference_lock:
         _reference_cache["sample"] = (fingerprint, sample)

@@ -338,17 +338,15 @@ print(len(glob.glob(os.environ['VAR_DIR'] + '/outbox/*.eml')), semantic._embedde
     assert result.stdout.split()[-2:] == ["1", "True"]
 
 
-def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embedded, monkeypatch):
+def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embedded):
     """What is "usual" for a keyword is taken over the latest listing days, not over the
     papers stored last: a curator's import of old papers (here hundreds of near-copies of
     one paper, listed a year ago) leaves today's matches as they were."""
     from django.db import transaction
 
-    from digest import meaning
     from tests.digest.matching_sample import SAMPLE_DAY
 
     index, by_position, position_of = embedded
-    monkeypatch.setattr(meaning, "Z_SAMPLE_SIZE", len(by_position))  # exactly the day's papers
     interests = [
         Interest(keywords=("LLM agents",), include_featured=False),
         Interest(keywords=("data curation",), include_featured=False),
