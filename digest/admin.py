@@ -25,12 +25,31 @@ from .curation import listing_day, try_topic_phrases
 from .dashboard import legend, run_seconds_svg, sends_dashboard, stacked_bars_svg
 from .digest_email import view_token
 from .digests import claim_lease, requeue_failed
+from .filing import refresh_papers
 from .importers import FORMATS, SourceError, apply_records, embed_imported, parse_source, read_source
 from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
+from .importers.records import ARXIV_ID_RE
 from .importers.sources import is_url
 from .models import Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
+
+# An admin import computes the vectors of up to this many papers while the page waits
+# (a few seconds); more go to the imports worker, since a web request that runs for
+# minutes is cut off by the server's timeout halfway.
+IMPORT_INLINE_PAPERS = 100
+
+
+def _queue(task, *args) -> bool:
+    """Queue a background task once the change is committed; False when the broker is
+    unreachable (the curator is told what to run instead)."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        task.delay(*args)
+    except (OperationalError, OSError):
+        return False
+    return True
 
 
 class ImportForm(forms.Form):
@@ -74,8 +93,59 @@ class ImportForm(forms.Form):
         return read_source(self.cleaned_data["url"], fmt=self.cleaned_data["fmt"])
 
 
+def _https_links(field: models.Field, **kwargs) -> forms.Field | None:
+    # Links pasted without a scheme are almost always https nowadays.
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
+
+
+class PaperForm(forms.ModelForm):
+    """The paper as a curator edits it: an arXiv id in any form they paste, stored as the
+    importers store it (else the next import of that paper makes a second one), and
+    authors one per line rather than as JSON."""
+
+    authors = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One name per line, in paper order.",
+    )
+
+    class Meta:
+        model = Paper
+        fields = "__all__"
+        labels = {"arxiv_id": "arXiv id", "pdf_url": "PDF URL", "page_url": "Page URL", "code_url": "Code URL",
+                  "project_url": "Project URL", "is_featured": "Editor's pick", "is_hidden": "Hidden",
+                  "ai_summary": "AI summary", "ai_keywords": "AI keywords"}
+        widgets = {"title": forms.TextInput(attrs={"class": "vLargeTextField", "size": 100})}
+        formfield_callback = _https_links
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["authors"] = "\n".join(self.instance.authors or [])
+
+    def clean_arxiv_id(self) -> str | None:
+        raw = self.cleaned_data.get("arxiv_id") or ""
+        if not raw.strip():
+            return None  # no id: unique only among papers that have one
+        arxiv_id = normalise_arxiv_id(raw)
+        if not arxiv_id or not ARXIV_ID_RE.fullmatch(arxiv_id):
+            raise forms.ValidationError(
+                "“%(value)s” is not an arXiv id: give one like 2410.23168 "
+                "(with a version, or an arxiv.org link, is fine).",
+                params={"value": raw.strip()[:60]},
+                code="arxiv_id",
+            )
+        return arxiv_id
+
+    def clean_authors(self) -> list[str]:
+        return [" ".join(line.split()) for line in self.cleaned_data.get("authors", "").splitlines() if line.strip()]
+
+
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    form = PaperForm
     list_display = ("title", "arxiv_id", "listed_on", "upvotes", "is_featured", "is_hidden")
     list_display_links = ("title",)
     list_editable = ("is_featured", "is_hidden")
@@ -150,6 +220,7 @@ class PaperAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
         summary = None
+        background = ""  # "queued" when the vectors and topics are computed by a worker
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -158,15 +229,34 @@ class PaperAdmin(admin.ModelAdmin):
             except SourceError as error:
                 form.add_error(None, " ".join(f"Nothing was imported: {error}".split()))
             else:
-                embed_imported(summary)
+                if len(summary.to_embed) <= IMPORT_INLINE_PAPERS:
+                    embed_imported(summary)
+                else:
+                    from .tasks import refresh_papers as refresh_task
+
+                    background = "queued" if _queue(refresh_task, summary.to_file) else "unqueued"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Import papers",
             "form": form,
             "summary": summary,
+            "background": background,
         }
         return TemplateResponse(request, "admin/digest/paper/import.html", context)
+
+    def save_model(self, request: HttpRequest, obj: Paper, form, change: bool) -> None:
+        rewritten = not change or bool({"title", "abstract"} & set(form.changed_data))
+        if rewritten:
+            obj.embedding = None  # it meant the old text
+        super().save_model(request, obj, form, change)
+        if rewritten or {"is_hidden", "listed_on"} & set(form.changed_data):
+            # One paper: its vector and topics while the page waits (well under a second).
+            _, not_embedded = refresh_papers([obj.pk])
+            if not_embedded:
+                self.message_user(
+                    request, f"Not embedded ({not_embedded}): matched by its words only.", messages.WARNING
+                )
 
     def has_delete_permission(self, request: HttpRequest, obj: Paper | None = None) -> bool:
         # A paper that went out in a digest is part of the ledger: hide it instead. (The
@@ -269,11 +359,44 @@ class TopicAdmin(admin.ModelAdmin):
         }
         return self.render_change_form(request, context, add=False, change=True, obj=topic)
 
+    # What decides which papers a topic holds.
+    FILING_FIELDS = frozenset({"name", "description", "keywords", "is_active"})
+
     def save_model(self, request: HttpRequest, obj: Topic, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         # A renamed or redescribed topic means something else to the semantic matcher;
         # until it is embedded again its old vector is not used (see Topic.embedded_text).
         embed_topics([obj])
+        if not change or self.FILING_FIELDS & set(form.changed_data):
+            self._refile(request)
+
+    def delete_model(self, request: HttpRequest, obj: Topic) -> None:
+        super().delete_model(request, obj)
+        self._refile(request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Topic]) -> None:
+        super().delete_queryset(request, queryset)
+        self._refile(request)
+
+    def _refile(self, request: HttpRequest) -> None:
+        """The papers' topics (pages, topic feeds) follow the change in the background:
+        refiling the catalog takes longer than a page may wait."""
+        from .tasks import refile_catalog
+
+        if _queue(refile_catalog):
+            self.message_user(
+                request,
+                "The papers are being filed under the topics again in the background (the imports worker): "
+                "the pages and topic feeds follow in a few minutes.",
+                messages.INFO,
+            )
+        else:
+            self.message_user(
+                request,
+                "The papers could not be refiled in the background (the task queue is unreachable): "
+                "run manage.py file_papers so that the pages and topic feeds follow this change.",
+                messages.WARNING,
+            )
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,14 +12,18 @@ ARXIV_VERSION_RE = re.compile(r"v\d+$")
 
 
 def normalise_arxiv_id(raw: str | None) -> str | None:
-    """`2410.23168v2`, `arXiv:2410.23168` and `http://arxiv.org/abs/2410.23168v1` are
-    all `2410.23168`: one paper whatever version or form a source gives."""
+    """`2410.23168v2`, `arXiv:2410.23168`, `http://arxiv.org/abs/2410.23168v1` and
+    `https://arxiv.org/pdf/2410.23168v1.pdf` are all `2410.23168`: one paper whatever
+    version or form a source (or a curator's paste) gives."""
     if not raw:
         return None
     value = raw.strip()
-    for prefix in ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "arxiv:", "arXiv:"):
+    for prefix in ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "http://arxiv.org/pdf/", "https://arxiv.org/pdf/",
+                   "arxiv:", "arXiv:"):
         if value.lower().startswith(prefix.lower()):
             value = value[len(prefix):]
+    if value.lower().endswith(".pdf"):
+        value = value[:-4]
     value = ARXIV_VERSION_RE.sub("", value.strip())
     return value or None
 
@@ -85,7 +89,7 @@ class Paper(models.Model):
     """One research paper, whichever sources it came from (listing, HF, arXiv)."""
 
     arxiv_id = models.CharField(
-        max_length=40, unique=True, null=True, blank=True,
+        "arXiv id", max_length=40, unique=True, null=True, blank=True,
         help_text="Without version: 2410.23168, not 2410.23168v2.",
     )
     title = models.CharField(max_length=500)

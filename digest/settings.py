@@ -235,6 +235,8 @@ CELERY_TASK_ROUTES = {
     "digest.tasks.send_due_digests": {"queue": "planning"},
     "digest.tasks.plan_digest_chunk": {"queue": "planning"},
     "digest.tasks.import_daily_feeds": {"queue": "imports"},
+    "digest.tasks.refresh_papers": {"queue": "imports"},
+    "digest.tasks.refile_catalog": {"queue": "imports"},
 }
 DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300)
 # Readers planned at a time (one query for their rows, one transaction for their ledger

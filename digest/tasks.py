@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from digest import digests, importers, locks, runs
+from digest import digests, filing, importers, locks, runs
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,31 @@ logger = logging.getLogger(__name__)
     max_retries=5,
 )
 def import_daily_feeds(day: str | None = None) -> None:
-    """Import settings.DAILY_FEED_URLS for `day` (YYYY-MM-DD, default today)."""
+    """Import settings.DAILY_FEED_URLS for `day` (YYYY-MM-DD, default today), then mend
+    papers an interrupted import left without a vector."""
     importers.import_daily_feeds(date.fromisoformat(day) if day else None)
+    filing.mend_unembedded()
+
+
+# --- Keeping papers' vectors and topics up to date ------------------------------------
+# On the imports queue: these load the embedding model, which the send workers never do.
+
+
+@shared_task
+def refresh_papers(paper_ids: list[int]) -> None:
+    """Vectors and topic filing for papers a big admin import brought (too many to do
+    while the curator's page waits)."""
+    embedded, reason = filing.refresh_papers(paper_ids)
+    logger.info("refreshed %d papers: %d embedded%s", len(paper_ids), embedded, f" ({reason})" if reason else "")
+
+
+@shared_task
+def refile_catalog() -> None:
+    """File every paper under the topics again after a curator changed the topics."""
+    filed = filing.file_catalog()
+    logger.info(
+        "refiled %d papers from %d listing days: %d topic memberships", filed.papers, filed.days, filed.memberships
+    )
 
 
 # --- Sending digests -------------------------------------------------------------------

@@ -43,8 +43,12 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RecordError] = field(default_factory=list)
-    # Papers whose title or abstract is new: their stored vectors are to be computed.
+    # Papers whose title or abstract is new, or that have no vector yet (an earlier
+    # import stopped halfway): their stored vectors are to be computed.
     to_embed: list[int] = field(default_factory=list)
+    # Every paper the source named: all are filed under their topics again, so that an
+    # import run again mends one that stopped before filing.
+    to_file: list[int] = field(default_factory=list)
     embedded: int = 0
     not_embedded_reason: str = ""  # why no vectors were computed (model unavailable)
 
@@ -78,10 +82,14 @@ def apply_records(
         new_papers: list[Paper] = []
         changed_papers: dict[int, Paper] = {}
         changed_fields: set[str] = set()
+        named: list[Paper] = []  # every paper a record names, new or not
         for item in items:
             if isinstance(item, RecordError):
                 summary.rejected.append(item)
-            elif (paper := catalog.find(item)) is None:
+                if progress:
+                    progress(1)
+                continue
+            if (paper := catalog.find(item)) is None:
                 paper = _new_paper(item)
                 new_papers.append(paper)
                 catalog.add(paper)
@@ -94,12 +102,18 @@ def apply_records(
                 summary.updated += 1
             else:
                 summary.unchanged += 1
+                if paper.pk is not None and paper.embedding is None:
+                    summary.to_embed.append(paper.pk)
+            named.append(paper)
             if progress:
                 progress(1)
+        new_ids: list[int] = []
         if new_papers:
             Paper.objects.bulk_create(new_papers, batch_size=LOOKUP_CHUNK)
-            summary.to_embed += _ids_of(new_papers)
+            new_ids = _ids_of(new_papers)
+            summary.to_embed += new_ids
         summary.to_embed += [pk for pk, paper in changed_papers.items() if paper.embedding is None]
+        summary.to_file = sorted({paper.pk for paper in named if paper.pk is not None} | set(new_ids))
         if changed_papers:
             # bulk_update does not run auto_now, so the timestamp is set here.
             now = timezone.now()

@@ -83,3 +83,35 @@ def test_a_curator_may_import_and_a_staff_user_without_the_role_may_not(client):
     assert client.get(IMPORT).status_code == 403
     client.logout()
     assert client.get(IMPORT).status_code == 302
+
+
+def test_a_big_import_leaves_vectors_and_topics_to_the_imports_worker(admin_client, celery_eager, monkeypatch):
+    """More papers than the page can embed while it waits go to a background task (run
+    here at once: celery_eager); the page says so, and the task files them."""
+    from digest import admin as digest_admin
+
+    monkeypatch.setattr(digest_admin, "IMPORT_INLINE_PAPERS", 1)
+    listing = ("Daily Papers\r\n\r\nBrain tumour segmentation in MRI\r\n\r\n" + ABSTRACT
+               + "\r\n\r\nMedical image segmentation with U-Nets\r\n\r\n" + ABSTRACT + "\r\n").encode()
+    page = summary_text(admin_client.post(IMPORT, {"file": upload("listing.txt", listing), "fmt": "auto",
+                                                   "listed_on": "2024-10-31"}))
+    assert "Created 2" in page
+    assert "The vectors and topics of these 2 papers are being computed in the background" in page
+    assert Paper.objects.filter(embedding__isnull=True).count() == 0
+    assert Paper.objects.filter(topics__slug="medical-imaging").count() == 2
+
+
+def test_importing_a_file_again_mends_papers_an_earlier_import_left_without_vectors_or_topics(admin_client):
+    listing = ("Daily Papers\r\n\r\nBrain tumour segmentation in MRI\r\n\r\n" + ABSTRACT + "\r\n").encode()
+    data = {"file": upload("listing.txt", listing), "fmt": "auto", "listed_on": "2024-10-31"}
+    summary_text(admin_client.post(IMPORT, data))
+    paper = Paper.objects.get()
+    assert paper.embedding is not None and paper.topics.exists()
+    # As a request cut off by the server's timeout between the import and the rest.
+    Paper.objects.update(embedding=None)
+    paper.topics.clear()
+
+    again = summary_text(admin_client.post(IMPORT, {**data, "file": upload("listing.txt", listing)}))
+    assert "Created 0, updated 0, unchanged 1" in again
+    paper.refresh_from_db()
+    assert paper.embedding is not None and paper.topics.filter(slug="medical-imaging").exists()

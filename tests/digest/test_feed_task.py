@@ -52,6 +52,24 @@ def test_it_imports_every_configured_feed_for_the_day_and_logs_a_summary(
     ]
 
 
+def test_the_daily_import_mends_papers_an_interrupted_import_left_without_vectors(feed_server, settings):  # noqa: F811
+    settings.DAILY_FEED_URLS = [feed_server.url("/api/daily_papers?date={date}")]
+    left = Paper.objects.create(
+        title="Brain tumour segmentation in MRI",
+        abstract="We segment brain tumours in magnetic resonance images of patients.",
+        listed_on=date(2024, 10, 30),
+    )
+    hidden = Paper.objects.create(title="A hidden paper", abstract="Never shown.", is_hidden=True)
+
+    assert import_daily_feeds.apply(args=["2024-10-31"]).successful()
+
+    left.refresh_from_db()
+    assert left.embedding is not None
+    assert left.topics.filter(slug="medical-imaging").exists()
+    hidden.refresh_from_db()
+    assert hidden.embedding is None  # never shown, never matched: no work spent on it
+
+
 def test_it_retries_a_feed_that_answers_500_five_times_then_fails(feed_server, settings):  # noqa: F811
     settings.DAILY_FEED_URLS = [feed_server.url("/error")]
 

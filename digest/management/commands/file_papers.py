@@ -11,9 +11,8 @@ from datetime import date
 
 from tqdm import tqdm
 
-from digest.filing import file_papers_under_topics
+from digest.filing import file_catalog, listing_days
 from digest.management.cli import OperatorCommand, iso_date
-from digest.models import Paper
 
 
 class Command(OperatorCommand):
@@ -25,16 +24,9 @@ class Command(OperatorCommand):
         )
 
     def handle(self, *args, since: date | None, verbosity: int, **options) -> None:
-        papers = Paper.objects.filter(is_hidden=False).defer("embedding")
-        if since:
-            papers = papers.filter(listed_on__gte=since)
-        days = sorted(set(papers.values_list("listed_on", flat=True)), key=lambda d: (d is None, d))
-        filed = count = 0
-        # One day at a time: the matcher's index holds one day's papers, as a digest run does.
+        days = listing_days(since)
         with tqdm(total=len(days), desc="filing", unit=" days", file=self.stderr._out, disable=verbosity == 0) as bar:
-            for day in days:
-                batch = list(papers.filter(listed_on=day))
-                filed += file_papers_under_topics(batch)
-                count += len(batch)
-                bar.update(1)
-        self.stdout.write(f"filed {count} papers from {len(days)} listing days under {filed} topic memberships")
+            filed = file_catalog(since, progress=bar.update, days=days)
+        self.stdout.write(
+            f"filed {filed.papers} papers from {filed.days} listing days under {filed.memberships} topic memberships"
+        )
