@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -215,6 +214,10 @@ _AUTHOR_REASON = re.compile(r"^\s*(?:followed\s+)?authors?\s+(.+)$", re.IGNORECA
 # "keyword 'LoRA': 'adapters' in abstract", "'LoRA' → topic Fine-tuning: ...",
 # "close in meaning to 'LoRA'".
 _KEYWORD_REASON = re.compile(r"^(?:keyword '(.+?)'(?: in |: |$)|'(.+?)' → topic ([^:]+)|close in meaning to '(.+)'$)")
+# The words a keyword was found as, when they are not the keyword as typed: an
+# acronym's long form, one of its alternatives, or a looser reading ("agents" for "LLM
+# agents"): "keyword 'LLM agents': 'agents' in abstract".
+_FOUND_AS = re.compile(r"^keyword '.+?': '(.+?)' in ")
 EDITORS_PICK = "Editor's pick"
 
 
@@ -275,6 +278,12 @@ def why_parts(entry: Entry, tag: str) -> list[dict[str, str]]:
                 part = {"lead": lead, "bold": keyword}
             else:
                 part = None
+            # What the paper wrote, when it is not what was typed: the reader can judge
+            # a loose reading ("agents" for "LLM agents") at a glance.
+            if (found_as := _FOUND_AS.match(reason)) is not None:
+                if part and part not in parts:
+                    parts.append(part)
+                part = {"lead": "Matched on ", "bold": found_as.group(1)}
         else:
             part = None
         if part and part not in parts:
@@ -471,21 +480,20 @@ def _card(
 
 
 def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool = True) -> list[dict]:
-    """The cards in rank order, each once; consecutive papers with the same tag share a
-    heading. A heading never pulls a lower-ranked paper ahead of a better one."""
+    """One section per tag (the reader's topic, keyword or author that brought the
+    papers), its papers in rank order; sections in the order of their best paper. In
+    rank order alone, a digest whose interests take turns had a heading above nearly
+    every paper ("Reasoning" five times in ten)."""
     groups: list[dict] = []
+    by_tag: dict[str, dict] = {}
     base = feedback_base(subscriber, signed=signed) if entries else None
     for entry in sorted(entries, key=lambda e: e.rank):
         tag = _why(tuple(entry.reasons), entry.featured, entry.topic_name)[0]
-        if not groups or groups[-1]["tag"] != tag:
+        if (group := by_tag.get(tag)) is None:
             title = "Editor's picks" if tag == EDITORS_PICK else tag
-            groups.append({"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []})
-        groups[-1]["papers"].append(_card(entry, tag, subscriber, signed, base))
-    # A heading's count ("REASONING (7)") reads as the section's total: a tag that heads
-    # several sections (rank order comes first) gets none, not "(7)" and later "(1)".
-    headings = Counter(group["tag"] for group in groups)
-    for group in groups:
-        group["counted"] = headings[group["tag"]] == 1
+            group = by_tag[tag] = {"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []}
+            groups.append(group)
+        group["papers"].append(_card(entry, tag, subscriber, signed, base))
     return groups
 
 
@@ -585,7 +593,7 @@ def digest_context(
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
-    glance = [paper for group in groups for paper in group["papers"]]  # rank order
+    glance = [paper for group in groups for paper in group["papers"]]  # the cards' order
     return {
         "period": period,
         "date_long": f"{period:%A}, {period.day} {period:%B %Y}",

@@ -124,7 +124,7 @@ def test_known_links_and_upvotes_are_shown_with_more_than_three_authors_shortene
     assert short_authors(["A", "B", "C"]) == "A, B, C"
 
 
-def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, quantization):
+def test_papers_come_in_one_section_per_interest_ordered_by_its_best_paper(reader, quantization):
     medical = topic("Medical Imaging", "MRI")
     pick = paper("An editor's pick about robots", "Robots.", is_featured=True)
     quant_a, quant_b, quant_c = paper("Quantization A", "a"), paper("Quantization B", "b"), paper("Quantization C", "c")
@@ -139,35 +139,29 @@ def test_cards_follow_the_ranking_and_a_heading_groups_only_neighbours(reader, q
         entry(mri, 6, topic_=medical),
     ]
     _, text, html = render(reader, entries)
-    titles = [e.paper.title for e in entries]
+    # Each interest once, in rank order within it; sections in the order of their best
+    # paper (interests taking turns in rank order put a heading above nearly every paper).
+    in_sections = [pick, quant_a, quant_b, quant_c, mine, mri]
+    titles = [p.title for p in in_sections]
+    tags = ["Editor's pick", "Quantization", "Quantization", "Quantization", "test-time compute", "Medical Imaging"]
 
-    # At a glance: every title once, in rank order, each with the tag that brought it.
+    # At a glance: the cards' table of contents, each title once with the tag that brought it.
     glance = re.search(r'<ol class="glance".*?</ol>', html, flags=re.S).group(0)
     items = [visible_text(li) for li in re.findall(r"<li.*?</li>", glance, flags=re.S)]
-    assert items == [
-        "1. Editor's pick An editor's pick about robots", "2. Quantization Quantization A",
-        "3. test-time compute Scaling test-time compute", "4. Quantization Quantization B",
-        "5. Quantization Quantization C", "6. Medical Imaging MRI reconstruction",
-    ]
-    # Then the cards, in the same order: the reader's own keyword stays third.
+    assert items == [f"{n}. {tag} {title}" for n, (tag, title) in enumerate(zip(tags, titles, strict=True), 1)]
     cards = re.findall(r'class="paper-title"[^>]*><a[^>]*>([^<]+)</a>', html)
     assert cards == titles
     headings = [visible_text(h) for h in re.findall(r'<h2 class="group-title.*?</h2>', html, flags=re.S)]
-    assert headings == ["Editor's picks", "Quantization", "test-time compute", "Quantization", "Medical Imaging"]
-    # The text part's headings, each underlined to its length; a count only where the
-    # heading is the tag's one section ("QUANTIZATION (2)" and later "(1)" would read as
-    # totals that disagree).
+    assert headings == ["Editor's picks", "Quantization", "test-time compute", "Medical Imaging"]
+    # The text part's headings: as typed (capitals would make "LLMs" "LLMS"), with the
+    # section's count, each underlined to its length.
     lines = text.splitlines()
     headings = [line for line, under in zip(lines, lines[1:]) if under and set(under) == {"="}]
-    assert headings == [
-        "EDITOR'S PICKS (1)", "QUANTIZATION", "TEST-TIME COMPUTE (1)", "QUANTIZATION", "MEDICAL IMAGING (1)",
-    ]
+    assert headings == ["Editor's picks (1)", "Quantization (3)", "test-time compute (1)", "Medical Imaging (1)"]
     assert all(len(under) == len(line) for line, under in zip(lines, lines[1:]) if line in headings)
     # The text part: the same list and the same order.
     assert [line.split(". ", 1)[1] for line in re.findall(r"^ ?\d\. .*$", text, flags=re.M)] == [
-        f"{title} [{tag}]" for title, tag in zip(titles, [
-            "Editor's pick", "Quantization", "test-time compute", "Quantization", "Quantization", "Medical Imaging",
-        ], strict=True)
+        f"{title} [{tag}]" for title, tag in zip(titles, tags, strict=True)
     ]
     assert [line[2:] for line in re.findall(r"^\* .*$", text, flags=re.M)] == titles
 
@@ -323,6 +317,21 @@ def test_the_preheader_and_footer_tell_what_is_inside_and_why_it_came(reader, qu
     assert "reader@example.org" in html
     assert 'href="https://example.org/digests/abc/"' in html and "View in your browser: https://example.org/digests/abc/" in text
     assert "Manage topics and schedule: http" in text and "Unsubscribe: http" in text
+
+
+def test_the_why_line_says_what_the_paper_wrote_when_it_is_not_the_keyword_as_typed(reader):
+    loose = paper("Agents that plan with world models", "x")
+    long_form = paper("Scaling large language models", "x")
+    exact = paper("LLM agents in the wild", "x")
+    _, text, html = render(reader, [
+        entry(loose, 1, reasons=["keyword 'LLM agents': 'agents' in abstract"]),
+        entry(exact, 2, reasons=["keyword 'LLM agents' in title"]),
+        entry(long_form, 3, reasons=["keyword 'LLM': 'large language models' in title"]),
+    ])
+    lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
+    # Under the heading "LLM agents" the loose reading says so; the exact one needs nothing.
+    assert lines == ["Matched on agents", "Matched on large language models"]
+    assert "Why: Matched on “agents”" in text
 
 
 def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_not_say(reader, quantization):

@@ -48,6 +48,7 @@ def test_opening_a_feedback_link_changes_nothing_and_preselects_the_choice(clien
     page = response.content.decode()
     assert 'value="less" checked' in page and 'value="more" checked' not in page
     assert "Denoising diffusion for robot manipulation" in text_of(page)
+    assert "Nothing is saved until you press “Save my choice”" in text_of(page)
     assert response.headers["Cache-Control"] == "no-store, private"
 
 
