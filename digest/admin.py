@@ -66,7 +66,9 @@ class ImportForm(forms.Form):
     )
     listed_on = forms.DateField(
         required=False, label="Listed on", widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The day the papers were listed (a listing's default: today).",
+        help_text="The day the papers were listed, for records whose source gives none (a listing's default: "
+        "today). arXiv records get none otherwise, and a paper with no listing day is on no day page "
+        "and in no digest.",
     )
 
     def clean_url(self) -> str:
@@ -242,6 +244,7 @@ class PaperAdmin(admin.ModelAdmin):
             "form": form,
             "summary": summary,
             "background": background,
+            "unlisted": Paper.objects.filter(pk__in=summary.to_file, listed_on__isnull=True).count() if summary else 0,
         }
         return TemplateResponse(request, "admin/digest/paper/import.html", context)
 

@@ -115,3 +115,15 @@ def test_importing_a_file_again_mends_papers_an_earlier_import_left_without_vect
     assert "Created 0, updated 0, unchanged 1" in again
     paper.refresh_from_db()
     assert paper.embedding is not None and paper.topics.filter(slug="medical-imaging").exists()
+
+
+def test_an_import_says_how_many_papers_it_left_without_a_listing_day(admin_client):
+    atom = (FIXTURES / "arxiv_query.atom").read_bytes()
+    page = summary_text(admin_client.post(IMPORT, {"file": upload("query.atom", atom), "fmt": "arxiv"}))
+    unlisted = Paper.objects.filter(listed_on__isnull=True).count()
+    assert unlisted > 0
+    assert f"{unlisted} of these papers have no listing day: they are on no day page and in no digest." in page
+
+    dated = summary_text(admin_client.post(IMPORT, {"file": upload("query.atom", atom), "fmt": "arxiv",
+                                                    "listed_on": "2024-10-31"}))
+    assert "no listing day: they are on no day page" not in dated
