@@ -32,8 +32,10 @@ class Day:
     quiet: int = 0  # sent with no paper: the quiet-day note a reader asked for
     failed: int = 0
     empty: int = 0  # no match, no quiet-day note wanted: recorded, nothing sent
-    waiting: int = 0  # pending, sending or uncertain
-    bounced: int = 0
+    waiting: int = 0  # pending or sending: not final yet
+    uncertain: int = 0  # final: the server never said whether it arrived
+    bounced: int = 0  # of the failed: the address refused for good (it is stopped)
+    refused: int = 0  # of the failed: refused as spam or by policy (about our sending)
     # None: not recorded yet. Complaints arrive through the ESP's webhooks (the
     # suppression list); `add_complaints` is the one place that fills them in.
     complaints: int | None = None
@@ -71,8 +73,10 @@ def add_ledger(rows: dict[dt.date, Day], first: dt.date, last: dt.date) -> None:
             quiet=Count("pk", filter=Q(status=S.SENT, paper_count=0)),
             failed=Count("pk", filter=Q(status=S.FAILED)),
             empty=Count("pk", filter=Q(status=S.EMPTY)),
-            waiting=Count("pk", filter=Q(status__in=[S.PENDING, S.SENDING, S.UNCERTAIN])),
+            waiting=Count("pk", filter=Q(status__in=[S.PENDING, S.SENDING])),
+            uncertain=Count("pk", filter=Q(status=S.UNCERTAIN)),
             bounced=Count("pk", filter=Q(status=S.FAILED, failure=Digest.Failure.BOUNCED)),
+            refused=Count("pk", filter=Q(status=S.FAILED, failure=Digest.Failure.REFUSED)),
         )
         .order_by()
     )
@@ -179,6 +183,7 @@ SERIES = (
     ("quiet", "Quiet-day", "#81c784"),
     ("empty", "Empty", "#9e9e9e"),
     ("failed", "Failed", "#c62828"),
+    ("uncertain", "Uncertain", "#8e24aa"),
     ("waiting", "Waiting", "#f9a825"),
 )
 

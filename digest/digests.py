@@ -61,7 +61,7 @@ from .digest_email import (
     in_passing_pairs,
     view_digest_url,
 )
-from .emails import is_transient, render_email, send_email, sender_domain
+from .emails import is_address_refusal, is_transient, render_email, send_email, sender_domain
 from .mail_smtp import DeliveryUncertain, message_budget_seconds
 from .matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
 from .models import Digest, DigestItem, Paper, Topic
@@ -1060,8 +1060,11 @@ class Sender:
                 return Attempt(SendOutcome.FAILED)
             return self._retry(digest, finish, error)
         if not connecting and _is_refusal(exc):
-            finish(Digest.Status.FAILED, failure=Digest.Failure.BOUNCED, last_error=f"Bounced: {error}")
-            suppress_refused_address(digest.subscriber, exc, error)
+            if is_address_refusal(exc):
+                finish(Digest.Status.FAILED, failure=Digest.Failure.BOUNCED, last_error=f"Bounced: {error}")
+                suppress_refused_address(digest.subscriber, exc, error)
+            else:
+                finish(Digest.Status.FAILED, failure=Digest.Failure.REFUSED, last_error=f"Refused (policy): {error}")
             return Attempt(SendOutcome.FAILED)
         logger.error("digest %s could not be sent: %s", digest.pk, error)
         finish(Digest.Status.FAILED, failure=Digest.Failure.ERROR, last_error=error)

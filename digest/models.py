@@ -184,7 +184,10 @@ class Digest(models.Model):
         UNCERTAIN = "uncertain", "Uncertain (may have arrived)"
 
     class Failure(models.TextChoices):
-        BOUNCED = "bounced", "Bounced (refused for good by the mail server)"
+        BOUNCED = "bounced", "Bounced (the mail server refused the address for good)"
+        # 5.7.x: spam, policy, authentication. About our sending or the message, not the
+        # reader's mailbox: the address is not stopped, and it tends to hit many readers.
+        REFUSED = "refused", "Refused as spam or by policy (not the address)"
         GAVE_UP = "gave_up", "Gave up after repeated temporary errors"
         NOT_RECEIVING = "not_receiving", "Subscriber no longer receives digests"
         ERROR = "error", "Error while building or sending"

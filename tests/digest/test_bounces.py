@@ -117,7 +117,10 @@ def test_a_policy_refusal_fails_the_digest_but_does_not_blame_the_address(smtp_s
 
     send_everything_due()
 
-    assert set(Digest.objects.values_list("failure", flat=True)) == {Digest.Failure.BOUNCED}
+    # Not "bounced": that label says the reader's mailbox is gone, and sends the curator
+    # after the wrong problem.
+    assert set(Digest.objects.values_list("failure", flat=True)) == {Digest.Failure.REFUSED}
+    assert all(e.startswith("Refused (policy): ") for e in Digest.objects.values_list("last_error", flat=True))
     assert not Suppression.objects.exists()
     assert Subscriber.objects.receiving_digests(timezone.localdate()).count() == 3
 

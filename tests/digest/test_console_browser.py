@@ -127,7 +127,8 @@ def test_a_curator_reads_the_sends_dashboard_and_it_passes_axe(browser, site):  
     expect(today_row.locator("td").nth(0)).to_have_text("1")  # sent
     expect(today_row.locator("td").nth(3)).to_have_text("1")  # failed
     expect(today_row.locator("td").nth(4)).to_have_text("1")  # bounced
-    expect(today_row.locator("td").nth(7)).to_have_text("3")  # subscribed
+    expect(today_row.locator("td").nth(5)).to_have_text("0")  # refused as spam or by policy
+    expect(today_row.locator("td").nth(9)).to_have_text("3")  # subscribed
     expect(page.locator("#tick-runs tbody tr")).to_have_count(TickRun.objects.count())
     expect(page.get_by_role("img", name="Digests per day by outcome")).to_be_visible()
     assert page.js_errors == []

@@ -218,7 +218,8 @@ def test_the_dashboard_counts_each_days_outcomes_and_subscriptions(today):
     yesterday = today - dt.timedelta(days=1)
     S = Digest.Status
     outcomes = [(S.SENT, 3, ""), (S.SENT, 3, ""), (S.SENT, 0, ""), (S.EMPTY, 0, ""),
-                (S.FAILED, 2, Digest.Failure.BOUNCED), (S.FAILED, 2, Digest.Failure.GAVE_UP), (S.PENDING, 1, "")]
+                (S.FAILED, 2, Digest.Failure.BOUNCED), (S.FAILED, 2, Digest.Failure.GAVE_UP), (S.PENDING, 1, ""),
+                (S.FAILED, 2, Digest.Failure.REFUSED), (S.UNCERTAIN, 2, "")]
     for n, (status, papers, failure) in enumerate(outcomes):
         Digest.objects.create(subscriber=subscriber(f"y{n}@example.org"), period=yesterday, status=status,
                               paper_count=papers, failure=failure)
@@ -232,11 +233,12 @@ def test_the_dashboard_counts_each_days_outcomes_and_subscriptions(today):
     assert response.status_code == 200
     days = {d.day: d for d in response.context["dashboard"].days}
     y = days[yesterday]
-    assert (y.sent, y.quiet, y.empty, y.failed, y.bounced, y.waiting) == (2, 1, 1, 2, 1, 1)
+    # An uncertain digest is final, not waiting; a policy refusal is a failure, not a bounce.
+    assert (y.sent, y.quiet, y.empty, y.failed, y.bounced, y.refused, y.uncertain, y.waiting) == (2, 1, 1, 3, 1, 1, 1, 1)
     assert y.complaints is None  # not recorded, not a made-up zero
     assert days[today].sent == 1
     assert (days[today].signups, days[today].unsubscribes) == (1, 1)
-    assert (y.active, days[today].active) == (8, 7)
+    assert (y.active, days[today].active) == (10, 9)  # the nine readers above, and the one since gone
     html = response.content.decode()
     assert "<svg" in html and "Digests per day by outcome" in html and "not recorded" in html
     assert "<script" not in html.split('id="content-main"')[1]
