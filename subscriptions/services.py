@@ -7,6 +7,8 @@ for a mail server.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import re
 import threading
@@ -515,6 +517,9 @@ class Preview:
     readings: list[KeywordReading] = field(default_factory=list)
     # Every paper of the day that matched; `matches` stops at the reader's papers per email.
     match_count: int = 0
+    # Typed keywords that find nothing that day on their own: a typo, or a word papers
+    # do not use, is better caught now than after a week of empty digests.
+    keywords_finding_nothing: list[str] = field(default_factory=list)
 
     def summary_line(self, today: dt.date | None = None) -> str:
         """One line for a phone, where the list itself is out of sight: "12 papers from
@@ -589,9 +594,16 @@ def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
         index, interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
     )
     readings = keyword_readings(preferences.keywords, preferences.unexpanded_keywords, index)
+    alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None)
+    finding_nothing = [
+        keyword
+        for keyword in preferences.keywords
+        if not index.match(dataclasses.replace(alone, keywords=(keyword,)), listed_from=listing.day,
+                           listed_to=listing.day, limit=1)
+    ]
     return Preview(
         day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked,
-        readings=readings, match_count=matches.total,
+        readings=readings, match_count=matches.total, keywords_finding_nothing=finding_nothing,
     )
 
 

@@ -136,6 +136,15 @@ def test_the_preview_says_which_typed_choices_it_leaves_out_and_why(client, list
     assert "Not in this preview" not in clean
 
 
+def test_the_preview_names_a_typed_keyword_that_finds_nothing_on_its_own(client, listing):
+    page = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot manipulation; qwzx flarb"}))
+    assert "Denoising Diffusion for Robot Manipulation" in page
+    assert "“qwzx flarb” found nothing on its own on" in page
+    assert "“robot manipulation” found nothing" not in page
+    clean = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot manipulation"}))
+    assert "found nothing" not in clean
+
+
 def test_the_preview_invites_a_choice_when_none_is_made(client, listing):
     response = client.get("/subscribe/preview/fragment/")
     assert "Choose a topic or type a keyword" in text_of(response)
