@@ -49,7 +49,9 @@ class ListingDay:
 
     @property
     def still_to_go(self) -> int:
-        return max(self.receiving - self.digests_sent, 0)
+        # A planned digest has its papers chosen, sent or not (a failed one, a retry):
+        # only readers with no digest for the day yet can still get a change.
+        return max(self.receiving - self.digests_planned, 0)
 
 
 def listing_day(day: dt.date | None = None) -> ListingDay:
