@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from subscriptions.models import Subscriber, Suppression, SuppressionReason
+from subscriptions.suppression import redact_addresses
 
 from .models import Digest, TickRun
 
@@ -45,10 +46,19 @@ class Day:
 
 
 @dataclass
+class FailureReason:
+    label: str  # the failure kind, as the ledger names it
+    count: int
+    latest_error: str  # the most recent one's error, with every address blanked
+    latest_period: dt.date | None  # the day of the latest one
+
+
+@dataclass
 class Dashboard:
     days: list[Day]
     runs: list[TickRun]
     active_now: int = 0
+    failures: list[FailureReason] = field(default_factory=list)
 
 
 def sends_dashboard(today: dt.date | None = None, days: int = DAYS_SHOWN) -> Dashboard:
@@ -58,8 +68,31 @@ def sends_dashboard(today: dt.date | None = None, days: int = DAYS_SHOWN) -> Das
     add_ledger(rows, first, today)
     add_complaints(rows, first, today)
     add_subscribers(rows, first, today)
+    failures = failure_reasons(first, today)
     active_now = Subscriber.objects.receiving_digests(today).count()
-    return Dashboard(days=sorted(rows.values(), key=lambda d: d.day), runs=last_runs(), active_now=active_now)
+    return Dashboard(
+        days=sorted(rows.values(), key=lambda d: d.day), runs=last_runs(), active_now=active_now, failures=failures
+    )
+
+
+def failure_reasons(first: dt.date, last: dt.date) -> list[FailureReason]:
+    """Why the period's digests failed, per kind, with the latest error of each: what a
+    curator needs to tell a dead mailbox from a misconfigured server, without the
+    readers' addresses (the error's quoted address is blanked)."""
+    failed = Digest.objects.filter(period__gte=first, period__lte=last, status=Digest.Status.FAILED)
+    labels = dict(Digest.Failure.choices)
+    reasons = []
+    for row in failed.values("failure").annotate(n=Count("pk")).order_by("-n", "failure"):
+        latest = failed.filter(failure=row["failure"]).order_by("-period", "-pk").values("last_error", "period").first()
+        reasons.append(
+            FailureReason(
+                label=labels.get(row["failure"], "Not recorded"),
+                count=row["n"],
+                latest_error=redact_addresses(latest["last_error"])[:300] if latest else "",
+                latest_period=latest["period"] if latest else None,
+            )
+        )
+    return reasons
 
 
 def add_ledger(rows: dict[dt.date, Day], first: dt.date, last: dt.date) -> None:

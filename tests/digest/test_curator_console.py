@@ -245,6 +245,24 @@ def test_the_dashboard_counts_each_days_outcomes_and_subscriptions(today):
     assert "<script" not in html.split('id="content-main"')[1]
 
 
+def test_the_dashboard_says_why_digests_failed_without_naming_a_reader(today):
+    S = Digest.Status
+    for n, (failure, error) in enumerate([
+        (Digest.Failure.BOUNCED, "Bounced: (550, b'5.1.1 <gone@example.org>: Recipient address rejected')"),
+        (Digest.Failure.BOUNCED, "Bounced: (550, b'5.1.1 <old@example.org>: User unknown')"),
+        (Digest.Failure.REFUSED, "Refused (policy): (554, b'5.7.1 Message rejected as spam')"),
+    ]):
+        Digest.objects.create(subscriber=subscriber(f"f{n}@example.org"), period=today, status=S.FAILED,
+                              failure=failure, last_error=error)
+    response = login("curator").get("/admin/digest/tickrun/")
+    reasons = [(r.label, r.count) for r in response.context["dashboard"].failures]
+    assert reasons == [("Bounced (the mail server refused the address for good)", 2),
+                       ("Refused as spam or by policy (not the address)", 1)]
+    table = response.content.decode().split('id="failure-reasons"')[1].split("</table>")[0]
+    assert "5.7.1 Message rejected as spam" in table and "Recipient address rejected" not in table  # the latest
+    assert "User unknown" in table and "@example.org" not in table and "[address]" in table
+
+
 def test_with_provider_webhooks_the_dashboard_counts_each_days_complaints(today, settings):
     from subscriptions.models import Suppression, SuppressionReason
 
