@@ -55,7 +55,11 @@ def _queue(task, *args) -> bool:
 class ImportForm(forms.Form):
     """What `import_papers` takes, from the admin: a file or a URL, format, listing day."""
 
-    file = forms.FileField(required=False, help_text="At most IMPORT_MAX_MB (as for import_papers).")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = f"At most {size_text(settings.IMPORT_MAX_BYTES)}."
+
+    file = forms.FileField(required=False)
     url = forms.URLField(
         required=False, assume_scheme="https", label="or a URL",
         help_text="An http(s) address: a Hugging Face daily papers API URL, an arXiv API query, a listing.",
@@ -84,7 +88,7 @@ class ImportForm(forms.Form):
         if not self.errors and bool(upload) == bool(url):
             raise forms.ValidationError("Choose a file or give a URL (one of the two).", code="one_source")
         if upload and upload.size > settings.IMPORT_MAX_BYTES:
-            self.add_error("file", f"The file is larger than {size_text(settings.IMPORT_MAX_BYTES)} (IMPORT_MAX_MB).")
+            self.add_error("file", f"The file is larger than {size_text(settings.IMPORT_MAX_BYTES)}.")
         return data
 
     def read(self) -> bytes:
@@ -278,8 +282,12 @@ class PaperAdmin(admin.ModelAdmin):
         return results, may_have_duplicates
 
     def _set_flags(self, request: HttpRequest, queryset: QuerySet, done: str, **flags: bool) -> None:
+        # Each paper's history says who featured or hid it, as an edit on its page would.
+        changed = list(queryset.exclude(**flags).only("pk", "title"))
         # update() skips auto_now, so the timestamp is set with the flags.
         count = queryset.update(**flags, updated_at=timezone.now())
+        for paper in changed:
+            self.log_change(request, paper, f"{capfirst(done)} (bulk action).")
         self.message_user(request, f"{count} paper{'s' if count != 1 else ''} {done}.", messages.SUCCESS)
 
     @admin.action(description="Feature selected papers (editor's pick)")
@@ -303,6 +311,7 @@ class TopicForm(forms.ModelForm):
     class Meta:
         model = Topic
         fields = ("name", "slug", "group", "description", "keywords", "is_active")
+        labels = {"keywords": "Phrases"}
         widgets = {"keywords": forms.Textarea(attrs={"rows": 12, "cols": 60})}
 
 

@@ -117,7 +117,7 @@ def detect_format(text: str) -> str:
     raise FormatError(
         "not a format this command reads (a Daily Papers listing with its page header, "
         "Hugging Face daily papers JSON, an arXiv Atom feed or an export); "
-        "if it is one of them, name it with --format"
+        "if it is one of them, choose its format"
     )
 
 

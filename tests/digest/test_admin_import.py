@@ -127,3 +127,8 @@ def test_an_import_says_how_many_papers_it_left_without_a_listing_day(admin_clie
     dated = summary_text(admin_client.post(IMPORT, {"file": upload("query.atom", atom), "fmt": "arxiv",
                                                     "listed_on": "2024-10-31"}))
     assert "no listing day: they are on no day page" not in dated
+
+
+def test_a_source_with_no_papers_says_so(admin_client):
+    page = summary_text(admin_client.post(IMPORT, {"file": upload("empty.json", b"[]"), "fmt": "hf"}))
+    assert "The source holds no papers: nothing was imported." in page

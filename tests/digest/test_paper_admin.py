@@ -55,6 +55,22 @@ def test_it_features_and_hides_selected_papers_in_bulk(admin_client, papers, act
     assert not Paper.objects.filter(pk=papers[1].pk, **flags).exists()
 
 
+def test_a_bulk_action_leaves_each_papers_history_saying_who_did_it(admin_client, papers):
+    from django.contrib.admin.models import LogEntry
+
+    admin_client.post(reverse("admin:digest_paper_changelist"),
+                      {"action": "hide", "_selected_action": [p.pk for p in papers]})
+    entries = LogEntry.objects.filter(object_id__in=[str(p.pk) for p in papers])
+    assert sorted(e.get_change_message() for e in entries) == ["Hidden (bulk action)."] * 2
+    assert {e.user.username for e in entries} == {"admin"}
+    history = admin_client.get(reverse("admin:digest_paper_history", args=[papers[0].pk])).content.decode()
+    assert "Hidden (bulk action)." in history
+    # Hiding them again changes nothing, and says nothing.
+    admin_client.post(reverse("admin:digest_paper_changelist"),
+                      {"action": "hide", "_selected_action": [p.pk for p in papers]})
+    assert LogEntry.objects.count() == 2
+
+
 def test_it_unfeatures_and_unhides_in_bulk(admin_client, papers):
     Paper.objects.update(is_featured=True, is_hidden=True)
     url = reverse("admin:digest_paper_changelist")
