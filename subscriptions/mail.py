@@ -18,9 +18,9 @@ from . import suppression
 from .forms import WEEKDAYS
 from .models import SentEmail, Subscriber, Suppression
 from .schedule import next_digest_text
-from .tokens import make_email_change_token, make_token, subscriber_links
+from .tokens import RETIRED_UNSUBSCRIBE_DAYS, make_email_change_token, make_token, subscriber_links
 
-KINDS = ("confirm", "welcome", "manage_link", "email_change")
+KINDS = ("confirm", "welcome", "manage_link", "email_change", "address_moved")
 # Emails to an address nobody has confirmed yet: a new signup, or the new address of an
 # address change (the subscription stays on the old one until it is confirmed).
 UNVERIFIED_RECIPIENT_KINDS = ("confirm", "email_change")
@@ -36,6 +36,8 @@ FOOTER_REASONS = {
     "and someone, hopefully you, asked for its link.",
     "email_change": "You get this email because someone, hopefully you, asked to send {site} "
     "to this address. If it wasn't you, ignore it and nothing changes.",
+    "address_moved": "You get this email because this address had a subscription to {site}, "
+    "and it has just moved to another address. This is the last email it gets from us.",
 }
 
 
@@ -66,14 +68,16 @@ def choices_context(subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> EmailMultiAlternatives:
+def build_notification(kind: str, subscriber: Subscriber, reason: str = "", to: str = "") -> EmailMultiAlternatives:
+    """`to`: the address of an "address_moved" notice (the one the subscription left)."""
     if kind not in KINDS:
         raise ValueError(f"unknown subscription email {kind!r}")
     site = settings.EMAIL_FROM_NAME
     # Nobody has shown they own the address a confirmation goes to (a typo is enough to
     # reach a stranger): those emails carry no link that manages, exports or deletes the
     # subscription, only the one that confirms.
-    links = None if kind in UNVERIFIED_RECIPIENT_KINDS else subscriber_links(subscriber)
+    # The old address of a move owns nothing any more: no link that manages it either.
+    links = None if kind in UNVERIFIED_RECIPIENT_KINDS or kind == "address_moved" else subscriber_links(subscriber)
     context: dict[str, Any] = {
         "site_name": site,
         "links": links,
@@ -81,7 +85,7 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> E
         "choices": choices_context(subscriber),
         "max_age_days": settings.CONFIRMATION_MAX_AGE_DAYS,
     }
-    to = subscriber.email
+    to = to or subscriber.email
     unsubscribe_url: str | None = None
     if links is not None:
         context["manage_url"] = links["manage"]
@@ -96,6 +100,9 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "") -> E
         context["is_unsubscribed"] = subscriber.status == Subscriber.Status.UNSUBSCRIBED
         if context["is_unsubscribed"]:
             unsubscribe_url = None
+    elif kind == "address_moved":
+        context["new_address"] = suppression.masked_address(subscriber.email)
+        context["unsubscribe_days"] = RETIRED_UNSUBSCRIBE_DAYS
     elif kind == "email_change":
         to = subscriber.pending_email
         context["confirm_url"] = absolute(
@@ -119,7 +126,7 @@ class ClaimedElsewhere(Exception):
     """Another delivery of the same task is sending this email right now."""
 
 
-def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: str) -> bool:
+def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: str, to: str = "") -> bool:
     """Build and send one subscription email at most once per `key` (the task's id).
     True when this call sent it; False when there was nobody to write to or it was
     already sent. Raises ClaimedElsewhere while another delivery holds a fresh claim,
@@ -128,7 +135,7 @@ def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: s
     if subscriber is None:
         # Deleted (or purged) since the email was queued: nobody to write to.
         return False
-    to = subscriber.pending_email if kind == "email_change" else subscriber.email
+    to = to or (subscriber.pending_email if kind == "email_change" else subscriber.email)
     if not to or suppression.is_suppressed(to):
         # Refused for good, complained of, or stopped: another email would only bounce
         # again or annoy (and mail providers count both against us).
@@ -145,7 +152,7 @@ def send_notification(kind: str, subscriber_id: int, reason: str = "", *, key: s
             return False
         raise ClaimedElsewhere(key)
     try:
-        send_email(build_notification(kind, subscriber, reason))
+        send_email(build_notification(kind, subscriber, reason, to=to))
     except Exception as error:
         SentEmail.objects.filter(task_id=key, sent_at__isnull=True).update(claimed_at=None)
         if is_address_refusal(error):

@@ -163,9 +163,12 @@ class Preferences:
         )
 
 
-def queue_email(kind: str, subscriber: Subscriber, reason: str = "") -> None:
+def queue_email(kind: str, subscriber: Subscriber, reason: str = "", *, to: str = "") -> None:
     """Send one of the subscription emails once the current transaction commits."""
-    send_subscription_email.delay_on_commit(kind, subscriber.pk, reason)
+    if to:
+        send_subscription_email.delay_on_commit(kind, subscriber.pk, reason, to)
+    else:
+        send_subscription_email.delay_on_commit(kind, subscriber.pk, reason)
 
 
 def _remind(subscriber: Subscriber, reason: str) -> None:
@@ -336,6 +339,7 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
             raise NotChangeable("no address change is waiting")
         if Subscriber.objects.filter(email=locked.pending_email).exclude(pk=locked.pk).exists():
             raise AddressTaken(locked.pending_email)
+        old_address = locked.email
         locked.email = locked.pending_email
         locked.pending_email = ""
         locked.confirmed_at = timezone.now()
@@ -351,6 +355,9 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
         # The old address's suppression stays with that address; the new one may have its own.
         suppression.sync_subscriber(locked.email)
         Counter.increment("address_changes")
+        # Whoever reads the old mailbox learns of the move (a manage link in the wrong
+        # hands could make one), and where to, only as far as the domain.
+        queue_email("address_moved", locked, to=old_address)
     subscriber.refresh_from_db()
 
 

@@ -20,9 +20,9 @@ RETRY_BACKOFF = (30, 120, 600, 1200, 1800)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=len(RETRY_BACKOFF))
-def send_subscription_email(self, kind: str, subscriber_id: int, reason: str = "") -> None:
+def send_subscription_email(self, kind: str, subscriber_id: int, reason: str = "", to: str = "") -> None:
     try:
-        mail.send_notification(kind, subscriber_id, reason, key=self.request.id)
+        mail.send_notification(kind, subscriber_id, reason, key=self.request.id, to=to)
     except mail.ClaimedElsewhere as busy:
         # The same task, delivered twice, is being sent by another worker: look again
         # once its claim would be stale, to send only if that worker died.

@@ -221,6 +221,16 @@ def _move(client, ada, mailbox, new_address: str) -> None:
     assert ada.email == new_address
 
 
+def test_the_old_address_is_told_of_the_move_without_learning_the_new_one(client, ada, mailbox):
+    _move(client, ada, mailbox, "ada.new@elsewhere.org")
+    [notice] = mailbox.to("ada@example.org")
+    assert notice.subject == "Your Daily Papers Digest subscription has moved to another address"
+    assert "now goes to another address (…@elsewhere.org)" in notice.text
+    assert "ada.new" not in notice.text and "ada.new" not in notice.html
+    assert "/manage/" not in notice.text and "/unsubscribe/" not in notice.text  # it owns nothing now
+    assert "keeps working for 60 days" in notice.text
+
+
 def test_after_a_move_the_old_emails_unsubscribe_links_still_work_without_showing_the_new_address(client, ada, mailbox):
     old_links = subscriber_links(ada)
     _move(client, ada, mailbox, "ada.new@example.org")
