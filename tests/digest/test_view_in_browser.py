@@ -124,10 +124,15 @@ def test_the_web_page_lists_every_match_of_the_day_with_the_sent_ones_marked(cli
     page = client.get(path_of(link)).content.decode()
     section = page[page.index('id="all-matches"'):]
     assert "All 6 matches" in section
-    listed = re.findall(r"<li[^>]*><a [^>]*>([^<]+)</a>( <span[^>]*>in your email</span>)?", section)
-    assert [title for title, _ in listed][:2] == sent
-    assert [bool(mark) for _, mark in listed] == [True, True, False, False, False, False]
-    assert len({title for title, _ in listed}) == 6
+    listed = re.findall(
+        r"<li[^>]*><a [^>]*>([^<]+)</a>( <span class=\"tag\"[^>]*>[^<]+</span>)?( <span[^>]*>in your email</span>)?",
+        section,
+    )
+    assert [title for title, _, _ in listed][:2] == sent
+    assert [bool(mark) for _, _, mark in listed] == [True, True, False, False, False, False]
+    # The papers the email had carry the tag that brought them, as in its at-a-glance list.
+    assert all(tag for _, tag, mark in listed if mark)
+    assert len({title for title, _, _ in listed}) == 6
 
 
 def test_a_paper_hidden_after_sending_leaves_the_list_of_all_matches(client, outbox):
