@@ -4,13 +4,14 @@ and keep the topics (and the phrases that signal them) that subscribers choose f
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -34,6 +35,8 @@ from .importers.sources import is_url
 from .models import Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
 
+logger = logging.getLogger(__name__)
+
 # An admin import computes the vectors of up to this many papers while the page waits
 # (a few seconds); more go to the imports worker, since a web request that runs for
 # minutes is cut off by the server's timeout halfway.
@@ -41,14 +44,32 @@ IMPORT_INLINE_PAPERS = 100
 
 
 def _queue(task, *args) -> bool:
-    """Queue a background task once the change is committed; False when the broker is
-    unreachable (the curator is told what to run instead)."""
+    """Queue a background task now (outside any transaction: the import's papers are
+    committed); False when the broker is unreachable (the curator is told what to run
+    instead)."""
     from kombu.exceptions import OperationalError
 
     try:
         task.delay(*args)
     except (OperationalError, OSError):
         return False
+    return True
+
+
+def _queue_after_commit(request: HttpRequest, task) -> bool:
+    """Queue `task` once the admin's transaction commits (before, an idle worker could
+    read the rows as they were), and once per request however many rows it saves (the
+    list's editable columns save each row). False when already queued."""
+    queued: set[str] = request.__dict__.setdefault("_queued_tasks", set())
+    if task.name in queued:
+        return False
+    queued.add(task.name)
+
+    def send() -> None:
+        if not _queue(task):
+            logger.error("%s could not be queued: the broker is unreachable; run manage.py file_papers", task.name)
+
+    transaction.on_commit(send)
     return True
 
 
@@ -395,19 +416,13 @@ class TopicAdmin(admin.ModelAdmin):
         refiling the catalog takes longer than a page may wait."""
         from .tasks import refile_catalog
 
-        if _queue(refile_catalog):
+        if _queue_after_commit(request, refile_catalog):
             self.message_user(
                 request,
                 "The papers are being filed under the topics again in the background (the imports worker): "
-                "the pages and topic feeds follow in a few minutes.",
+                "the pages and topic feeds follow in a few minutes (without a worker running, run "
+                "manage.py file_papers).",
                 messages.INFO,
-            )
-        else:
-            self.message_user(
-                request,
-                "The papers could not be refiled in the background (the task queue is unreachable): "
-                "run manage.py file_papers so that the pages and topic feeds follow this change.",
-                messages.WARNING,
             )
 
 

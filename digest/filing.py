@@ -34,8 +34,13 @@ def file_papers_under_topics(papers: Iterable[Paper], topics: Iterable[Topic] | 
     through = Paper.topics.through
     with transaction.atomic():
         through.objects.filter(paper_id__in=[p.pk for p in papers]).delete()
+        # ignore_conflicts: a background refile and a curator's save may file the same
+        # paper at once; each delete misses the other's fresh rows, and the second
+        # insert would break the (paper, topic) uniqueness and fail the save.
         through.objects.bulk_create(
-            [through(paper_id=paper_id, topic_id=topic_id) for paper_id, topic_id in pairs], batch_size=1000
+            [through(paper_id=paper_id, topic_id=topic_id) for paper_id, topic_id in pairs],
+            batch_size=1000,
+            ignore_conflicts=True,
         )
     from .page_cache import catalog_changed
 

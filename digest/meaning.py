@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db.models import Count, F, Max
+from django.utils import timezone
 
 from . import semantic
 
@@ -217,8 +218,11 @@ def reference_sample(size: int | None = None) -> np.ndarray:
             return cached[1]
     latest_first = (F("listed_on").desc(nulls_last=True), "-id")
     recent = embedded
-    if (latest := embedded.aggregate(day=Max("listed_on"))["day"]) is not None:
-        recent = embedded.filter(listed_on__gte=latest - dt.timedelta(days=REFERENCE_DAYS))
+    # The latest listing day up to today: a paper mis-dated into the future must not
+    # become the window's anchor.
+    today = timezone.localdate()
+    if (latest := embedded.filter(listed_on__lte=today).aggregate(day=Max("listed_on"))["day"]) is not None:
+        recent = embedded.filter(listed_on__gte=latest - dt.timedelta(days=REFERENCE_DAYS), listed_on__lte=today)
         if recent.count() < MIN_Z_SAMPLE:  # a young catalog: older papers make up the number
             recent = embedded
     rows = recent.order_by(*latest_first).values_list("embedding", flat=True)[:size]

@@ -186,6 +186,7 @@ class PreferencesForm(forms.Form):
 
     topics = TopicChoiceField(
         queryset=Topic.objects.none(),
+        label="Topics",
         to_field_name="slug",
         required=False,
         widget=forms.CheckboxSelectMultiple,

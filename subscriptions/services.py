@@ -217,7 +217,7 @@ def subscribe(
                 # Links from the old subscription must not act on the new one, except
                 # unsubscribing: the same mailbox holds both, and a mail client's
                 # unsubscribe button on an old email must not fail.
-                rotate_keeping_unsubscribe_links(subscriber, same_address=True)
+                rotate_keeping_unsubscribe_links(subscriber, sent_to=subscriber.email)
                 subscriber.rotate_feed_token()
                 Counter.increment("resubscribes")
             _start_opt_in(subscriber, preferences, evidence, consent_text)
@@ -346,7 +346,7 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
         locked.confirm_ip = evidence.ip
         locked.confirm_user_agent = evidence.user_agent
         # The old address's emails may still unsubscribe, without showing the new address.
-        rotate_keeping_unsubscribe_links(locked, same_address=False)
+        rotate_keeping_unsubscribe_links(locked, sent_to=old_address)
         try:
             with transaction.atomic():
                 locked.save()

@@ -82,15 +82,19 @@ def _retired_still_valid(subscriber: Subscriber, today: dt.date) -> list[list]:
     return kept
 
 
-def rotate_keeping_unsubscribe_links(subscriber: Subscriber, *, same_address: bool) -> None:
+def _sent_to_fingerprint(address: str) -> str:
+    return salted_hmac("subscriptions.token.unsubscribe.sent_to", address.strip().lower()).hexdigest()[:16]
+
+
+def rotate_keeping_unsubscribe_links(subscriber: Subscriber, *, sent_to: str) -> None:
     """Rotate the token secret (every earlier link stops working) except for the
     unsubscribe links already sent, which keep working for RETIRED_UNSUBSCRIBE_DAYS.
-    `same_address`: whether their page may still show the subscription's address (it
-    may after a new subscription at the same address, not after a move to a new one).
-    The caller saves."""
+    `sent_to`: the address those links went to. Their page shows the subscription's
+    address only while it is still that one: never the address it moved to, even after
+    several rotations. The caller saves."""
     today = timezone.localdate()
     kept = _retired_still_valid(subscriber, today)
-    kept.append([secret_fingerprint(subscriber, "unsubscribe"), today.isoformat(), same_address])
+    kept.append([secret_fingerprint(subscriber, "unsubscribe"), today.isoformat(), _sent_to_fingerprint(sent_to)])
     subscriber.retired_unsubscribe_links = kept[-_MAX_RETIRED:]
     subscriber.rotate_token_secret()
 
@@ -105,8 +109,8 @@ def revoke_every_link(subscriber: Subscriber) -> None:
 @dataclass(frozen=True)
 class UnsubscribeLink:
     subscriber: Subscriber
-    # False for the link of an email sent before the subscription moved to another
-    # address: it still unsubscribes, but its page must not show where it moved.
+    # False for the link of an email sent to another address than the subscription's
+    # now (it moved since): it still unsubscribes, but its page must not show where to.
     shows_address: bool
 
 
@@ -125,7 +129,10 @@ def read_unsubscribe_token(token: str) -> UnsubscribeLink:
         return UnsubscribeLink(subscriber, shows_address=True)
     for entry in _retired_still_valid(subscriber, timezone.localdate()):
         if constant_time_compare(fingerprint, str(entry[0])):
-            return UnsubscribeLink(subscriber, shows_address=bool(entry[2]) if len(entry) > 2 else False)
+            sent_to = str(entry[2]) if len(entry) > 2 else ""
+            return UnsubscribeLink(
+                subscriber, shows_address=constant_time_compare(sent_to, _sent_to_fingerprint(subscriber.email))
+            )
     raise BadToken("invalid unsubscribe link")
 
 

@@ -235,12 +235,13 @@ def _preview_problems(form: SubscribeForm) -> list[str]:
     ]
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate="600/h", method=ALL)
 @page()
 def preview_fragment(request: HttpRequest) -> HttpResponse:
-    """The preview alone, for the form's script to show as choices change."""
-    form = SubscribeForm(request.GET, lenient=True)
+    """The preview alone, for the form's script to show as choices change (POSTed, so
+    that a long pasted list fits; nothing is stored either way)."""
+    form = SubscribeForm(request.POST if request.method == "POST" else request.GET, lenient=True)
     result = services.preview(_preview_preferences(form))
     return render(
         request, "subscriptions/_preview.html", {"preview": result, "preview_problems": _preview_problems(form)}
@@ -594,7 +595,7 @@ def one_click(request: HttpRequest, token: str) -> HttpResponse:
             content_type="text/plain",
         )
     services.unsubscribe(subscriber)
-    return HttpResponse("You are unsubscribed. No more emails will be sent to this address.\n", content_type="text/plain")
+    return HttpResponse("You are unsubscribed. No more digests will be sent.\n", content_type="text/plain")
 
 
 @require_safe

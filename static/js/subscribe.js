@@ -165,7 +165,16 @@
     }
     inflight = new AbortController();
     results.setAttribute("aria-busy", "true");
-    fetch(url + "?" + query(), {
+    // POST, not GET: a pasted list of keywords makes a query string longer than web
+    // servers take (gunicorn answers 414 past 4 KB), and the preview then failed.
+    var body = new URLSearchParams(query());
+    var token = form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (token) {
+      body.append("csrfmiddlewaretoken", token.value);
+    }
+    fetch(url, {
+      method: "POST",
+      body: body,
       headers: { "X-Requested-With": "fetch" },
       credentials: "same-origin",
       signal: inflight.signal

@@ -58,8 +58,8 @@ def test_picks_are_capped_and_do_not_use_up_the_readers_papers(crowded_day, outb
 
     text = outbox_messages(outbox)[0].get_body(("plain",)).get_content()
     # Their own short section, above the reader's topic.
-    assert "EDITOR'S PICKS (3)" in text
-    assert text.index("EDITOR'S PICKS (3)") < text.index("QUANTIZATION (5)")
+    assert "Editor's picks (3)" in text
+    assert text.index("Editor's picks (3)") < text.index("Quantization (5)")
 
 
 def test_the_cap_is_a_setting(crowded_day, settings):

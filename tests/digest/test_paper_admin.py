@@ -185,20 +185,42 @@ def test_authors_are_typed_one_per_line(admin_client, papers):
     assert "Ada Lovelace\nAlan Turing</textarea>" in admin_client.get(url).content.decode()
 
 
-def test_a_new_topic_and_a_retired_one_reach_the_papers_topics(admin_client, celery_eager):
+def test_a_new_topic_and_a_retired_one_reach_the_papers_topics(
+    admin_client, celery_eager, django_capture_on_commit_callbacks
+):
     poker = Paper.objects.create(title=POKER[0], abstract=POKER[1], listed_on=date(2024, 11, 27))
-    response = admin_client.post(
-        reverse("admin:digest_topic_add"),
-        {"name": "Games and poker", "slug": "games-and-poker", "description": "", "keywords": "poker\r\ngames",
-         "is_active": "on"},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        response = admin_client.post(
+            reverse("admin:digest_topic_add"),
+            {"name": "Games and poker", "slug": "games-and-poker", "description": "",
+             "keywords": "poker\r\ngames", "is_active": "on"},
+            follow=True,
+        )
     assert "being filed under the topics again in the background" in response.content.decode()
+    # Queued only once the topic is committed: a worker reading it earlier would not see it.
+    assert len(after_commit) == 1 and not poker.topics.exists()
+    after_commit[0]()
     assert "games-and-poker" in set(poker.topics.values_list("slug", flat=True))
 
     topic = Topic.objects.get(slug="games-and-poker")
-    admin_client.post(
-        reverse("admin:digest_topic_change", args=[topic.pk]),
-        {"name": topic.name, "slug": topic.slug, "description": "", "keywords": "poker\r\ngames"},  # not active
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:digest_topic_change", args=[topic.pk]),
+            {"name": topic.name, "slug": topic.slug, "description": "", "keywords": "poker\r\ngames"},  # inactive
+        )
     assert "games-and-poker" not in set(poker.topics.values_list("slug", flat=True))
+
+
+def test_retiring_several_topics_from_the_list_refiles_the_catalog_once(
+    admin_client, celery_eager, django_capture_on_commit_callbacks
+):
+    topics = list(Topic.objects.filter(is_active=True).order_by("pk")[:3])
+    data = {"form-TOTAL_FORMS": "3", "form-INITIAL_FORMS": "3", "_save": "Save"}
+    for n, topic in enumerate(topics):
+        data |= {f"form-{n}-id": topic.pk, f"form-{n}-group": topic.group}  # is_active unticked
+    changelist = reverse("admin:digest_topic_changelist")
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        response = admin_client.post(changelist + f"?id__in={','.join(str(t.pk) for t in topics)}", data)
+    assert response.status_code == 302
+    assert Topic.objects.filter(pk__in=[t.pk for t in topics], is_active=True).count() == 0
+    assert len(after_commit) == 1

@@ -338,7 +338,8 @@ print(len(glob.glob(os.environ['VAR_DIR'] + '/outbox/*.eml')), semantic._embedde
     assert result.stdout.split()[-2:] == ["1", "True"]
 
 
-def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embedded):
+@pytest.mark.parametrize("days_off", [-365, 365 * 40], ids=["back-filled", "mis-dated-into-the-future"])
+def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embedded, days_off):
     """What is "usual" for a keyword is taken over the latest listing days, not over the
     papers stored last: a curator's import of old papers (here hundreds of near-copies of
     one paper, listed a year ago) leaves today's matches as they were."""
@@ -369,7 +370,7 @@ def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embed
             Paper(
                 title=f"An old paper, number {n}",
                 abstract="Fine abstract about speech synthesis.",
-                listed_on=SAMPLE_DAY - dt.timedelta(days=365),
+                listed_on=SAMPLE_DAY + dt.timedelta(days=days_off),
                 embedding=semantic.to_bytes(semantic.normalise(base + 0.01 * rng.standard_normal(base.shape))),
             )
             for n in range(len(by_position))

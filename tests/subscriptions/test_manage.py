@@ -249,6 +249,23 @@ def test_after_a_move_the_old_emails_unsubscribe_links_still_work_without_showin
     assert "ada.new@example.org" not in text_of(client.get(urlsplit(old_links["unsubscribe"]).path))
 
 
+def test_a_link_from_before_a_resubscription_and_a_move_never_shows_the_new_address(client, ada, mailbox):
+    from subscriptions import services
+    from subscriptions.services import Evidence, Preferences
+
+    old_unsubscribe = urlsplit(subscriber_links(ada)["unsubscribe"]).path
+    services.unsubscribe(ada)
+    services.subscribe("ada@example.org", Preferences(keywords=("graphs",)), Evidence(ip="203.0.113.7", user_agent="t"))
+    client.post(mailbox.to("ada@example.org")[-1].path_of("/confirm/"))
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.ACTIVE
+    # Still the address it was sent to: its page may say so.
+    assert "ada@example.org" in text_of(Client().get(old_unsubscribe))
+    _move(client, ada, mailbox, "ada.new@example.org")
+    page = text_of(Client().get(old_unsubscribe))
+    assert "Stop all emails of the subscription this link came from?" in page and "ada.new@" not in page
+
+
 def test_the_old_emails_unsubscribe_links_stop_working_sixty_days_after_the_move(client, ada, mailbox):
     old_unsubscribe = urlsplit(subscriber_links(ada)["unsubscribe"]).path
     _move(client, ada, mailbox, "ada.new@example.org")

@@ -134,6 +134,8 @@ def test_the_preview_says_which_typed_choices_it_leaves_out_and_why(client, list
     assert "Not in this preview until it is fixed: Keywords: Each keyword can be at most 60 characters long" in page
     clean = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot"}))
     assert "Not in this preview" not in clean
+    retired = text_of(client.get("/subscribe/preview/fragment/", {"topics": "no-such-topic"}))
+    assert "Topics: “no-such-topic” is not one of the topics offered." in retired
 
 
 def test_the_preview_names_a_typed_keyword_that_finds_nothing_on_its_own(client, listing):

@@ -393,3 +393,16 @@ def test_without_javascript_the_remove_box_goes_with_the_preview_and_the_signup(
     page.get_by_role("button", name="Subscribe", exact=True).click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
     assert Subscriber.objects.get(email="nojs@example.org").unexpanded_keywords == ["LLM agents"]
+
+
+def test_a_long_pasted_list_gets_the_live_preview_saying_what_is_wrong(browser, site, listing):
+    """The live preview posts the form's choices: a pasted list of 200 keywords is longer
+    than a query string may be behind a real web server (gunicorn: 4 KB)."""
+    page = new_page(browser, DESKTOP)
+    page.goto(site + "/subscribe/")
+    requests = []
+    page.on("request", lambda request: requests.append(request) if "/preview/fragment/" in request.url else None)
+    page.get_by_role("textbox", name="Keywords").fill("; ".join(f"keyword number {n}" for n in range(200)))
+    page.locator("#preview-results").get_by_text("At most 20 keywords, please: you entered 200.").wait_for()
+    assert requests and all(r.method == "POST" and "keyword" not in r.url for r in requests)
+    assert page.js_errors == []
