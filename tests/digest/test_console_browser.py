@@ -95,13 +95,13 @@ def test_a_curator_tries_a_topic_change_before_saving_it(browser, site):  # noqa
 
     page.get_by_role("link", name="Topics", exact=True).click()
     page.get_by_role("link", name="Quantization", exact=True).click()
-    page.get_by_label("Keywords").fill("MRI\nmedical imaging")
+    page.get_by_label("Phrases").fill("MRI\nmedical imaging")
     page.get_by_role("button", name="Try this change").click()
     trial = page.locator("#topic-trial")
     expect(trial).to_contain_text("1 receiving reader follows this topic")
     expect(page.locator("#trial-added")).to_contain_text(catalog.mri_paper.title)
     expect(page.locator("#trial-dropped")).to_contain_text(catalog.quant_paper.title)
-    expect(page.get_by_label("Keywords")).to_have_value("MRI\nmedical imaging")
+    expect(page.get_by_label("Phrases")).to_have_value("MRI\nmedical imaging")
     catalog.quantization.refresh_from_db()
     assert "MRI" not in catalog.quantization.keywords  # tried, not saved
     assert page.js_errors == []
