@@ -80,3 +80,32 @@ def checked_values(response, name: str) -> list[str]:
         if re.search(r"\schecked\b", tag):
             values.append(unescape(re.search(r'value="([^"]*)"', tag).group(1)))
     return values
+
+
+TOOL_PAPER = "Tool-augmented language models plan before they call tools"
+
+
+def embedded_agents_listing(day) -> list:
+    """Two papers listed on `day`, embedded by the real model, with the topics embedded
+    too: the tool-use paper, which "LLM agents" finds only through the topic the keyword
+    names (it never writes "agents"), and one the topic does not take."""
+    from digest.models import Paper
+    from digest.vectors import embed_papers, embed_topics
+    from subscriptions import services
+
+    papers = [
+        Paper.objects.create(
+            title=TOOL_PAPER,
+            abstract="We let a language model write a plan of tool calls, run the tools, then answer. " * 3,
+            listed_on=day,
+        ),
+        Paper.objects.create(
+            title="Faster sorting networks",
+            abstract="We find sorting networks with fewer comparators by search. " * 3,
+            listed_on=day,
+        ),
+    ]
+    embed_papers(papers)
+    embed_topics()
+    services._index_cache.clear()  # the preview's index, built before these existed
+    return papers

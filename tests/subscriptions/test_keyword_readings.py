@@ -9,35 +9,17 @@ import pytest
 from django.utils import timezone
 
 from digest.models import Paper
-from digest.vectors import embed_papers, embed_topics
-from subscriptions import services
 from subscriptions.models import Subscriber
 from subscriptions.tokens import make_token
 
-from .helpers import signup_data, text_of
+from .helpers import embedded_agents_listing, signup_data, text_of
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def embedded_listing() -> list[Paper]:
-    today = dt.date.today()
-    papers = [
-        Paper.objects.create(
-            title="Tool-augmented language models plan before they call tools",
-            abstract="We let a language model write a plan of tool calls, run the tools, then answer. " * 3,
-            listed_on=today,
-        ),
-        Paper.objects.create(
-            title="Faster sorting networks",
-            abstract="We find sorting networks with fewer comparators by search. " * 3,
-            listed_on=today,
-        ),
-    ]
-    embed_papers(papers)
-    embed_topics()
-    services._index_cache.clear()
-    return papers
+    return embedded_agents_listing(dt.date.today())
 
 
 def test_the_preview_shows_the_topic_a_keyword_also_matches_with_a_box_to_remove_it(client, embedded_listing):

@@ -20,6 +20,8 @@ from subscriptions.tokens import make_token
 
 from ..digest.sending_helpers import NOON_UTC, paper, sample_catalog, subscriber
 from ..digest.test_digest_email_browser import AXE, BASE_DIR, axe_violations
+from .helpers import TOOL_PAPER
+from .helpers import embedded_agents_listing as make_embedded_agents_listing
 from .signup_metrics import page_figures
 from .test_browser import PHONE
 
@@ -319,32 +321,9 @@ def test_the_signup_page_figures_are_saved_next_to_the_screenshots(browser, site
 
 @pytest.fixture
 def embedded_agents_listing(site):
-    """Today's listing: one tool-use paper, found for "LLM agents" only through the
-    topic the keyword names (it never writes "agents"), and one the topic does not take."""
-    from digest.models import Paper
-    from digest.vectors import embed_papers, embed_topics
-    from subscriptions import services
-
-    today = timezone.localdate()
-    papers = [
-        Paper.objects.create(
-            title="Tool-augmented language models plan before they call tools",
-            abstract="We let a language model write a plan of tool calls, run the tools, then answer. " * 3,
-            listed_on=today,
-        ),
-        Paper.objects.create(
-            title="Faster sorting networks",
-            abstract="We find sorting networks with fewer comparators by search. " * 3,
-            listed_on=today,
-        ),
-    ]
-    embed_papers(papers)
-    embed_topics()
-    services._index_cache.clear()
-    return papers
+    return make_embedded_agents_listing(timezone.localdate())
 
 
-TOOL_PAPER = "Tool-augmented language models plan before they call tools"
 AGENTS_READING = "“LLM agents” — also matching topic “Agents and tool use”"
 REMOVED_READING = "“LLM agents” — matched only as typed, not through topic “Agents and tool use”"
 
