@@ -31,7 +31,7 @@ from .importers import FORMATS, SourceError, apply_records, embed_imported, pars
 from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.records import ARXIV_ID_RE
-from .importers.sources import is_url
+from .importers.sources import is_url, on_private_network
 from .models import Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
 
@@ -101,6 +101,12 @@ class ImportForm(forms.Form):
         # A server path must never be read from here: only http(s) is a URL.
         if url and not is_url(url):
             raise forms.ValidationError("Give an http:// or https:// address.", code="scheme")
+        # Nor the server's own network: a curator's form is no way in to its Redis or
+        # database ports (the answers told which of them listen).
+        if url and not settings.IMPORT_PRIVATE_URLS and on_private_network(url):
+            raise forms.ValidationError(
+                "That address is on this server's own network: give a public one.", code="private"
+            )
         return url
 
     def clean(self) -> dict:

@@ -354,6 +354,9 @@ DAILY_FEED_URLS = env_list("DAILY_FEED_URLS", "https://huggingface.co/api/daily_
 FEED_TIMEOUT_SECONDS = env_int("FEED_TIMEOUT_SECONDS", 30)
 # Imports refuse a file or download larger than this (a daily feed is tens of kB).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50) * 2**20
+# The admin's URL import refuses addresses on the server's own network (loopback,
+# private ranges) unless this is on: for a feed served on the machine itself, and tests.
+IMPORT_PRIVATE_URLS = env_bool("IMPORT_PRIVATE_URLS", False)
 # The admin's "delete selected" over a filtered list (a bad import of thousands of
 # papers) posts one field per paper; Django's default of 1,000 refused it with a 400.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000

@@ -22,6 +22,26 @@ def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
+def on_private_network(url: str) -> bool:
+    """Whether the URL's host is (or resolves to) a loopback, private, link-local or
+    otherwise non-public address. A name that does not resolve is not private: the
+    fetch then says it cannot be reached."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError, OSError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return True
+    return False
+
+
 def read_source(source: str, *, fmt: str = "auto", timeout: float | None = None) -> bytes:
     """The bytes of a file path or an http(s) URL; SourceError says why not."""
     if is_url(source):

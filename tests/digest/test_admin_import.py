@@ -48,7 +48,8 @@ def test_a_curator_uploads_a_listing_and_sees_each_rejected_record(admin_client)
     assert "Created 0, updated 0, unchanged 2, rejected 1." in again
 
 
-def test_a_curator_imports_from_a_url(admin_client, feed_server):  # noqa: F811
+def test_a_curator_imports_from_a_url(admin_client, feed_server, settings):  # noqa: F811
+    settings.IMPORT_PRIVATE_URLS = True  # the test's feed server is on this machine
     page = summary_text(admin_client.post(IMPORT, {"url": feed_server.base_url + "/api/daily_papers", "fmt": "hf"}))
 
     assert "Created 5, updated 0, unchanged 0, rejected 1." in page
@@ -132,3 +133,10 @@ def test_an_import_says_how_many_papers_it_left_without_a_listing_day(admin_clie
 def test_a_source_with_no_papers_says_so(admin_client):
     page = summary_text(admin_client.post(IMPORT, {"file": upload("empty.json", b"[]"), "fmt": "hf"}))
     assert "The source holds no papers: nothing was imported." in page
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:6379", "localhost:5432", "10.0.0.8", "[::1]:8000", "169.254.169.254"])
+def test_a_url_on_the_servers_own_network_is_refused(admin_client, host):
+    page = summary_text(admin_client.post(IMPORT, {"url": f"http://{host}/papers.json", "fmt": "auto"}))
+    assert "That address is on this server&#x27;s own network: give a public one." in page
+    assert not Paper.objects.exists()
