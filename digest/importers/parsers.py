@@ -253,8 +253,23 @@ def _read_each(entries: list, read: Callable[[Any, str], PaperRecord]) -> list[P
         try:
             items.append(read(entry, position))
         except RecordProblem as problem:
-            items.append(RecordError(position, str(problem)))
+            items.append(RecordError(position + _which_paper(entry), str(problem)))
     return items
+
+
+def _which_paper(entry: object) -> str:
+    """' (“Title”, 2410.23168)' for a rejected entry that names its paper at all: a
+    curator finds it in the file, or on arXiv, by that rather than by its number."""
+    found: list[str] = []
+    for record in (entry, entry.get("paper") if isinstance(entry, dict) else None):
+        if not isinstance(record, dict):
+            continue
+        title, ident = record.get("title"), record.get("arxiv_id") or record.get("id")
+        if isinstance(title, str) and title.strip() and not found:
+            found.append(quoted(" ".join(title.split()), 60))
+        if isinstance(ident, str) and ident.strip() and len(found) < 2:
+            found.append(ident.strip()[:40])
+    return f" ({', '.join(found)})" if found else ""
 
 
 def parse_hf_daily_papers(text: str) -> list[Parsed]:

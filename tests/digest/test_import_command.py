@@ -137,7 +137,8 @@ def test_it_imports_from_a_url(feed_server):  # noqa: F811
 
     assert out.splitlines() == [
         "embedded 5 papers",
-        "rejected entry 5: paper.id 'not-an-arxiv-id' is not an arXiv id",
+        "rejected entry 5 ('A Record Whose Id Is Not an arXiv Id', not-an-arxiv-id): "
+        "paper.id 'not-an-arxiv-id' is not an arXiv id",
         "created 5, updated 0, unchanged 0, rejected 1",
     ]
     assert Paper.objects.get(arxiv_id="2410.23168").upvotes == 24

@@ -190,7 +190,10 @@ def test_it_leaves_out_authors_hf_hides():
 def test_it_rejects_the_malformed_hf_entry_with_its_position_and_keeps_the_rest():
     items = hf_items()
 
-    assert errors_of(items) == [RecordError("entry 5", "paper.id 'not-an-arxiv-id' is not an arXiv id")]
+    # Where, and which paper: its title and id, as the file gives them.
+    assert errors_of(items) == [RecordError(
+        "entry 5 ('A Record Whose Id Is Not an arXiv Id', not-an-arxiv-id)", "paper.id 'not-an-arxiv-id' is not an arXiv id"
+    )]
     assert len(records_of(items)) == 5
 
 
@@ -276,7 +279,8 @@ def test_it_rejects_an_overlong_title_and_shortens_an_overlong_organization():
 
     items = parse_hf_daily_papers(json.dumps(entries))
 
-    assert items[0] == RecordError("entry 1", "paper.title is 501 characters long (at most 500)")
+    assert items[0].reason == "paper.title is 501 characters long (at most 500)"
+    assert items[0].position.startswith("entry 1 ('TTTT") and items[0].position.endswith("…', 2401.00001)")
     assert len(items[1].organization) == 200 and items[1].organization.endswith("…")
 
 
