@@ -92,6 +92,12 @@ def test_the_digest_email_passes_axe_at_desktop_and_phone_width_in_light_and_dar
                     glance = page.locator("ol.glance li a").all_inner_texts()
                     cards = page.locator(".paper-title a").all_inner_texts()
                     assert glance == cards and cards[2] == "Reasoning with 𝒪(n²) tokens"
+                    # Each title is read whole: on a phone the at-a-glance lines wrap
+                    # rather than cut a title to its first words.
+                    cut = page.locator("ol.glance li").evaluate_all(
+                        "items => items.filter(li => li.scrollWidth > li.clientWidth + 1).length"
+                    )
+                    assert cut == 0 or name == "desktop", f"{cut} at-a-glance titles cut at {width} px"
                     assert page.get_by_text("Top 6 of 42 matches").is_visible()
                     heights[(scheme, name)] = page.evaluate("document.documentElement.scrollHeight")
                     page.screenshot(path=str(SCREENSHOTS / f"digest-email-{name}-{scheme}.png"), full_page=True)
