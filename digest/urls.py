@@ -8,6 +8,8 @@ urlpatterns = [
     # Before the admin's own URLs, so this login (with its attempt limits) answers.
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include("digest.web_urls")),
     path("", include("subscriptions.urls")),
 ]

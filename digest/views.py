@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django_ratelimit import UNSAFE
 from django_ratelimit.core import is_ratelimited
@@ -73,7 +74,11 @@ def _public(request: HttpRequest, template: str, context: dict) -> HttpResponse:
 @require_safe
 @public_page
 def listing_day(request: HttpRequest, day: str) -> HttpResponse:
-    shown = pages.listing_day(pages.parse_day(day), topic_slug=request.GET.get("topic"), page=request.GET.get("page"))
+    parsed = pages.parse_day(day)
+    if day != parsed.isoformat():  # "20261130" is the same day: one address for it
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        return redirect(reverse("digest:day", args=[parsed.isoformat()]) + query, permanent=True)
+    shown = pages.listing_day(parsed, topic_slug=request.GET.get("topic"), page=request.GET.get("page"))
     return _public(request, "digest/day.html", {"listing": shown})
 
 
@@ -81,3 +86,30 @@ def listing_day(request: HttpRequest, day: str) -> HttpResponse:
 @public_page
 def paper(request: HttpRequest, pk: int) -> HttpResponse:
     return _public(request, "digest/paper.html", {"paper": pages.paper(pk)})
+
+
+# Pages behind a personal link (or the admin) are nobody's to index; the listing is.
+ROBOTS_TXT = """User-agent: *
+Disallow: /admin/
+Disallow: /manage/
+Disallow: /confirm/
+Disallow: /confirm-new-address/
+Disallow: /unsubscribe/
+Disallow: /feedback/
+Disallow: /digests/
+Disallow: /feed/
+Disallow: /subscribe/preview/
+"""
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico whatever the page says: the icon is an SVG.
+    from django.templatetags.static import static
+
+    return redirect(static("favicon.svg"), permanent=True)

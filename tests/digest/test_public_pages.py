@@ -324,6 +324,30 @@ def test_a_topic_feed_is_valid_atom_of_its_papers_newest_first(client, catalog, 
     assert "Hidden language model paper" not in response.content.decode()
 
 
+def test_every_feed_has_its_own_id_an_author_and_answers_a_conditional_get(client, catalog, llms, robots):
+    reader = subscriber("ada@example.org", confirmed_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    paths = [f"/topics/{llms.slug}.atom", f"/topics/{robots.slug}.atom", f"/feed/{reader.feed_token}.atom"]
+    feeds = {path: feedparser.parse(client.get(path).content) for path in paths}
+    # Atom wants a permanent id per feed (they all had the home page's) and an author.
+    assert len({feed.feed.id for feed in feeds.values()}) == 3
+    assert all(feed.feed.id.startswith("tag:") and reader.feed_token not in feed.feed.id for feed in feeds.values())
+    assert all(feed.feed.author == "Daily Papers Digest" for feed in feeds.values())
+    # Its page is the topic's papers on the latest listing day.
+    assert feeds[paths[0]].feed.link.endswith(f"?topic={llms.slug}") and "/days/" in feeds[paths[0]].feed.link
+    # A poll with the last answer's date gets 304 and no body.
+    for path in paths:
+        first = client.get(path)
+        again = client.get(path, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+        assert again.status_code == 304 and again.content == b"", path
+
+
+def test_a_topic_feeds_summaries_are_escaped_html(client, catalog, llms):
+    Paper.objects.filter(pk=catalog["scaling"].pk).update(abstract="Gains hold (p < 0.01) for Si<->En and <5M models.")
+    feed = feedparser.parse(client.get(f"/topics/{llms.slug}.atom").content)
+    summary = next(e.summary for e in feed.entries if e.title.startswith("Scaling"))
+    assert summary == "Gains hold (p &lt; 0.01) for Si&lt;-&gt;En and &lt;5M models."  # HTML, read as text
+
+
 @pytest.fixture
 def reader_with_digests(catalog, llms):
     reader = subscriber("ada.private@example.org", topics=[llms], confirmed_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
@@ -340,7 +364,13 @@ def reader_with_digests(catalog, llms):
             sent_at=dt.datetime.combine(period, dt.time(7), tzinfo=dt.UTC) if status == Digest.Status.SENT else None,
         )
         for rank, item in enumerate(papers, 1):
-            DigestItem.objects.create(digest=digest, paper=item, rank=rank, matched=["Your topic"])
+            DigestItem.objects.create(
+                digest=digest,
+                paper=item,
+                rank=rank,
+                topic=llms,
+                matched=["topic Large language models: 'language model' in title"],
+            )
     return reader
 
 
@@ -361,6 +391,8 @@ def test_the_personal_feed_is_valid_atom_of_sent_digests_without_the_address(cli
         f"/papers/{catalog['bare'].pk}/"
     )
     assert "ada.private" not in body and "example.org/manage" not in body
+    # Each paper says why, as the email does, not with the matcher's own notes.
+    assert "— Large language models" in newest.summary and "in title" not in newest.summary
 
 
 def test_the_feed_token_is_long_random_and_not_the_address(reader_with_digests):
@@ -382,3 +414,26 @@ def test_file_papers_files_the_papers_already_in_the_catalog(llms, robots):
     Paper.topics.through.objects.all().delete()
     call_command("file_papers", verbosity=0)
     assert list(old.topics.all()) == [robots]
+
+
+def test_robots_txt_keeps_personal_pages_out_of_search_engines_and_favicon_ico_finds_the_icon(client):
+    robots = client.get("/robots.txt")
+    assert robots.status_code == 200 and robots["Content-Type"].startswith("text/plain")
+    for private in ("/manage/", "/feed/", "/digests/", "/unsubscribe/", "/feedback/", "/admin/"):
+        assert f"Disallow: {private}" in robots.content.decode()
+    assert "Disallow: /days/" not in robots.content.decode() and "Disallow: /papers/" not in robots.content.decode()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith(".svg")
+
+
+def test_a_day_written_another_way_redirects_to_its_one_address(client, catalog):
+    response = client.get(f"/days/{DAY:%Y%m%d}/?topic=robotics")
+    assert response.status_code == 301
+    assert response["Location"] == f"/days/{DAY.isoformat()}/?topic=robotics"
+
+
+def test_a_days_papers_are_headed_one_level_below_the_page(client, catalog):
+    page = client.get(f"/days/{DAY.isoformat()}/").content.decode()
+    assert '<h2 class="paper__title"' in page and '<h3 class="paper__title"' not in page
+    home = client.get("/").content.decode()
+    assert '<h3 class="paper__title"' in home  # under the home page's own h2
