@@ -146,6 +146,13 @@ class Paper(models.Model):
         return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else ""
 
     @property
+    def arxiv_search_url(self) -> str:
+        """arXiv's search for this title: the way to the paper when no link is known."""
+        from urllib.parse import urlencode
+
+        return "https://arxiv.org/search/?" + urlencode({"query": self.title, "searchtype": "title"})
+
+    @property
     def best_pdf_url(self) -> str:
         if self.pdf_url:
             return self.pdf_url

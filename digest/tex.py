@@ -68,8 +68,13 @@ def _math(match: re.Match) -> str:
     return "$" + _SCRIPT.sub(_script, match.group(1)) + "$"
 
 
+# An accent command with nothing to accent is an apostrophe written with a backslash
+# ("models\' decisions"): read as an accent it ate the space ("modelsd́ecisions").
+_BARE_ACCENT = re.compile(r"\\(['`])(?=\s|$)")
+
+
 def _text(part: str) -> str:
-    return _LITERAL.sub(r"\\\1", part)
+    return _LITERAL.sub(r"\\\1", _BARE_ACCENT.sub(r"\1", part))
 
 
 def _to_latex(text: str) -> str:

@@ -119,10 +119,16 @@ def test_subscribe_to_papers_like_this_opens_the_signup_form_with_the_papers_top
     assert f'href="/subscribe/?topic={llms.slug}">Subscribe to papers like this</a>' in html
 
 
-def test_a_paper_with_no_links_shows_none_and_still_offers_to_subscribe(client, catalog):
+def test_a_paper_with_no_links_offers_an_arxiv_search_and_still_offers_to_subscribe(client, catalog):
+    Paper.objects.filter(pk=catalog["bare"].pk).update(abstract="Code at https://github.com/example/musings, <b>x</b>.")
     response = client.get(f"/papers/{catalog['bare'].pk}/")
-    page = text_of(response)
-    assert "arXiv" not in page and "PDF" not in page and "Code" not in page
+    page, html = text_of(response), response.content.decode()
+    assert "PDF" not in page and "arXiv abstract" not in page
+    # Not a dead end: arXiv's search for its title, and the abstract's own link, linked.
+    assert "Find it on arXiv" in page and "No link is known for this paper yet" in page
+    assert 'href="https://arxiv.org/search/?query=Untitled+musings+on+optimisation&amp;searchtype=title"' in html
+    assert '<a href="https://github.com/example/musings" rel="nofollow noopener">' in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html  # still escaped
     assert "not filed under any of our topics" in page
     assert "Subscribe to papers like this" in page
 

@@ -32,6 +32,10 @@ from digest.tex import readable
         # the sample's "PixArt-\\Sigma represents" read "PixArt-Σrepresents".
         ("PixArt-\\Sigma represents a", "PixArt-Σ represents a"),
         ("the \\alpha parameter and $\\beta$ too", "the α parameter and β too"),
+        # An accent with nothing after it is an apostrophe written with a backslash (the
+        # sample's "models\\' decisions" read "modelsd́ecisions"); a real one stays an accent.
+        ("interpreting these models\\' decisions", "interpreting these models' decisions"),
+        ("caf\\'e and models\\'", "café and models'"),
     ],
 )
 def test_common_latex_reads_as_plain_unicode(source, shown):
