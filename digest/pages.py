@@ -85,13 +85,10 @@ def listing_day(day: dt.date, *, topic_slug: str | None = None, page: str | int 
     except (PageNotAnInteger, EmptyPage):
         raise Http404(f"No page {page!r} of {day}") from None
     total = paginator.count if topic is None else _day_count(day)
+    previous_day, next_day = _days_around(day)
     if total == 0:
-        raise Http404(f"No papers listed on {day}")
+        raise NoPapersThatDay(EmptyDay(day, previous_day, next_day))
     ranked_by_upvotes = visible_papers().filter(listed_on=day, upvotes__gt=0).exists()
-    # Each read from the (listed_on, is_hidden) index, not by scanning the catalog.
-    days = Paper.objects.filter(is_hidden=False).values_list("listed_on", flat=True)
-    previous_day = days.filter(listed_on__lt=day).order_by("-listed_on").first()
-    next_day = days.filter(listed_on__gt=day).order_by("listed_on").first()
     return ListingDay(
         day=day,
         page=shown,
@@ -102,6 +99,29 @@ def listing_day(day: dt.date, *, topic_slug: str | None = None, page: str | int 
         next_day=next_day,
         ranked_by_upvotes=ranked_by_upvotes,
     )
+
+
+@dataclass(frozen=True)
+class EmptyDay:
+    """A day nothing was listed on (a weekend, a holiday): its neighbours with papers."""
+
+    day: dt.date
+    previous_day: dt.date | None
+    next_day: dt.date | None
+
+
+class NoPapersThatDay(Http404):
+    def __init__(self, empty: EmptyDay) -> None:
+        super().__init__(f"No papers listed on {empty.day}")
+        self.empty = empty
+
+
+def _days_around(day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    # Each read from the (listed_on, is_hidden) index, not by scanning the catalog.
+    days = Paper.objects.filter(is_hidden=False).values_list("listed_on", flat=True)
+    previous_day = days.filter(listed_on__lt=day).order_by("-listed_on").first()
+    next_day = days.filter(listed_on__gt=day).order_by("listed_on").first()
+    return previous_day, next_day
 
 
 def _day_count(day: dt.date) -> int:

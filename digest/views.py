@@ -78,7 +78,13 @@ def listing_day(request: HttpRequest, day: str) -> HttpResponse:
     if day != parsed.isoformat():  # "20261130" is the same day: one address for it
         query = f"?{request.GET.urlencode()}" if request.GET else ""
         return redirect(reverse("digest:day", args=[parsed.isoformat()]) + query, permanent=True)
-    shown = pages.listing_day(parsed, topic_slug=request.GET.get("topic"), page=request.GET.get("page"))
+    try:
+        shown = pages.listing_day(parsed, topic_slug=request.GET.get("topic"), page=request.GET.get("page"))
+    except pages.NoPapersThatDay as nothing:
+        # Still a 404 (nothing is at this address), but one that says why and where to go.
+        response = _public(request, "digest/empty_day.html", {"listing": nothing.empty})
+        response.status_code = 404
+        return response
     return _public(request, "digest/day.html", {"listing": shown})
 
 

@@ -140,7 +140,6 @@ def test_a_paper_with_no_links_offers_an_arxiv_search_and_still_offers_to_subscr
         "/papers/abc/",
         "/days/2025-02-30/",
         "/days/yesterday/",
-        "/days/2020-01-01/",
         "/topics/no-such-topic.atom",
         "/feed/not-a-token.atom",
         f"/days/{DAY.isoformat()}/?page=9",
@@ -443,3 +442,13 @@ def test_a_days_papers_are_headed_one_level_below_the_page(client, catalog):
     assert '<h2 class="paper__title"' in page and '<h3 class="paper__title"' not in page
     home = client.get("/").content.decode()
     assert '<h3 class="paper__title"' in home  # under the home page's own h2
+
+
+def test_a_day_with_no_papers_says_so_and_points_to_the_nearest_days_with_papers(client, catalog):
+    empty = DAY_AFTER + dt.timedelta(days=3)
+    assert not Paper.objects.filter(listed_on=empty).exists()
+    response = client.get(f"/days/{empty.isoformat()}/")
+    assert response.status_code == 404  # nothing is at this address
+    page = text_of(response)
+    assert "No papers were listed on" in page and "Page not found" not in page
+    assert f"/days/{DAY_AFTER.isoformat()}/" in response.content.decode()  # the nearest day with papers
