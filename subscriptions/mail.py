@@ -94,6 +94,8 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "", to: 
         context["confirm_url"] = absolute(reverse("subscriptions:confirm", args=[make_token(subscriber, "confirm")]))
     elif kind == "welcome":
         context["first_digest"] = next_digest_text(subscriber)
+        # Someone subscribing again has had digests: theirs is the next one, not the first.
+        context["first_or_next"] = "next" if subscriber.digests.filter(status="sent").exists() else "first"
     elif kind == "manage_link":
         context["why"] = reason if reason in MANAGE_LINK_REASONS else "requested"
         context["subscription_status"] = subscriber.get_status_display()

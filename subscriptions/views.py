@@ -276,7 +276,8 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         if services.confirm(subscriber, Evidence.from_request(request)):
             subscriber.refresh_from_db()
             first = services.next_digest_text(subscriber)
-            messages.success(request, f"You're subscribed. Your first digest arrives {first}.")
+            which = "next" if subscriber.digests.filter(status="sent").exists() else "first"
+            messages.success(request, f"You're subscribed. Your {which} digest arrives {first}.")
             return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
         subscriber.refresh_from_db()
     if subscriber.status != Subscriber.Status.PENDING:

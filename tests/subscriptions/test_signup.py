@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from digest.models import Topic
+from digest.models import Digest, Topic
 from subscriptions.models import Counter, Subscriber
 from subscriptions.tokens import make_token
 
@@ -282,6 +282,7 @@ def test_submitting_a_pending_address_again_resends_the_confirmation_with_the_ne
 
 def test_an_unsubscribed_person_can_resubscribe_through_the_form_with_double_opt_in(client, mailbox, make_subscriber):
     old = make_subscriber(status=Subscriber.Status.UNSUBSCRIBED, keywords=["old"])
+    Digest.objects.create(subscriber=old, period=dt.date(2026, 1, 5), status=Digest.Status.SENT)
     old_unsubscribe = make_token(old, "unsubscribe")
     old_manage = make_token(old, "manage")
 
@@ -294,9 +295,12 @@ def test_an_unsubscribed_person_can_resubscribe_through_the_form_with_double_opt
     # Links from the old subscription no longer act on the new one ...
     assert client.get(f"/manage/{old_manage}/").status_code == 400
 
-    client.post(mailbox.only().path_of("/confirm/"))
+    confirmed = text_of(client.post(mailbox.only().path_of("/confirm/"), follow=True))
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
+    # They have had digests before: the next one, not their "first".
+    assert "Your next digest arrives" in confirmed
+    assert "Your next digest arrives" in " ".join(mailbox.to("ada@example.org")[-1].text.split())
     # ... except unsubscribing: the same mailbox holds the old emails, and the mail
     # client's unsubscribe button on one of them must not fail.
     assert "ada@example.org" in text_of(client.get(f"/unsubscribe/{old_unsubscribe}/"))
