@@ -49,6 +49,10 @@ class ImportSummary:
     # Every paper the source named: all are filed under their topics again, so that an
     # import run again mends one that stopped before filing.
     to_file: list[int] = field(default_factory=list)
+    # New papers the source flagged (our own export carries the flags): an editor's pick
+    # opens every digest that takes picks, so the curator is told.
+    created_featured: int = 0
+    created_hidden: int = 0
     embedded: int = 0
     not_embedded_reason: str = ""  # why no vectors were computed (model unavailable)
 
@@ -109,6 +113,8 @@ def apply_records(
                 progress(1)
         new_ids: list[int] = []
         if new_papers:
+            summary.created_featured = sum(1 for paper in new_papers if paper.is_featured)
+            summary.created_hidden = sum(1 for paper in new_papers if paper.is_hidden)
             Paper.objects.bulk_create(new_papers, batch_size=LOOKUP_CHUNK)
             new_ids = _ids_of(new_papers)
             summary.to_embed += new_ids

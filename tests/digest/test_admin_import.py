@@ -140,3 +140,17 @@ def test_a_url_on_the_servers_own_network_is_refused(admin_client, host):
     page = summary_text(admin_client.post(IMPORT, {"url": f"http://{host}/papers.json", "fmt": "auto"}))
     assert "That address is on this server&#x27;s own network: give a public one." in page
     assert not Paper.objects.exists()
+
+
+def test_an_import_says_how_many_new_papers_came_as_editors_picks_or_hidden(admin_client):
+    import json
+
+    export = json.dumps({"format": "daily-papers-digest/papers", "version": 1, "papers": [
+        {"title": "A featured paper", "abstract": ABSTRACT, "is_featured": True, "listed_on": "2024-10-31"},
+        {"title": "A hidden paper", "abstract": ABSTRACT, "is_hidden": True, "listed_on": "2024-10-31"},
+        {"title": "A plain paper", "abstract": ABSTRACT, "listed_on": "2024-10-31"},
+    ]}).encode()
+    page = summary_text(admin_client.post(IMPORT, {"file": upload("export.json", export), "fmt": "json"}))
+    assert "Created 3" in page
+    assert "1 of the new papers came marked as editor's picks" in page
+    assert "1 of the new papers came marked hidden" in page
