@@ -452,3 +452,11 @@ def test_a_day_with_no_papers_says_so_and_points_to_the_nearest_days_with_papers
     page = text_of(response)
     assert "No papers were listed on" in page and "Page not found" not in page
     assert f"/days/{DAY_AFTER.isoformat()}/" in response.content.decode()  # the nearest day with papers
+
+
+def test_an_editors_pick_is_marked_on_the_listing_and_its_page(client, catalog):
+    Paper.objects.filter(pk=catalog["scaling"].pk).update(is_featured=True)
+    day = text_of(client.get(f"/days/{DAY.isoformat()}/"))
+    assert day.count("Editor's pick") == 1
+    assert "Editor's pick" in text_of(client.get(f"/papers/{catalog['scaling'].pk}/"))
+    assert "Editor's pick" not in text_of(client.get(f"/papers/{catalog['bare'].pk}/"))
