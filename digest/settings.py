@@ -9,6 +9,7 @@ a real mail server.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -38,14 +39,34 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number; out of [minimum, maximum] is refused at start, naming the setting
+    (DIGEST_PLAN_CHUNK=0 planned nobody and said nothing; DIGEST_TICK_SECONDS=0 queued
+    thousands of ticks a second)."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}")
+    return value
+
+
+_RATE = re.compile(r"\d+/\d*[smhd]")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as django-ratelimit reads it ("10/h", "5/10m"): a typo is refused
+    at start, not met by an error on every request (the admin login among them)."""
+    value = env_str(name, default)
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f'{name} must be a rate like "10/h" (per s, m, h or d), not {value!r}')
+    return value
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -148,7 +169,12 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    except (ValueError, dj_database_url.UnknownSchemeError) as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL (postgres://user@host:5432/name or sqlite:////path): {exc}"
+        ) from None
 else:
     DATABASES = {
         "default": {
@@ -163,6 +189,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    # Else Celery reads it as some other broker ("amqp://guest@notaurl") and says so.
+    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
 
 # The cache backs rate limits, so it must be shared by every process: Redis when there
 # is one, else a cache table in the database (created by `migrate`, see digest/apps.py).
@@ -238,11 +267,11 @@ CELERY_TASK_ROUTES = {
     "digest.tasks.refresh_papers": {"queue": "imports"},
     "digest.tasks.refile_catalog": {"queue": "imports"},
 }
-DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300)
+DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300, minimum=1)
 # Readers planned at a time (one query for their rows, one transaction for their ledger
 # rows, one planning task when the tick fans out): memory stays that of a chunk, and a
 # chunk takes seconds, so a lost one is cheap to redo. (digest.digests.PLAN_CHUNK)
-DIGEST_PLAN_CHUNK = env_int("DIGEST_PLAN_CHUNK", 2000)
+DIGEST_PLAN_CHUNK = env_int("DIGEST_PLAN_CHUNK", 2000, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Subscribers choose their local delivery time; a tick every few minutes sends
     # whoever has become due since the last tick.
@@ -257,7 +286,7 @@ CELERY_BEAT_SCHEDULE = {
     # database outage, and retries whose time has come.
     "sweep-stranded-digests": {
         "task": "digest.tasks.sweep_digests",
-        "schedule": env_int("DIGEST_SWEEP_SECONDS", 60),
+        "schedule": env_int("DIGEST_SWEEP_SECONDS", 60, minimum=1),
     },
     "import-daily-feeds": {
         "task": "digest.tasks.import_daily_feeds",
@@ -284,12 +313,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # Email: SMTP when EMAIL_HOST is set, else every message is written to var/outbox/.
 EMAIL_HOST = env_str("EMAIL_HOST")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     # Django's SMTP backend, able to tell a connection lost after the message was sent
@@ -331,10 +360,10 @@ PRIVACY_POLICY_URL = env_str("PRIVACY_POLICY_URL", f"{SITE_URL}/privacy/")
 # Digest delivery. A temporary failure (4xx, connection lost) is retried after about
 # DIGEST_RETRY_SECONDS, doubling per attempt up to DIGEST_RETRY_MAX_SECONDS, with jitter;
 # after DIGEST_MAX_ATTEMPTS attempts the digest is recorded as failed.
-DIGEST_RETRY_SECONDS = env_int("DIGEST_RETRY_SECONDS", 60)
-DIGEST_RETRY_MAX_SECONDS = env_int("DIGEST_RETRY_MAX_SECONDS", 15 * 60)
-DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 8)
-DIGEST_SWEEP_SECONDS = env_int("DIGEST_SWEEP_SECONDS", 60)
+DIGEST_RETRY_SECONDS = env_int("DIGEST_RETRY_SECONDS", 60, minimum=1)
+DIGEST_RETRY_MAX_SECONDS = env_int("DIGEST_RETRY_MAX_SECONDS", 15 * 60, minimum=1)
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 8, minimum=1)
+DIGEST_SWEEP_SECONDS = env_int("DIGEST_SWEEP_SECONDS", 60, minimum=1)
 _visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
 if _visibility and DIGEST_RETRY_MAX_SECONDS > _visibility // 2:
     # A countdown past the visibility timeout makes the broker hand the retry out twice.
@@ -351,9 +380,9 @@ if min(DIGEST_RETRY_SECONDS, DIGEST_RETRY_MAX_SECONDS, DIGEST_MAX_ATTEMPTS, DIGE
 DAILY_FEED_URLS = env_list("DAILY_FEED_URLS", "https://huggingface.co/api/daily_papers?date={date}")
 # Deadline of one whole download (not of each read: a server dripping bytes cannot
 # stretch it).
-FEED_TIMEOUT_SECONDS = env_int("FEED_TIMEOUT_SECONDS", 30)
+FEED_TIMEOUT_SECONDS = env_int("FEED_TIMEOUT_SECONDS", 30, minimum=1)
 # Imports refuse a file or download larger than this (a daily feed is tens of kB).
-IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50) * 2**20
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, minimum=1) * 2**20
 # The admin's URL import refuses addresses on the server's own network (loopback,
 # private ranges) unless this is on: for a feed served on the machine itself, and tests.
 IMPORT_PRIVATE_URLS = env_bool("IMPORT_PRIVATE_URLS", False)
@@ -367,26 +396,26 @@ FEED_REDIRECT_HOSTS = env_list("FEED_REDIRECT_HOSTS", "")
 ARXIV_REQUEST_INTERVAL_SECONDS = 3.0
 
 # Editor's picks per digest, shown in their own section above the reader's own papers.
-EDITORS_PICKS_PER_DIGEST = env_int("EDITORS_PICKS_PER_DIGEST", 3)
+EDITORS_PICKS_PER_DIGEST = env_int("EDITORS_PICKS_PER_DIGEST", 3, minimum=0)
 
 # Public pages (home, listing days, papers, topic feeds) are the same for every anonymous
 # visitor and are served from the cache (digest/page_cache.py); imports and curators'
 # edits replace them at once, this bounds a copy's life otherwise. 0 turns caching off.
-PUBLIC_PAGE_CACHE_SECONDS = env_int("PUBLIC_PAGE_CACHE_SECONDS", 600)
+PUBLIC_PAGE_CACHE_SECONDS = env_int("PUBLIC_PAGE_CACHE_SECONDS", 600, minimum=0)
 # Papers per page on the home page and a listing day's page.
-PAPERS_PER_PAGE = env_int("PAPERS_PER_PAGE", 30)
+PAPERS_PER_PAGE = env_int("PAPERS_PER_PAGE", 30, minimum=1)
 
 # Subscriptions.
-CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7)
-MANAGE_LINK_MAX_AGE_DAYS = env_int("MANAGE_LINK_MAX_AGE_DAYS", 60)
+CONFIRMATION_MAX_AGE_DAYS = env_int("CONFIRMATION_MAX_AGE_DAYS", 7, minimum=1)
+MANAGE_LINK_MAX_AGE_DAYS = env_int("MANAGE_LINK_MAX_AGE_DAYS", 60, minimum=1)
 # "More / less like this" links in digests: they only record a vote on one paper.
-FEEDBACK_LINK_MAX_AGE_DAYS = env_int("FEEDBACK_LINK_MAX_AGE_DAYS", 180)
+FEEDBACK_LINK_MAX_AGE_DAYS = env_int("FEEDBACK_LINK_MAX_AGE_DAYS", 180, minimum=1)
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_VIEW = "subscriptions.views.rate_limited"
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, the
 # header is ignored). The client IP the rate limits count and the consent evidence stores
 # is read that many hops from the header's right, else REMOTE_ADDR (digest/proxies.py).
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}")
 RATELIMIT_IP_META_KEY = "digest.proxies.ratelimit_ip"
@@ -396,11 +425,11 @@ if env_str("RATELIMIT_IP_META_KEY"):
         "RATELIMIT_IP_META_KEY is no longer read: unset it and set TRUSTED_PROXY_COUNT "
         "to the number of reverse proxies in front of the app (0 for none)."
     )
-SIGNUP_RATE_PER_IP = env_str("SIGNUP_RATE_PER_IP", "10/h")
-SIGNUP_RATE_PER_ADDRESS = env_str("SIGNUP_RATE_PER_ADDRESS", "3/h")
+SIGNUP_RATE_PER_IP = env_rate("SIGNUP_RATE_PER_IP", "10/h")
+SIGNUP_RATE_PER_ADDRESS = env_rate("SIGNUP_RATE_PER_ADDRESS", "3/h")
 # Admin login attempts (right or wrong) per client IP and per username.
-ADMIN_LOGIN_RATE_PER_IP = env_str("ADMIN_LOGIN_RATE_PER_IP", "20/h")
-ADMIN_LOGIN_RATE_PER_USERNAME = env_str("ADMIN_LOGIN_RATE_PER_USERNAME", "10/h")
+ADMIN_LOGIN_RATE_PER_IP = env_rate("ADMIN_LOGIN_RATE_PER_IP", "20/h")
+ADMIN_LOGIN_RATE_PER_USERNAME = env_rate("ADMIN_LOGIN_RATE_PER_USERNAME", "10/h")
 
 # Behind a TLS-terminating proxy in production.
 if not DEBUG:
@@ -408,7 +437,13 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SITE_URL.startswith("https"))
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     # Browsers remember to use https only once the site is really served over https.
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SITE_URL.startswith("https") else 0)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SITE_URL.startswith("https") else 0, minimum=0)
+    # Off by default: only the operator knows whether every subdomain is https, and the
+    # preload list is hard to leave; the proxy usually redirects http to https itself.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's own health check speaks http
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -423,7 +458,7 @@ USE_TZ = True
 # feedback re-rank. Off, or without the model installed, matching is lexical only.
 SEMANTIC_MATCHING = env_bool("SEMANTIC_MATCHING", True)
 # Threads the model may use where it runs (imports, the web process); send workers never load it.
-EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2)
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2, minimum=1)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -463,6 +498,9 @@ if SENTRY_DSN:
         before_send=sentry_before_send,
     )
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -472,7 +510,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's default handlers for these would print request paths unfiltered:
         # declared here, theirs are removed and every line goes through the filter.

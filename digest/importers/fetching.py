@@ -51,9 +51,16 @@ def fetch_arxiv(url: str, *, timeout: float | None = None) -> bytes:
         return _get(_arxiv_client(), url, timeout)
 
 
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError as exc:  # "http://[bad": an unclosed IPv6 bracket, say
+        raise FetchError(f"not a URL that can be fetched ({exc}): {url[:200]!r}") from None
+
+
 def fetch_source(url: str, *, fmt: str = "auto", timeout: float | None = None) -> bytes:
     """Fetch with the client the source needs: arXiv's paced one for arXiv."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = _host_of(url).lower()
     if fmt == "arxiv" or host == "arxiv.org" or host.endswith(".arxiv.org"):
         return fetch_arxiv(url, timeout=timeout)
     return fetch_url(url, timeout=timeout)
@@ -104,7 +111,7 @@ def _get(client: httpx.Client, url: str, timeout: float) -> bytes:
     dripping bytes cannot stretch it: httpx's timeout counts per read), at most
     settings.IMPORT_MAX_BYTES, following redirects only on allowed hosts."""
     deadline = time.monotonic() + timeout
-    allowed_hosts = {(urlsplit(url).hostname or "").lower(), *(h.lower() for h in settings.FEED_REDIRECT_HOSTS)}
+    allowed_hosts = {_host_of(url).lower(), *(h.lower() for h in settings.FEED_REDIRECT_HOSTS)}
     try:
         for _ in range(MAX_REDIRECTS + 1):
             remaining = max(deadline - time.monotonic(), 0.001)

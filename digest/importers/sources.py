@@ -30,10 +30,10 @@ def on_private_network(url: str) -> bool:
     import socket
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
     try:
+        host = urlsplit(url).hostname or ""
         infos = socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (socket.gaierror, UnicodeError, OSError, ValueError):
         return False
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])

@@ -8,6 +8,12 @@ import datetime as dt
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.utils import OperationalError, ProgrammingError
+
+
+def _missing_table(error: Exception) -> bool:
+    text = str(error).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def iso_date(value: str) -> dt.date:
@@ -42,3 +48,13 @@ class OperatorCommand(BaseCommand):
 
         parser.error = error
         return parser
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except (OperationalError, ProgrammingError) as error:
+            # A database that was never migrated (a fresh clone, a new DATABASE_URL):
+            # say what to run, not "no such table: digest_paper" in a traceback.
+            if _missing_table(error):
+                raise CommandError("the database is not migrated: run python manage.py migrate") from None
+            raise

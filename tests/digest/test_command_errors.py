@@ -28,6 +28,8 @@ BAD_VALUES = [
     (["import_papers", "listing.txt", "--listed-on", "31/10/2024"],
      "argument --listed-on: not a date (YYYY-MM-DD): '31/10/2024'"),
     (["import_papers"], "the following arguments are required: source"),
+    (["preview_digest", "--topics", "quantization", "--json", "--text"], "argument --text: not allowed with argument --json"),
+    (["import_papers", "http://[bad"], "http://[bad: not a URL that can be fetched (Invalid IPv6 URL): 'http://[bad'"),
 ]
 
 
@@ -52,3 +54,19 @@ def test_training_the_keyword_decision_without_the_sample_in_the_catalog_says_wh
     with pytest.raises(CommandError, match="run import_papers"):
         call_command("train_matching", output=tmp_path / "d.json")
     assert not (tmp_path / "d.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["import_papers", "digest/sample_data/daily_papers_listing.txt"], ["send_digests", "--inline", "--now"],
+     ["file_papers"], ["preview_digest", "--topics", "quantization"]],
+    ids=lambda args: args[0],
+)
+def test_on_a_database_never_migrated_a_command_says_to_migrate(tmp_path, args):
+    env = subprocess_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "CommandError: the database is not migrated: run python manage.py migrate"
+    assert "Traceback" not in done.stderr

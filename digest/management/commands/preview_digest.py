@@ -48,9 +48,11 @@ class Command(OperatorCommand):
         size.add_argument("--limit", type=positive_int, metavar="N", help="at most N papers (default: the subscriber's)")
         size.add_argument("--all", action="store_true", help="every paper that clears the threshold")
         out = parser.add_argument_group("output (default: a ranked list)")
-        out.add_argument("--json", action="store_true", help="subject and ranked papers as JSON")
         out.add_argument("--html", metavar="PATH", type=Path, help="write the HTML email to PATH")
-        out.add_argument("--text", action="store_true", help="print the plain-text email")
+        # One printed at a time: JSON followed by the text email is no longer JSON.
+        printed = out.add_mutually_exclusive_group()
+        printed.add_argument("--json", action="store_true", help="subject and ranked papers as JSON")
+        printed.add_argument("--text", action="store_true", help="print the plain-text email")
 
     def handle(self, *args, **options) -> None:
         target = self._target(options)
