@@ -1146,22 +1146,29 @@ def send_batch(digest_ids: Sequence[int], *, budget: float | None = None) -> Bat
 
 def send_until_settled(
     digest_ids: Sequence[int], *, on_progress: Callable[[int], None] = lambda done: None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
+    sleep: Callable[[float], None] = time.sleep, timeout: float | None = None,
+) -> list[int]:
     """Send in this process (`send_digests --inline`) and retry temporary failures on
-    the same schedule as the workers, until every digest has a final outcome."""
+    the same schedule as the workers, until every digest has a final outcome, or until
+    `timeout` seconds have passed: then the ones still waiting for a retry are returned,
+    pending as they are (a later run, or the workers' sweeper, sends them)."""
     waiting: dict[int, dt.datetime] = dict.fromkeys(digest_ids, timezone.now())
+    deadline = None if timeout is None else timezone.now() + dt.timedelta(seconds=timeout)
     while waiting:
         now = timezone.now()
         due = sorted(pk for pk, at in waiting.items() if at <= now)
         if not due:
-            sleep(max((min(waiting.values()) - now).total_seconds(), 0.05))
+            next_retry = min(waiting.values())
+            if deadline is not None and next_retry > deadline:
+                return sorted(waiting)  # a mail server that stays down must not hold a cron job for an hour
+            sleep(max((next_retry - now).total_seconds(), 0.05))
             continue
         for pk in due:
             del waiting[pk]
         result = send_batch(due)
         waiting.update(result.retries)
         on_progress(len(digest_ids) - len(waiting))
+    return []
 
 
 def _finish(digest_id: int, claimed_at: dt.datetime, status: str, **fields) -> None:

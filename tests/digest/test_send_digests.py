@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import subprocess
+import time
 
 import pytest
 from django.core.management import call_command
@@ -296,6 +297,21 @@ def test_send_digests_inline_sends_the_due_digests_and_sums_up(outbox, today_cat
 
     assert out.getvalue().splitlines()[-1] == "3 due, 2 sent, 0 empty, 1 quiet-day, 0 failed"
     assert len(outbox_messages(outbox)) == 3
+
+
+def test_send_digests_inline_gives_up_waiting_for_a_dead_mail_server_after_its_timeout(settings, today_catalog):
+    """Nothing listens on the port: the retry schedule would hold the command for about
+    an hour; --timeout bounds it, the digests stay pending, and it says why."""
+    from .sending_helpers import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    subscriber("quant@example.org", topics=[today_catalog.quantization])
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=r"1 digest\(s\) still wait for a retry after 2s \(last error: .*refused"):
+        call_command("send_digests", "--inline", "--now", "--timeout", "2", stdout=io.StringIO(), stderr=io.StringIO())
+    assert time.monotonic() - started < 30
+    assert list(Digest.objects.values_list("status", flat=True)) == [Digest.Status.PENDING]
 
 
 def test_send_digests_for_one_address_sends_only_to_it_and_explains_a_second_run(outbox, today_catalog):

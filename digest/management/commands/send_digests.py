@@ -71,7 +71,7 @@ class Command(OperatorCommand):
         parser.add_argument("--dry-run", action="store_true", help="render the emails; send nothing, store nothing")
         parser.add_argument(
             "--timeout", type=positive_int, default=600, metavar="SECONDS",
-            help="how long to wait for the workers (default 600)",
+            help="how long to wait for the workers, or with --inline for retries (default 600)",
         )
         parser.add_argument(
             "--retry-failed", action="store_true",
@@ -103,7 +103,7 @@ class Command(OperatorCommand):
                 # send yet (the broker was down, say), however recent.
                 result = digests.plan_digests(moment, force=now, email=email, resume=True)
             if inline:
-                tally = self._send_inline(result, quiet=verbosity == 0)
+                tally = self._send_inline(result, timeout=timeout, quiet=verbosity == 0)
             else:
                 tally = self._send_with_workers(result, timeout=timeout, quiet=verbosity == 0)
             self.stdout.write(f"after: {digests.delivery_state(timezone.now()).line()}")
@@ -140,12 +140,24 @@ class Command(OperatorCommand):
                 self.stdout.write(f"would send to {draft.subscriber.email}: {message.subject}")
         return tally
 
-    def _send_inline(self, result: digests.PlanResult, *, quiet: bool) -> Tally:
+    def _send_inline(self, result: digests.PlanResult, *, timeout: int, quiet: bool) -> Tally:
         # Temporary failures are retried here, on the workers' schedule, until each
-        # digest is sent or has failed for good.
+        # digest is sent or has failed for good, or --timeout runs out.
         with tqdm(total=len(result.pending_ids), desc="sending", unit=" digests",
                   file=self.stderr._out, disable=quiet) as bar:
-            digests.send_until_settled(result.pending_ids, on_progress=lambda done: bar.update(done - bar.n))
+            left = digests.send_until_settled(
+                result.pending_ids, on_progress=lambda done: bar.update(done - bar.n), timeout=timeout
+            )
+        if left:
+            errors = Digest.objects.filter(pk__in=left).exclude(last_error="").values_list("last_error", flat=True)
+            last_error = errors.first()
+            self.stdout.write(f"after: {digests.delivery_state(timezone.now()).line()}")
+            raise CommandError(
+                f"{len(left)} digest(s) still wait for a retry after {timeout}s"
+                + (f" (last error: {last_error})" if last_error else "")
+                + ": they stay pending; run send_digests again once the mail server (EMAIL_HOST, EMAIL_PORT) "
+                "answers, or let the workers send them."
+            )
         return self._tally(result)
 
     def _send_with_workers(self, result: digests.PlanResult, *, timeout: int, quiet: bool) -> Tally:
