@@ -132,6 +132,15 @@ def test_it_lists_each_rejected_record_with_its_position_and_imports_the_rest(tm
 
 
 @pytest.mark.django_db
+def test_a_source_whose_every_record_is_rejected_fails_so_that_cron_notices(tmp_path):
+    source = tmp_path / "bad.json"
+    source.write_text('[{"paper": {"id": "x", "title": "A paper", "summary": "An abstract."}}]')
+    with pytest.raises(CommandError, match=r"nothing imported, all 1 records were rejected"):
+        import_papers(str(source), "--format", "hf")
+    assert not Paper.objects.exists()
+
+
+@pytest.mark.django_db
 def test_it_imports_from_a_url(feed_server):  # noqa: F811
     out, _ = import_papers(feed_server.url("/api/daily_papers?date=2024-10-31"))
 

@@ -65,3 +65,6 @@ class Command(OperatorCommand):
         for rejected in summary.rejected:
             self.stdout.write(f"rejected {rejected.position}: {rejected.reason}")
         self.stdout.write(str(summary))
+        if summary.rejected and not summary.to_file:
+            # Every record refused: a cron job must be able to tell this from a good run.
+            raise CommandError(f"{source}: nothing imported, all {len(summary.rejected)} records were rejected")
