@@ -24,10 +24,15 @@ migrate: $(STAMP)
 demo: migrate
 	$(BIN)/python manage.py import_papers digest/sample_data/daily_papers_listing.txt
 	$(BIN)/python manage.py seed_demo_subscribers
+	@mkdir -p $(OUTBOX) && touch $(OUTBOX)/.demo-run
 	$(BIN)/python manage.py send_digests --inline --now
 	@echo
-	@echo "Emails written to $(OUTBOX)/ (open the .html files in a browser):"
-	@ls -1t $(OUTBOX)/*.html 2>/dev/null | head -n 12 || true
+	@if [ -n "$$(find $(OUTBOX) -name '*.eml' -newer $(OUTBOX)/.demo-run)" ]; then \
+	  echo "Emails written to $(OUTBOX)/ (.eml: every email; open the .html files in a browser):"; \
+	  find $(OUTBOX) \( -name '*.html' -o -name '*.eml' \) -newer $(OUTBOX)/.demo-run | sort; \
+	else \
+	  echo "No new emails: today's digests were already sent (they are in $(OUTBOX)/; make clean-var starts afresh)."; \
+	fi
 
 # axe-core (package.json), which the browser tests inject to check contrast and landmarks.
 node_modules/.installed: package.json package-lock.json
