@@ -28,6 +28,8 @@ BAD_VALUES = [
     (["import_papers", "listing.txt", "--listed-on", "31/10/2024"],
      "argument --listed-on: not a date (YYYY-MM-DD): '31/10/2024'"),
     (["import_papers"], "the following arguments are required: source"),
+    (["bench_admin", "--items-per-digest", "-2"], "argument --items-per-digest: not a positive whole number: '-2'"),
+    (["train_matching", "--output", "/nonexistent/decision.json"], "--output: no folder /nonexistent"),
     (["preview_digest", "--topics", "quantization", "--json", "--text"], "argument --text: not allowed with argument --json"),
     (["import_papers", "http://[bad"], "http://[bad: not a URL that can be fetched (Invalid IPv6 URL): 'http://[bad'"),
 ]

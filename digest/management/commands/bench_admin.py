@@ -40,7 +40,9 @@ class Command(OperatorCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--digests", type=positive_int, default=100_000, help="Synthetic digests (default 100000).")
-        parser.add_argument("--items-per-digest", type=int, default=3, help="Papers in each digest (default 3).")
+        parser.add_argument(
+            "--items-per-digest", type=positive_int, default=3, help="Papers in each digest (default 3)."
+        )
         parser.add_argument("--repeat", type=positive_int, default=5, help="Requests per page (default 5).")
 
     def handle(self, *args, digests: int, items_per_digest: int, repeat: int, **options) -> None:

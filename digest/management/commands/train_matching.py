@@ -41,6 +41,8 @@ class Command(OperatorCommand):
     def handle(self, *args, judged: Path, output: Path, target_precision: float, **options) -> None:
         if not 0 < target_precision < 1:
             raise CommandError(f"--target-precision must be between 0 and 1, not {target_precision}")
+        if not output.parent.is_dir():  # as export_papers and preview_digest --html: no folders made up
+            raise CommandError(f"--output: no folder {output.parent}")
         try:
             cases = [c for c in load_judged(judged) if c.half == "tune"]
         except JudgedFileError as error:
@@ -69,7 +71,6 @@ class Command(OperatorCommand):
             self.stdout.write(
                 f"  threshold {threshold:.2f}: precision {precision:.3f}, recall {recall:.3f} (interests left out)"
             )
-        output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_suffix(output.suffix + ".partial")
         partial.write_text(trained.decision.to_json(), encoding="utf-8")
         partial.replace(output)  # never a half-written decision for the matcher to read
