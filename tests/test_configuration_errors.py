@@ -13,6 +13,15 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parents[1]
 
 
+def check_with(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
+    """`manage.py check` with only these settings (and the embedded defaults)."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env |= {"VAR_DIR": str(tmp_path), **settings}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
@@ -30,11 +39,7 @@ BASE_DIR = Path(__file__).resolve().parents[1]
     ],
 )
 def test_a_setting_it_cannot_use_is_refused_at_start_in_one_line(tmp_path, setting, value, message):
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    env |= {"VAR_DIR": str(tmp_path), setting: value}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
-    )
+    done = check_with(tmp_path, **{setting: value})
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [f"configuration error: {message}"] or (
         message in done.stderr and "Traceback" not in done.stderr
@@ -42,9 +47,5 @@ def test_a_setting_it_cannot_use_is_refused_at_start_in_one_line(tmp_path, setti
 
 
 def test_log_level_is_read_whatever_its_case(tmp_path):
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    env |= {"VAR_DIR": str(tmp_path), "LOG_LEVEL": "debug"}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
-    )
+    done = check_with(tmp_path, LOG_LEVEL="debug")
     assert done.returncode == 0, done.stderr
