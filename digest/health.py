@@ -1,5 +1,6 @@
 """`/healthz`: is this process able to do its job? The database, the shared cache (rate
-limits) and the Celery broker each answer, or the reply is 503 naming what did not.
+limits) and the Celery broker each answer, and the static files are collected, or the
+reply is 503 naming what did not.
 
 Answered by a middleware placed first, before the host check: a container's health probe
 asks by IP address, which need not be in ALLOWED_HOSTS. The reply says only "ok" or
@@ -36,7 +37,20 @@ def check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
 
 
-CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "cache": check_cache, "broker": check_broker}
+def check_static_files() -> None:
+    # With DEBUG off every page names its files through the manifest `collectstatic`
+    # writes: without it, every page, error pages included, is a 500.
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    staticfiles_storage.url("favicon.svg")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+    "static_files": check_static_files,
+}
 
 
 def health() -> dict[str, str]:

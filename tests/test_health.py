@@ -21,7 +21,7 @@ def test_all_parts_answer(client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "cache": "ok", "broker": "ok"}
+    assert response.json() == {"database": "ok", "cache": "ok", "broker": "ok", "static_files": "ok"}
     assert response["Cache-Control"] == "no-store"
 
 
@@ -35,7 +35,19 @@ def test_an_unreachable_broker_makes_it_unhealthy_and_says_which_part(client, mo
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"database": "ok", "cache": "ok", "broker": "unavailable"}
+    assert response.json() == {"database": "ok", "cache": "ok", "broker": "unavailable", "static_files": "ok"}
+
+
+def test_static_files_never_collected_make_it_unhealthy(client, settings, tmp_path):
+    # Production serves files named by collectstatic's manifest; without it every page
+    # (error pages too) fails, and the health check used to say 200.
+    (tmp_path / "static").mkdir()  # there, but never collected into
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["static_files"] == "unavailable"
 
 
 def test_other_pages_are_not_answered_by_it(client):
