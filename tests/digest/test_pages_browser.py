@@ -83,6 +83,8 @@ def test_paper_day_and_home_pages_pass_axe_light_and_dark_and_are_photographed(b
         "paper": f"/papers/{catalog['star'].pk}/",
         "day": f"/days/{DAY.isoformat()}/",
         "home": "/",
+        # A day nothing was listed on: its own page, pointing to the days around.
+        "empty-day": f"/days/{(DAY + dt.timedelta(days=30)).isoformat()}/",
     }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems = {}
@@ -97,7 +99,7 @@ def test_paper_day_and_home_pages_pass_axe_light_and_dark_and_are_photographed(b
                 page.goto(site + path)
                 if violations := axe_violations(page):
                     problems[(name, scheme, size)] = violations
-                if name != "home" and scheme == "light":
+                if name in ("paper", "day") and scheme == "light":
                     page.screenshot(path=str(SCREENSHOTS / f"{name}-page-{width}.png"), full_page=True)
             context.close()
     assert problems == {}
