@@ -128,7 +128,10 @@ class DigestFeed(Feed):
         return settings.SITE_URL + reverse("digest:personal_feed", args=[subscriber.feed_token])
 
     def items(self, subscriber: Subscriber) -> list[Digest]:
-        papers = DigestItem.objects.select_related("paper").defer(*(f"paper__{f}" for f in pages.HEAVY_FIELDS))
+        # The topic too: each paper's tag names it (one query per paper otherwise).
+        papers = DigestItem.objects.select_related("paper", "topic").defer(
+            *(f"paper__{f}" for f in pages.HEAVY_FIELDS), "topic__embedding", "topic__embedded_text"
+        )
         digests = (
             Digest.objects.filter(subscriber=subscriber, status=Digest.Status.SENT)
             .select_related("subscriber")
@@ -184,7 +187,11 @@ _digest_feed = DigestFeed()
 @conditional_page
 @public_page
 def topic_feed(request: HttpRequest, slug: str) -> HttpResponse:
-    return _topic_feed(request, slug=slug)
+    response = _topic_feed(request, slug=slug)
+    # Its newest paper's date says nothing of a paper filed under the topic since (a
+    # curator's new phrase): a poll is answered by the body's ETag alone.
+    del response["Last-Modified"]
+    return response
 
 
 @conditional_page

@@ -8,6 +8,7 @@ a real mail server.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -57,7 +58,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
-_RATE = re.compile(r"\d+/\d*[smhd]")
+_RATE = re.compile(r"\d+/(?:[1-9]\d*)?[smhd]")  # "10/0m" would divide by a zero period
 
 
 def env_rate(name: str, default: str) -> str:
@@ -189,9 +190,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://")):
     # Else Celery reads it as some other broker ("amqp://guest@notaurl") and says so.
-    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
+    raise ImproperlyConfigured(f"REDIS_URL must start with redis:// or rediss://, not {REDIS_URL!r}")
 
 # The cache backs rate limits, so it must be shared by every process: Redis when there
 # is one, else a cache table in the database (created by `migrate`, see digest/apps.py).
@@ -442,8 +443,9 @@ if not DEBUG:
     # preload list is hard to leave; the proxy usually redirects http to https itself.
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # /healthz is answered before this redirect (its middleware comes first): the
+    # container's own health check speaks plain http.
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's own health check speaks http
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -499,7 +501,7 @@ if SENTRY_DSN:
     )
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+if LOG_LEVEL not in logging.getLevelNamesMapping():  # WARN, FATAL and NOTSET too, as logging takes them
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}")
 LOGGING = {
     "version": 1,

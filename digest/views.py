@@ -115,7 +115,6 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
-    # Browsers ask for /favicon.ico whatever the page says: the icon is an SVG.
-    from django.templatetags.static import static
-
-    return redirect(static("favicon.svg"), permanent=True)
+    # Browsers ask for /favicon.ico whatever the page says: the icon is an SVG. Not a
+    # permanent redirect to a hashed name, which a browser would keep after it changed.
+    return redirect(settings.STATIC_URL + "favicon.svg")

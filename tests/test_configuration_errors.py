@@ -33,8 +33,10 @@ def check_with(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
         ("EMAIL_PORT", "70000", "EMAIL_PORT must be at most 65535, not 70000"),
         ("SIGNUP_RATE_PER_IP", "ten", 'SIGNUP_RATE_PER_IP must be a rate like "10/h"'),
         ("ADMIN_LOGIN_RATE_PER_IP", "x", 'ADMIN_LOGIN_RATE_PER_IP must be a rate like "10/h"'),
+        ("ADMIN_LOGIN_RATE_PER_IP", "10/0m", 'ADMIN_LOGIN_RATE_PER_IP must be a rate like "10/h"'),  # a zero period
         ("DATABASE_URL", "notaurl", "DATABASE_URL is not a database URL"),
         ("REDIS_URL", "notaurl", "REDIS_URL must start with redis://"),
+        ("REDIS_URL", "unix:///run/redis.sock", "REDIS_URL must start with redis://"),  # no Celery transport
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'LOUD'"),
     ],
 )
@@ -46,6 +48,7 @@ def test_a_setting_it_cannot_use_is_refused_at_start_in_one_line(tmp_path, setti
     ), done.stderr
 
 
-def test_log_level_is_read_whatever_its_case(tmp_path):
-    done = check_with(tmp_path, LOG_LEVEL="debug")
+@pytest.mark.parametrize("level", ["debug", "WARN", "warning"])
+def test_log_level_is_read_whatever_its_case_and_as_logging_names_it(tmp_path, level):
+    done = check_with(tmp_path, LOG_LEVEL=level)
     assert done.returncode == 0, done.stderr

@@ -35,10 +35,18 @@ def on_private_network(url: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError, OSError, ValueError):
         return False
+    nat64 = ipaddress.ip_network("64:ff9b::/96")
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if not address.is_global:
             return True
+        if isinstance(address, ipaddress.IPv6Address):
+            # IPv4 carried inside IPv6 (mapped, 6to4, NAT64) counts as the IPv4 it carries.
+            carried = address.ipv4_mapped or address.sixtofour
+            if carried is None and address in nat64:
+                carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            if carried is not None and not carried.is_global:
+                return True
     return False
 
 

@@ -11,6 +11,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.utils import OperationalError, ProgrammingError
 
 
+def _which_database() -> str:
+    """"(sqlite3 /srv/var/db.sqlite3)": which one, so that the right one is migrated."""
+    from django.db import connection
+
+    where = connection.settings_dict
+    host = f"{where.get('HOST')}/" if where.get("HOST") else ""
+    return f"({connection.vendor} {host}{where.get('NAME')})"
+
+
 def _missing_table(error: Exception) -> bool:
     text = str(error).lower()
     return "no such table" in text or ("relation" in text and "does not exist" in text)
@@ -56,5 +65,7 @@ class OperatorCommand(BaseCommand):
             # A database that was never migrated (a fresh clone, a new DATABASE_URL):
             # say what to run, not "no such table: digest_paper" in a traceback.
             if _missing_table(error):
-                raise CommandError("the database is not migrated: run python manage.py migrate") from None
+                raise CommandError(
+                    f"the database {_which_database()} is not migrated ({error}): run python manage.py migrate"
+                ) from None
             raise

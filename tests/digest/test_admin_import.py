@@ -135,7 +135,11 @@ def test_a_source_with_no_papers_says_so(admin_client):
     assert "The source holds no papers: nothing was imported." in page
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:6379", "localhost:5432", "10.0.0.8", "[::1]:8000", "169.254.169.254"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:6379", "localhost:5432", "10.0.0.8", "[::1]:8000", "169.254.169.254",
+     "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"],  # loopback carried in NAT64 and 6to4 addresses
+)
 def test_a_url_on_the_servers_own_network_is_refused(admin_client, host):
     page = summary_text(admin_client.post(IMPORT, {"url": f"http://{host}/papers.json", "fmt": "auto"}))
     assert "That address is on this server&#x27;s own network: give a public one." in page

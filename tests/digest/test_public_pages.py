@@ -339,11 +339,22 @@ def test_every_feed_has_its_own_id_an_author_and_answers_a_conditional_get(clien
     assert all(feed.feed.author == "Daily Papers Digest" for feed in feeds.values())
     # Its page is the topic's papers on the latest listing day.
     assert feeds[paths[0]].feed.link.endswith(f"?topic={llms.slug}") and "/days/" in feeds[paths[0]].feed.link
-    # A poll with the last answer's date gets 304 and no body.
-    for path in paths:
+    # A poll with the last answer's ETag (topic feeds) or date (the personal feed) gets 304.
+    for path in paths[:2]:
         first = client.get(path)
-        again = client.get(path, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+        again = client.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
         assert again.status_code == 304 and again.content == b"", path
+    personal = client.get(paths[2])
+    assert client.get(paths[2], HTTP_IF_MODIFIED_SINCE=personal["Last-Modified"]).status_code == 304
+    # A paper filed under a topic since: the topic feed is not "unchanged" (its newest
+    # paper's date would have said so).
+    topic_first = client.get(paths[0])
+    assert "Last-Modified" not in topic_first
+    catalog["bare"].topics.add(llms)
+    from digest.page_cache import catalog_changed
+
+    catalog_changed()
+    assert client.get(paths[0], HTTP_IF_NONE_MATCH=topic_first["ETag"]).status_code == 200
 
 
 def test_a_topic_feeds_summaries_are_escaped_html(client, catalog, llms):
@@ -428,7 +439,7 @@ def test_robots_txt_keeps_personal_pages_out_of_search_engines_and_favicon_ico_f
         assert f"Disallow: {private}" in robots.content.decode()
     assert "Disallow: /days/" not in robots.content.decode() and "Disallow: /papers/" not in robots.content.decode()
     icon = client.get("/favicon.ico")
-    assert icon.status_code == 301 and icon["Location"].endswith(".svg")
+    assert icon.status_code == 302 and icon["Location"].endswith("/favicon.svg")  # not a hashed name, kept forever
 
 
 def test_a_day_written_another_way_redirects_to_its_one_address(client, catalog):
