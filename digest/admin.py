@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -309,12 +310,13 @@ class PaperAdmin(admin.ModelAdmin):
         return results, may_have_duplicates
 
     def _set_flags(self, request: HttpRequest, queryset: QuerySet, done: str, **flags: bool) -> None:
-        # Each paper's history says who featured or hid it, as an edit on its page would.
+        # Each paper's history says who featured or hid it, as an edit on its page would
+        # (one insert for them all: a bulk hide may be of thousands).
         changed = list(queryset.exclude(**flags).only("pk", "title"))
         # update() skips auto_now, so the timestamp is set with the flags.
         count = queryset.update(**flags, updated_at=timezone.now())
-        for paper in changed:
-            self.log_change(request, paper, f"{capfirst(done)} (bulk action).")
+        if changed:
+            LogEntry.objects.log_actions(request.user.pk, changed, CHANGE, f"{capfirst(done)} (bulk action).")
         self.message_user(request, f"{count} paper{'s' if count != 1 else ''} {done}.", messages.SUCCESS)
 
     @admin.action(description="Feature selected papers (editor's pick)")

@@ -102,17 +102,18 @@ def mend_unembedded() -> int:
     return refresh_papers(ids)[0] if ids else 0
 
 
-def refresh_papers(paper_ids: Iterable[int]) -> tuple[int, str]:
+def refresh_papers(paper_ids: Iterable[int], *, progress: Callable[[int], object] | None = None) -> tuple[int, str]:
     """Bring these papers' vectors and topics up to date after an import or an edit:
     compute the missing vectors (and any edited topic's), then file them under their
     topics, a listing day at a time. Returns (papers embedded, why none were when the
-    model is unavailable)."""
-    from .vectors import embed_papers, embed_topics
+    model is unavailable). `progress` is told of each chunk of papers embedded."""
+    from .vectors import EmbedResult, embed_papers, embed_topics
 
     ids = sorted(set(paper_ids))
     embed_topics()
     missing = Paper.objects.filter(pk__in=ids, embedding__isnull=True).only("id", "title", "abstract")
-    result = embed_papers(missing.iterator(chunk_size=500))
+    # Nothing to embed, nothing to say (not "model unavailable" over papers that have vectors).
+    result = embed_papers(missing.iterator(chunk_size=500), progress=progress) if missing.exists() else EmbedResult()
     # After the vectors, so that a topic's meaning counts too.
     by_day: dict = {}
     for paper in Paper.objects.filter(pk__in=ids, is_hidden=False).defer("embedding"):

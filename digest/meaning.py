@@ -207,10 +207,10 @@ def reference_sample(size: int | None = None) -> np.ndarray:
     from .models import Paper
 
     size = size or Z_SAMPLE_SIZE
-
+    today = timezone.localdate()  # the window moves with the days, as well as with the catalog
     embedded = Paper.objects.filter(is_hidden=False, embedding__isnull=False)
-    fingerprint = (size, *embedded.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
-    if not fingerprint[1]:  # no paper has a vector yet
+    fingerprint = (size, today, *embedded.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
+    if not fingerprint[2]:  # no paper has a vector yet
         return semantic.stack(())
     with _reference_lock:
         cached = _reference_cache.get("sample")
@@ -220,7 +220,6 @@ def reference_sample(size: int | None = None) -> np.ndarray:
     recent = embedded
     # The latest listing day up to today: a paper mis-dated into the future must not
     # become the window's anchor.
-    today = timezone.localdate()
     if (latest := embedded.filter(listed_on__lte=today).aggregate(day=Max("listed_on"))["day"]) is not None:
         recent = embedded.filter(listed_on__gte=latest - dt.timedelta(days=REFERENCE_DAYS), listed_on__lte=today)
         if recent.count() < MIN_Z_SAMPLE:  # a young catalog: older papers make up the number

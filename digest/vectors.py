@@ -30,7 +30,7 @@ class EmbedResult:
     skipped_reason: str = ""  # why nothing was embedded (model unavailable), else empty
 
 
-def embed_papers(papers: Iterable[Paper], *, progress: Callable[[int], None] | None = None) -> EmbedResult:
+def embed_papers(papers: Iterable[Paper], *, progress: Callable[[int], object] | None = None) -> EmbedResult:
     """Embed these papers' title and abstract and store the vectors. `progress` is
     called with the number done after each chunk (for a progress bar)."""
     try:

@@ -17,7 +17,7 @@ from digest.emails import build_email, is_address_refusal, send_email
 from . import suppression
 from .forms import WEEKDAYS
 from .models import SentEmail, Subscriber, Suppression
-from .schedule import next_digest_text
+from .schedule import first_or_next, next_digest_text
 from .tokens import RETIRED_UNSUBSCRIBE_DAYS, make_email_change_token, make_token, subscriber_links
 
 KINDS = ("confirm", "welcome", "manage_link", "email_change", "address_moved")
@@ -94,8 +94,7 @@ def build_notification(kind: str, subscriber: Subscriber, reason: str = "", to: 
         context["confirm_url"] = absolute(reverse("subscriptions:confirm", args=[make_token(subscriber, "confirm")]))
     elif kind == "welcome":
         context["first_digest"] = next_digest_text(subscriber)
-        # Someone subscribing again has had digests: theirs is the next one, not the first.
-        context["first_or_next"] = "next" if subscriber.digests.filter(status="sent").exists() else "first"
+        context["first_or_next"] = first_or_next(subscriber)
     elif kind == "manage_link":
         context["why"] = reason if reason in MANAGE_LINK_REASONS else "requested"
         context["subscription_status"] = subscriber.get_status_display()

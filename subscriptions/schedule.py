@@ -18,6 +18,11 @@ def format_moment(moment: dt.datetime) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y at %H:%M} ({moment.tzinfo})"
 
 
+def first_or_next(subscriber: Subscriber) -> str:
+    """ "first" for a new reader, "next" for someone subscribing again who has had digests."""
+    return "next" if subscriber.digests.filter(status=Digest.Status.SENT).exists() else "first"
+
+
 def next_digest_text(subscriber: Subscriber, now: dt.datetime | None = None) -> str:
     """When the next digest comes, in words and in the subscriber's time zone. Someone
     whose delivery time has already passed today without a digest for today (just

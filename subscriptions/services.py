@@ -30,7 +30,7 @@ from digest.vectors import embed_keywords
 from . import suppression
 from .housekeeping import purge_unconfirmed, resume_ended_pauses  # noqa: F401 (the operator jobs' old home)
 from .models import Counter, Subscriber, Suppression
-from .schedule import format_moment, next_digest_text  # noqa: F401 (what the pages show)
+from .schedule import first_or_next, format_moment, next_digest_text  # noqa: F401 (what the pages show)
 from .tasks import send_subscription_email
 from .tokens import revoke_every_link, rotate_keeping_unsubscribe_links
 
@@ -165,10 +165,7 @@ class Preferences:
 
 def queue_email(kind: str, subscriber: Subscriber, reason: str = "", *, to: str = "") -> None:
     """Send one of the subscription emails once the current transaction commits."""
-    if to:
-        send_subscription_email.delay_on_commit(kind, subscriber.pk, reason, to)
-    else:
-        send_subscription_email.delay_on_commit(kind, subscriber.pk, reason)
+    send_subscription_email.delay_on_commit(kind, subscriber.pk, reason, to)
 
 
 def _remind(subscriber: Subscriber, reason: str) -> None:

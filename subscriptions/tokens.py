@@ -113,6 +113,11 @@ class UnsubscribeLink:
     # now (it moved since): it still unsubscribes, but its page must not show where to.
     shows_address: bool
 
+    @property
+    def address(self) -> str:
+        """The address its pages may show: "" when that would say where it moved."""
+        return self.subscriber.email if self.shows_address else ""
+
 
 def read_unsubscribe_token(token: str) -> UnsubscribeLink:
     """The subscription an unsubscribe link stops: one made with the current secret, or

@@ -276,7 +276,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         if services.confirm(subscriber, Evidence.from_request(request)):
             subscriber.refresh_from_db()
             first = services.next_digest_text(subscriber)
-            which = "next" if subscriber.digests.filter(status="sent").exists() else "first"
+            which = services.first_or_next(subscriber)
             messages.success(request, f"You're subscribed. Your {which} digest arrives {first}.")
             return redirect("subscriptions:manage", token=make_token(subscriber, "manage"))
         subscriber.refresh_from_db()
@@ -530,7 +530,7 @@ def _unsubscribe_page(request: HttpRequest, link: UnsubscribeLink, token: str) -
         request,
         "subscriptions/unsubscribe.html",
         {
-            "address": subscriber.email if link.shows_address else "",
+            "address": link.address,
             "token": token,
             "done": subscriber.status == Subscriber.Status.UNSUBSCRIBED,
         },
@@ -563,8 +563,7 @@ def unsubscribe_manage_link(request: HttpRequest, token: str) -> HttpResponse:
         link = read_unsubscribe_token(token)
     except BadToken:
         return bad_link(request, "unsubscribe")
-    subscriber = link.subscriber
-    address = subscriber.email if link.shows_address else ""
+    subscriber, address = link.subscriber, link.address
     if request.method == "POST":
         limit_outgoing_mail(request, subscriber.email)
         services.request_link(subscriber.email)

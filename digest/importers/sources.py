@@ -83,23 +83,14 @@ def import_source(
 
 def embed_imported(summary: ImportSummary, progress: Callable[[int], object] | None = None) -> None:
     """Compute the vectors of the papers an import added or changed (the model runs here,
-    in the importing process, so that the send workers never need it)."""
-    from digest.filing import file_papers_under_topics
-    from digest.models import Paper
-    from digest.vectors import embed_papers, embed_topics
+    in the importing process, so that the send workers never need it), then file them
+    under their topics. Every paper named, not only the new ones: running an import
+    again mends one that stopped before its vector or its topics."""
+    from digest.filing import refresh_papers
 
-    embed_topics()  # new installs and edited topics; nothing to do otherwise
-    if summary.to_embed:
-        papers = Paper.objects.filter(pk__in=summary.to_embed, embedding__isnull=True).only("id", "title", "abstract")
-        result = embed_papers(papers.iterator(chunk_size=500), progress=progress)
-        summary.embedded = result.embedded
-        summary.not_embedded_reason = result.skipped_reason
-    # After the vectors, so that a topic's meaning counts too: the pages' topic chips
-    # and the topic feeds show the papers under their topics. Every paper named, not
-    # only the new ones: running an import again mends one that stopped before this.
-    to_file = summary.to_file or summary.to_embed
-    if to_file:
-        file_papers_under_topics(Paper.objects.filter(pk__in=to_file))
+    summary.embedded, summary.not_embedded_reason = refresh_papers(
+        summary.to_file or summary.to_embed, progress=progress
+    )
 
 
 def feed_urls(day: date) -> list[str]:
