@@ -43,6 +43,8 @@ _SEPARATORS_RE = re.compile(r"\s*(?:,|;|&|\+|/|\band\b|\bor\b|\bvs\.?\b|\bversus
 # "... long form (ACRONYM) ..." with the acronym's optional plural "s".
 _DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+_COMPOUND_RE = re.compile(r"[^\W\d_]+[-\u2010\u2011][^\W\d_]+")  # two parts, letters only
+_HYPHEN_RE = re.compile(r"[-\u2010\u2011]")
 
 
 def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[str]:
@@ -216,12 +218,59 @@ def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
     return typed, list(dict.fromkeys(phrases))
 
 
-def embedding_text(keyword: str) -> str:
-    """What the embedding model reads for a typed keyword: acronyms from the curated list
-    written out beside it ("RLHF (reinforcement learning from human feedback)"), since a
-    small model knows little of "RLHF" or "ViT" alone."""
+def spelled_as_the_field_writes(keyword: str, catalog) -> str:
+    """The keyword with each compound written the way most of the catalog writes it:
+    "finetuning", "fine-tuning" and "fine tuning" all become "fine-tuning" where papers
+    mostly write that, and "machine-translation" becomes "machine translation". The lexical
+    matcher treats the three spellings as one term already; the embedding model does not
+    ("finetuning" is three odd word pieces to it), so without this a reader's spelling
+    would change what they get. `catalog` is a `matching.CatalogStats`."""
+    spans = [(m.start(), m.end(), m.group()) for m in _WORD_RE.finditer(keyword)]
+    pieces: list[str] = []
+    at = n = 0
+    while n < len(spans):
+        start, end, word = spans[n]
+        parts: list[str] = []
+        if _COMPOUND_RE.fullmatch(word):  # "fine-tuning"
+            parts = _HYPHEN_RE.split(word)
+        elif n + 1 < len(spans) and _spaced_compound(word, keyword[end : spans[n + 1][0]], spans[n + 1][2], catalog):
+            parts, end = [word, spans[n + 1][2]], spans[n + 1][1]  # "fine tuning"
+            n += 1
+        elif splits := glued_splits(word, catalog.knows_word, catalog.occurs):  # "finetuning"
+            split = splits[0].split()
+            parts = [word[: len(split[0])], word[len(split[0]) :]]  # the reader's case kept
+        if parts:
+            counts = catalog.compound_spellings(parts)
+            if any(counts):
+                # The most written of the three; on a tie, the first ("pretraining").
+                most = max(range(3), key=lambda way: (counts[way], -way))
+                pieces.append(keyword[at:start])
+                pieces.append(("".join(parts), "-".join(parts), " ".join(parts))[most])
+                at = end
+        n += 1
+    pieces.append(keyword[at:])
+    return "".join(pieces)
+
+
+def _spaced_compound(first: str, between: str, second: str, catalog) -> bool:
+    """Whether two words typed with a space `between` them are one compound in the
+    catalog ("pre training", "in context"): papers write them joined or hyphenated."""
+    if between != " " or not (first.isalpha() and second.isalpha()):
+        return False
+    if is_abbreviation(first) or is_abbreviation(second):
+        return False
+    return catalog.knows_word(first + second)
+
+
+def embedding_text(keyword: str, catalog=None) -> str:
+    """What the embedding model reads for a typed keyword: its compounds spelled as the
+    catalog spells them (with `catalog`, see `spelled_as_the_field_writes`), and acronyms
+    from the curated list written out beside it ("RLHF (reinforcement learning from human
+    feedback)"), since a small model knows little of "RLHF" or "ViT" alone."""
     # Only a keyword that is nothing but an acronym: in "LLM agents" the model knows
     # what the phrase means, and "large language model" written beside it would pull it
     # towards every LLM paper.
     forms = curated_acronyms().get(" ".join(w for group in words(keyword) for w in group).lower())
-    return f"{keyword} ({forms[0]})" if forms else keyword
+    if forms:
+        return f"{keyword} ({forms[0]})"
+    return spelled_as_the_field_writes(keyword, catalog) if catalog is not None else keyword

@@ -372,6 +372,14 @@ class CatalogStats:
         cached = self._df.get(phrase)
         if cached is not None:
             return cached
+        found = self._phrase_docs(phrase)
+        with self._lock:
+            if len(self._df) >= 4 * CLAUSE_CACHE_LIMIT:  # unusual keywords must not pile up
+                self._df.clear()
+            self._df[phrase] = len(found)
+        return len(found)
+
+    def _phrase_docs(self, phrase: Phrase) -> set[int]:
         found: set[int] = set()
         for variant in phrase.variants:
             if len(variant) == 1:
@@ -389,11 +397,7 @@ class CatalogStats:
             for doc in candidates - found:
                 if _has_sequence(self._docs[doc], accepts):
                     found.add(doc)
-        with self._lock:
-            if len(self._df) >= 4 * CLAUSE_CACHE_LIMIT:  # unusual keywords must not pile up
-                self._df.clear()
-            self._df[phrase] = len(found)
-        return len(found)
+        return found
 
     def knows_word(self, word: str) -> bool:
         """Whether some paper of the catalog writes this word (any form of its stem)."""
@@ -409,6 +413,35 @@ class CatalogStats:
         if phrase.is_empty or not self.n_docs:
             return 0.0
         return self.doc_freq(phrase) / self.n_docs
+
+    def keyword_share(self, phrases: Iterable[Phrase]) -> float:
+        """How common a keyword's phrases are: the sum of their shares of the catalog's
+        papers, each set of papers counted once. "finetuning" is read as "finetuning"
+        and "fine tuning", which find the same papers: typed one way the keyword must not
+        look twice as common as typed the other. (A sum, not the share of papers with
+        any of them: the learned decision and the expansion gate were fitted on sums.)"""
+        if not self.n_docs:
+            return 0.0
+        found: set[frozenset[int]] = set()
+        for phrase in phrases:
+            if not phrase.is_empty:
+                found.add(frozenset(self._phrase_docs(phrase)))
+        return sum(len(docs) for docs in found) / self.n_docs
+
+    def compound_spellings(self, parts: Sequence[str]) -> tuple[int, int, int]:
+        """How many papers write a compound as one word ("pretraining"), hyphenated
+        ("pre-training") and with a space ("pre training"); a paper that writes it
+        several ways counts for the first of them."""
+        every = self._phrase_docs(compile_phrase(" ".join(parts)))  # any of the three ways
+        stem_id = self._ids.get(stem("".join(parts).lower()))
+        joined: set[int] = set()
+        if stem_id is None:
+            return 0, 0, len(every)
+        for pair in self._pairs_of.get(stem_id, ()):
+            joined.update(self._postings.get(self._pair_exact[pair], ()))
+        joined &= every
+        hyphenated = (set(self._postings.get(stem_id, ())) & every) - joined
+        return len(joined), len(hyphenated), len(every - joined - hyphenated)
 
     def _accepted_pairs(self, term: Term) -> set[int]:
         return {pair for term_id in self._term_ids(term) for pair in self._pairs_of.get(term_id, ())}
@@ -914,7 +947,7 @@ class PaperIndex:
         strict, lexical, through = reading.strict, reading.lexical, reading.through
         candidates = set(lexical.hits) | set(through.hits)
         candidates.update(np.flatnonzero((z_scores >= CANDIDATE_Z) & self._has_vector).tolist())
-        share = sum(self.stats.doc_share(p.text) for p in reading.phrases)
+        share = self.stats.keyword_share(reading.phrases)
         margin = meaning.topic_similarity - meaning.runner_up_similarity
         idxs = sorted(candidates)
         rows = np.array(
@@ -1024,7 +1057,7 @@ class PaperIndex:
         if meaning is None or meaning.topic_slug is None:
             return None
         phrases = _unique_phrases(understand(typed, self.stats)[1])
-        if sum(self.stats.doc_share(p.text) for p in phrases) >= EXPAND_BELOW_SHARE:
+        if self.stats.keyword_share(phrases) >= EXPAND_BELOW_SHARE:
             return None
         return self.semantic.topics.get(meaning.topic_slug)
 

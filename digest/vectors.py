@@ -78,26 +78,35 @@ def embed_topics(topics: Iterable[Topic] | None = None, *, force: bool = False) 
     return EmbedResult(embedded=len(todo))
 
 
-def embed_keywords(keywords: Iterable[str]) -> EmbedResult:
-    """Store a vector for each keyword that has none yet (typed keywords are shared)."""
+def embed_keywords(keywords: Iterable[str], *, force: bool = False) -> EmbedResult:
+    """Store a vector for each keyword that has none yet (typed keywords are shared);
+    with `force`, compute every one of them again (after a model change)."""
+    from .matching import CatalogStats  # matching reads vectors: import it only when needed
+
     keys = {semantic.keyword_key(k) for k in keywords if k and k.strip()}
     keys.discard("")
     if not keys:
         return EmbedResult()
     known = set(EmbeddedKeyword.objects.filter(key__in=keys).values_list("key", flat=True))
-    missing = sorted(keys - known)
-    if not missing:
+    todo = sorted(keys if force else keys - known)
+    if not todo:
         return EmbedResult()
     try:
         embedder = semantic.get_embedder()
     except semantic.ModelUnavailable as exc:
         return EmbedResult(skipped_reason=str(exc))
-    texts = [embedding_text(key) for key in missing]
+    catalog = CatalogStats.for_catalog()  # how the field spells compounds ("fine-tuning")
+    texts = [embedding_text(key, catalog) for key in todo]
     rows = [
         EmbeddedKeyword(key=key, embedding=semantic.to_bytes(vector))
-        for key, vector in zip(missing, embedder.embed(texts), strict=True)
+        for key, vector in zip(todo, embedder.embed(texts), strict=True)
     ]
-    EmbeddedKeyword.objects.bulk_create(rows, ignore_conflicts=True)  # another process may race us
+    if force:
+        EmbeddedKeyword.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["key"], update_fields=["embedding"]
+        )
+    else:
+        EmbeddedKeyword.objects.bulk_create(rows, ignore_conflicts=True)  # another process may race us
     return EmbedResult(embedded=len(rows))
 
 

@@ -19,7 +19,9 @@ from digest.matching import (
     PaperIndex,
     TopicTerms,
 )
+from digest.keywords import embedding_text, understand
 from digest.models import Paper
+from digest.text import compile_phrase
 from tests.digest.matching_sample import sample_papers, sample_texts
 
 DAY = dt.date(2025, 3, 12)
@@ -87,6 +89,30 @@ def test_hyphenated_and_spaced_spellings_are_the_same_phrase():
     # Typed without its space, it is also read with it, since the catalog writes it so.
     assert set(titles(papers, keywords("redteaming"))) == red_teaming
     assert set(titles(papers, keywords("red teaming"))) == red_teaming
+
+
+def test_the_model_reads_a_compound_as_most_papers_spell_it():
+    stats = CatalogStats.from_texts(
+        [("Fine-tuning language models", "We study fine-tuning and pretraining."), ("Pretraining at scale", "")]
+        + [("A benchmark for machine translation", "Machine translation quality, a new benchmark.")] * 3
+        + [("Machine-translation systems", "")]
+    )
+    assert embedding_text("efficient finetuning", stats) == "efficient fine-tuning"
+    assert embedding_text("fine tuning", stats) == "fine-tuning"
+    assert embedding_text("pre-training data", stats) == "pretraining data"
+    assert embedding_text("Machine-Translation", stats) == "Machine Translation"
+    # A word the catalog writes whole stays whole, whatever it could be cut into.
+    assert embedding_text("benchmark", stats) == "benchmark"
+    assert embedding_text("RLHF", stats).startswith("RLHF (reinforcement learning")
+
+
+def test_a_keyword_typed_glued_is_not_counted_twice_as_common():
+    stats = CatalogStats.from_texts([("Fine-tuning language models", ""), ("Sorting numbers", "")])
+    glued, split = (
+        [compile_phrase(p) for p in understand(typed, stats)[1]] for typed in ("finetuning", "fine-tuning")
+    )
+    assert len(glued) == 2 and len(split) == 1  # "finetuning" is also read as "fine tuning"
+    assert stats.keyword_share(glued) == stats.keyword_share(split) == 0.5
 
 
 def test_quantization_does_not_match_quantum():

@@ -94,6 +94,25 @@ def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_ga
 
 
 @pytest.mark.django_db
+def test_embed_papers_all_also_computes_readers_keywords_again():
+    # After a model change (or a change to what the model reads for a keyword) every
+    # stored vector must be recomputed, the readers' keywords too.
+    from digest.models import EmbeddedKeyword
+    from subscriptions.models import Subscriber
+
+    Subscriber.objects.create(email="reader@example.org", keywords=["finetuning"])
+    EmbeddedKeyword.objects.create(key="finetuning", embedding=semantic.to_bytes(np.ones(semantic.DIMENSIONS)))
+    out = StringIO()
+    call_command("embed_papers", "--missing", stdout=out, stderr=StringIO())
+    assert "0 keywords" in out.getvalue()
+    call_command("embed_papers", "--all", stdout=out, stderr=StringIO())
+    assert "1 keywords" in out.getvalue()
+    stored = semantic.from_bytes(EmbeddedKeyword.objects.get(key="finetuning").embedding)
+    expected = semantic.get_embedder().embed(["finetuning"])[0]  # an empty catalog spells nothing
+    assert float(stored @ expected) > 0.999
+
+
+@pytest.mark.django_db
 def test_with_semantic_matching_off_an_import_says_so_and_stores_no_vector(tmp_path, settings):
     settings.SEMANTIC_MATCHING = False
     listing = tmp_path / "listing.txt"
@@ -146,6 +165,20 @@ def test_the_demo_keyword_reader_gets_papers_through_the_topics_their_keywords_n
     keywords = next(s["keywords"] for s in DEMO_SUBSCRIBERS if s["email"] == "keywords.demo@example.org")
     matches = index.match(Interest(keywords=tuple(keywords), include_featured=False), limit=10)
     assert any("→ topic" in r or "close in meaning" in r for m in matches for r in m.reasons)
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [("fine-tuning", "finetuning", "fine tuning"), ("pre-training", "pretraining", "pre training")],
+    ids=["fine-tuning", "pre-training"],
+)
+def test_a_keyword_finds_the_same_papers_however_its_compound_is_spelled(embedded, spellings):
+    # The words matched alike before; the model read "finetuning" as odd word pieces, and
+    # the glued form counted its papers twice, so "finetuning" got 6 papers, "fine-tuning" 15.
+    index, _, position_of = embedded
+    embed_keywords(spellings)
+    found = [positions(index, Interest(keywords=(k,), include_featured=False), position_of) for k in spellings]
+    assert found[0] and found[1] == found[0] and found[2] == found[0]
 
 
 def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):

@@ -17,13 +17,13 @@ class Command(OperatorCommand):
     help = (
         "Compute the stored vectors of the semantic matcher: papers (title and abstract), "
         "curated topics and subscribers' keywords. By default only what has none yet "
-        "(--missing); --all recomputes every paper, for example after a model change."
+        "(--missing); --all recomputes every paper, topic and keyword, for example after a model change."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--missing", action="store_true", help="only what has no vector yet (the default)")
-        which.add_argument("--all", action="store_true", help="recompute every paper and topic")
+        which.add_argument("--all", action="store_true", help="recompute every paper, topic and keyword")
 
     def handle(self, *args, missing: bool, all: bool, verbosity: int, **options) -> None:
         try:
@@ -38,7 +38,7 @@ class Command(OperatorCommand):
         with tqdm(total=total, desc="papers", unit=" papers", file=self.stderr._out, disable=verbosity == 0) as bar:
             done = vectors.embed_papers(papers.iterator(chunk_size=500), progress=bar.update)
         topics = vectors.embed_topics(force=all)
-        keywords = vectors.embed_keywords(vectors.subscribers_keywords())
+        keywords = vectors.embed_keywords(vectors.subscribers_keywords(), force=all)
         seconds = time.monotonic() - started
         rate = f", {done.embedded / seconds:.1f} papers/s" if done.embedded and seconds else ""
         self.stdout.write(
