@@ -1,7 +1,7 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-12, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-13, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 the round whose phrases were sharpened on the even-position papers only;
 `evaluate_matching --papers odd` scores them on the others).
@@ -28,10 +28,10 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.75, 0.58),
+    ("keywords", "tune", "hybrid"): (0.76, 0.58),
     ("keywords", "tune", "lexical"): (0.58, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.56, 0.49),
-    ("keywords", "held-out", "lexical"): (0.41, 0.45),
+    ("keywords", "held-out", "hybrid"): (0.60, 0.51),
+    ("keywords", "held-out", "lexical"): (0.44, 0.49),
     ("topic", "tune", "hybrid"): (0.87, 0.77),
     ("topic", "tune", "lexical"): (0.87, 0.76),
     ("topic", "held-out", "hybrid"): (0.75, 0.68),
@@ -79,20 +79,27 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
     )
 
 
-def test_typical_typed_interests_reach_the_targets(measured):
-    # Round 12's readers typed what a researcher first types into an alert box (earlier
-    # rounds were told to avoid every interest judged before, which left the narrow and
-    # abstract ones); measured 0.79 / 0.67, scored once by the frozen decision.
+@pytest.mark.parametrize(
+    "rounds, floors", [((12,), (0.77, 0.65)), ((13,), (0.74, 0.66)), ((12, 13), (0.75, 0.65))], ids=str
+)
+def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
+    # Rounds 12 and 13's readers typed what a researcher first types into an alert box
+    # (rounds 9-11 were told to avoid every interest judged before, which left the narrow
+    # and abstract ones). Each was scored once, by a matcher frozen before it was judged:
+    # round 12 0.79 / 0.67, round 13 0.76 / 0.68, together 0.77 / 0.67 (the issue's
+    # targets: 0.75 / 0.60).
     results, _ = measured
-    chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round == 12]
+    chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
     assert len(chosen) >= 20
-    assert precision >= 0.77 and recall >= 0.65, f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
+    assert precision >= floors[0] and recall >= floors[1], (
+        f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
+    )
 
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.17 precision for -0.04 recall, held-out +0.20 for -0.01.
+    # Measured: tune +0.18 precision for -0.04 recall, held-out +0.16 for +0.02.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])
