@@ -79,7 +79,8 @@ def _page_shape(context: dict) -> tuple:
     return (
         context["weekly"], paper_count == 0, paper_count == 1, match_count > paper_count,
         bool(context["view_url"]), bool(context["reason"]), bool(context["links"]),
-        bool(context["groups"]), bool(context["glance"]), bool(context["mentions_in_passing"]),
+        bool(context["groups"]), len(context["groups"]) > 1, bool(context["glance"]),
+        bool(context["mentions_in_passing"]),
     )
 
 

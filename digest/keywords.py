@@ -125,6 +125,23 @@ def curated_acronyms() -> dict[str, tuple[str, ...]]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _curated_spellings() -> dict[str, str]:
+    """Acronym (lower case) -> as the curated list writes it ("moe" -> "MoE")."""
+    spellings: dict[str, str] = {}
+    for line in ACRONYMS_FILE.read_text(encoding="utf-8").splitlines():
+        acronym = line.split("#", 1)[0].partition("=")[0].strip()
+        if acronym and "=" in line:
+            spellings[acronym.lower()] = acronym
+    return spellings
+
+
+def as_written(phrase: str) -> str:
+    """A phrase the matcher looked for, as a why-line shows it: an acronym from the
+    curated list in its own letters ("MoE", not "moe")."""
+    return _curated_spellings().get(phrase.lower(), phrase)
+
+
 def _key(phrase: str) -> str:
     """Phrases compared by stems: 'large language models' is 'large language model'."""
     return " ".join(stem(w.lower()) for group in words(phrase) for w in group)

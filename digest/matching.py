@@ -70,7 +70,7 @@ from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
 
 from . import decision, semantic
-from .keywords import AcronymTable, understand
+from .keywords import AcronymTable, as_written, understand
 from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext
 from .models import Paper, Topic
 from .text import (
@@ -788,6 +788,12 @@ class PaperIndex:
         idfs = [self.stats.idf(phrase) for phrase in everything]
         weights = [1.0] * len(phrases) + [weight for _, weight, _ in weaker]
         nears = [False] * len(phrases) + [near for _, _, near in weaker]
+        # How the why-line names what was found: words found apart are shown apart
+        # ("knowledge … graphs": the paper did not write "knowledge graphs").
+        labels = [
+            " … ".join(w for group in words(phrase.text) for w in group) if near else as_written(phrase.text)
+            for phrase, near in zip(everything, nears, strict=True)
+        ]
         spans: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         for number, phrase in enumerate(everything):
             found_by = self._near_occurrences(phrase) if nears[number] else self._occurrences(phrase)
@@ -795,7 +801,7 @@ class PaperIndex:
                 spans[idx].extend((start, end, number) for start, end in found)
         hits: dict[int, _Hit] = {}
         for idx, mentions in spans.items():
-            hit = self._score(idx, mentions, everything, idfs, describe, min_evidence, weights)
+            hit = self._score(idx, mentions, labels, idfs, describe, min_evidence, weights)
             if hit is not None:
                 hits[idx] = hit
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -805,7 +811,7 @@ class PaperIndex:
         self,
         idx: int,
         found,
-        phrases: list[Phrase],
+        labels: list[str],
         idfs: list[float],
         describe,
         min_evidence: float,
@@ -843,9 +849,11 @@ class PaperIndex:
         strength = evidence * min(1.0, mean_idf / IDF_REF)
         passes = strength >= min_evidence
         score = min(mean_idf, IDF_CAP) * evidence * (K1 + 1) / (evidence + K1)
-        # The phrases mentioned most come first in the why-line, rarer ones on ties.
-        order = sorted(fields, key=lambda n: (-mentions[n], -idfs[n]))[:MAX_PHRASES_PER_REASON]
-        parts = [f"'{phrases[n].text}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
+        # What the title wrote comes first in the why-line (a reader sees it at once),
+        # then the phrases mentioned most, rarer ones on ties.
+        order = sorted(fields, key=lambda n: ("title" not in fields[n], -mentions[n], -idfs[n]))
+        order = order[:MAX_PHRASES_PER_REASON]
+        parts = [f"'{labels[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
         return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength)
 
     def _topic(self, topic: TopicTerms) -> _Clause:
@@ -1204,13 +1212,13 @@ class PaperIndex:
         in_passing = self._in_passing(keywords, candidates.__contains__, can_get)
         total = len(ranked)
         more: list[int] = []
+        ranked.sort()
         if limit and total > limit:
+            if not featured:  # featured papers first, counted against the limit: as they come
+                ranked = _covering(ranked, limit, clauses, lambda entry: entry[3])
             # Those past the cut are only named (no Match built), best first.
-            ranked.sort()
             more = [pk for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
             ranked = ranked[:limit]
-        else:
-            ranked.sort()
         return Matches(
             (
                 self._match(idx, -negative_score, clauses, idx in featured, idx in raised)
@@ -1294,6 +1302,7 @@ class PaperIndex:
         total = len(chosen) + len(rest)
         more: list[int] = []
         if limit and len(rest) > limit:
+            rest = _covering(rest, limit, clauses, lambda entry: entry[2])
             more = [self._pks[idx] for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
             rest = rest[:limit]
         return Matches(
@@ -1321,7 +1330,10 @@ class PaperIndex:
 
     def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
         found = sorted(((c.hits[idx], c.topic) for c in clauses if idx in c.hits), key=lambda pair: -pair[0].score)
-        reasons = list(dict.fromkeys(hit.reason for hit, _ in found))[:MAX_REASONS]
+        # A keyword's match through a topic the reader follows anyway says the same twice.
+        followed = [f" → topic {topic.name}:" for hit, topic in found if topic is not None and hit.passes]
+        reasons = [hit.reason for hit, _ in found if not any(mark in hit.reason for mark in followed)]
+        reasons = list(dict.fromkeys(reasons))[:MAX_REASONS]
         if raised:
             reasons.insert(0, FEEDBACK_REASON)
         if featured:
@@ -1336,6 +1348,44 @@ class PaperIndex:
         if listed_to and (listed_on is None or listed_on > listed_to):
             return False
         return True
+
+
+def _covering(entries: list, limit: int, clauses: list[_Clause], idx_of: Callable) -> list:
+    """`entries` (best first) reordered so that the first `limit` include the best paper
+    of every interest of the reader's that matched something, as far as room allows: a
+    reader who follows five keywords and a topic expects each of them in the email, not
+    ten papers of their most prolific keyword. A paper brought in this way takes the
+    place of the lowest-ranked one whose interests are all in the email without it.
+    (An editor's pick, in its own section, does not stand for the reader's interest.)"""
+    top, rest = entries[:limit], entries[limit:]
+    in_top = {idx_of(entry) for entry in top}
+    unseen = [c for c in clauses if c.passing and not c.passing & in_top]
+    if not unseen:
+        return entries
+    position = {idx_of(entry): n for n, entry in enumerate(rest)}
+    for clause in unseen:
+        if clause.passing & in_top:  # brought in since, through another interest
+            continue
+        waiting = [idx for idx in clause.passing if idx in position]
+        if not waiting:
+            continue  # nothing of this interest the reader can get
+        best = max(waiting, key=lambda idx: (clause.scores.get(idx, 0.0), -position[idx]))
+        # The lowest-ranked paper of the email whose every interest keeps another paper there.
+        for n in range(len(top) - 1, -1, -1):
+            idx = idx_of(top[n])
+            if all((c.passing & in_top) - {idx} for c in clauses if idx in c.passing):
+                break
+        else:
+            break  # every paper is the one paper of some interest: no room left
+        out = top.pop(n)
+        in_top.discard(idx_of(out))
+        brought = rest[position[best]]
+        top.append(brought)
+        in_top.add(best)
+        rest[position[best]] = out
+    rest.sort()
+    top.sort()
+    return top + rest
 
 
 def _through_topic(typed: str, topic: TopicTerms, hit: _Hit) -> str:

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.admin.models import LogEntry
@@ -570,17 +571,24 @@ def listing_index(listing: Listing) -> PaperIndex:
     return index
 
 
-def keyword_readings(keywords: tuple[str, ...], unexpanded: tuple[str, ...], index: PaperIndex | None = None) -> list[KeywordReading]:
+def keyword_readings(
+    keywords: tuple[str, ...],
+    unexpanded: tuple[str, ...],
+    index: PaperIndex | None = None,
+    followed: Iterable[str] = (),
+) -> list[KeywordReading]:
     """Which typed keywords also match through a curated topic ("jailbreaks": AI safety
-    and alignment), and which of those readings the reader removed."""
+    and alignment), and which of those readings the reader removed. A topic the reader
+    follows (slugs in `followed`) is not offered again: its papers are theirs anyway."""
     if not keywords:
         return []
     index = index or listing_index(latest_listing())
     removed = {k.casefold() for k in unexpanded}
+    following = set(followed)
     readings = []
     for keyword in keywords:
         topic = index.expansion_topic(keyword)
-        if topic is not None:
+        if topic is not None and topic.slug not in following:
             readings.append(KeywordReading(keyword, topic.name, keyword.casefold() in removed))
     return readings
 
@@ -597,7 +605,9 @@ def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
     matches = match_with_picks(
         index, interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
     )
-    readings = keyword_readings(preferences.keywords, preferences.unexpanded_keywords, index)
+    readings = keyword_readings(
+        preferences.keywords, preferences.unexpanded_keywords, index, followed=(t.slug for t in preferences.topics)
+    )
     alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None)
     finding_nothing = [
         keyword

@@ -360,8 +360,9 @@ def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
         values = form.cleaned_data
     else:
         values = form.initial
+    followed = [getattr(topic, "slug", topic) for topic in values.get("topics") or ()]  # Topics, or slugs
     return services.keyword_readings(
-        tuple(values.get("keywords") or ()), tuple(values.get("unexpanded_keywords") or ())
+        tuple(values.get("keywords") or ()), tuple(values.get("unexpanded_keywords") or ()), followed=followed
     )
 
 

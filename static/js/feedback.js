@@ -32,13 +32,17 @@
       undo.className = "link-button";
       undo.textContent = "undo";
       undo.addEventListener("click", function () {
-        post("clear").then(function () { show("Undone: this paper no longer shapes your digests.", false); })
+        post("clear").then(function () { saved(false); show("Undone: this paper no longer shapes your digests.", false); })
           .catch(function () { form.submit(); });
       });
       p.appendChild(undo);
     }
     status.appendChild(p);
   }
+
+  // "Nothing is saved until you press Save" is untrue once saved, and true again after undo.
+  var unsaved = document.querySelector("[data-feedback-unsaved]");
+  function saved(yes) { if (unsaved) unsaved.hidden = yes; }
 
   var undoForm = document.querySelector("[data-feedback-undo]");
   if (undoForm) undoForm.hidden = true;
@@ -52,7 +56,7 @@
       form.submit();
       return;
     }
-    post(checked.value).then(function (answer) { show("Noted: " + answer.noted, true); })
+    post(checked.value).then(function (answer) { saved(true); show("Noted: " + answer.noted, true); })
       .catch(function () { form.submit(); });
   });
 })();

@@ -322,6 +322,46 @@ def test_reasons_are_ordered_by_how_much_each_clause_scored():
     assert found.reasons[1].startswith("topic Large language models:")
 
 
+def test_a_why_line_shows_what_the_paper_wrote():
+    papers = [
+        make(1, "Sparse mixture of experts at scale", "Routing in MoE layers. Every MoE layer. MoE layers " * 3),
+        make(2, "Graph networks in knowledge distillation", FILLER),
+        make(3, "Routing tokens in MoE layers", FILLER),
+    ]
+    found = {m.paper.pk: m.reasons[0] for m in match(papers, keywords("mixture of experts", "knowledge graphs"))}
+    # The title's words first (not the acronym the abstract repeats) ...
+    assert found[1].startswith("keyword 'mixture of experts' in title")
+    # ... and an acronym in its own letters.
+    assert found[3] == "keyword 'mixture of experts': 'MoE' in title"
+    # Words found apart are not a phrase the paper wrote.
+    assert found[2] == "keyword 'knowledge graphs': 'knowledge … graphs' in title"
+
+
+def test_a_keyword_through_a_topic_the_reader_follows_is_not_said_twice():
+    paper = make(1, "Post-training quantization of speech encoders", "Quantization of weights. " * 3)
+    index = PaperIndex([paper], sample_stats())
+    through = index._with_topic(index._keyword("low bits"), "low bits", QUANTIZATION)
+    index._keyword_cache[("low bits", True)] = through  # as the keyword would read with vectors
+    [found] = index.match(Interest(topics=(QUANTIZATION,), keywords=("low bits",), include_featured=False))
+    assert found.reasons == ["topic Quantization: 'post-training quantization' in title; 'quantization' in abstract"]
+    [alone] = index.match(keywords("low bits"))
+    assert alone.reasons[0].startswith("'low bits' → topic Quantization:")
+
+
+def test_every_interest_that_matched_has_its_best_paper_in_a_cut_list():
+    # Six strong matches of one keyword would fill a list of five; the reader's other
+    # keyword matched one paper, less strongly, and it must not be cut.
+    papers = [make(n, f"Quantization of model {n}", "Quantization " * 3 + FILLER) for n in range(1, 7)]
+    papers.append(make(7, "A sorting network", "We apply a pruning step. " + FILLER))
+    found = match(papers, keywords("quantization", "pruning"), limit=5)
+    assert len(found) == 5 and found.total == 7
+    assert 7 in [m.paper.pk for m in found]
+    uncut = [m.paper.pk for m in match(papers, keywords("quantization", "pruning"))]
+    assert uncut.index(7) >= 5  # it was ranked below the cut by score alone
+    # What it displaced is named past the cut, best first.
+    assert found.more_ids == [pk for pk in uncut if pk not in {m.paper.pk for m in found}]
+
+
 def test_a_paper_appears_once_under_its_best_matching_topic():
     paper = make(1, "Post-training quantization of large language models", "Quantization of the LLM weights. " * 3)
     found = match([paper], Interest(topics=(LLM, QUANTIZATION), include_featured=False))

@@ -157,3 +157,30 @@ def test_topic_slugs_are_read_like_the_forms_read_them_and_a_repeated_one_counts
     once = preview_json("--topics", "quantization", "--date", DAY)
 
     assert preview_json("--topics", "Quantization, quantization", "--date", DAY) == once
+
+
+def test_a_preview_reads_the_readers_votes_as_the_real_send_does(catalog, outbox):
+    import numpy as np
+
+    from digest import semantic
+    from digest.models import Paper
+    from subscriptions.models import Vote
+
+    reader = subscriber("voter@example.org", keywords=["diffusion"])
+    today = dt.date.today().isoformat()
+    Paper.objects.update(listed_on=dt.date.today())
+    one_way, other_way = np.eye(semantic.DIMENSIONS, dtype=np.float32)[:2]
+    Paper.objects.update(embedding=semantic.to_bytes(other_way))
+    disliked = paper("Diffusion for audio", "A diffusion model for sound.", listed_on=dt.date.today())
+    twin = paper("Diffusion for speech", "A diffusion model for voices.", listed_on=dt.date.today())
+    Paper.objects.filter(pk__in=[disliked.pk, twin.pk]).update(embedding=semantic.to_bytes(one_way))
+    assert {"Diffusion for audio", "Diffusion for speech"} <= {p["title"] for p in preview_json("--email", reader.email, "--date", today)["papers"]}
+
+    Vote.objects.create(subscriber=reader, paper=disliked, value=Vote.Value.LESS)
+    previewed = preview_json("--email", reader.email, "--date", today)
+    # "Less like this" drops the paper and its near-duplicate from the digest: the
+    # preview says so, as the send then does.
+    assert not {"Diffusion for audio", "Diffusion for speech"} & {p["title"] for p in previewed["papers"]}
+    call_command("send_digests", "--inline", "--now", "--email", reader.email, stdout=io.StringIO(), stderr=io.StringIO())
+    digest = Digest.objects.get(subscriber=reader)
+    assert [i.paper.title for i in digest.items.order_by("rank")] == [p["title"] for p in previewed["papers"]]

@@ -206,8 +206,11 @@ def test_more_like_this_is_one_click_with_undo_and_a_plain_form_without_javascri
     page.get_by_text("Noted: more like this").wait_for()
     assert page.url == url  # recorded in place, no reload
     assert Vote.objects.get().value == Vote.Value.MORE
+    # Saved: the page no longer says that nothing is saved.
+    assert not page.get_by_text("Nothing is saved until you press").is_visible()
     page.get_by_role("button", name="undo").click()
     page.get_by_text("Undone: this paper no longer shapes your digests.").wait_for()
+    assert page.get_by_text("Nothing is saved until you press").is_visible()
     assert not Vote.objects.exists()
     assert page.js_errors == []
 

@@ -35,6 +35,19 @@ def test_the_preview_shows_the_topic_a_keyword_also_matches_with_a_box_to_remove
     assert "Tool-augmented language models plan before they call tools" not in page
 
 
+def test_a_topic_the_reader_already_follows_is_not_offered_again(client, embedded_listing, make_subscriber):
+    response = client.post("/subscribe/preview/", signup_data(keywords="LLM agents", topics="agents"))
+    page = text_of(response.content.decode())
+    assert "Tool-augmented language models plan before they call tools" in page  # through the topic itself
+    assert "also matching topic" not in page and 'name="unexpanded_keywords"' not in response.content.decode()
+
+    reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
+    from digest.models import Topic
+
+    reader.topics.set([Topic.objects.get(slug="agents")])
+    assert "also matching topic" not in text_of(client.get(f"/manage/{make_token(reader, 'manage')}/").content.decode())
+
+
 def test_a_removed_reading_is_saved_and_shown_on_the_manage_page(client, embedded_listing, make_subscriber):
     reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
     path = f"/manage/{make_token(reader, 'manage')}/"

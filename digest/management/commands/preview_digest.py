@@ -18,6 +18,7 @@ from digest import digests
 from digest.management.cli import OperatorCommand, iso_date, positive_int
 from digest.matching import Interest, TopicTerms
 from digest.topics import UnknownTopic, topics_by_slugs
+from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 
 
@@ -92,7 +93,10 @@ class Command(OperatorCommand):
             raise CommandError(f"No subscriber with the address {options['email'].strip()!r}.")
         day = options["date"] or digests.local_now(subscriber, timezone.now()).date()
         return digests.Target(
-            subscriber, Interest.from_subscriber(subscriber), period=day, today=day,
+            # With their votes, as the real send reads them: a preview that ignored
+            # "less like this" showed papers their digest drops.
+            subscriber, Interest.from_subscriber(subscriber, feedback_for([subscriber.pk]).get(subscriber.pk)),
+            period=day, today=day,
             limit=self._limit(options, subscriber.max_papers), since=options["since"],
         )
 
