@@ -14,12 +14,13 @@ from gunicorn.glogging import Logger as GunicornLogger
 # The path segment after each prefix whose next segment is a signed token; the fixed
 # pages under /manage/ are left readable.
 TOKEN_IN_PATH = re.compile(
-    r"(/(?:confirm|confirm-new-address|manage|unsubscribe|digests)/)(?!link-sent/|deleted/)[^/\s?#\"']+"
+    r"(/(?:confirm|confirm-new-address|manage|unsubscribe|digests|feedback)/)(?!link-sent/|deleted/)[^/\s?#\"']+"
+    r"|(/feed/)[^/\s?#\"'.]+(?=\.atom)"  # the private feed: /feed/<token>.atom
 )
 
 
 def redact(text: str) -> str:
-    return TOKEN_IN_PATH.sub(r"\1<token>", text)
+    return TOKEN_IN_PATH.sub(lambda found: (found.group(1) or found.group(2)) + "<token>", text)
 
 
 class RedactTokens(logging.Filter):

@@ -1,6 +1,9 @@
-"""Pages of the digest app: a sent digest, in the browser, at its signed link; the\nadmin's login with a limit on guessing."""
+"""Pages of the digest app: a sent digest, in the browser, at its signed link; the
+admin's login with a limit on guessing."""
 
 from __future__ import annotations
+
+import unicodedata
 
 from django.conf import settings
 from django.contrib import admin
@@ -38,7 +41,8 @@ def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
     Per username too, since a botnet has many IPs; the price is that someone hammering a
     curator's username locks it out until the window passes (the 429 page says so)."""
     if request.method == "POST":
-        username = request.POST.get("username", "").strip().casefold()
+        # As Django's login reads it (NFKC): "ｃur" logs in as "cur", so it must share its budget.
+        username = unicodedata.normalize("NFKC", request.POST.get("username", "")).strip().casefold()
         limited_by_ip = is_ratelimited(
             request,
             group="admin.login-per-ip",

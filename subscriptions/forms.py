@@ -173,7 +173,14 @@ class NormalisedEmailField(forms.EmailField):
         # Checked before stripping, so "me@example.org\r\nBcc: …" is refused rather
         # than quietly trimmed into something else.
         reject_control_characters(value)
-        return normalise_email(super().to_python(value))
+        address = normalise_email(super().to_python(value))
+        # A quoted or escaped local part ("me"@, "m\e"@) and a domain literal (me@[10.0.0.1])
+        # reach the same mailbox as a plain address while comparing unequal to it: they
+        # would get past a suppression and the per-mailbox limits. Nobody signs up so.
+        local, _, domain = address.rpartition("@")
+        if '"' in local or "\\" in local or domain.startswith("["):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return address
 
 
 class TopicChoiceField(forms.ModelMultipleChoiceField):

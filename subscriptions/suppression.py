@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 DETAIL_MAX_LENGTH = 1000
 CLEARED_REASON_MAX_LENGTH = 500
-_ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
+# Quoted local parts ("john secret"@) and apostrophes (o'brien@) are addresses too.
+_ADDRESS = re.compile(r"(?:\"[^\"\r\n]*\"|[^\s<>()\[\]:;,\"]+)@[^\s<>()\[\]:;,\"']+")
 
 
 def suppress_address(

@@ -235,13 +235,14 @@ def _preview_problems(form: SubscribeForm) -> list[str]:
     ]
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@require_POST
 @ratelimit(key="ip", rate="600/h", method=ALL)
 @page()
 def preview_fragment(request: HttpRequest) -> HttpResponse:
-    """The preview alone, for the form's script to show as choices change (POSTed, so
-    that a long pasted list fits; nothing is stored either way)."""
-    form = SubscribeForm(request.POST if request.method == "POST" else request.GET, lenient=True)
+    """The preview alone, for the form's script to show as choices change. POST only,
+    with the form's CSRF token: it embeds the keywords it is sent, and another site's
+    page must not be able to make its visitors' browsers do that."""
+    form = SubscribeForm(request.POST, lenient=True)
     result = services.preview(_preview_preferences(form))
     return render(
         request, "subscriptions/_preview.html", {"preview": result, "preview_problems": _preview_problems(form)}
@@ -249,7 +250,7 @@ def preview_fragment(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@page()
+@page(private=True)  # shows the address just typed: not for a shared cache
 def check_inbox(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -309,7 +310,7 @@ def request_link(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@page()
+@page(private=True)  # shows the address just typed: not for a shared cache
 def link_sent(request: HttpRequest) -> HttpResponse:
     return render(
         request, "subscriptions/link_sent.html", {"address": request.session.get(SIGNUP_ADDRESS_SESSION_KEY, "")}

@@ -65,12 +65,15 @@ def test_gunicorn_and_django_log_token_links_redacted(tmp_path):
         assert get(f"{base}/unsubscribe/{TOKEN}/", referer=f"{base}/manage/{TOKEN}/") == 400
         assert get(f"{base}/digests/{TOKEN}/?utm=x") == 404
         assert get(f"{base}/manage/link-sent/") == 200
+        assert get(f"{base}/feed/feedsecretpart.atom") == 404
+        assert get(f"{base}/feedback/{TOKEN}/3/") == 400
     finally:
         server.terminate()
         out, err = server.communicate(timeout=30)
 
     logs = out + err
-    assert "secretsignaturepart" not in logs
+    assert "secretsignaturepart" not in logs and "feedsecretpart" not in logs
+    assert "GET /feed/<token>.atom" in logs and "GET /feedback/<token>/3/" in logs
     assert "GET /unsubscribe/<token>/" in logs  # access log
     assert "Bad Request: /unsubscribe/<token>/" in logs  # django.request
     assert "Not Found: /digests/<token>/" in logs

@@ -36,6 +36,16 @@ def test_thirty_wrong_passwords_for_one_username_end_in_a_429_and_then_even_the_
     assert "_auth_user_id" not in client.session
 
 
+def test_a_look_alike_spelling_of_the_username_shares_its_budget(client):
+    # Django's login reads "ｃurator" (a full-width c) as "curator": it must not get a
+    # fresh budget of guesses at the same account.
+    for n in range(10):
+        log_in(client, ip=f"198.51.100.{n}")
+    for spelling in ("ｃurator", "CURATOR", "𝐜𝐮𝐫𝐚𝐭𝐨𝐫"):
+        assert log_in(client, username=spelling, password="right-password-123", ip="203.0.113.7").status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
 def test_one_ip_trying_many_usernames_is_stopped_too(client):
     statuses = [log_in(client, username=f"user{n}").status_code for n in range(25)]
     assert statuses[:20] == [200] * 20

@@ -58,6 +58,24 @@ def test_pages_answer_head_requests_like_uptime_monitors_send(client, path):
     assert client.head(path).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/subscribe/check-your-inbox/", "/manage/link-sent/"])
+def test_pages_that_show_the_address_just_typed_are_never_cached(client, path):
+    session = client.session
+    session["subscriptions.last_address"] = "ada@example.org"
+    session.save()
+    response = client.get(path)
+    assert "ada@example.org" in text_of(response)
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_live_preview_answers_only_a_post_with_the_forms_token(client, listing):
+    assert client.get("/subscribe/preview/fragment/", {"keywords": "robot"}).status_code == 405
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/subscribe/preview/fragment/", {"keywords": "robot"}).status_code == 403
+
+
 def test_the_home_page_reads_well_before_any_paper_is_listed(client):
     Paper.objects.all().delete()
     response = client.get("/")
@@ -113,12 +131,12 @@ def test_the_preview_works_before_an_address_is_typed(client, listing):
 
 
 def test_the_preview_says_so_when_nothing_matches(client, listing):
-    response = client.get("/subscribe/preview/fragment/", {"keywords": "quantum gravity"})
+    response = client.post("/subscribe/preview/fragment/", {"keywords": "quantum gravity"})
     assert "None of the 2 papers listed on" in text_of(response)
 
 
 def test_the_preview_fragment_for_the_script_is_just_the_results(client, listing, topics):
-    response = client.get("/subscribe/preview/fragment/", {"topics": "diffusion-models"})
+    response = client.post("/subscribe/preview/fragment/", {"topics": "diffusion-models"})
     html = response.content.decode()
     assert "<html" not in html
     assert "Denoising Diffusion for Robot Manipulation" in text_of(html)
@@ -127,28 +145,28 @@ def test_the_preview_fragment_for_the_script_is_just_the_results(client, listing
 
 def test_the_preview_says_which_typed_choices_it_leaves_out_and_why(client, listing, topics):
     many = ", ".join(f"robot {n}" for n in range(21))
-    fragment = text_of(client.get("/subscribe/preview/fragment/", {"topics": "robotics", "keywords": many}))
+    fragment = text_of(client.post("/subscribe/preview/fragment/", {"topics": "robotics", "keywords": many}))
     assert "Not in this preview until it is fixed: Keywords: At most 20 keywords, please: you entered 21." in fragment
     assert "Denoising Diffusion for Robot Manipulation" in fragment  # the topic still is
     page = text_of(client.post("/subscribe/preview/", signup_data(keywords="x" * 61)))
     assert "Not in this preview until it is fixed: Keywords: Each keyword can be at most 60 characters long" in page
-    clean = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot"}))
+    clean = text_of(client.post("/subscribe/preview/fragment/", {"keywords": "robot"}))
     assert "Not in this preview" not in clean
-    retired = text_of(client.get("/subscribe/preview/fragment/", {"topics": "no-such-topic"}))
+    retired = text_of(client.post("/subscribe/preview/fragment/", {"topics": "no-such-topic"}))
     assert "Topics: “no-such-topic” is not one of the topics offered." in retired
 
 
 def test_the_preview_names_a_typed_keyword_that_finds_nothing_on_its_own(client, listing):
-    page = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot manipulation; qwzx flarb"}))
+    page = text_of(client.post("/subscribe/preview/fragment/", {"keywords": "robot manipulation; qwzx flarb"}))
     assert "Denoising Diffusion for Robot Manipulation" in page
     assert "“qwzx flarb” found nothing on its own on" in page
     assert "“robot manipulation” found nothing" not in page
-    clean = text_of(client.get("/subscribe/preview/fragment/", {"keywords": "robot manipulation"}))
+    clean = text_of(client.post("/subscribe/preview/fragment/", {"keywords": "robot manipulation"}))
     assert "found nothing" not in clean
 
 
 def test_the_preview_invites_a_choice_when_none_is_made(client, listing):
-    response = client.get("/subscribe/preview/fragment/")
+    response = client.post("/subscribe/preview/fragment/")
     assert "Choose a topic or type a keyword" in text_of(response)
 
 

@@ -145,3 +145,23 @@ def test_the_manage_page_says_mail_is_stopped_and_not_when_the_next_digest_comes
     assert "No email goes out. Mail to ada@example.org is stopped: its mail server refused our email for good" in page
     assert "move your subscription to another address below" in page
     assert "Next one" not in page
+
+
+@pytest.mark.parametrize("spelling", ['"ada"@example.org', '"a\\da"@example.org', "ada@[192.0.2.1]"])
+def test_a_quoted_or_literal_spelling_of_an_address_is_refused_at_signup(client, mailbox, spelling):
+    # Mail servers deliver '"ada"@example.org' to ada@: it must not get past her
+    # suppression, or the per-mailbox limits, as a different address.
+    from .helpers import signup_data
+
+    suppress_address("ada@example.org", Suppression.Reason.COMPLAINT, source="anymail:postmark")
+    response = client.post("/subscribe/", signup_data(email=spelling))
+    assert response.status_code == 400
+    assert "Enter an email address like name@example.org." in text_of(response.content.decode())
+    assert not Subscriber.objects.exists() and mailbox.all() == []
+
+
+def test_curators_see_no_quoted_or_apostrophe_address_in_a_server_reply():
+    from subscriptions.suppression import redact_addresses
+
+    reply = '550 5.1.1 <"john secret"@example.org>: unknown; also o\'brien@example.org refused'
+    assert redact_addresses(reply) == "550 5.1.1 <[address]>: unknown; also [address] refused"
