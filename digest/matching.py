@@ -595,7 +595,8 @@ class PaperIndex:
         unless `catalog_stats` is given; an empty catalog falls back to the candidates.
         With semantic matching on, topic and reference vectors are read too (two queries);
         `embed_missing_keywords` lets this process compute vectors for keywords nobody
-        saved yet (the web preview; never the send workers)."""
+        saved yet, in memory (the web preview; never the send workers). They are stored
+        when a reader saves them."""
         papers = [p for p in papers if not p.is_hidden]
         if catalog_stats is None:
             catalog_stats = CatalogStats.for_catalog()

@@ -267,6 +267,7 @@ CELERY_TASK_ROUTES = {
     "digest.tasks.import_daily_feeds": {"queue": "imports"},
     "digest.tasks.refresh_papers": {"queue": "imports"},
     "digest.tasks.refile_catalog": {"queue": "imports"},
+    "digest.tasks.embed_keywords": {"queue": "imports"},
 }
 DIGEST_TICK_SECONDS = env_int("DIGEST_TICK_SECONDS", 300, minimum=1)
 # Readers planned at a time (one query for their rows, one transaction for their ledger

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from digest import digests, filing, importers, locks, runs
+from digest import digests, filing, importers, locks, runs, vectors
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,15 @@ def refresh_papers(paper_ids: list[int]) -> None:
     while the curator's page waits)."""
     embedded, reason = filing.refresh_papers(paper_ids)
     logger.info("refreshed %d papers: %d embedded%s", len(paper_ids), embedded, f" ({reason})" if reason else "")
+
+
+@shared_task
+def embed_keywords(keywords: list[str]) -> None:
+    """Vectors for keywords a new signup typed. Not in the signup request: embedding
+    takes a noticeable part of a second, and a signup for an address already subscribed
+    does not embed, so the time the page took would tell which addresses are."""
+    result = vectors.embed_keywords(keywords)
+    logger.info("embedded %d keywords%s", result.embedded, f" ({result.skipped_reason})" if result.skipped_reason else "")
 
 
 @shared_task

@@ -122,14 +122,20 @@ def keyword_vectors(keywords: Iterable[str]) -> dict[str, np.ndarray]:
 
 
 def keyword_vector_now(keyword: str) -> np.ndarray | None:
-    """The keyword's vector, computing and storing it if the model is here (the signup
-    preview asks about keywords nobody has saved yet)."""
+    """The keyword's vector: the stored one, else computed if the model is here, and not
+    stored (the signup preview asks about keywords nobody has saved yet: anyone can type
+    anything there, and it must not fill the table)."""
+    from .matching import CatalogStats
+
     key = semantic.keyword_key(keyword)
     stored = keyword_vectors([key]).get(key)
-    if stored is not None:
+    if stored is not None or not key:
         return stored
-    embed_keywords([key])
-    return keyword_vectors([key]).get(key)
+    try:
+        embedder = semantic.get_embedder()
+    except semantic.ModelUnavailable:
+        return None
+    return embedder.embed([embedding_text(key, CatalogStats.for_catalog())])[0]
 
 
 def subscribers_keywords() -> set[str]:

@@ -12,8 +12,8 @@ import dataclasses
 import datetime as dt
 import re
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.admin.models import LogEntry
@@ -237,8 +237,13 @@ def _asked_again(subscriber: Subscriber) -> None:
 
 
 def _start_opt_in(subscriber: Subscriber, preferences: Preferences, evidence: Evidence, consent_text: str) -> None:
+    from digest import tasks  # the digest tasks import this app's models
+
     preferences.apply_to(subscriber)
-    embed_keywords(preferences.keywords)
+    if preferences.keywords:
+        # Queued, as the email to a known address is: embedding here would make a new
+        # address's signup measurably slower than a known one's.
+        tasks.embed_keywords.delay_on_commit(list(preferences.keywords))
     subscriber.status = Subscriber.Status.PENDING
     subscriber.signed_up_at = timezone.now()
     subscriber.signup_ip = evidence.ip

@@ -382,6 +382,7 @@ def with_manage_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=POST_CEILING, method="POST")  # a save embeds the keywords typed
 @page(private=True)
 @with_manage_token
 def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:

@@ -62,12 +62,31 @@ def test_a_removed_reading_is_saved_and_shown_on_the_manage_page(client, embedde
     assert 'value="LLM agents" checked' in client.get(path).content.decode()
 
 
-def test_a_keyword_is_embedded_when_a_reader_saves_it(client, embedded_listing):
+def test_a_keyword_is_embedded_when_a_reader_saves_it_by_the_imports_worker(
+    client, embedded_listing, django_capture_on_commit_callbacks
+):
     from digest.models import EmbeddedKeyword
 
-    client.post("/subscribe/", signup_data(keywords="data curation; LLM agents"))
+    with django_capture_on_commit_callbacks() as queued:
+        client.post("/subscribe/", signup_data(keywords="data curation; LLM agents"))
+    # Not in the request: a signup for a known address embeds nothing, and the time the
+    # page took would tell which addresses are subscribed.
     assert Subscriber.objects.get().keywords == ["data curation", "LLM agents"]
+    assert not EmbeddedKeyword.objects.filter(key__in=["data curation", "llm agents"]).exists()
+    for callback in queued:
+        callback()
     assert set(EmbeddedKeyword.objects.values_list("key", flat=True)) >= {"data curation", "llm agents"}
+
+
+def test_the_preview_stores_no_vector_for_what_is_typed_there(client, embedded_listing):
+    # Anyone can type anything into the preview: it computes vectors in memory only.
+    from digest.models import EmbeddedKeyword
+
+    before = EmbeddedKeyword.objects.count()
+    response = client.post("/subscribe/preview/fragment/", {"keywords": "LLM agents; zq ultra rare words"})
+    page = text_of(response.content.decode())
+    assert "also matching topic “Agents and tool use”" in page  # the vector was there to read
+    assert EmbeddedKeyword.objects.count() == before
 
 
 def test_a_removal_for_a_keyword_no_longer_typed_is_dropped(client, embedded_listing):

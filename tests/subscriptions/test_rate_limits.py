@@ -98,3 +98,13 @@ def test_plus_addressing_shares_the_per_address_limit_but_mail_goes_to_the_addre
 
     assert response.status_code == 429
     assert mailbox.to("ada+4@example.org") == []
+
+
+def test_saving_preferences_is_limited_per_ip_too(client, make_subscriber):
+    # A save embeds the keywords typed: a script with one manage link must not be able
+    # to keep the model busy.
+    reader = make_subscriber("ada@example.org")
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    statuses = {client.post(path, {"keywords": "x" * 61}).status_code for _ in range(120)}
+    assert statuses == {400}  # each refused for its too-long keyword, but counted
+    assert client.post(path, {"keywords": "x" * 61}).status_code == 429
