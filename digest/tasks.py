@@ -28,9 +28,11 @@ logger = logging.getLogger(__name__)
 )
 def import_daily_feeds(day: str | None = None) -> None:
     """Import settings.DAILY_FEED_URLS for `day` (YYYY-MM-DD, default today), then mend
-    papers an interrupted import left without a vector."""
+    papers an interrupted import left without a vector, and readers' keywords a lost
+    `embed_keywords` task left without one."""
     importers.import_daily_feeds(date.fromisoformat(day) if day else None)
     filing.mend_unembedded()
+    vectors.embed_keywords(vectors.subscribers_keywords())
 
 
 # --- Keeping papers' vectors and topics up to date ------------------------------------

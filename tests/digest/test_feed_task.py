@@ -70,6 +70,19 @@ def test_the_daily_import_mends_papers_an_interrupted_import_left_without_vector
     assert hidden.embedding is None  # never shown, never matched: no work spent on it
 
 
+def test_the_daily_import_embeds_readers_keywords_a_lost_task_left_without_a_vector(feed_server, settings):  # noqa: F811
+    from digest.models import EmbeddedKeyword
+    from subscriptions.models import Subscriber
+
+    settings.DAILY_FEED_URLS = [feed_server.url("/api/daily_papers?date={date}")]
+    Subscriber.objects.create(email="ada@example.org", keywords=["brain tumour segmentation"])
+    assert not EmbeddedKeyword.objects.exists()
+
+    assert import_daily_feeds.apply(args=["2024-10-31"]).successful()
+
+    assert EmbeddedKeyword.objects.filter(key="brain tumour segmentation").exists()
+
+
 def test_it_retries_a_feed_that_answers_500_five_times_then_fails(feed_server, settings):  # noqa: F811
     settings.DAILY_FEED_URLS = [feed_server.url("/error")]
 
