@@ -23,6 +23,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from subscriptions.models import Subscriber
@@ -444,12 +445,17 @@ def _why(
 
 
 def _card(
-    entry: Entry, tag: str, subscriber: Subscriber, signed: bool = True, feedback_base: str | None = None
+    entry: Entry,
+    tag: str,
+    subscriber: Subscriber,
+    signed: bool = True,
+    feedback_base: str | None = None,
+    with_feedback: bool = True,
 ) -> dict:
     paper = entry.paper
     card = paper_card(paper)
     _, why, why_line, text_why = _why(tuple(entry.reasons), entry.featured, entry.topic_name)
-    feedback = feedback_urls(subscriber, paper, signed=signed, base=feedback_base)
+    feedback = feedback_urls(subscriber, paper, signed=signed, base=feedback_base) if with_feedback else {}
     # One line under the abstract: links, upvotes, then the reader's feedback.
     meta = list(card.meta)
     if feedback:
@@ -479,21 +485,23 @@ def _card(
     }
 
 
-def group_entries(entries: list[Entry], subscriber: Subscriber, *, signed: bool = True) -> list[dict]:
+def group_entries(
+    entries: list[Entry], subscriber: Subscriber, *, signed: bool = True, with_feedback: bool = True
+) -> list[dict]:
     """One section per tag (the reader's topic, keyword or author that brought the
     papers), its papers in rank order; sections in the order of their best paper. In
     rank order alone, a digest whose interests take turns had a heading above nearly
     every paper ("Reasoning" five times in ten)."""
     groups: list[dict] = []
     by_tag: dict[str, dict] = {}
-    base = feedback_base(subscriber, signed=signed) if entries else None
+    base = feedback_base(subscriber, signed=signed) if entries and with_feedback else None
     for entry in sorted(entries, key=lambda e: e.rank):
         tag = _why(tuple(entry.reasons), entry.featured, entry.topic_name)[0]
         if (group := by_tag.get(tag)) is None:
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             group = by_tag[tag] = {"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []}
             groups.append(group)
-        group["papers"].append(_card(entry, tag, subscriber, signed, base))
+        group["papers"].append(_card(entry, tag, subscriber, signed, base, with_feedback))
     return groups
 
 
@@ -586,10 +594,12 @@ def digest_context(
     mentions_in_passing: bool = False,
     signed: bool = True,
     topic_names: list[str] | None = None,
+    with_feedback: bool = True,
 ) -> dict:
     """Everything the three digest templates need, computed here so they stay simple.
-    With `signed` off, every personal link (footer, feedback) is a placeholder."""
-    groups = group_entries(entries, subscriber, signed=signed)
+    With `signed` off, every personal link (footer, feedback) is a placeholder; with
+    `with_feedback` off, there are no "more / less like this" links."""
+    groups = group_entries(entries, subscriber, signed=signed, with_feedback=with_feedback)
     if links is None:
         links = subscriber_links(subscriber) if subscriber.pk and signed else preview_links()
     weekly = subscriber.frequency == Subscriber.Frequency.WEEKLY
@@ -738,8 +748,17 @@ def render_saved_digest_html(digest: Digest) -> str:
     """The HTML of a saved digest, as the email showed it, for the browser page, with
     every match of that listing under it (the email says "Top 8 of 42"), then the papers
     that only mentioned one of the reader's keywords in passing."""
+    # A view link does not expire (it is the reader's archive), but feedback links made
+    # from it would outlive their own limit: an old digest's page offers none.
+    sent = digest.sent_at or digest.created_at
+    recent = timezone.now() - sent < dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
     context = digest_context(
-        digest.subscriber, digest.period, digest_entries(digest), links=web_copy_links(), match_count=digest.match_count
+        digest.subscriber,
+        digest.period,
+        digest_entries(digest),
+        links=web_copy_links(),
+        match_count=digest.match_count,
+        with_feedback=recent,
     )
     rows = all_matches(digest, context["glance"])
     context["web_page"] = True

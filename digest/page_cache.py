@@ -10,8 +10,9 @@ after the timeout; the timeout only bounds how long a missed bump could last."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from django.conf import settings
@@ -41,13 +42,30 @@ def catalog_changed() -> None:
 # The only query parameters the public pages read. The key holds these alone, so junk
 # parameters (?utm_source=..., ?x=<random>) neither miss the cache nor fill it.
 PAGE_PARAMETERS = ("topic", "page")
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
 
 
-def _key(request: HttpRequest, version: int) -> str:
+def _key(request: HttpRequest, version: int) -> str | None:
+    """The page's cache key; None for a value no page is cached under (?page=junk1,
+    ?topic=<not a topic>): every such variant would be one more entry, and enough of
+    them would push the real pages out of the cache."""
+    wanted = [(name, request.GET.get(name, "")) for name in PAGE_PARAMETERS if name in request.GET]
+    for name, value in wanted:
+        if name == "page" and not _PAGE_NUMBER.fullmatch(value):
+            return None
+        if name == "topic" and value not in _topic_slugs(version):
+            return None
     # The host is fixed by ALLOWED_HOSTS and the page depends on no header or cookie.
-    wanted = [(name, request.GET.get(name)) for name in PAGE_PARAMETERS if name in request.GET]
     digest = hashlib.sha256(repr((request.path, wanted)).encode()).hexdigest()
     return f"public-pages:{version}:{request.method}:{digest}"
+
+
+@lru_cache(maxsize=2)
+def _topic_slugs(version: int) -> frozenset[str]:
+    """The topics' slugs, read once per catalog version (a topic edit bumps it)."""
+    from .models import Topic
+
+    return frozenset(Topic.objects.values_list("slug", flat=True))
 
 
 def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -60,6 +78,8 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         if request.method not in ("GET", "HEAD") or seconds <= 0:
             return view(request, *args, **kwargs)
         key = _key(request, catalog_version())
+        if key is None:
+            return view(request, *args, **kwargs)
         response = cache.get(key)
         if response is None:
             response = view(request, *args, **kwargs)

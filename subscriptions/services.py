@@ -350,6 +350,9 @@ def confirm_email_change(subscriber: Subscriber, evidence: Evidence) -> None:
         locked.confirm_user_agent = evidence.user_agent
         # The old address's emails may still unsubscribe, without showing the new address.
         rotate_keeping_unsubscribe_links(locked, sent_to=old_address)
+        # The private feed's address is a link of the old mailbox's too; its digests
+        # would show the new address.
+        locked.rotate_feed_token()
         try:
             with transaction.atomic():
                 locked.save()

@@ -303,6 +303,22 @@ def test_junk_query_parameters_share_the_cached_page(client, catalog):
     assert queries_beyond_the_cache(queries) == []
 
 
+def test_junk_values_of_the_parameters_a_page_reads_are_not_cached(client, catalog, rf):
+    # ?page=junk1, ?page=junk2 ... would each be one more cache entry, and enough of them
+    # push the real pages out of the cache: such a page is served, not stored.
+    from digest.page_cache import _key, catalog_version
+
+    version = catalog_version()
+    for junk in ("/?page=junk1", "/?page=0", "/?page=99999", "/?topic=x1", "/?topic=robotics&page=x"):
+        assert _key(rf.get(junk), version) is None, junk
+        assert client.get(junk).status_code == 200
+    assert _key(rf.get("/?page=2&topic=robotics"), version) is not None
+    client.get("/?topic=robotics")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/?topic=robotics")
+    assert queries_beyond_the_cache(queries) == []  # a real topic's page is cached
+
+
 def test_pages_with_a_secret_link_are_never_cached_for_others(client, catalog):
     reader = subscriber("ada@example.org", confirmed_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
     response = client.get(f"/feed/{reader.feed_token}.atom")

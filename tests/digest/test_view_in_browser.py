@@ -84,6 +84,18 @@ def test_renewing_the_subscribers_links_revokes_the_old_view_link(client, sent_d
     assert client.get(path_of(view_digest_url(sent_digest))).status_code == 200
 
 
+def test_an_old_digests_page_offers_no_feedback_links(client, sent_digest, settings):
+    # The view link is the reader's archive and does not expire; "more / less like
+    # this" links made from it would outlive the 180 days their own links last.
+    path = path_of(view_digest_url(sent_digest))
+    assert "More like this" in client.get(path).content.decode()
+    later = timezone.now() + timezone.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS + 1)
+    with time_machine.travel(later, tick=False):
+        page = client.get(path).content.decode()
+    assert "Low-bit quantization of large language model weights" in page
+    assert "More like this" not in page and "/feedback/" not in page
+
+
 def test_the_page_does_not_accept_posts(client, sent_digest):
     assert client.post(path_of(view_digest_url(sent_digest))).status_code == 405
 

@@ -199,6 +199,8 @@ def test_changing_the_address_mails_the_new_address_and_changes_nothing_until_co
     assert mailbox.to("ada@example.org") == []
 
     old_manage = manage_path(ada)
+    old_feed = f"/feed/{ada.feed_token}.atom"
+    assert client.get(old_feed).status_code == 200
     confirm_path = mail.path_of("/confirm-new-address/")
     assert client.get(confirm_path).status_code == 200
     ada.refresh_from_db()
@@ -210,8 +212,11 @@ def test_changing_the_address_mails_the_new_address_and_changes_nothing_until_co
     assert ada.email == "ada.new@example.org"
     assert ada.pending_email == ""
     assert ada.confirm_ip == "198.51.100.4"
-    # Links that went to the old mailbox no longer work.
+    # Links that went to the old mailbox no longer work, the private feed's address too
+    # (its digests' pages would show the new address).
     assert client.get(old_manage).status_code == 400
+    assert client.get(old_feed).status_code == 404
+    assert client.get(f"/feed/{ada.feed_token}.atom").status_code == 200
 
 
 def _move(client, ada, mailbox, new_address: str) -> None:
