@@ -84,6 +84,13 @@ class Topic(models.Model):
     def keyword_list(self) -> list[str]:
         return [line.strip() for line in self.keywords.splitlines() if line.strip()]
 
+    def acronyms(self) -> list[str]:
+        """The topic's phrases that are acronyms ("LLM", "ViT"): the signup form's topic
+        filter finds the topic by them too ("LLM" finds "Large language models")."""
+        from .text import is_abbreviation
+
+        return [phrase for phrase in self.keyword_list if " " not in phrase and is_abbreviation(phrase)]
+
 
 class Paper(models.Model):
     """One research paper, whichever sources it came from (listing, HF, arXiv)."""

@@ -34,12 +34,14 @@
     var fieldset = box.closest("fieldset");
     var topics = fieldset.querySelectorAll("[data-topic]");
     var groups = fieldset.querySelectorAll("[data-topic-group]");
-    // What a topic is found by: its name and description, and its group's name.
+    // What a topic is found by: its name and description, its acronyms ("LLM" finds
+    // "Large language models"), and its group's name.
     var searchText = new Map();
     groups.forEach(function (group) {
       var groupName = group.querySelector("legend").textContent;
       group.querySelectorAll("[data-topic]").forEach(function (topic) {
-        searchText.set(topic, (topic.textContent + " " + groupName).replace(/\s+/g, " ").toLowerCase());
+        var also = topic.getAttribute("data-topic-also") || "";
+        searchText.set(topic, (topic.textContent + " " + also + " " + groupName).replace(/\s+/g, " ").toLowerCase());
       });
     });
     box.hidden = false;

@@ -141,6 +141,11 @@ def test_the_filter_box_narrows_the_topics_as_you_type(browser, site):
     assert page.locator("input[value=safety-alignment]").is_visible()
     assert page.locator("input[value=diffusion-models]").is_hidden()
 
+    # An acronym finds its topic though neither name nor description writes it.
+    page.get_by_label("Filter topics").fill("LLM")
+    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
+    assert page.locator("input[value=large-language-models]").is_visible()
+
     page.get_by_label("Filter topics").fill("zzzz nothing")
     page.get_by_text("No topic matches").wait_for()
     assert shown() == 0
