@@ -716,13 +716,26 @@ def _listed_papers(ids: list[int]) -> dict[int, dict]:
     }
 
 
-def all_matches(digest: Digest, glance: list[dict]) -> list[dict]:
+def all_matches(digest: Digest, glance: list[dict], feedback_base: str | None = None) -> list[dict]:
     """Every match of the digest's listing for its web page: the papers the email had,
-    as its at-a-glance list showed them, then those past the reader's cut, best first."""
+    as its at-a-glance list showed them, then those past the reader's cut, best first,
+    each with its "more / less like this" links (with `feedback_base`): a paper on this
+    page is one the reader can steer by as much as one in the email."""
     ids = [pk for pk in digest.more_paper_ids or () if isinstance(pk, int)]
     listed = _listed_papers(ids)
-    more = [{**listed[pk], "tag": "", "sent": False} for pk in ids if pk in listed]
+    more = [
+        {**listed[pk], "tag": "", "sent": False, "feedback": _feedback_links(feedback_base, pk)}
+        for pk in ids
+        if pk in listed
+    ]
     return [{**paper, "sent": True} for paper in glance] + more
+
+
+def _feedback_links(base: str | None, paper_id: int) -> dict[str, str]:
+    if base is None:
+        return {}
+    page = f"{base}{paper_id}/"
+    return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
 def in_passing_pairs(stored: object) -> list[tuple[int, str]]:
@@ -760,7 +773,7 @@ def render_saved_digest_html(digest: Digest) -> str:
         match_count=digest.match_count,
         with_feedback=recent,
     )
-    rows = all_matches(digest, context["glance"])
+    rows = all_matches(digest, context["glance"], feedback_base(digest.subscriber) if recent else None)
     context["web_page"] = True
     context["all_matches"] = rows if any(not row["sent"] for row in rows) else []
     context["in_passing"] = mentioned_in_passing(digest)

@@ -145,6 +145,11 @@ def test_the_web_page_lists_every_match_of_the_day_with_the_sent_ones_marked(cli
     # The papers the email had carry the tag that brought them, as in its at-a-glance list.
     assert all(tag for _, tag, mark in listed if mark)
     assert len({title for title, _, _ in listed}) == 6
+    # A paper past the cut can be voted on here as one in the email can, for this reader.
+    unsent = Paper.objects.get(pk=digest.more_paper_ids[0])
+    more_link = re.search(rf'href="([^"]+/{unsent.pk}/\?v=more)"[^>]*>More like this</a>', section).group(1)
+    voted = client.get(path_of(more_link))
+    assert voted.status_code == 200 and unsent.title in voted.content.decode()
 
 
 def test_a_paper_hidden_after_sending_leaves_the_list_of_all_matches(client, outbox):
