@@ -115,7 +115,8 @@
     owner.addEventListener("schedule-guessed", describe);
   });
 
-  var form = document.getElementById("subscribe-form");
+  // The signup form, or the manage page's (which has the live preview only).
+  var form = document.getElementById("subscribe-form") || document.querySelector("form[data-preview-url]");
   if (!form) {
     return;
   }
@@ -142,6 +143,10 @@
   var url = form.dataset.previewUrl;
   if (!results || !url || !window.fetch) {
     return;
+  }
+  var panel = document.querySelector("[data-preview-panel]");
+  if (panel) {
+    panel.hidden = false;
   }
   // "unexpanded_keywords": the preview's own "remove" boxes, which belong to the form.
   var watched = [
@@ -190,6 +195,15 @@
       .then(function (html) {
         results.innerHTML = html;
         results.removeAttribute("aria-busy");
+        // The preview's "remove" boxes belong to this form (the fragment names the
+        // signup form), and they replace the list the page was served with, which
+        // would go stale as keywords change.
+        results.querySelectorAll("[form]").forEach(function (box) { box.setAttribute("form", form.id); });
+        form.querySelectorAll(".readings").forEach(function (list) {
+          if (!results.contains(list)) {
+            list.remove();
+          }
+        });
         var body = results.querySelector("[data-summary-line]");
         if (line && body) {
           line.textContent = body.dataset.summaryLine;
@@ -200,7 +214,8 @@
           return;
         }
         results.removeAttribute("aria-busy");
-        results.textContent = "The preview could not be loaded just now. Your choices are fine; you can still subscribe.";
+        results.textContent = "The preview could not be loaded just now. Your choices are fine; you can still " +
+          (form.id === "subscribe-form" ? "subscribe." : "save them.");
       });
   }
 

@@ -397,3 +397,32 @@ def test_a_long_pasted_list_gets_the_live_preview_saying_what_is_wrong(browser, 
     page.locator("#preview-results").get_by_text("At most 20 keywords, please: you entered 200.").wait_for()
     assert requests and all(r.method == "POST" and "keyword" not in r.url for r in requests)
     assert page.js_errors == []
+
+
+def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topic(
+    browser, site, embedded_agents_listing
+):
+    reader = Subscriber.objects.create(
+        email="ada@example.org",
+        status=Subscriber.Status.ACTIVE,
+        keywords=["sorting networks"],
+        confirmed_at=timezone.now(),
+    )
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
+    results = page.locator("#preview-results")
+    # What the saved choices bring, shown at once; then what a change would, before saving.
+    results.get_by_text("Faster sorting networks").wait_for()
+    page.get_by_role("textbox", name="Keywords").fill("sorting networks; LLM agents")
+    results.get_by_text(AGENTS_READING).wait_for()
+    results.get_by_text(TOOL_PAPER).wait_for()
+    results.get_by_label("remove topic “Agents and tool use” from “LLM agents”").check()
+    results.get_by_text(REMOVED_READING).wait_for()
+    assert page.get_by_text(AGENTS_READING).count() == 0  # no stale copy of the list elsewhere
+
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your choices are saved.").wait_for()
+    reader.refresh_from_db()
+    assert reader.keywords == ["sorting networks", "LLM agents"]
+    assert reader.unexpanded_keywords == ["LLM agents"]
+    assert page.js_errors == []
