@@ -763,8 +763,8 @@ def render_saved_digest_html(digest: Digest) -> str:
     that only mentioned one of the reader's keywords in passing."""
     # A view link does not expire (it is the reader's archive), but feedback links made
     # from it would outlive their own limit: an old digest's page offers none.
-    sent = digest.sent_at or digest.created_at
-    recent = timezone.now() - sent < dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
+    # (By when it was made, as the feedback page counts: a link shown must work there.)
+    recent = timezone.now() - digest.created_at < dt.timedelta(days=settings.FEEDBACK_LINK_MAX_AGE_DAYS)
     context = digest_context(
         digest.subscriber,
         digest.period,

@@ -157,6 +157,7 @@ IDF_SAMPLE_SIZE = getattr(settings, "MATCHING_IDF_SAMPLE_SIZE", 3000)
 # Per-index caches of what a keyword, exclusion or author finds; cleared when full so that
 # a run over a million readers with unusual keywords stays within memory.
 CLAUSE_CACHE_LIMIT = 50_000
+DOCS_CACHE_LIMIT = 5_000
 
 # Abstract positions are offset so that no phrase spans the end of the title.
 _ABSTRACT_OFFSET = 1_000_000
@@ -258,6 +259,7 @@ class CatalogStats:
         self._postings: dict[int, array] = {}
         self._docs: list[array] = []
         self._df: dict[Phrase, int] = {}
+        self._docs_cache: dict[Phrase, frozenset[int]] = {}
         self._lock = threading.Lock()
         # Acronyms and their long forms: the curated list plus what these papers define.
         self.acronyms = AcronymTable()
@@ -425,8 +427,20 @@ class CatalogStats:
         found: set[frozenset[int]] = set()
         for phrase in phrases:
             if not phrase.is_empty:
-                found.add(frozenset(self._phrase_docs(phrase)))
+                found.add(self._docs_of(phrase))
         return sum(len(docs) for docs in found) / self.n_docs
+
+    def _docs_of(self, phrase: Phrase) -> frozenset[int]:
+        """`_phrase_docs`, kept while the statistics are (as `doc_freq` keeps its counts):
+        a planning run builds a new index each tick, and asks again for every keyword."""
+        cached = self._docs_cache.get(phrase)
+        if cached is None:
+            cached = frozenset(self._phrase_docs(phrase))
+            with self._lock:
+                if len(self._docs_cache) >= DOCS_CACHE_LIMIT:  # document sets are bigger than counts
+                    self._docs_cache.clear()
+                self._docs_cache[phrase] = cached
+        return cached
 
     def compound_spellings(self, parts: Sequence[str]) -> tuple[int, int, int]:
         """How many papers write a compound as one word ("pretraining"), hyphenated
@@ -604,7 +618,9 @@ class PaperIndex:
                 catalog_stats = CatalogStats.from_papers(papers)
         context = None
         if semantic.semantic_matching_enabled():
-            context = SemanticContext.for_catalog(embed_missing_keywords=embed_missing_keywords)
+            context = SemanticContext.for_catalog(
+                embed_missing_keywords=embed_missing_keywords, catalog_stats=catalog_stats
+            )
         return cls(papers, catalog_stats, context)
 
     @property

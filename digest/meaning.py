@@ -33,7 +33,7 @@ from django.utils import timezone
 from . import semantic
 
 if TYPE_CHECKING:
-    from .matching import TopicTerms
+    from .matching import CatalogStats, TopicTerms
 
 # Chosen on the tuning half of the judged keywords (tests/fixtures/judged_interests.json);
 # see the README for the figures on the held-out half. Below 0.6 the "nearest" topic is
@@ -121,10 +121,13 @@ class SemanticContext:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_catalog(cls, *, embed_missing_keywords: bool = False) -> SemanticContext:
+    def for_catalog(
+        cls, *, embed_missing_keywords: bool = False, catalog_stats: CatalogStats | None = None
+    ) -> SemanticContext:
         """Active topics' vectors and the reference sample from the database; keyword
         vectors are read when first asked for (and computed, in a process that may load
-        the model, with `embed_missing_keywords`)."""
+        the model, with `embed_missing_keywords`, spelled as `catalog_stats` say the
+        catalog spells compounds)."""
         from .matching import TopicTerms
         from .models import Topic
         from .vectors import keyword_vector_now, keyword_vectors
@@ -135,7 +138,9 @@ class SemanticContext:
             if vector is not None and topic.embedded_text == semantic.topic_text(topic.name, topic.description):
                 topics.append(TopicVector(TopicTerms.from_topic(topic), vector))
         if embed_missing_keywords:
-            lookup = keyword_vector_now
+
+            def lookup(keyword: str) -> np.ndarray | None:
+                return keyword_vector_now(keyword, catalog_stats)
         else:
 
             def lookup(keyword: str) -> np.ndarray | None:

@@ -32,7 +32,7 @@ def import_daily_feeds(day: str | None = None) -> None:
     `embed_keywords` task left without one."""
     importers.import_daily_feeds(date.fromisoformat(day) if day else None)
     filing.mend_unembedded()
-    vectors.embed_keywords(vectors.subscribers_keywords())
+    vectors.embed_recent_readers_keywords()
 
 
 # --- Keeping papers' vectors and topics up to date ------------------------------------

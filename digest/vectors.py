@@ -7,9 +7,11 @@ signup never fails because semantic matching cannot run on this machine.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
@@ -18,10 +20,14 @@ from . import semantic
 from .keywords import embedding_text
 from .models import EmbeddedKeyword, Paper, Topic
 
+if TYPE_CHECKING:
+    from .matching import CatalogStats
+
 logger = logging.getLogger(__name__)
 
 # Papers are embedded and saved in chunks, so an interrupted back-fill keeps what it did.
 SAVE_CHUNK = 64
+LOOKUP_CHUNK = 1000
 
 
 @dataclass
@@ -87,7 +93,11 @@ def embed_keywords(keywords: Iterable[str], *, force: bool = False) -> EmbedResu
     keys.discard("")
     if not keys:
         return EmbedResult()
-    known = set(EmbeddedKeyword.objects.filter(key__in=keys).values_list("key", flat=True))
+    known: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):  # SQLite takes at most ~32k variables
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        known.update(EmbeddedKeyword.objects.filter(key__in=chunk).values_list("key", flat=True))
     todo = sorted(keys if force else keys - known)
     if not todo:
         return EmbedResult()
@@ -121,10 +131,11 @@ def keyword_vectors(keywords: Iterable[str]) -> dict[str, np.ndarray]:
     return found
 
 
-def keyword_vector_now(keyword: str) -> np.ndarray | None:
+def keyword_vector_now(keyword: str, catalog: CatalogStats | None = None) -> np.ndarray | None:
     """The keyword's vector: the stored one, else computed if the model is here, and not
     stored (the signup preview asks about keywords nobody has saved yet: anyone can type
-    anything there, and it must not fill the table)."""
+    anything there, and it must not fill the table). `catalog`: the statistics the
+    caller holds (else the catalog's, one query to see they are current)."""
     from .matching import CatalogStats
 
     key = semantic.keyword_key(keyword)
@@ -135,7 +146,26 @@ def keyword_vector_now(keyword: str) -> np.ndarray | None:
         embedder = semantic.get_embedder()
     except semantic.ModelUnavailable:
         return None
-    return embedder.embed([embedding_text(key, CatalogStats.for_catalog())])[0]
+    return embedder.embed([embedding_text(key, catalog or CatalogStats.for_catalog())])[0]
+
+
+def embed_recent_readers_keywords(days: int = 2) -> EmbedResult:
+    """Vectors for the keywords of readers who changed them in the last `days` days and
+    still lack one (an `embed_keywords` task lost with a worker): the scheduled feed
+    import runs this, so a reader is not matched by words alone for good. Only recent
+    readers: every reader's keywords, every two hours, would be a scan of the table."""
+    from django.utils import timezone
+
+    from subscriptions.models import Subscriber
+
+    if not semantic.semantic_matching_enabled():
+        return EmbedResult(skipped_reason="semantic matching is switched off")
+    since = timezone.now() - dt.timedelta(days=days)
+    recent = Subscriber.objects.filter(updated_at__gte=since).exclude(keywords=[]).values_list("keywords", flat=True)
+    found: set[str] = set()
+    for keywords in recent.iterator(chunk_size=2000):
+        found.update(k for k in keywords or () if isinstance(k, str) and k.strip())
+    return embed_keywords(found)
 
 
 def subscribers_keywords() -> set[str]:

@@ -64,6 +64,7 @@ def _listed_past_the_cut(subscriber: Subscriber, paper_id: int, max_age: dt.time
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate=POST_CEILING, method="POST")
+@ratelimit(key="ip", rate="600/h", method=["GET", "HEAD"], group="feedback-page")  # each reads recent digests
 @page(private=True)
 def paper_feedback(request: HttpRequest, token: str, paper_id: int | None = None) -> HttpResponse:
     found = _read(token, paper_id)

@@ -180,6 +180,14 @@ class NormalisedEmailField(forms.EmailField):
         local, _, domain = address.rpartition("@")
         if '"' in local or "\\" in local or domain.startswith("["):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
+        # A non-ASCII mailbox name needs SMTPUTF8, which we do not send with; a domain
+        # that is no domain name at all (not IDNA) would fail at sending.
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not local.isascii():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
         return address
 
 

@@ -34,8 +34,17 @@ def new_feed_token() -> str:
 
 
 def normalise_email(address: str) -> str:
-    """Addresses are unique case-insensitively: compare and store them lower-cased."""
-    return address.strip().lower()
+    """Addresses are unique case-insensitively: compare and store them lower-cased, with
+    an internationalised domain in its one canonical spelling (IDNA's, as the mail is
+    sent). Mail to "ada@ｅxample.org" (a full-width e) goes to ada@example.org, so it
+    must compare equal to it, or it would get past that address's suppression and limits."""
+    local, at, domain = address.strip().rpartition("@")
+    if at and not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("idna")  # "Bücher.example" stays readable
+        except UnicodeError:
+            pass  # not a domain name at all: the form refuses it
+    return f"{local}{at}{domain}".lower()
 
 
 class SuppressionReason(models.TextChoices):

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
+from digest.meaning import Feedback
 from digest.models import Digest, Paper, Topic
 from digest.picks import match_with_picks
 from digest.proxies import client_ip
@@ -587,7 +588,9 @@ def keyword_readings(
 ) -> list[KeywordReading]:
     """Which typed keywords also match through a curated topic ("jailbreaks": AI safety
     and alignment), and which of those readings the reader removed. A topic the reader
-    follows (slugs in `followed`) is not offered again: its papers are theirs anyway."""
+    follows (slugs in `followed`) is not offered again: its papers are theirs anyway.
+    (A reading they removed is still shown, ticked: its box is what keeps the removal
+    when they save.)"""
     if not keywords:
         return []
     index = index or listing_index(latest_listing())
@@ -596,16 +599,19 @@ def keyword_readings(
     readings = []
     for keyword in keywords:
         topic = index.expansion_topic(keyword)
-        if topic is not None and topic.slug not in following:
+        if topic is None:
+            continue
+        if topic.slug not in following or keyword.casefold() in removed:
             readings.append(KeywordReading(keyword, topic.name, keyword.casefold() in removed))
     return readings
 
 
-def preview(preferences: Preferences, today: dt.date | None = None) -> Preview:
+def preview(preferences: Preferences, today: dt.date | None = None, feedback: Feedback | None = None) -> Preview:
     """What the latest listing day would have brought with these choices, through the
-    same matcher the digests use."""
+    same matcher the digests use (with a subscriber's votes as `feedback`, as their
+    digests read them)."""
     listing = latest_listing(today)
-    interest = preferences.interest()
+    interest = dataclasses.replace(preferences.interest(), feedback=feedback)
     asked = bool(interest.topics or interest.keywords or interest.authors)
     if listing.day is None:
         return Preview(day=None, papers_that_day=0, matches=[], asked_for_anything=asked)

@@ -23,6 +23,7 @@ from django_ratelimit.exceptions import Ratelimited
 
 from digest import pages
 from digest.digest_email import view_token
+from digest.meaning import Feedback
 from digest.models import Topic
 from digest.page_cache import public_page
 from digest.security import CONTENT_SECURITY_POLICY
@@ -243,10 +244,23 @@ def preview_fragment(request: HttpRequest) -> HttpResponse:
     with the form's CSRF token: it embeds the keywords it is sent, and another site's
     page must not be able to make its visitors' browsers do that."""
     form = SubscribeForm(request.POST, lenient=True)
-    result = services.preview(_preview_preferences(form))
+    result = services.preview(_preview_preferences(form), feedback=_votes_of_previewer(request))
     return render(
         request, "subscriptions/_preview.html", {"preview": result, "preview_problems": _preview_problems(form)}
     )
+
+
+def _votes_of_previewer(request: HttpRequest) -> Feedback | None:
+    """The manage page's preview sends its manage token: that reader's votes shape what
+    it shows, as they shape their digests ("less like this" drops near-duplicates)."""
+    token = request.POST.get("preview_for", "")
+    if not token:
+        return None
+    try:
+        subscriber = _manage_subscriber(token)
+    except BadToken:
+        return None
+    return feedback.feedback_for([subscriber.pk]).get(subscriber.pk)
 
 
 @require_safe

@@ -149,8 +149,10 @@
     panel.hidden = false;
   }
   // "unexpanded_keywords": the preview's own "remove" boxes, which belong to the form.
+  // ("preview_for": the manage page's token, so that the reader's votes count.)
   var watched = [
-    "topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers", "unexpanded_keywords"
+    "topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers", "unexpanded_keywords",
+    "preview_for"
   ];
   var timer = null;
   var inflight = null;
@@ -225,12 +227,14 @@
   }
 
   form.addEventListener("input", function (event) {
-    if (watched.indexOf(event.target.name) !== -1) {
+    if (watched.indexOf(event.target.name) !== -1 && !results.contains(event.target)) {
       later();
     }
   });
   form.addEventListener("change", function (event) {
-    if (watched.indexOf(event.target.name) !== -1) {
+    // A "remove" box in the preview refreshes it at once (below); on the manage page the
+    // preview sits inside the form, and its change must not ask a second time.
+    if (watched.indexOf(event.target.name) !== -1 && !results.contains(event.target)) {
       later();
     }
   });

@@ -11,6 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from digest import importers
 from digest.importers import SourceError, TransientFetchError, fetch_arxiv
@@ -76,11 +77,14 @@ def test_the_daily_import_embeds_readers_keywords_a_lost_task_left_without_a_vec
 
     settings.DAILY_FEED_URLS = [feed_server.url("/api/daily_papers?date={date}")]
     Subscriber.objects.create(email="ada@example.org", keywords=["brain tumour segmentation"])
+    old = Subscriber.objects.create(email="old@example.org", keywords=["protein folding"])
+    # Only readers who changed their keywords lately: not a scan of every reader each time.
+    Subscriber.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timezone.timedelta(days=30))
     assert not EmbeddedKeyword.objects.exists()
 
     assert import_daily_feeds.apply(args=["2024-10-31"]).successful()
 
-    assert EmbeddedKeyword.objects.filter(key="brain tumour segmentation").exists()
+    assert set(EmbeddedKeyword.objects.values_list("key", flat=True)) == {"brain tumour segmentation"}
 
 
 def test_it_retries_a_feed_that_answers_500_five_times_then_fails(feed_server, settings):  # noqa: F811

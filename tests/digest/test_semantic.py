@@ -107,6 +107,11 @@ def test_embed_papers_all_also_computes_readers_keywords_again():
     assert "0 keywords" in out.getvalue()
     call_command("embed_papers", "--all", stdout=out, stderr=StringIO())
     assert "1 keywords" in out.getvalue()
+    # --keywords does only that (quick, after an upgrade that reads keywords differently).
+    EmbeddedKeyword.objects.update(embedding=semantic.to_bytes(np.ones(semantic.DIMENSIONS)))
+    out = StringIO()
+    call_command("embed_papers", "--keywords", stdout=out, stderr=StringIO())
+    assert out.getvalue().startswith("embedded 1 keywords in")
     stored = semantic.from_bytes(EmbeddedKeyword.objects.get(key="finetuning").embedding)
     expected = semantic.get_embedder().embed(["finetuning"])[0]  # an empty catalog spells nothing
     assert float(stored @ expected) > 0.999

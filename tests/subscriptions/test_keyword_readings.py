@@ -48,6 +48,25 @@ def test_a_topic_the_reader_already_follows_is_not_offered_again(client, embedde
     assert "also matching topic" not in text_of(client.get(f"/manage/{make_token(reader, 'manage')}/").content.decode())
 
 
+def test_a_removed_reading_survives_a_save_while_the_reader_follows_its_topic(
+    client, embedded_listing, make_subscriber
+):
+    from digest.models import Topic
+
+    reader = make_subscriber(
+        "ada@example.org", keywords=["LLM agents"], unexpanded_keywords=["LLM agents"], confirmed_at=timezone.now()
+    )
+    reader.topics.set([Topic.objects.get(slug="agents")])
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    page = client.get(path).content.decode()
+    assert 'value="LLM agents" checked' in page  # still shown, ticked: its box keeps the removal
+    data = signup_data(keywords="LLM agents", topics="agents", unexpanded_keywords="LLM agents", max_papers="20")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.max_papers == 20 and reader.unexpanded_keywords == ["LLM agents"]
+
+
 def test_a_removed_reading_is_saved_and_shown_on_the_manage_page(client, embedded_listing, make_subscriber):
     reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
     path = f"/manage/{make_token(reader, 'manage')}/"
@@ -92,3 +111,22 @@ def test_the_preview_stores_no_vector_for_what_is_typed_there(client, embedded_l
 def test_a_removal_for_a_keyword_no_longer_typed_is_dropped(client, embedded_listing):
     client.post("/subscribe/", signup_data(keywords="data curation", unexpanded_keywords="LLM agents"))
     assert Subscriber.objects.get().unexpanded_keywords == []
+
+
+def test_the_manage_pages_preview_reads_the_readers_votes(client, embedded_listing, make_subscriber):
+    # "Less like this" drops a paper and its near-duplicates from the reader's digests:
+    # the manage page's preview (which sends its token) shows it gone too.
+    from subscriptions.models import Vote
+
+    reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
+    token = make_token(reader, "manage")
+    tool_paper = Paper.objects.get(title__startswith="Tool-augmented language models")
+    asked = {"keywords": "LLM agents", "preview_for": token}
+    before = text_of(client.post("/subscribe/preview/fragment/", asked).content.decode())
+    assert "Tool-augmented language models plan before they call tools" in before
+    Vote.objects.create(subscriber=reader, paper=tool_paper, value=Vote.Value.LESS)
+    after = text_of(client.post("/subscribe/preview/fragment/", asked).content.decode())
+    assert "Tool-augmented language models plan before they call tools" not in after
+    # Without the token (the signup form), or with a bad one, nobody's votes count.
+    anyone = client.post("/subscribe/preview/fragment/", {"keywords": "LLM agents", "preview_for": "not-a-token"})
+    assert "Tool-augmented language models plan before they call tools" in text_of(anyone.content.decode())

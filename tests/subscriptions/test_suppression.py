@@ -165,3 +165,23 @@ def test_curators_see_no_quoted_or_apostrophe_address_in_a_server_reply():
 
     reply = '550 5.1.1 <"john secret"@example.org>: unknown; also o\'brien@example.org refused'
     assert redact_addresses(reply) == "550 5.1.1 <[address]>: unknown; also [address] refused"
+
+
+@pytest.mark.parametrize("spelling", ["ada@\uff45xample.org", "ADA@ＥＸＡＭＰＬＥ.ORG"])
+def test_a_full_width_spelling_of_the_domain_is_the_same_address(client, mailbox, spelling):
+    # Mail to "ada@ｅxample.org" is delivered to ada@example.org: it must meet her suppression.
+    from .helpers import signup_data
+
+    suppress_address("ada@example.org", Suppression.Reason.COMPLAINT, source="anymail:postmark")
+    assert client.post("/subscribe/", signup_data(email=spelling)).status_code == 302
+    ada = Subscriber.objects.get()
+    assert ada.email == "ada@example.org" and ada.suppressed == Suppression.Reason.COMPLAINT
+    assert mailbox.all() == []
+
+
+def test_an_internationalised_domain_has_one_spelling_and_a_non_ascii_mailbox_is_refused(client, mailbox):
+    from .helpers import signup_data
+
+    assert client.post("/subscribe/", signup_data(email="ada@ｂücher.example")).status_code == 302
+    assert Subscriber.objects.get().email == "ada@bücher.example"
+    assert client.post("/subscribe/", signup_data(email="zoë@example.org")).status_code == 400
