@@ -14,6 +14,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
+def clock_held():
+    """The clock stands still for the test (time_machine, tick=False). For tests that
+    count requests up to a rate limit: django-ratelimit's windows are fixed slices of
+    the hour, each key's starting at its own second, and a test that ran across one's
+    end saw its count start again (a fresh clone's run failed so, at 13:13:12)."""
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now(), tick=False):
+        yield
+
+
+@pytest.fixture
 def outbox_dir(settings, tmp_path):
     """Point the outbox backend at a temporary folder and hand it to the test."""
     folder = tmp_path / "outbox"

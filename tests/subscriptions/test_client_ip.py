@@ -10,7 +10,10 @@ from subscriptions.models import Subscriber
 
 from .helpers import signup_data
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("clock_held"),  # counts requests up to a rate limit
+]
 
 PROXY = "10.0.0.2"
 

@@ -18,7 +18,10 @@ from subscriptions.tokens import make_token
 
 from .helpers import signup_data, text_of
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("clock_held"),  # counts requests up to a rate limit
+]
 
 MANAGE_LINK = re.compile(r"/manage/[^/\"'\s]+:[^/\"'\s]+/")
 

@@ -10,7 +10,10 @@ from subscriptions.tokens import make_token
 
 from .helpers import signup_data, text_of
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("clock_held"),  # counts requests up to a rate limit
+]
 
 
 def test_the_fourth_signup_for_one_address_within_an_hour_gets_a_429_and_no_email(client, mailbox):
