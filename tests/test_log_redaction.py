@@ -3,6 +3,7 @@ and "Not Found" lines show `<token>` where the link's token was."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -49,7 +50,9 @@ def test_gunicorn_and_django_log_token_links_redacted(tmp_path):
             "digest.log_redaction.RedactingGunicornLogger",
         ],
         cwd=BASE_DIR,
-        env=subprocess_env(tmp_path) | {"ALLOWED_HOSTS": "127.0.0.1"},
+        # The test database has the cache table only where the tests run without Redis:
+        # with Redis, the server must use it too (the feedback page's rate limit reads it).
+        env=subprocess_env(tmp_path, redis_url=os.environ.get("REDIS_URL")) | {"ALLOWED_HOSTS": "127.0.0.1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
