@@ -183,7 +183,7 @@ class NormalisedEmailField(forms.EmailField):
         # A non-ASCII mailbox name needs SMTPUTF8, which we do not send with; a domain
         # that is no domain name at all (not IDNA) would fail at sending.
         try:
-            domain.encode("idna")
+            domain.encode("idna").decode("idna")
         except UnicodeError:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
         if not local.isascii():

@@ -39,9 +39,10 @@ def normalise_email(address: str) -> str:
     sent). Mail to "ada@ｅxample.org" (a full-width e) goes to ada@example.org, so it
     must compare equal to it, or it would get past that address's suppression and limits."""
     local, at, domain = address.strip().rpartition("@")
-    if at and not domain.isascii():
+    # Browsers send "Bücher.example" as "xn--bcher-kva.example": both are one spelling.
+    if at and (not domain.isascii() or "xn--" in domain.lower()):
         try:
-            domain = domain.encode("idna").decode("idna")  # "Bücher.example" stays readable
+            domain = domain.encode("idna").decode("idna")  # "bücher.example" stays readable
         except UnicodeError:
             pass  # not a domain name at all: the form refuses it
     return f"{local}{at}{domain}".lower()

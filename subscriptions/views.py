@@ -30,12 +30,14 @@ from digest.security import CONTENT_SECURITY_POLICY
 
 from . import feedback, services
 from .forms import (
+    MAX_KEYWORDS,
     ChangeEmailForm,
     PauseForm,
     PreferencesForm,
     RequestLinkForm,
     SubscribeForm,
     reject_control_characters,
+    split_phrases,
 )
 from .models import Subscriber
 from .services import Evidence, Preferences
@@ -157,7 +159,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = SubscribeForm(request.POST)
         if not form.is_valid():
-            return render(request, "subscriptions/subscribe.html", _form_context(form) | {"preview": None}, status=400)
+            # With the preview, whose "remove" boxes (ticked as sent) belong to the form:
+            # without them, the signup after fixing a typo would lose the removals.
+            context = _form_context(form) | {
+                "preview": services.preview(_preview_preferences(form)),
+                "preview_problems": _preview_problems(form),
+            }
+            return render(request, "subscriptions/subscribe.html", context, status=400)
         if not form.is_bot:
             address = form.cleaned_data["email"]
             limit_outgoing_mail(request, address)
@@ -372,7 +380,13 @@ def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
     form) or what is saved."""
     if form.is_bound:
         form.is_valid()
-        values = form.cleaned_data
+        values = dict(form.cleaned_data)
+        # A page showing an error (21 keywords, say) must still show the removals ticked:
+        # without their boxes, the save after the fix would drop them. From what was typed.
+        if "keywords" not in values:
+            values["keywords"] = split_phrases(form.data.get("keywords", ""))[:MAX_KEYWORDS]
+            # (The form's own list of them was filtered against no keywords at all.)
+            values["unexpanded_keywords"] = form.data.getlist("unexpanded_keywords")
     else:
         values = form.initial
     followed = [getattr(topic, "slug", topic) for topic in values.get("topics") or ()]  # Topics, or slugs

@@ -44,8 +44,9 @@
   var unsaved = document.querySelector("[data-feedback-unsaved]");
   function saved(yes) { if (unsaved) unsaved.hidden = yes; }
 
+  // The page's own Undo (for a vote made before) stays until a vote is made here: then
+  // the message's "undo" replaces it.
   var undoForm = document.querySelector("[data-feedback-undo]");
-  if (undoForm) undoForm.hidden = true;
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -56,7 +57,11 @@
       form.submit();
       return;
     }
-    post(checked.value).then(function (answer) { saved(true); show("Noted: " + answer.noted, true); })
+    post(checked.value).then(function (answer) {
+      saved(true);
+      if (undoForm) undoForm.hidden = true;
+      show("Noted: " + answer.noted, true);
+    })
       .catch(function () { form.submit(); });
   });
 })();

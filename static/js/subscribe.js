@@ -50,7 +50,10 @@
       var shown = 0;
       topics.forEach(function (topic) {
         var text = searchText.get(topic) || "";
-        var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+        // "LLMs" finds what "LLM" does.
+        var match = words.every(function (word) {
+          return text.indexOf(word) !== -1 || (word.length > 3 && /s$/.test(word) && text.indexOf(word.slice(0, -1)) !== -1);
+        });
         topic.hidden = !match;
         if (match) {
           shown += 1;
@@ -195,7 +198,17 @@
         return response.text();
       })
       .then(function (html) {
+        // A "remove" box just ticked keeps the focus when the preview is drawn again.
+        var focused = results.contains(document.activeElement) ? document.activeElement : null;
+        var focusedValue = focused && focused.name === "unexpanded_keywords" ? focused.value : null;
         results.innerHTML = html;
+        if (focusedValue !== null) {
+          results.querySelectorAll('input[name="unexpanded_keywords"]').forEach(function (box) {
+            if (box.value === focusedValue) {
+              box.focus();
+            }
+          });
+        }
         results.removeAttribute("aria-busy");
         // The preview's "remove" boxes belong to this form (the fragment names the
         // signup form), and they replace the list the page was served with, which

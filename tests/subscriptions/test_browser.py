@@ -214,6 +214,14 @@ def test_more_like_this_is_one_click_with_undo_and_a_plain_form_without_javascri
     assert not Vote.objects.exists()
     assert page.js_errors == []
 
+    # Opened again after a vote made earlier: it says so, and its Undo is there to press.
+    Vote.objects.create(subscriber=reader, paper=paper, value=Vote.Value.LESS)
+    page.goto(url)
+    page.get_by_text("You said: less like this.").wait_for()
+    page.get_by_role("button", name="Undo").click()
+    page.get_by_text("Undone: this paper no longer shapes your digests.").wait_for()
+    assert not Vote.objects.exists()
+
     # The text part's link names no choice: none is ticked, and Save asks for one.
     page.goto(url.replace("?v=more", ""))
     assert not page.get_by_label("More like this").is_checked()

@@ -4,6 +4,7 @@ preview and the manage page, and the reader can remove that reading."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -130,3 +131,22 @@ def test_the_manage_pages_preview_reads_the_readers_votes(client, embedded_listi
     # Without the token (the signup form), or with a bad one, nobody's votes count.
     anyone = client.post("/subscribe/preview/fragment/", {"keywords": "LLM agents", "preview_for": "not-a-token"})
     assert "Tool-augmented language models plan before they call tools" in text_of(anyone.content.decode())
+
+
+def test_a_removal_survives_a_page_with_an_error(client, embedded_listing, make_subscriber):
+    # The error page must keep the "remove" box ticked: the save after the fix sends it.
+    reader = make_subscriber(
+        "ada@example.org", keywords=["LLM agents"], unexpanded_keywords=["LLM agents"], confirmed_at=timezone.now()
+    )
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    too_many = "LLM agents; " + "; ".join(f"word{n}" for n in range(20))
+    data = signup_data(keywords=too_many, unexpanded_keywords="LLM agents")
+    data.pop("email"), data.pop("website")
+    page = client.post(path, data)
+    assert page.status_code == 400
+    assert 'value="LLM agents" checked' in page.content.decode()
+
+    typo = signup_data(email="typo@@example.org", keywords="LLM agents", unexpanded_keywords="LLM agents")
+    signup = client.post("/subscribe/", typo)
+    assert signup.status_code == 400
+    assert re.search(r'name="unexpanded_keywords" value="LLM agents"[^>]* checked', signup.content.decode())

@@ -145,6 +145,9 @@ def test_the_filter_box_narrows_the_topics_as_you_type(browser, site):
     page.get_by_label("Filter topics").fill("LLM")
     page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
     assert page.locator("input[value=large-language-models]").is_visible()
+    page.get_by_label("Filter topics").fill("LLMs")  # as typed in the plural
+    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
+    assert page.locator("input[value=large-language-models]").is_visible()
 
     page.get_by_label("Filter topics").fill("zzzz nothing")
     page.get_by_text("No topic matches").wait_for()
@@ -419,6 +422,8 @@ def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topi
     results.get_by_label("remove topic “Agents and tool use” from “LLM agents”").check()
     results.get_by_text(REMOVED_READING).wait_for()
     assert page.get_by_text(AGENTS_READING).count() == 0  # no stale copy of the list elsewhere
+    # The preview was drawn again: the box ticked keeps the keyboard's focus.
+    assert page.evaluate("() => document.activeElement.name") == "unexpanded_keywords"
 
     page.get_by_role("button", name="Save my choices").click()
     page.get_by_text("Your choices are saved.").wait_for()

@@ -184,4 +184,8 @@ def test_an_internationalised_domain_has_one_spelling_and_a_non_ascii_mailbox_is
 
     assert client.post("/subscribe/", signup_data(email="ada@ｂücher.example")).status_code == 302
     assert Subscriber.objects.get().email == "ada@bücher.example"
+    # A browser sends the same address in its ASCII form: it is the same subscription.
+    assert client.post("/subscribe/", signup_data(email="ada@xn--bcher-kva.example")).status_code == 302
+    assert Subscriber.objects.count() == 1
+    assert client.post("/subscribe/", signup_data(email="ada@xn--zz.example")).status_code == 400
     assert client.post("/subscribe/", signup_data(email="zoë@example.org")).status_code == 400
