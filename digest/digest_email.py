@@ -323,16 +323,12 @@ def feedback_base(subscriber: Subscriber, *, signed: bool = True) -> str | None:
     return f"{settings.SITE_URL}{before}{make_digest_feedback_token(subscriber)}{after}"
 
 
-def feedback_urls(
-    subscriber: Subscriber, paper: Paper, *, signed: bool = True, base: str | None = None
-) -> dict[str, str]:
-    """The paper's "more like this" / "less like this" links for this reader (`base`
-    from `feedback_base`, made once a digest)."""
-    if base is None:
-        base = feedback_base(subscriber, signed=signed)
-    if base is None or not paper.id:
+def feedback_urls(base: str | None, paper_id: int | None, *, signed: bool = True) -> dict[str, str]:
+    """A paper's "more like this" / "less like this" links (`base` from `feedback_base`,
+    made once a digest); none without a base (no reader, or no links wanted)."""
+    if base is None or not paper_id:
         return {}
-    page = base if not signed else f"{base}{paper.id}/"
+    page = base if not signed else f"{base}{paper_id}/"
     return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
@@ -444,18 +440,11 @@ def _why(
     return tag, why, text, wrapped(text, "why")
 
 
-def _card(
-    entry: Entry,
-    tag: str,
-    subscriber: Subscriber,
-    signed: bool = True,
-    feedback_base: str | None = None,
-    with_feedback: bool = True,
-) -> dict:
+def _card(entry: Entry, tag: str, signed: bool = True, feedback_base: str | None = None) -> dict:
     paper = entry.paper
     card = paper_card(paper)
     _, why, why_line, text_why = _why(tuple(entry.reasons), entry.featured, entry.topic_name)
-    feedback = feedback_urls(subscriber, paper, signed=signed, base=feedback_base) if with_feedback else {}
+    feedback = feedback_urls(feedback_base, paper.id, signed=signed)
     # One line under the abstract: links, upvotes, then the reader's feedback.
     meta = list(card.meta)
     if feedback:
@@ -501,7 +490,7 @@ def group_entries(
             title = "Editor's picks" if tag == EDITORS_PICK else tag
             group = by_tag[tag] = {"tag": tag, "title": title, "featured": tag == EDITORS_PICK, "papers": []}
             groups.append(group)
-        group["papers"].append(_card(entry, tag, subscriber, signed, base, with_feedback))
+        group["papers"].append(_card(entry, tag, signed, base))
     return groups
 
 
@@ -724,18 +713,11 @@ def all_matches(digest: Digest, glance: list[dict], feedback_base: str | None = 
     ids = [pk for pk in digest.more_paper_ids or () if isinstance(pk, int)]
     listed = _listed_papers(ids)
     more = [
-        {**listed[pk], "tag": "", "sent": False, "feedback": _feedback_links(feedback_base, pk)}
+        {**listed[pk], "tag": "", "sent": False, "feedback": feedback_urls(feedback_base, pk)}
         for pk in ids
         if pk in listed
     ]
     return [{**paper, "sent": True} for paper in glance] + more
-
-
-def _feedback_links(base: str | None, paper_id: int) -> dict[str, str]:
-    if base is None:
-        return {}
-    page = f"{base}{paper_id}/"
-    return {"page": page, "more": page + "?v=more", "less": page + "?v=less"}
 
 
 def in_passing_pairs(stored: object) -> list[tuple[int, str]]:

@@ -156,25 +156,19 @@ def embed_recent_readers_keywords(days: int = 2) -> EmbedResult:
     readers: every reader's keywords, every two hours, would be a scan of the table."""
     from django.utils import timezone
 
-    from subscriptions.models import Subscriber
-
     if not semantic.semantic_matching_enabled():
         return EmbedResult(skipped_reason="semantic matching is switched off")
-    since = timezone.now() - dt.timedelta(days=days)
-    recent = Subscriber.objects.filter(updated_at__gte=since).exclude(keywords=[]).values_list("keywords", flat=True)
-    found: set[str] = set()
-    for keywords in recent.iterator(chunk_size=2000):
-        found.update(k for k in keywords or () if isinstance(k, str) and k.strip())
-    return embed_keywords(found)
+    return embed_keywords(subscribers_keywords(changed_since=timezone.now() - dt.timedelta(days=days)))
 
 
-def subscribers_keywords() -> set[str]:
-    """Every keyword some subscriber follows."""
+def subscribers_keywords(changed_since: dt.datetime | None = None) -> set[str]:
+    """Every keyword some subscriber follows (of those changed since `changed_since`)."""
     from subscriptions.models import Subscriber
 
+    readers = Subscriber.objects.exclude(keywords=[])
+    if changed_since is not None:
+        readers = readers.filter(updated_at__gte=changed_since)
     found: set[str] = set()
-    for keywords in (
-        Subscriber.objects.exclude(keywords=[]).values_list("keywords", flat=True).iterator(chunk_size=2000)
-    ):
+    for keywords in readers.values_list("keywords", flat=True).iterator(chunk_size=2000):
         found.update(k for k in keywords or () if isinstance(k, str) and k.strip())
     return found
