@@ -45,15 +45,22 @@
       });
     });
     box.hidden = false;
+    // A typed word finds the words it begins ("diffu" finds "diffusion", "art" does not
+    // find "part"); an acronym typed in capitals ("SAM") finds only that whole word, not
+    // "sampling". "LLMs" finds what "LLM" does.
+    function wordTest(word) {
+      var escaped = word.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      var plural = word.length > 3 && /s$/i.test(word) ? "|" + escaped.slice(0, -1) : "";
+      var whole = word.length >= 3 && /^[A-Z0-9-]+$/.test(word) && /[A-Z]/.test(word);
+      return new RegExp("(?:^|[^a-z0-9])(?:" + escaped + plural + ")" + (whole ? "(?![a-z0-9])" : ""));
+    }
     function apply() {
-      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var typed = input.value.split(/\s+/).filter(Boolean);
+      var tests = typed.map(wordTest);
       var shown = 0;
       topics.forEach(function (topic) {
         var text = searchText.get(topic) || "";
-        // "LLMs" finds what "LLM" does.
-        var match = words.every(function (word) {
-          return text.indexOf(word) !== -1 || (word.length > 3 && /s$/.test(word) && text.indexOf(word.slice(0, -1)) !== -1);
-        });
+        var match = tests.every(function (test) { return test.test(text); });
         topic.hidden = !match;
         if (match) {
           shown += 1;
@@ -62,7 +69,7 @@
       groups.forEach(function (group) {
         group.hidden = !group.querySelector("[data-topic]:not([hidden])");
       });
-      status.textContent = words.length
+      status.textContent = typed.length
         ? (shown === 0 ? "No topic matches “" + input.value.trim() + "”: try a keyword below."
           : shown + " of " + topics.length + " topics shown.")
         : "";

@@ -149,6 +149,17 @@ def test_the_filter_box_narrows_the_topics_as_you_type(browser, site):
     page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
     assert page.locator("input[value=large-language-models]").is_visible()
 
+    # A word typed in part finds the words it begins, not words it sits inside; an
+    # acronym typed in capitals is a whole word ("SAM" is not "sampling").
+    page.get_by_label("Filter topics").fill("diffu")
+    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
+    assert page.locator("input[value=diffusion-models]").is_visible()
+    page.get_by_label("Filter topics").fill("SAM")
+    page.get_by_text("No topic matches").wait_for()
+    assert shown() == 0
+    page.get_by_label("Filter topics").fill("ampling")
+    page.get_by_text("No topic matches").wait_for()
+
     page.get_by_label("Filter topics").fill("zzzz nothing")
     page.get_by_text("No topic matches").wait_for()
     assert shown() == 0
