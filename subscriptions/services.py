@@ -615,6 +615,10 @@ def preview(preferences: Preferences, today: dt.date | None = None, feedback: Fe
     asked = bool(interest.topics or interest.keywords or interest.authors)
     if listing.day is None:
         return Preview(day=None, papers_that_day=0, matches=[], asked_for_anything=asked)
+    if not asked:
+        # Votes or the editors' picks alone are no subscription (the form refuses to save
+        # one): a list here would show papers the reader could never get.
+        return Preview(day=listing.day, papers_that_day=len(listing.papers), matches=[], asked_for_anything=False)
     index = listing_index(listing)
     matches = match_with_picks(
         index, interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers

@@ -133,6 +133,27 @@ def test_the_manage_pages_preview_reads_the_readers_votes(client, embedded_listi
     assert "Tool-augmented language models plan before they call tools" in text_of(anyone.content.decode())
 
 
+def test_a_manage_preview_with_votes_but_no_interest_lists_nothing_saving_would_refuse(
+    client, embedded_listing, make_subscriber
+):
+    # A reader who clears every topic and keyword on the manage page sees no paper
+    # "they would have got": their votes alone bring papers like the ones they liked,
+    # but a subscription of votes alone cannot be saved.
+    from subscriptions.models import Vote
+
+    reader = make_subscriber("ada@example.org", keywords=["LLM agents"], confirmed_at=timezone.now())
+    Vote.objects.create(
+        subscriber=reader,
+        paper=Paper.objects.get(title__startswith="Tool-augmented language models"),
+        value=Vote.Value.MORE,
+    )
+    page = text_of(client.post("/subscribe/preview/fragment/", {"preview_for": make_token(reader, "manage")}))
+    assert "Choose a topic or type a keyword" in page
+    assert "you would have got" not in page
+    saved = client.post(f"/manage/{make_token(reader, 'manage')}/", {"frequency": "daily", "timezone": "UTC"})
+    assert "Choose at least one topic, keyword or author" in text_of(saved)
+
+
 def test_a_removal_survives_a_page_with_an_error(client, embedded_listing, make_subscriber):
     # The error page must keep the "remove" box ticked: the save after the fix sends it.
     reader = make_subscriber(
