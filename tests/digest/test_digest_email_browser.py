@@ -99,6 +99,10 @@ def test_the_digest_email_passes_axe_at_desktop_and_phone_width_in_light_and_dar
                     )
                     assert cut == 0 or name == "desktop", f"{cut} at-a-glance titles cut at {width} px"
                     assert page.get_by_text("Top 6 of 42 matches").is_visible()
+                    # "More / less like this" are thumb-sized on a phone (WCAG 2.5.8: 24 px).
+                    boxes = [link.bounding_box() for link in page.locator("a.feedback").all()]
+                    assert len(boxes) == 12
+                    assert name == "desktop" or min(box["height"] for box in boxes) >= 24, boxes[:2]
                     heights[(scheme, name)] = page.evaluate("document.documentElement.scrollHeight")
                     page.screenshot(path=str(SCREENSHOTS / f"digest-email-{name}-{scheme}.png"), full_page=True)
                     if violations := axe_violations(page):
