@@ -592,6 +592,7 @@ class PaperIndex:
                 self._vectors[idx] = vector
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
+        self._phrase_topics: dict[object, set[str]] | None = None
         self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
@@ -1084,7 +1085,22 @@ class PaperIndex:
         phrases = _unique_phrases(understand(typed, self.stats)[1])
         if self.stats.keyword_share(phrases) >= EXPAND_BELOW_SHARE:
             return None
+        # A keyword the curators list under two topics ("RLHF": reinforcement learning,
+        # and safety and alignment) belongs to neither alone: expanding it to the one
+        # nearer in meaning gave a reader of preference tuning the bandit papers.
+        if len(self._topics_listing(typed)) > 1:
+            return None
         return self.semantic.topics.get(meaning.topic_slug)
+
+    def _topics_listing(self, typed: str) -> set[str]:
+        """The curated topics that list the typed keyword among their phrases."""
+        if self._phrase_topics is None:
+            listing: dict[object, set[str]] = defaultdict(set)
+            for topic in self.semantic.topics.values() if self.semantic else ():
+                for phrase in topic.phrases:
+                    listing[compile_phrase(phrase).variants].add(topic.slug)
+            self._phrase_topics = listing
+        return self._phrase_topics.get(compile_phrase(typed).variants, set())
 
     def _named_topic(self, typed: str) -> TopicTerms | None:
         if self.semantic is None:

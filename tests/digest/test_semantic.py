@@ -172,6 +172,16 @@ def test_the_demo_keyword_reader_gets_papers_through_the_topics_their_keywords_n
     assert any("→ topic" in r or "close in meaning" in r for m in matches for r in m.reasons)
 
 
+def test_a_keyword_the_curators_list_under_two_topics_expands_to_neither(embedded):
+    # "RLHF" is a phrase of both Reinforcement learning and AI safety and alignment; its
+    # vector sits nearer the first, whose bandit papers a reader of preference tuning
+    # does not want.
+    index, _, position_of = embedded
+    assert index.expansion_topic("RLHF") is None
+    found = positions(index, Interest(keywords=("RLHF",), include_featured=False), position_of)
+    assert not {41, 43} & set(found)  # the two bandit papers of the sample
+
+
 @pytest.mark.parametrize(
     "spellings",
     [("fine-tuning", "finetuning", "fine tuning"), ("pre-training", "pretraining", "pre training")],
@@ -209,10 +219,12 @@ def test_removing_the_suggested_topic_never_adds_a_paper(embedded, keyword):
 @pytest.mark.parametrize("keyword", ["LLM agents", "code LLMs", "text-to-image", "jailbreaks", "RLHF"])
 def test_matching_takes_a_keyword_as_the_decision_fitted_on_its_evidence_does(embedded, keyword):
     # train_matching fits the decision on keyword_evidence; matching must apply it to
-    # the very same rows, or the fitted weights would be judged on other numbers.
+    # the very same rows, or the fitted weights would be judged on other numbers. (A
+    # keyword the decision takes no paper for gets its likeliest one per reader, among
+    # the papers that reader can get: `_Clause.near_misses`, tested on its own.)
     index, _, _ = embedded
     evidence = index.keyword_evidence(keyword)
-    passes, _ = evidence.decide(index.keyword_decision)
+    passes, _ = evidence.decide(index.keyword_decision, fallback=False)
     assert index._keyword(keyword).passing == {idx for idx, ok in zip(evidence.papers, passes, strict=True) if ok}
 
 
