@@ -1,5 +1,7 @@
 from django.urls import path
 
+from digest import converters  # noqa: F401 (registers "row_id")
+
 from . import feedback_views, views
 
 app_name = "subscriptions"
@@ -25,7 +27,7 @@ urlpatterns = [
     path("manage/<str:token>/delete/", views.delete, name="delete"),
     path("manage/<str:token>/feedback/clear/", feedback_views.clear_feedback, name="clear_feedback"),
     path("feedback/<str:token>/", feedback_views.paper_feedback, name="paper_feedback"),
-    path("feedback/<str:token>/<int:paper_id>/", feedback_views.paper_feedback, name="digest_feedback"),
+    path("feedback/<str:token>/<row_id:paper_id>/", feedback_views.paper_feedback, name="digest_feedback"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
     path("unsubscribe/<str:token>/manage-link/", views.unsubscribe_manage_link, name="unsubscribe_manage_link"),

@@ -185,6 +185,10 @@ def test_a_digests_token_works_only_for_its_reader_and_the_papers_sent_to_them(
         f"/feedback/{make_token(reader, 'manage')}/{bare.pk}/",  # another purpose
     ]:
         assert client.post(path, {"choice": "more"}).status_code == 400, path
+    # A paper number no database column holds is no page (it overflowed the driver: a 500).
+    assert client.get(f"/feedback/{token}/{'9' * 23}/").status_code == 404
+    assert client.post(f"/feedback/{token}/{'9' * 23}/", {"choice": "more"}).status_code == 404
+    assert client.get(f"/papers/{'9' * 23}/").status_code == 404
     reader.rotate_token_secret()
     reader.save()
     assert client.post(f"/feedback/{token}/{bare.pk}/", {"choice": "more"}).status_code == 400
