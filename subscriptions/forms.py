@@ -33,6 +33,9 @@ MAX_PAUSE_DAYS = 366
 # bidirectional overrides that can make text display differently from what it is.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PHRASE_SEPARATORS = re.compile(r"[,;]")
+# Characters with no width that come along when text is pasted from a web page or a PDF:
+# a keyword holding one looks like the word but would never match the papers' text.
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 
 
 def _with_control_character_check(validators: list) -> list:
@@ -66,7 +69,7 @@ def split_phrases(text: str) -> list[str]:
     and semicolons, whitespace tidied, empty items and repeats (any case) dropped."""
     phrases: list[str] = []
     seen: set[str] = set()
-    for raw in _PHRASE_SEPARATORS.split(text):
+    for raw in _PHRASE_SEPARATORS.split(_INVISIBLE.sub("", text)):
         phrase = " ".join(raw.split())
         if phrase and phrase.casefold() not in seen:
             seen.add(phrase.casefold())
@@ -125,6 +128,13 @@ class PhraseListField(forms.CharField):
                 code="too_many",
             )
         for phrase in phrases:
+            if not any(character.isalnum() for character in phrase):
+                # "!!!" or "🤖" would be saved and never match: a subscription promised a
+                # digest that never comes.
+                raise ValidationError(
+                    f"Each {self.item_name} needs a letter or a digit: “{phrase[:40]}” has none.",
+                    code="no_word",
+                )
             if len(phrase) > self.max_item_length:
                 raise ValidationError(
                     f"Each {self.item_name} can be at most {self.max_item_length} characters long: "

@@ -23,6 +23,9 @@ INVALID = [
     pytest.param("keywords", "LoRA\nSubject: spam", "line breaks", id="newline-in-keywords"),
     pytest.param("keywords", "tab\there", "control characters", id="tab-in-keywords"),
     pytest.param("keywords", "evil\u202etxt.exe", "control characters", id="bidi-override-in-keywords"),
+    pytest.param("keywords", "LoRA; !!!", "Each keyword needs a letter or a digit: “!!!” has none.", id="keyword-of-punctuation"),
+    pytest.param("keywords", "🤖🤖", "Each keyword needs a letter or a digit", id="keyword-of-emoji"),
+    pytest.param("authors", "---", "Each author needs a letter or a digit", id="author-of-punctuation"),
     pytest.param("excluded_keywords", TOO_MANY, "At most 20 excluded keywords", id="too-many-exclusions"),
     pytest.param("authors", ", ".join(f"Author {n}" for n in range(21)), "At most 20 authors", id="too-many-authors"),
     pytest.param("authors", "y" * 101, "Each author can be at most 100 characters long", id="author-too-long"),
@@ -50,6 +53,13 @@ def test_an_invalid_field_gets_a_400_with_the_error_beside_it_and_nothing_happen
     assert "Please correct this" in text_of(response)
     assert not Subscriber.objects.exists()
     assert mailbox.all() == []
+
+
+def test_invisible_characters_pasted_into_a_keyword_are_dropped(client, mailbox):
+    # A zero-width space or soft hyphen (from a web page or a PDF) looks like nothing and
+    # would make the keyword never match the papers' text.
+    assert client.post("/subscribe/", signup_data(keywords="diffusion\u200b models, Lo\u00adRA, \ufeffRLHF")).status_code == 302
+    assert Subscriber.objects.get().keywords == ["diffusion models", "LoRA", "RLHF"]
 
 
 def test_a_pasted_list_far_over_the_limit_is_refused_in_words_not_cut_by_the_browser(client, mailbox):
