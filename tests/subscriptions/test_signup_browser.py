@@ -442,3 +442,32 @@ def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topi
     assert reader.keywords == ["sorting networks", "LLM agents"]
     assert reader.unexpanded_keywords == ["LLM agents"]
     assert page.js_errors == []
+
+
+def test_a_removed_topic_survives_a_moment_of_invalid_keywords_in_the_live_preview(
+    browser, site, embedded_agents_listing
+):
+    # Pasting 21 keywords makes the keywords field invalid, and the preview shows no
+    # "remove" boxes for a while; the reader's saved removal must come back ticked.
+    reader = Subscriber.objects.create(
+        email="ada@example.org",
+        status=Subscriber.Status.ACTIVE,
+        keywords=["LLM agents"],
+        unexpanded_keywords=["LLM agents"],
+        confirmed_at=timezone.now(),
+    )
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
+    results = page.locator("#preview-results")
+    keywords = page.get_by_role("textbox", name="Keywords")
+    keywords.fill("LLM agents; " + "; ".join(f"keyword number {n}" for n in range(20)))
+    results.get_by_text("At most 20 keywords, please: you entered 21.").wait_for()
+    keywords.fill("LLM agents")
+    results.get_by_text(REMOVED_READING).wait_for()
+    assert results.get_by_label("remove topic “Agents and tool use” from “LLM agents”").is_checked()
+
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your choices are saved.").wait_for()
+    reader.refresh_from_db()
+    assert reader.unexpanded_keywords == ["LLM agents"]
+    assert page.js_errors == []
