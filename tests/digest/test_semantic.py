@@ -427,3 +427,28 @@ def test_a_back_filled_import_does_not_change_which_of_todays_papers_match(embed
         )
         assert found() == before
         transaction.set_rollback(True)
+
+
+def test_preview_digest_reads_a_keyword_no_reader_saved_as_a_reader_who_saved_it_would_get(embedded):
+    # The operator's preview goes through the real send's code; a keyword with no stored
+    # vector was matched by its words alone there, unlike in any reader's digest.
+    import json
+
+    from digest.models import EmbeddedKeyword
+    from tests.digest.matching_sample import SAMPLE_DAY
+
+    index, _, _ = embedded
+    keyword = "scientific machine learning"
+    EmbeddedKeyword.objects.filter(key=semantic.keyword_key(keyword)).delete()  # no reader saved it
+    out, err = StringIO(), StringIO()
+    call_command(
+        "preview_digest", "--keywords", keyword, "--all", "--json", "--date", SAMPLE_DAY.isoformat(),
+        stdout=out, stderr=err,
+    )
+    assert "Embedded 1 keyword no reader had saved yet." in err.getvalue()
+    previewed = [item["title"] for item in json.loads(out.getvalue())["papers"]]
+
+    with_meaning = index.match(Interest(keywords=(keyword,), include_featured=False))
+    by_words = PaperIndex(index.papers, index.stats).match(Interest(keywords=(keyword,), include_featured=False))
+    assert [m.paper.title for m in with_meaning] != [m.paper.title for m in by_words]  # the case this is about
+    assert previewed == [m.paper.title for m in with_meaning]

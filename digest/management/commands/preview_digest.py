@@ -18,6 +18,7 @@ from digest import digests
 from digest.management.cli import OperatorCommand, iso_date, positive_int
 from digest.matching import Interest, TopicTerms
 from digest.topics import UnknownTopic, topics_by_slugs
+from digest.vectors import embed_keywords
 from subscriptions.feedback import feedback_for
 from subscriptions.models import Subscriber
 
@@ -113,6 +114,10 @@ class Command(OperatorCommand):
         keywords, authors = phrases(options["keywords"], ";"), phrases(options["authors"], ";")
         if not (topics or keywords or authors):
             raise CommandError("The ad-hoc profile is empty: give topic slugs, keyword phrases or author names.")
+        # A keyword no reader has saved has no vector yet, and would be matched by its
+        # words alone: not what a reader who saved it would get.
+        if embedded := embed_keywords(keywords).embedded:
+            self.stderr.write(f"Embedded {embedded} keyword{'s' if embedded != 1 else ''} no reader had saved yet.")
         # An unsaved reader: the email renders with placeholder footer links.
         subscriber = Subscriber(email="preview@example.org", keywords=keywords, authors=authors)
         interest = Interest(
