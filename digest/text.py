@@ -192,7 +192,11 @@ def _term(words_: list[str], quoted: bool) -> Term:
     """The term for one word, or for several words written as one ("finetuning")."""
     lower = "".join(words_).lower()
     if quoted:
-        return ("x", _exact_forms(lower, plural=True))
+        forms = _exact_forms(lower, plural=True)
+        if len(words_) == 1 and is_abbreviation(words_[0]):
+            # The paper side files "KV" (written as an abbreviation) under its marked form.
+            forms = forms | {ABBREVIATION_MARK + lower}
+        return ("x", forms)
     if any(is_abbreviation(word) for word in words_):
         # The paper side folds "LLMs" into "LLM", so the exact form is enough.
         if len(words_) == 1:

@@ -148,6 +148,12 @@ def test_quoted_phrases_match_the_exact_words_so_adapter_is_not_adaptation():
     assert titles(papers, keywords('"adapter"')) == ["Adapters for multilingual translation"]
 
 
+def test_a_quoted_abbreviation_matches_where_the_paper_writes_it():
+    papers = [make(1, "Evicting the KV cache of long prompts"), make(2, "Caching key-value pairs in databases")]
+    assert titles(papers, keywords('"KV cache"')) == ["Evicting the KV cache of long prompts"]
+    assert titles(papers, keywords('"MoE"')) == []
+
+
 def test_an_ize_word_matches_its_family_not_the_root_it_is_stemmed_to():
     # Snowball cuts "tokenization" to "token" and "normalization" to "normal": a reader
     # asking for tokenization does not want every paper that counts tokens.
