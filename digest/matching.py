@@ -497,6 +497,9 @@ class _Hit:
     passes: bool
     reason: str
     evidence: float = 0.0  # mentions, weighted by field and how telling the phrase is
+    # Found in the title (or the byline): what the paper is about, so the reason that
+    # names the paper's section in the email, before a rarer word in its abstract.
+    in_title: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -872,7 +875,8 @@ class PaperIndex:
         order = sorted(fields, key=lambda n: ("title" not in fields[n], -mentions[n], -idfs[n]))
         order = order[:MAX_PHRASES_PER_REASON]
         parts = [f"'{labels[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
-        return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength)
+        in_title = any("title" in found_in for found_in in fields.values())
+        return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength, in_title=in_title)
 
     def _topic(self, topic: TopicTerms) -> _Clause:
         key = (topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
@@ -1016,9 +1020,10 @@ class PaperIndex:
             own, via = lexical.hits.get(idx), through.hits.get(idx)
             if own is not None:
                 score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None else own.score
-                return _Hit(score, True, own.reason, own.evidence)
+                return _Hit(score, True, own.reason, own.evidence, own.in_title)
             if via is not None and topic is not None:
-                return _Hit(via.score * EXPANSION_WEIGHT, True, _through_topic(typed, topic, via))
+                reason = _through_topic(typed, topic, via)
+                return _Hit(via.score * EXPANSION_WEIGHT, True, reason, in_title=via.in_title)
             return _Hit(2 * SEMANTIC_SCORE * chance, True, f"close in meaning to '{typed}'")
 
         hits: dict[int, _Hit] = {}
@@ -1030,7 +1035,7 @@ class PaperIndex:
                 hits[idx] = taken(idx, chance)
                 continue
             if (own := lexical.hits.get(idx)) is not None:
-                hits[idx] = _Hit(own.score, False, own.reason, own.evidence)
+                hits[idx] = _Hit(own.score, False, own.reason, own.evidence, own.in_title)
             if not no_vector and chance >= decision.BEST_CANDIDATE_FLOOR:
                 near.append((-chance, idx))
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -1126,7 +1131,10 @@ class PaperIndex:
                 continue
             passes = hit.passes or (own is not None and own.passes)
             hits[idx] = _Hit(
-                score=max(score, own.score if own else 0.0), passes=passes, reason=_through_topic(typed, topic, hit)
+                score=max(score, own.score if own else 0.0),
+                passes=passes,
+                reason=_through_topic(typed, topic, hit),
+                in_title=hit.in_title,
             )
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, None)
@@ -1149,7 +1157,7 @@ class PaperIndex:
             if wanted is not None:
                 for idx, name, display in self._authors.get(wanted.family, ()):
                     if idx not in hits and wanted.same_person(name):
-                        hits[idx] = _Hit(score=AUTHOR_SCORE, passes=True, reason=f"author {display}")
+                        hits[idx] = _Hit(score=AUTHOR_SCORE, passes=True, reason=f"author {display}", in_title=True)
             cached = _Clause(hits, {idx: AUTHOR_SCORE for idx in hits}, frozenset(hits))
             _remember(self._author_cache, key, cached)
         return cached
@@ -1362,7 +1370,12 @@ class PaperIndex:
         return liked, disliked
 
     def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
-        found = sorted(((c.hits[idx], c.topic) for c in clauses if idx in c.hits), key=lambda pair: -pair[0].score)
+        # The first reason names the paper's section of the email: a match before a mere
+        # mention, one in the title before one in the abstract, then the strongest.
+        found = sorted(
+            ((c.hits[idx], c.topic) for c in clauses if idx in c.hits),
+            key=lambda pair: (not pair[0].passes, not pair[0].in_title, -pair[0].score),
+        )
         # A keyword's match through a topic the reader follows anyway says the same twice.
         followed = [f" → topic {topic.name}:" for hit, topic in found if topic is not None and hit.passes]
         reasons = [hit.reason for hit, _ in found if not any(mark in hit.reason for mark in followed)]

@@ -452,3 +452,17 @@ def test_preview_digest_reads_a_keyword_no_reader_saved_as_a_reader_who_saved_it
     by_words = PaperIndex(index.papers, index.stats).match(Interest(keywords=(keyword,), include_featured=False))
     assert [m.paper.title for m in with_meaning] != [m.paper.title for m in by_words]  # the case this is about
     assert previewed == [m.paper.title for m in with_meaning]
+
+
+def test_a_paper_is_filed_under_the_interest_its_title_names_before_a_rarer_word_in_its_abstract(embedded):
+    # The first reason names the paper's section in the email: MemControl, on
+    # memorization in diffusion models, mentions privacy once; "privacy" is the rarer
+    # word, but the paper belongs with the reader's diffusion papers (which got no
+    # section of their own in a ten-interest reader's digest).
+    index, by_position, _ = embedded
+    embed_keywords(["privacy and security", "diffusion models"])
+    memcontrol = next(p for p in by_position.values() if p.title.startswith("MemControl"))
+    matches = index.match(Interest(keywords=("privacy and security", "diffusion models"), include_featured=False))
+    [paper] = [m for m in matches if m.paper.pk == memcontrol.pk]
+    assert paper.reasons[0].startswith("keyword 'diffusion models' in title")
+    assert paper.reasons[1].startswith("keyword 'privacy and security'")
