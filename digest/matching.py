@@ -595,7 +595,7 @@ class PaperIndex:
                 self._vectors[idx] = vector
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
-        self._phrase_topics: dict[object, set[str]] | None = None
+        self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
         self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
@@ -1098,14 +1098,15 @@ class PaperIndex:
         return self.semantic.topics.get(meaning.topic_slug)
 
     def _topics_listing(self, typed: str) -> set[str]:
-        """The curated topics that list the typed keyword among their phrases."""
+        """The curated topics that list the typed keyword among their phrases, however
+        it is capitalised ("rlhf" is the curators' "RLHF") or quoted."""
         if self._phrase_topics is None:
-            listing: dict[object, set[str]] = defaultdict(set)
+            listing: dict[tuple[str, ...], set[str]] = defaultdict(set)
             for topic in self.semantic.topics.values() if self.semantic else ():
                 for phrase in topic.phrases:
-                    listing[compile_phrase(phrase).variants].add(topic.slug)
+                    listing[_folded_words(phrase)].add(topic.slug)
             self._phrase_topics = listing
-        return self._phrase_topics.get(compile_phrase(typed).variants, set())
+        return self._phrase_topics.get(_folded_words(typed), set())
 
     def _named_topic(self, typed: str) -> TopicTerms | None:
         if self.semantic is None:
@@ -1378,13 +1379,15 @@ class PaperIndex:
         )
         # A keyword's match through a topic the reader follows anyway says the same twice.
         followed = [f" → topic {topic.name}:" for hit, topic in found if topic is not None and hit.passes]
-        reasons = [hit.reason for hit, _ in found if not any(mark in hit.reason for mark in followed)]
-        reasons = list(dict.fromkeys(reasons))[:MAX_REASONS]
+        kept = [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
+        reasons = list(dict.fromkeys(hit.reason for hit, _ in kept))[:MAX_REASONS]
+        # The paper's section is its first reason's: a topic only when that is a topic's
+        # match (else the email files it under the keyword or author that comes first).
+        topic = kept[0][1] if kept and kept[0][0].passes else None
         if raised:
             reasons.insert(0, FEEDBACK_REASON)
         if featured:
             reasons.insert(0, "editor's pick")
-        topic = next((topic for hit, topic in found if topic is not None and hit.passes), None)
         return Match(paper=self.papers[idx], score=round(score, 4), topic=topic, reasons=reasons, featured=featured)
 
     def _in_window(self, idx: int, listed_from: dt.date | None, listed_to: dt.date | None) -> bool:
@@ -1432,6 +1435,10 @@ def _covering(entries: list, limit: int, clauses: list[_Clause], idx_of: Callabl
     rest.sort()
     top.sort()
     return top + rest
+
+
+def _folded_words(phrase: str) -> tuple[str, ...]:
+    return tuple(word.casefold() for group in words(phrase.strip().strip('"')) for word in group)
 
 
 def _through_topic(typed: str, topic: TopicTerms, hit: _Hit) -> str:

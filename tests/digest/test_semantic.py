@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 
 from digest import semantic
-from digest.matching import CatalogStats, Interest, PaperIndex
+from digest.matching import CatalogStats, Interest, PaperIndex, TopicTerms
 from digest.meaning import Feedback, TopicVector
 from digest.models import Paper, Topic
 from digest.vectors import embed_keywords
@@ -177,7 +177,9 @@ def test_a_keyword_the_curators_list_under_two_topics_expands_to_neither(embedde
     # vector sits nearer the first, whose bandit papers a reader of preference tuning
     # does not want.
     index, _, position_of = embedded
-    assert index.expansion_topic("RLHF") is None
+    embed_keywords(["rlhf", '"RLHF"'])
+    for spelling in ("RLHF", "rlhf", '"RLHF"'):  # however the reader capitalises or quotes it
+        assert index.expansion_topic(spelling) is None, spelling
     found = positions(index, Interest(keywords=("RLHF",), include_featured=False), position_of)
     assert not {41, 43} & set(found)  # the two bandit papers of the sample
 
@@ -466,3 +468,12 @@ def test_a_paper_is_filed_under_the_interest_its_title_names_before_a_rarer_word
     [paper] = [m for m in matches if m.paper.pk == memcontrol.pk]
     assert paper.reasons[0].startswith("keyword 'diffusion models' in title")
     assert paper.reasons[1].startswith("keyword 'privacy and security'")
+    # ... and the email's section follows, when a topic the reader follows matches too
+    # (Healthcare, on one "medical" in the abstract).
+    from digest.digest_email import Entry, entry_tag
+
+    healthcare = TopicTerms.from_topic(Topic.objects.get(slug="healthcare"))
+    with_topic = index.match(Interest(topics=(healthcare,), keywords=("diffusion models",), include_featured=False))
+    [paper] = [m for m in with_topic if m.paper.pk == memcontrol.pk]
+    assert any(reason.startswith("topic Healthcare") for reason in paper.reasons)
+    assert entry_tag(Entry.from_match(paper, rank=1)) == "diffusion models"
