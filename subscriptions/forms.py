@@ -34,8 +34,10 @@ MAX_PAUSE_DAYS = 366
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PHRASE_SEPARATORS = re.compile(r"[,;]")
 # Characters with no width that come along when text is pasted from a web page or a PDF:
-# a keyword holding one looks like the word but would never match the papers' text.
-_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+# a keyword holding one looks like the word but would never match the papers' text. (A
+# zero-width space separates words; the others join them or mean nothing.)
+_ZERO_WIDTH_SPACE = "\u200b"
+_INVISIBLE = re.compile("[\u00ad\u2060\ufeff]")
 
 
 def _with_control_character_check(validators: list) -> list:
@@ -69,7 +71,7 @@ def split_phrases(text: str) -> list[str]:
     and semicolons, whitespace tidied, empty items and repeats (any case) dropped."""
     phrases: list[str] = []
     seen: set[str] = set()
-    for raw in _PHRASE_SEPARATORS.split(_INVISIBLE.sub("", text)):
+    for raw in _PHRASE_SEPARATORS.split(_INVISIBLE.sub("", text).replace(_ZERO_WIDTH_SPACE, " ")):
         phrase = " ".join(raw.split())
         if phrase and phrase.casefold() not in seen:
             seen.add(phrase.casefold())

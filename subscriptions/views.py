@@ -253,22 +253,13 @@ def preview_fragment(request: HttpRequest) -> HttpResponse:
     page must not be able to make its visitors' browsers do that."""
     form = SubscribeForm(request.POST, lenient=True)
     result = services.preview(_preview_preferences(form), feedback=_votes_of_previewer(request))
-    context = {"preview": result, "preview_problems": _preview_problems(form), "held_removals": _held_removals(form, result)}
+    if "keywords" in form.errors:
+        # The page's script replaces its list of "remove" boxes with the preview's: while
+        # the keywords field has an error (21 keywords, say), they come from what was
+        # typed, ticked as they were, or the save after the fix would drop the removals.
+        result.readings = _keyword_readings(form)
+    context = {"preview": result, "preview_problems": _preview_problems(form)}
     return render(request, "subscriptions/_preview.html", context)
-
-
-def _held_removals(form: SubscribeForm, result: services.Preview) -> list[str]:
-    """The ticked "remove" boxes this preview cannot show (the keywords field has an
-    error for now: 21 keywords, say): sent back as hidden fields, so that the next
-    preview and the save still have them. The page's script replaces its list of boxes
-    with the preview's; without these, fixing the keywords brought the boxes back
-    unticked, and saving dropped the reader's choice."""
-    try:
-        posted = form.fields["unexpanded_keywords"].clean(form.data.getlist("unexpanded_keywords"))
-    except ValidationError:
-        return []
-    shown = {reading.keyword.casefold() for reading in result.readings}
-    return [keyword for keyword in posted if keyword.casefold() not in shown]
 
 
 def _votes_of_previewer(request: HttpRequest) -> Feedback | None:

@@ -52,7 +52,7 @@
       var escaped = word.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       var plural = word.length > 3 && /s$/i.test(word) ? "|" + escaped.slice(0, -1) : "";
       var whole = word.length >= 3 && /^[A-Z0-9-]+$/.test(word) && /[A-Z]/.test(word);
-      return new RegExp("(?:^|[^a-z0-9])(?:" + escaped + plural + ")" + (whole ? "(?![a-z0-9])" : ""));
+      return new RegExp("(?:^|[^\\p{L}\\p{N}])(?:" + escaped + plural + ")" + (whole ? "(?![\\p{L}\\p{N}])" : ""), "u");
     }
     function apply() {
       var typed = input.value.split(/\s+/).filter(Boolean);

@@ -151,7 +151,8 @@ def test_quoted_phrases_match_the_exact_words_so_adapter_is_not_adaptation():
 def test_a_quoted_abbreviation_matches_where_the_paper_writes_it():
     papers = [make(1, "Evicting the KV cache of long prompts"), make(2, "Caching key-value pairs in databases")]
     assert titles(papers, keywords('"KV cache"')) == ["Evicting the KV cache of long prompts"]
-    assert titles(papers, keywords('"MoE"')) == []
+    moe = [make(3, "Sparse MoE layers for speech"), make(4, "Mixture of experts, revisited")]
+    assert titles(moe, keywords('"MoE"')) == ["Sparse MoE layers for speech"]
 
 
 def test_an_ize_word_matches_its_family_not_the_root_it_is_stemmed_to():

@@ -36,6 +36,21 @@ def test_the_preview_shows_the_topic_a_keyword_also_matches_with_a_box_to_remove
     assert "Tool-augmented language models plan before they call tools" not in page
 
 
+def test_the_live_preview_keeps_a_removal_ticked_while_the_keywords_field_has_an_error(client, embedded_listing):
+    # The signup page's script replaces its "remove" boxes with the live preview's: a
+    # moment of 21 keywords must not send back a preview without the reader's removal.
+    typed = "LLM agents; " + "; ".join(f"keyword number {n}" for n in range(20))
+    response = client.post("/subscribe/preview/fragment/", {"keywords": typed, "unexpanded_keywords": "LLM agents"})
+    html = response.content.decode()
+    assert "At most 20 keywords, please: you entered 21." in text_of(html)
+    assert "“LLM agents” — matched only as typed, not through topic “Agents and tool use”" in text_of(html)
+    [box] = re.findall(r'<input type="checkbox" name="unexpanded_keywords"[^>]*>', html)
+    assert 'value="LLM agents"' in box and "checked" in box
+    # A removal for a keyword no longer typed is not kept alive.
+    gone = client.post("/subscribe/preview/fragment/", {"keywords": "sorting networks", "unexpanded_keywords": "LLM agents"})
+    assert 'name="unexpanded_keywords"' not in gone.content.decode()
+
+
 def test_a_topic_the_reader_already_follows_is_not_offered_again(client, embedded_listing, make_subscriber):
     response = client.post("/subscribe/preview/", signup_data(keywords="LLM agents", topics="agents"))
     page = text_of(response.content.decode())

@@ -58,7 +58,7 @@ def test_an_invalid_field_gets_a_400_with_the_error_beside_it_and_nothing_happen
 def test_invisible_characters_pasted_into_a_keyword_are_dropped(client, mailbox):
     # A zero-width space or soft hyphen (from a web page or a PDF) looks like nothing and
     # would make the keyword never match the papers' text.
-    assert client.post("/subscribe/", signup_data(keywords="diffusion\u200b models, Lo\u00adRA, \ufeffRLHF")).status_code == 302
+    assert client.post("/subscribe/", signup_data(keywords="diffusion\u200bmodels, Lo\u00adRA, \ufeffRLHF")).status_code == 302
     assert Subscriber.objects.get().keywords == ["diffusion models", "LoRA", "RLHF"]
 
 

@@ -116,8 +116,12 @@ class Command(OperatorCommand):
             raise CommandError("The ad-hoc profile is empty: give topic slugs, keyword phrases or author names.")
         # A keyword no reader has saved has no vector yet, and would be matched by its
         # words alone: not what a reader who saved it would get.
-        if embedded := embed_keywords(keywords).embedded:
-            self.stderr.write(f"Embedded {embedded} keyword{'s' if embedded != 1 else ''} no reader had saved yet.")
+        # (Stored, as a reader's save would store it: keyword vectors are shared.)
+        result = embed_keywords(keywords)
+        if result.embedded:
+            self.stderr.write(f"Embedded {result.embedded} keyword{'s' if result.embedded != 1 else ''} no reader had saved yet.")
+        elif result.skipped_reason:
+            self.stderr.write(f"Keywords no reader has saved are matched by their words only: {result.skipped_reason}.")
         # An unsaved reader: the email renders with placeholder footer links.
         subscriber = Subscriber(email="preview@example.org", keywords=keywords, authors=authors)
         interest = Interest(
