@@ -350,6 +350,12 @@ def embedded_agents_listing(site):
     return make_embedded_agents_listing(timezone.localdate())
 
 
+def active_reader(**fields) -> Subscriber:
+    return Subscriber.objects.create(
+        email="ada@example.org", status=Subscriber.Status.ACTIVE, confirmed_at=timezone.now(), **fields
+    )
+
+
 AGENTS_READING = "“LLM agents” — also matching topic “Agents and tool use”"
 REMOVED_READING = "“LLM agents” — matched only as typed, not through topic “Agents and tool use”"
 
@@ -416,12 +422,7 @@ def test_a_long_pasted_list_gets_the_live_preview_saying_what_is_wrong(browser, 
 def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topic(
     browser, site, embedded_agents_listing
 ):
-    reader = Subscriber.objects.create(
-        email="ada@example.org",
-        status=Subscriber.Status.ACTIVE,
-        keywords=["sorting networks"],
-        confirmed_at=timezone.now(),
-    )
+    reader = active_reader(keywords=["sorting networks"])
     page = new_page(browser, DESKTOP)
     page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
     results = page.locator("#preview-results")
@@ -447,15 +448,10 @@ def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topi
 def test_a_removed_topic_survives_a_moment_of_invalid_keywords_in_the_live_preview(
     browser, site, embedded_agents_listing
 ):
-    # Pasting 21 keywords makes the keywords field invalid, and the preview shows no
-    # "remove" boxes for a while; the reader's saved removal must come back ticked.
-    reader = Subscriber.objects.create(
-        email="ada@example.org",
-        status=Subscriber.Status.ACTIVE,
-        keywords=["LLM agents"],
-        unexpanded_keywords=["LLM agents"],
-        confirmed_at=timezone.now(),
-    )
+    # Pasting 21 keywords makes the keywords field invalid for a while; the script then
+    # draws the preview's "remove" boxes in place of the page's, and the reader's saved
+    # removal must stay ticked through it.
+    reader = active_reader(keywords=["LLM agents"], unexpanded_keywords=["LLM agents"])
     page = new_page(browser, DESKTOP)
     page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
     results = page.locator("#preview-results")
