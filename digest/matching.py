@@ -63,6 +63,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
@@ -822,7 +823,7 @@ class PaperIndex:
                 spans[idx].extend((start, end, number) for start, end in found)
         hits: dict[int, _Hit] = {}
         for idx, mentions in spans.items():
-            hit = self._score(idx, mentions, labels, idfs, describe, min_evidence, weights)
+            hit = self._score(idx, mentions, labels, idfs, describe, min_evidence, weights, everything, nears)
             if hit is not None:
                 hits[idx] = hit
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -837,6 +838,8 @@ class PaperIndex:
         describe,
         min_evidence: float,
         weights: list[float] | None = None,
+        phrases: Sequence[Phrase] = (),
+        nears: Sequence[bool] = (),
     ) -> _Hit | None:
         # Longest (then most telling) matches first; a shorter one inside it is the same mention.
         found.sort(key=lambda s: (-(s[1] - s[0]), -idfs[s[2]], s[0]))
@@ -874,9 +877,42 @@ class PaperIndex:
         # then the phrases mentioned most, rarer ones on ties.
         order = sorted(fields, key=lambda n: ("title" not in fields[n], -mentions[n], -idfs[n]))
         order = order[:MAX_PHRASES_PER_REASON]
-        parts = [f"'{labels[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
+        first_span: dict[int, tuple[int, int]] = {}
+        for start, end, number in taken:
+            first_span.setdefault(number, (start, end))
+        shown = {
+            n: (self._as_the_paper_writes(idx, phrases[n], *first_span[n]) if phrases and not nears[n] else None)
+            or labels[n]
+            for n in order
+        }
+        parts = [f"'{shown[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
         in_title = any("title" in found_in for found_in in fields.values())
         return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength, in_title=in_title)
+
+    def _as_the_paper_writes(self, idx: int, phrase: Phrase, start: int, end: int) -> str | None:
+        """The paper's own words where it differs from the phrase by more than a plural:
+        the stemmer finds "security" in a paper that writes "secure", and a why-line
+        saying "'security' in title" would not be true. None when it says the same (or
+        for anything but a plain run of words: acronyms, joined compounds)."""
+        plain = _plain_words(phrase)
+        if plain is None or end - start != len(plain[0]):
+            return None
+        typed, groups = plain
+        written: list[str] = []
+        for position, word in zip(range(start, end), typed, strict=True):
+            code = position << _SPAN_BITS | 1
+            if code in self._postings.get("=" + word, {}).get(idx, ()):
+                written.append(word)  # as typed: by far the most common case
+                continue
+            stemmed = stem(word)
+            forms = sorted(self._spellings.get(stemmed, ()))
+            form = next((f for f in forms if code in self._postings.get("=" + f, {}).get(idx, ())), stemmed)
+            written.append(form.removeprefix(ABBREVIATION_MARK))  # "MoE" is "moe", shown as curated
+        if all(_same_word(a, b) for a, b in zip(written, typed, strict=True)):
+            return None
+        # Joined as the phrase joins its words ("fine-tuned" for "fine-tuning").
+        in_order = iter(written)
+        return " ".join("-".join(next(in_order) for _ in range(size)) for size in groups)
 
     def _topic(self, topic: TopicTerms) -> _Clause:
         key = (topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
@@ -1435,6 +1471,23 @@ def _covering(entries: list, limit: int, clauses: list[_Clause], idx_of: Callabl
     rest.sort()
     top.sort()
     return top + rest
+
+
+@lru_cache(maxsize=20_000)
+def _plain_words(phrase: Phrase) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+    """A phrase that is a plain run of stemmed words: its words (lower case) and how many
+    each hyphenated group holds; None for acronyms and exact forms."""
+    groups = words(phrase.text)
+    typed = tuple(word.lower() for group in groups for word in group)
+    if not any(len(v) == len(typed) and all(kind == "s" for kind, _ in v) for v in phrase.variants):
+        return None
+    return typed, tuple(len(group) for group in groups)
+
+
+def _same_word(written: str, typed: str) -> bool:
+    """One word, give or take a plural ending ("model" for "models")."""
+    shorter, longer = sorted((written, typed), key=len)
+    return longer == shorter or longer in (shorter + "s", shorter + "es")
 
 
 def _folded_words(phrase: str) -> tuple[str, ...]:

@@ -344,6 +344,20 @@ def test_a_why_line_shows_what_the_paper_wrote():
     assert found[2] == "keyword 'knowledge graphs': 'knowledge … graphs' in title"
 
 
+def test_a_why_line_names_the_word_the_paper_wrote_where_the_stemmer_made_two_words_one():
+    # "security" and "secure" share a stem: the paper is found, but it never wrote
+    # "security". A plural is the same word, and stays as typed.
+    papers = [
+        make(1, "Secure inference of large models", FILLER),
+        make(2, "Fine-tuned encoders for retrieval", FILLER),
+        make(3, "A diffusion model for speech", FILLER),
+    ]
+    found = {m.paper.pk: m.reasons[0] for m in match(papers, keywords("security", "fine-tuning", "diffusion models"))}
+    assert found[1] == "keyword 'security': 'secure' in title"
+    assert found[2] == "keyword 'fine-tuning': 'fine-tuned' in title"
+    assert found[3] == "keyword 'diffusion models' in title"
+
+
 def test_a_keyword_through_a_topic_the_reader_follows_is_not_said_twice():
     paper = make(1, "Post-training quantization of speech encoders", "Quantization of weights. " * 3)
     index = PaperIndex([paper], sample_stats())
