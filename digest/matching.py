@@ -837,9 +837,9 @@ class PaperIndex:
         idfs: list[float],
         describe,
         min_evidence: float,
-        weights: list[float] | None = None,
-        phrases: Sequence[Phrase] = (),
-        nears: Sequence[bool] = (),
+        weights: list[float],
+        phrases: Sequence[Phrase],
+        nears: Sequence[bool],
     ) -> _Hit | None:
         # Longest (then most telling) matches first; a shorter one inside it is the same mention.
         found.sort(key=lambda s: (-(s[1] - s[0]), -idfs[s[2]], s[0]))
@@ -861,9 +861,7 @@ class PaperIndex:
             previous_end = end
             if adjacent:
                 continue
-            weight = TITLE_WEIGHT if in_title else self._abstract_norm[idx]
-            if weights is not None:
-                weight *= weights[number]
+            weight = (TITLE_WEIGHT if in_title else self._abstract_norm[idx]) * weights[number]
             evidence += weight
             weighted_idf += weight * idfs[number]
             mentions[number] += weight
@@ -881,8 +879,7 @@ class PaperIndex:
         for start, end, number in taken:
             first_span.setdefault(number, (start, end))
         shown = {
-            n: (self._as_the_paper_writes(idx, phrases[n], *first_span[n]) if phrases and not nears[n] else None)
-            or labels[n]
+            n: (None if nears[n] else self._as_the_paper_writes(idx, phrases[n], *first_span[n])) or labels[n]
             for n in order
         }
         parts = [f"'{shown[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]

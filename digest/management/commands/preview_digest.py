@@ -119,7 +119,8 @@ class Command(OperatorCommand):
         # (Stored, as a reader's save would store it: keyword vectors are shared.)
         result = embed_keywords(keywords)
         if result.embedded:
-            self.stderr.write(f"Embedded {result.embedded} keyword{'s' if result.embedded != 1 else ''} no reader had saved yet.")
+            plural = "s" if result.embedded != 1 else ""
+            self.stderr.write(f"Embedded {result.embedded} keyword{plural} no reader had saved yet.")
         elif result.skipped_reason:
             self.stderr.write(f"Keywords no reader has saved are matched by their words only: {result.skipped_reason}.")
         # An unsaved reader: the email renders with placeholder footer links.
