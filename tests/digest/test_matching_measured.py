@@ -1,7 +1,7 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-15, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-16, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 round 3's, whose phrases were sharpened on the even-position papers only, with
 `evaluate_matching --papers odd` scoring them on the others, and the topics of two of
@@ -31,8 +31,8 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 FLOORS = {
     ("keywords", "tune", "hybrid"): (0.76, 0.58),
     ("keywords", "tune", "lexical"): (0.58, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.63, 0.57),
-    ("keywords", "held-out", "lexical"): (0.48, 0.55),
+    ("keywords", "held-out", "hybrid"): (0.64, 0.60),
+    ("keywords", "held-out", "lexical"): (0.49, 0.58),
     ("topic", "tune", "hybrid"): (0.82, 0.79),
     ("topic", "tune", "lexical"): (0.82, 0.77),
     ("topic", "held-out", "hybrid"): (0.78, 0.73),
@@ -87,7 +87,8 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((13,), (0.75, 0.66)),
         ((14,), (0.76, 0.80)),
         ((15,), (0.70, 0.69)),
-        ((12, 13, 14, 15), (0.75, 0.70)),
+        ((16,), (0.70, 0.77)),
+        ((12, 13, 14, 15, 16), (0.74, 0.72)),
     ],
     ids=str,
 )
@@ -96,8 +97,8 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
     # (rounds 9-11 were told to avoid every interest judged before, which left the narrow
     # and abstract ones). Each was scored once, by a matcher frozen before it was judged:
     # round 12 0.79 / 0.67, round 13 0.76 / 0.68, round 14 0.78 / 0.82, round 15
-    # 0.72 / 0.71; together, with today's matcher, 0.77 / 0.72 (the issue's targets:
-    # 0.75 / 0.60).
+    # 0.72 / 0.71, round 16 0.72 / 0.79; together, with today's matcher, 0.76 / 0.74
+    # (the issue's targets: 0.75 / 0.60).
     results, _ = measured
     chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
