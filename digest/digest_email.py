@@ -248,15 +248,21 @@ def _keyword_lead(reason: str) -> str:
 def entry_tag(entry: Entry) -> str:
     """The one thing that brought this paper, as a small tag: the editors, its topic, the
     reader's followed author or keyword."""
-    if entry.featured:
+    return section_tag(entry.topic_name, entry.reasons, entry.featured)
+
+
+def section_tag(topic_name: str | None, reasons: Sequence[str], featured: bool = False) -> str:
+    """`entry_tag` of a paper known by its section's topic and its reasons: also that of
+    a match past the reader's cut, from `Matches.more_sections`."""
+    if featured or (reasons and reasons[0] == "editor's pick"):
         return EDITORS_PICK
-    if entry.topic_name:
-        return " ".join(entry.topic_name.split())
-    for reason in (" ".join(r.split()) for r in entry.reasons):
+    if topic_name:
+        return " ".join(topic_name.split())
+    for reason in (" ".join(r.split()) for r in reasons):
         found = _reason_author(reason) or _reason_keyword(reason)
         if found:
             return found
-    if FEEDBACK_REASON in entry.reasons:
+    if FEEDBACK_REASON in reasons:
         return "Like papers you liked"
     return "Your interests"
 
@@ -710,11 +716,18 @@ def all_matches(digest: Digest, glance: list[dict], feedback_base: str | None = 
     as its at-a-glance list showed them, then those past the reader's cut, best first,
     each with its "more / less like this" links (with `feedback_base`): a paper on this
     page is one the reader can steer by as much as one in the email."""
-    ids = [pk for pk in digest.more_paper_ids or () if isinstance(pk, int)]
-    listed = _listed_papers(ids)
+    stored = digest.more_paper_ids if isinstance(digest.more_paper_ids, list) else []
+    tags = digest.more_paper_tags if isinstance(digest.more_paper_tags, list) else []
+    # The tags stand by position with the ids (none for digests made before they were kept).
+    tagged = [
+        (pk, tags[n] if n < len(tags) and isinstance(tags[n], str) else "")
+        for n, pk in enumerate(stored)
+        if isinstance(pk, int)
+    ]
+    listed = _listed_papers([pk for pk, _ in tagged])
     more = [
-        {**listed[pk], "tag": "", "sent": False, "feedback": feedback_urls(feedback_base, pk)}
-        for pk in ids
+        {**listed[pk], "tag": tag, "sent": False, "feedback": feedback_urls(feedback_base, pk)}
+        for pk, tag in tagged
         if pk in listed
     ]
     return [{**paper, "sent": True} for paper in glance] + more

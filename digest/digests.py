@@ -59,6 +59,7 @@ from .digest_email import (
     digest_entries,
     digest_message,
     in_passing_pairs,
+    section_tag,
     view_digest_url,
 )
 from .emails import is_address_refusal, is_transient, render_email, send_email, sender_domain
@@ -393,6 +394,8 @@ class Draft:
     match_count: int = 0
     # The ids of the matches past the cut, best first (the digest's web page lists them).
     more_ids: list[int] = field(default_factory=list)
+    # ... and their tags on that page, by position.
+    more_tags: list[str] = field(default_factory=list)
     # Papers that only mention one of the reader's keywords in passing: (paper id, keyword).
     in_passing: list[tuple[int, str]] = field(default_factory=list)
 
@@ -522,6 +525,7 @@ def _draft(target: Target, window: Window, history: _History, catalog: Catalog) 
     )
     return Draft(
         target, list(matches), has_new_papers=True, match_count=matches.total, more_ids=matches.more_ids,
+        more_tags=[section_tag(topic, [reason]) for topic, reason in matches.more_sections],
         in_passing=matches.in_passing,
     )
 
@@ -701,11 +705,13 @@ def _digest_row(draft: Draft) -> Digest:
         return Digest(
             subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.EMPTY,
             paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
+            more_paper_tags=draft.more_tags,
         )
     return Digest(
         subscriber=draft.subscriber, period=draft.target.period, status=Digest.Status.PENDING,
         paper_count=len(draft.matches), match_count=draft.match_count, more_paper_ids=draft.more_ids,
-        in_passing=[list(pair) for pair in draft.in_passing], message_id=new_message_id(), next_attempt_at=timezone.now(),
+        more_paper_tags=draft.more_tags, in_passing=[list(pair) for pair in draft.in_passing],
+        message_id=new_message_id(), next_attempt_at=timezone.now(),
     )
 
 
@@ -876,7 +882,7 @@ def _claim_pending(digest_id: int, now: dt.datetime) -> dict | None:
 # Columns a send never reads: not loading them halves the cost of loading a batch
 # (reading one anyway would cost a query per digest, which the query-count test catches).
 UNUSED_WHEN_SENDING = (
-    "more_paper_ids", "created_at", "sent_at", "next_attempt_at",
+    "more_paper_ids", "more_paper_tags", "created_at", "sent_at", "next_attempt_at",
     *(f"subscriber__{name}" for name in (
         "consent_text", "signup_ip", "signup_user_agent", "confirm_ip", "confirm_user_agent", "signed_up_at",
         "confirmed_at", "unsubscribed_at", "next_check_at", "updated_at", "feed_token", "pending_email",

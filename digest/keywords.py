@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from .text import fold, is_abbreviation, stem, words
+from .text import fold, is_abbreviation, is_quoted, stem, words
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
@@ -39,7 +39,10 @@ MAX_ALTERNATIVES = 8
 SET_PHRASE_SHARE = 0.2
 COMMON_PART_SHARE = 0.2
 
-_SEPARATORS_RE = re.compile(r"\s*(?:,|;|&|\+|/|\band\b|\bor\b|\bvs\.?\b|\bversus\b)\s*", re.IGNORECASE)
+# "and", "or" and "vs" only as words of their own: "pick-and-place" is one thing.
+_SEPARATORS_RE = re.compile(r"\s*(?:,|;|&|\+|/|(?<![\w-])(?:and|or|vs\.?|versus)(?![\w-]))\s*", re.IGNORECASE)
+_QUOTED_RE = re.compile(r'"[^"]*"')
+_HIDDEN_RE = re.compile("\x00(\\d+)\x00")
 # "... long form (ACRONYM) ..." with the acronym's optional plural "s".
 _DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
@@ -56,11 +59,25 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
     in at least a fifth as many papers as its rarer part) or a part alone would say
     nothing ("vision and language": "language" is in most abstracts)."""
     text = keyword.strip()
-    if not _SEPARATORS_RE.search(text) or (text.startswith('"') and text.endswith('"')):
+    if is_quoted(text):
         return [text]
-    parts = [part.strip() for part in _SEPARATORS_RE.split(text)]
+    # Separators inside quotes are the reader's words: '"LoRA" or "adapter"' is two
+    # quoted alternatives, '"vision and language"' one.
+    quoted: list[str] = []
+
+    def hidden(found: re.Match) -> str:
+        quoted.append(found.group())
+        return f"\x00{len(quoted) - 1}\x00"
+
+    masked = _QUOTED_RE.sub(hidden, text)
+    if not _SEPARATORS_RE.search(masked):
+        return [text]
+    parts = [
+        _HIDDEN_RE.sub(lambda found: quoted[int(found.group(1))], part).strip() for part in _SEPARATORS_RE.split(masked)
+    ]
     parts = list(dict.fromkeys(part for part in parts if words(part)))
-    if len(parts) < 2:
+    # "A/B testing", "S&P 500", "w/o", "C++": a part of one letter is no concept of its own.
+    if len(parts) < 2 or any(sum(ch.isalnum() for ch in part) < 2 for part in parts):
         return [text]
     whole = doc_share(text)
     if whole > 0:
@@ -155,8 +172,11 @@ class AcronymTable:
         self._short: dict[str, set[str]] = defaultdict(set)  # long-form key -> acronyms
         self._learned: Counter[tuple[str, str]] = Counter()
         for acronym, forms in curated_acronyms().items():
+            # In its own letters: a long form typed is also found as "RAG", never as the
+            # word "rag" (which the stemmer would read as "ragged").
+            written = _curated_spellings().get(acronym, acronym)
             for form in forms:
-                self._add(acronym, form, reverse=len(acronym.replace(" ", "")) >= MIN_REVERSE_ACRONYM)
+                self._add(written, form, reverse=len(acronym.replace(" ", "")) >= MIN_REVERSE_ACRONYM)
 
     def _add(self, acronym: str, long_form: str, *, reverse: bool) -> None:
         self._long[acronym.lower()].add(long_form)
@@ -220,19 +240,44 @@ def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str]
 
 def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
     """The phrases that find what a typed keyword means: (the keyword or its
-    alternatives as typed, every phrase including acronym and spacing forms).
+    alternatives as typed, words typed in capitals lowered where they are ordinary
+    words; every phrase including acronym and spacing forms).
     `catalog` is a `matching.CatalogStats`."""
     phrases: list[str] = []
     typed = split_alternatives(keyword, catalog.doc_share)
-    for alternative in typed:
+    for n, alternative in enumerate(typed):
         phrases.append(alternative)
-        if alternative.startswith('"'):
+        if is_quoted(alternative):
             continue  # quotes mean "exactly as I wrote it"
+        plain = _unshouted(alternative, catalog)
+        if plain is not None:
+            phrases.append(plain)
+            alternative = typed[n] = plain  # what the looser readings start from
         phrases.extend(catalog.acronyms.variants(alternative))
         flat = [w for group in words(alternative) for w in group]
         if len(flat) == 1:
             phrases.extend(glued_splits(flat[0], catalog.knows_word, catalog.occurs))
     return typed, list(dict.fromkeys(phrases))
+
+
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
+SHOUTED_MIN_LETTERS = 5  # "QUANTIZATION" is shouted; "RLHF", "CLIP" and "BERT" are names
+
+
+def _unshouted(alternative: str, catalog) -> str | None:
+    """The alternative with its words typed in capitals in lower case, where the catalog
+    writes them mostly as ordinary words ("DIFFUSION MODELS" is "diffusion models"): else
+    they would read as abbreviations and find only papers that shout too. None when
+    nothing changes ("FEVER", the dataset, stays as typed)."""
+
+    def lowered(found: re.Match) -> str:
+        word = found.group()
+        if len(word) >= SHOUTED_MIN_LETTERS and word.isupper() and catalog.writes_mostly_plain(word.lower()):
+            return word.lower()
+        return word
+
+    plain = _LETTERS_RE.sub(lowered, alternative)
+    return plain if plain != alternative else None
 
 
 def spelled_as_the_field_writes(keyword: str, catalog) -> str:
@@ -287,7 +332,9 @@ def embedding_text(keyword: str, catalog=None) -> str:
     # Only a keyword that is nothing but an acronym: in "LLM agents" the model knows
     # what the phrase means, and "large language model" written beside it would pull it
     # towards every LLM paper.
-    forms = curated_acronyms().get(" ".join(w for group in words(keyword) for w in group).lower())
+    joined = " ".join(w for group in words(keyword) for w in group).lower()
+    # Keyword vectors are shared by lower-case key: "llms" is the plural of "LLM" here.
+    forms = curated_acronyms().get(joined) or (curated_acronyms().get(joined[:-1]) if joined.endswith("s") else None)
     if forms:
         return f"{keyword} ({forms[0]})"
     return spelled_as_the_field_writes(keyword, catalog) if catalog is not None else keyword

@@ -82,6 +82,8 @@ from .text import (
     Term,
     analyse,
     compile_phrase,
+    is_abbreviation,
+    is_quoted,
     person_name,
     stem,
     words,
@@ -107,6 +109,7 @@ EXPANSION_WEIGHT = 0.6
 # and any within TELLING_SPREAD of it, when the others are clearly more common
 # ("unlearning" for "machine unlearning", "agents" for "LLM agents").
 RELAX_BELOW_SHARE = 0.01
+_CONNECTORS = frozenset({"and", "or", "vs", "versus", "of", "to", "the", "in", "on", "for", "by"})
 NEAR_WINDOW = 4
 NEAR_WEIGHT = 0.7
 TELLING_IDF = 3.0
@@ -217,7 +220,9 @@ class Match:
 class Matches(list[Match]):
     """A reader's matches, best first, cut at their limit; `total` counts them uncut
     (the email says "Top 8 of 42"), and `more_ids` names the papers past the cut, best
-    first (at most MORE_IDS_KEPT), for the web page that lists all of them. `in_passing`
+    first (at most MORE_IDS_KEPT), for the web page that lists all of them, and
+    `more_sections` what tags each of those there: its section's topic name (None for a
+    keyword's or author's match) and its first reason. `in_passing`
     names, best first, papers that only mention one of the reader's keywords in passing,
     each with that keyword: not matches, so in neither `total` nor the email."""
 
@@ -227,11 +232,13 @@ class Matches(list[Match]):
         *,
         total: int | None = None,
         more_ids: Sequence[int] = (),
+        more_sections: Sequence[tuple[str | None, str]] = (),
         in_passing: Sequence[tuple[int, str]] = (),
     ) -> None:
         super().__init__(matches)
         self.total = len(self) if total is None else total
         self.more_ids = list(more_ids)
+        self.more_sections = list(more_sections)
         self.in_passing = list(in_passing)
 
 
@@ -401,6 +408,11 @@ class CatalogStats:
                 if _has_sequence(self._docs[doc], accepts):
                     found.add(doc)
         return found
+
+    def writes_mostly_plain(self, word: str) -> bool:
+        """Whether the catalog writes this lower-case word far more often as an ordinary
+        word than in capitals (`plain_word_dominates`)."""
+        return plain_word_dominates(self._doc_count("=" + word), self._doc_count("=" + ABBREVIATION_MARK + word))
 
     def knows_word(self, word: str) -> bool:
         """Whether some paper of the catalog writes this word (any form of its stem)."""
@@ -709,7 +721,9 @@ class PaperIndex:
         if form.startswith(ABBREVIATION_MARK):
             written = self._postings.get("=" + form, {})
             plain = self._exact_postings(form[1:])
-            if not plain or plain_word_dominates(len(plain), len(written)):
+            # Counted over the catalog, as `CatalogStats` does: whether "LLaMA" also finds
+            # "Llama" must not depend on which days' papers this index holds.
+            if not plain or self.stats.writes_mostly_plain(form[1:]):
                 return written
             merged = {idx: list(codes) for idx, codes in written.items()}
             for idx, codes in plain.items():
@@ -1085,7 +1099,7 @@ class PaperIndex:
         for text in alternatives:
             phrase = compile_phrase(text)
             flat = [w for group in words(text) for w in group]
-            if phrase.is_empty or len(flat) < 2 or text.startswith('"'):
+            if phrase.is_empty or len(flat) < 2 or is_quoted(text):
                 continue
             if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
                 continue  # the field writes it this way: no need to guess
@@ -1094,7 +1108,10 @@ class PaperIndex:
             idfs = {word: self.stats.idf(compile_phrase(word)) for word in flat}
             rarest = max(idfs.values())
             telling = [w for w in flat if idfs[w] >= rarest - TELLING_SPREAD]
-            if rarest >= TELLING_IDF and len(telling) < len(flat):
+            # A compound joined by a small word ("pick-and-place", "one-vs-rest") is a
+            # name as a whole: "place" alone is not it. ("multi-agent" loosens to "agent".)
+            fixed = any(len(group) > 2 and _CONNECTORS & {w.lower() for w in group} for group in words(text))
+            if rarest >= TELLING_IDF and len(telling) < len(flat) and not fixed:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed
 
@@ -1287,12 +1304,15 @@ class PaperIndex:
         in_passing = self._in_passing(keywords, candidates.__contains__, can_get)
         total = len(ranked)
         more: list[int] = []
+        sections: list[tuple[str | None, str]] = []
         ranked.sort()
         if limit and total > limit:
             if not featured:  # featured papers first, counted against the limit: as they come
                 ranked = _covering(ranked, limit, clauses, lambda entry: entry[3])
-            # Those past the cut are only named (no Match built), best first.
-            more = [pk for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
+            # Those past the cut are only named (no Match built), best first, with what
+            # their tag on the web page needs.
+            named = [(idx, pk) for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
+            more, sections = [pk for _, pk in named], self._sections([idx for idx, _ in named], clauses, featured)
             ranked = ranked[:limit]
         return Matches(
             (
@@ -1301,6 +1321,7 @@ class PaperIndex:
             ),
             total=total,
             more_ids=more,
+            more_sections=sections,
             in_passing=in_passing,
         )
 
@@ -1376,9 +1397,11 @@ class PaperIndex:
         )
         total = len(chosen) + len(rest)
         more: list[int] = []
+        sections: list[tuple[str | None, str]] = []
         if limit and len(rest) > limit:
             rest = _covering(rest, limit, clauses, lambda entry: entry[2])
-            more = [self._pks[idx] for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
+            past = [idx for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
+            more, sections = [self._pks[idx] for idx in past], self._sections(past, clauses)
             rest = rest[:limit]
         return Matches(
             [
@@ -1390,6 +1413,7 @@ class PaperIndex:
             ],
             total=total,
             more_ids=more,
+            more_sections=sections,
             in_passing=in_passing,
         )
 
@@ -1403,16 +1427,38 @@ class PaperIndex:
         disliked = (self._vectors @ feedback.disliked.T).max(axis=1) if len(feedback.disliked) else zeros
         return liked, disliked
 
-    def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
-        # The first reason names the paper's section of the email: a match before a mere
-        # mention, one in the title before one in the abstract, then the strongest.
+    @staticmethod
+    def _reasons_of(idx: int, clauses: list[_Clause]) -> list[tuple[_Hit, TopicTerms | None]]:
+        """The paper's hits, its section's first: a match before a mere mention, one in
+        the title before one in the abstract, then the strongest."""
         found = sorted(
             ((c.hits[idx], c.topic) for c in clauses if idx in c.hits),
             key=lambda pair: (not pair[0].passes, not pair[0].in_title, -pair[0].score),
         )
         # A keyword's match through a topic the reader follows anyway says the same twice.
         followed = [f" → topic {topic.name}:" for hit, topic in found if topic is not None and hit.passes]
-        kept = [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
+        return [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
+
+    def _sections(
+        self, idxs: list[int], clauses: list[_Clause], featured: Container[int] = frozenset()
+    ) -> list[tuple[str | None, str]]:
+        """For papers past the cut (no Match built): each one's section topic, as
+        `_match` would set it, and its first reason; the web page tags them by these."""
+        sections: list[tuple[str | None, str]] = []
+        for idx in idxs:
+            if idx in featured:
+                sections.append((None, "editor's pick"))
+                continue
+            kept = self._reasons_of(idx, clauses)
+            if not kept:  # in the list only for being like a liked paper
+                sections.append((None, FEEDBACK_REASON))
+                continue
+            hit, topic = kept[0]
+            sections.append((topic.name if topic is not None and hit.passes else None, hit.reason))
+        return sections
+
+    def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
+        kept = self._reasons_of(idx, clauses)
         reasons = list(dict.fromkeys(hit.reason for hit, _ in kept))[:MAX_REASONS]
         # The paper's section is its first reason's: a topic only when that is a topic's
         # match (else the email files it under the keyword or author that comes first).
@@ -1472,11 +1518,16 @@ def _covering(entries: list, limit: int, clauses: list[_Clause], idx_of: Callabl
 
 @lru_cache(maxsize=20_000)
 def _plain_words(phrase: Phrase) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
-    """A phrase that is a plain run of stemmed words: its words (lower case) and how many
-    each hyphenated group holds; None for acronyms and exact forms."""
+    """A phrase that is a plain run of words, each matched by its stem or its "-ize"
+    family ("tokenization" finds "tokenized"): its words (lower case) and how many each
+    hyphenated group holds; None for acronyms and quoted phrases (matched as written)."""
     groups = words(phrase.text)
+    if any(is_abbreviation(word) for group in groups for word in group):
+        return None
+    if compile_phrase(phrase.text).variants != phrase.variants:
+        return None  # quoted: the display text read without its quotes matches otherwise
     typed = tuple(word.lower() for group in groups for word in group)
-    if not any(len(v) == len(typed) and all(kind == "s" for kind, _ in v) for v in phrase.variants):
+    if not any(len(v) == len(typed) for v in phrase.variants):
         return None
     return typed, tuple(len(group) for group in groups)
 

@@ -228,6 +228,9 @@ class Digest(models.Model):
     # The matches past the cut, best first, by paper id: the digest's web page lists every
     # match of the day, not only the sent ones. Ids rather than rows: most are never looked at.
     more_paper_ids = models.JSONField(default=list, blank=True, editable=False)
+    # Their tags, by position (the topic, keyword or author that brought each): the page
+    # says why each is there, as the email does for the sent ones.
+    more_paper_tags = models.JSONField(default=list, blank=True, editable=False)
     # Papers that mention one of the reader's keywords only in passing, best first, as
     # [paper id, keyword] pairs: not matches, but the web page lists them below the
     # matches instead of dropping them.

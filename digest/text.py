@@ -51,8 +51,30 @@ _stemmer = snowballstemmer.stemmer("english")
 _stemmer_lock = threading.Lock()
 
 
+# British spellings of the "-ize" and "-yze" families ("quantisation", "analysed") are
+# read as the American ones, which Snowball knows: otherwise "generalisation" would find
+# one paper where "generalization" finds thirty. Not where "-ise" is no such ending:
+# after v, c, w, h, p or u ("supervised", "precise", "otherwise") or in the words below
+# ("promising", "surprisingly" would part from their families).
+_BRITISH_RE = re.compile(r"^([a-z]{4,}?)(is|ys)(e|es|ed|ing|er|ers|ation|ations|able)$")
+_NOT_IZE_ROOTS = frozenset({
+    "prom", "prem", "comprom", "surpr", "enterpr", "compr", "expert", "chast", "advert", "parad", "merchand",
+})
+
+
+def _as_american(word: str) -> str:
+    found = _BRITISH_RE.match(word)
+    if found is None:
+        return word
+    root, middle, ending = found.groups()
+    if middle == "is" and (root[-1] in "vcwhpu" or root in _NOT_IZE_ROOTS):
+        return word
+    return f"{root}{middle[0]}z{ending}"
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    word = _as_american(word)
     with _stemmer_lock:
         return _stemmer.stemWord(word)
 
@@ -162,6 +184,12 @@ def _exact_forms(lower: str, plural: bool) -> frozenset[str]:
     return frozenset({lower, lower + "s"})
 
 
+def _also_in_capitals(forms: frozenset[str]) -> frozenset[str]:
+    """The forms, and the same written in capitals ("TOKENIZATION MATTERS"), which the
+    paper side files as abbreviations."""
+    return forms | {ABBREVIATION_MARK + form for form in forms if not form.startswith(ABBREVIATION_MARK)}
+
+
 # Endings of the "-ize" family, both spellings. Snowball strips them down to the root
 # ("tokenization" -> "token"), so a reader asking for tokenization would get every paper
 # that mentions tokens; the family's own forms are what they mean.
@@ -192,11 +220,8 @@ def _term(words_: list[str], quoted: bool) -> Term:
     """The term for one word, or for several words written as one ("finetuning")."""
     lower = "".join(words_).lower()
     if quoted:
-        forms = _exact_forms(lower, plural=True)
-        if len(words_) == 1 and is_abbreviation(words_[0]):
-            # The paper side files "KV" (written as an abbreviation) under its marked form.
-            forms = forms | {ABBREVIATION_MARK + lower}
-        return ("x", forms)
+        # The paper side files "KV" (written as an abbreviation) under its marked form.
+        return ("x", _also_in_capitals(_exact_forms(lower, plural=True)))
     if any(is_abbreviation(word) for word in words_):
         # The paper side folds "LLMs" into "LLM", so the exact form is enough.
         if len(words_) == 1:
@@ -205,8 +230,15 @@ def _term(words_: list[str], quoted: bool) -> Term:
     stemmed = stem(lower)
     family = _ize_family(lower, stemmed)
     if family is not None:
-        return ("x", family)
+        return ("x", _also_in_capitals(family))
     return ("s", stemmed)
+
+
+def is_quoted(text: str) -> bool:
+    """Whether the whole phrase is in double quotes ("exactly as I wrote it"): '"KV
+    cache"' is, '"LoRA" or "adapter"' and '"LLM" agents' are not."""
+    raw = text.strip()
+    return len(raw) >= 2 and raw[0] == raw[-1] == '"' and '"' not in raw[1:-1]
 
 
 @lru_cache(maxsize=100_000)
@@ -214,7 +246,7 @@ def compile_phrase(text: str) -> Phrase:
     """Every way of writing the phrase that should find it: its words in order, and for
     short phrases each way of joining neighbouring words ("fine tuning", "finetuning")."""
     raw = text.strip()
-    quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
+    quoted = is_quoted(raw)
     display = raw[1:-1].strip() if quoted else raw
     flat = [word for group in words(display) for word in group]
     if not flat:

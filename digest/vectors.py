@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 
 from . import semantic
 from .keywords import embedding_text
@@ -49,10 +50,13 @@ def embed_papers(papers: Iterable[Paper], *, progress: Callable[[int], object] |
         vectors = embedder.embed([semantic.paper_text(p.title, p.abstract) for p in chunk])
         for paper, vector in zip(chunk, vectors, strict=True):
             paper.embedding = semantic.to_bytes(vector)
-        # Only the vector column: an import or a curator may be editing the rest.
+        # Only the vector column (an import or a curator may be editing the rest), and
+        # `updated_at`: caches keyed on it (the preview's index, the z-score reference
+        # sample) must see that the paper now has a vector, or a new one.
+        now = timezone.now()
         with transaction.atomic():
             for paper in chunk:
-                Paper.objects.filter(pk=paper.pk).update(embedding=paper.embedding)
+                Paper.objects.filter(pk=paper.pk).update(embedding=paper.embedding, updated_at=now)
         result.embedded += len(chunk)
         if progress:
             progress(len(chunk))
@@ -154,7 +158,6 @@ def embed_recent_readers_keywords(days: int = 2) -> EmbedResult:
     still lack one (an `embed_keywords` task lost with a worker): the scheduled feed
     import runs this, so a reader is not matched by words alone for good. Only recent
     readers: every reader's keywords, every two hours, would be a scan of the table."""
-    from django.utils import timezone
 
     if not semantic.semantic_matching_enabled():
         return EmbedResult(skipped_reason="semantic matching is switched off")

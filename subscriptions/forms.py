@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import zoneinfo
 from functools import cache
 from typing import Any
@@ -32,7 +33,8 @@ MAX_PAUSE_DAYS = 366
 # C0 and C1 controls (including CR, LF, TAB), line and paragraph separators, and the
 # bidirectional overrides that can make text display differently from what it is.
 _FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_PHRASE_SEPARATORS = re.compile(r"[,;]")
+# After NFKC the full-width "，" and "；" are these too; "、" is the ideographic comma.
+_PHRASE_SEPARATORS = re.compile(r"[,;\u3001]")
 # Characters with no width that come along when text is pasted from a web page or a PDF:
 # a keyword holding one looks like the word but would never match the papers' text. (A
 # zero-width space separates words; the others join them or mean nothing.)
@@ -66,12 +68,31 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in time_zone_names()]
 
 
+def _outside_quotes(separators: re.Pattern, text: str) -> list[str]:
+    """`text` split where `separators` match outside double quotes: '"fast, accurate"'
+    is one phrase. A last quote left open quotes nothing: it is dropped, as is any
+    quote left alone in a phrase ('"LoRA' is "LoRA")."""
+    last_open = text.rfind('"') if text.count('"') % 2 else -1
+    parts, start, quoted = [], 0, False
+    for at, character in enumerate(text):
+        if character == '"' and at != last_open:
+            quoted = not quoted
+        elif not quoted and separators.fullmatch(character):
+            parts.append(text[start:at])
+            start = at + 1
+    parts.append(text[start:])
+    return [part.replace('"', "") if part.count('"') % 2 else part for part in parts]
+
+
 def split_phrases(text: str) -> list[str]:
     """`LoRA; diffusion models, , lora` is ["LoRA", "diffusion models"]: split on commas
     and semicolons, whitespace tidied, empty items and repeats (any case) dropped."""
     phrases: list[str] = []
     seen: set[str] = set()
-    for raw in _PHRASE_SEPARATORS.split(_INVISIBLE.sub("", text).replace(_ZERO_WIDTH_SPACE, " ")):
+    # NFKC: full-width letters typed with a CJK input method ("ｄｉｆｆｕｓｉｏｎ") and
+    # ligatures ("ﬁne-tuning") are the plain letters, for the embedding model too.
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text).replace(_ZERO_WIDTH_SPACE, " "))
+    for raw in _outside_quotes(_PHRASE_SEPARATORS, text):
         phrase = " ".join(raw.split())
         if phrase and phrase.casefold() not in seen:
             seen.add(phrase.casefold())
@@ -82,8 +103,11 @@ def split_phrases(text: str) -> list[str]:
 class PhraseListField(forms.CharField):
     """A text input holding phrases separated by commas or semicolons; cleans to a list."""
 
-    def __init__(self, *, item_name: str, max_items: int, max_item_length: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, item_name: str, max_items: int, max_item_length: int, needs_telling_word: bool = False, **kwargs: Any
+    ) -> None:
         self.item_name = item_name
+        self.needs_telling_word = needs_telling_word
         self.max_items = max_items
         self.max_item_length = max_item_length
         kwargs.setdefault("required", False)
@@ -137,6 +161,14 @@ class PhraseListField(forms.CharField):
                     f"Each {self.item_name} needs a letter or a digit: “{phrase[:40]}” has none.",
                     code="no_word",
                 )
+            if self.needs_telling_word and _only_function_words(phrase):
+                # "the" or "a; of" would be saved, find nothing on any day, and the
+                # preview would blame a quiet day.
+                raise ValidationError(
+                    f"“{phrase[:40]}” is made of words nearly every paper uses, so it can't pick papers out: "
+                    f"add what the papers are about (“the transformer”, not “the”).",
+                    code="common_words",
+                )
             if len(phrase) > self.max_item_length:
                 raise ValidationError(
                     f"Each {self.item_name} can be at most {self.max_item_length} characters long: "
@@ -144,6 +176,18 @@ class PhraseListField(forms.CharField):
                     code="too_long",
                 )
         return phrases
+
+
+# Words every abstract writes. A keyword made of nothing else can never match.
+FUNCTION_WORDS = frozenset(
+    "a an the of and or in on for to with by at from as is are be been we our us this that these those it its "
+    "not no vs versus via into onto than then".split()
+)
+
+
+def _only_function_words(phrase: str) -> bool:
+    found = re.findall(r"[^\W_]+", phrase.casefold())
+    return bool(found) and all(word in FUNCTION_WORDS for word in found)
 
 
 class KeywordSelectionField(forms.Field):
@@ -223,6 +267,7 @@ class PreferencesForm(forms.Form):
         item_name="keyword",
         max_items=MAX_KEYWORDS,
         max_item_length=MAX_KEYWORD_LENGTH,
+        needs_telling_word=True,
         label="Keywords",
         help_text="Words or phrases to look for in titles and abstracts, separated by commas "
         f"or semicolons, e.g. LoRA; protein folding. Up to {MAX_KEYWORDS}.",

@@ -403,6 +403,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
                 "paper_count": digest.paper_count,
                 "match_count": digest.match_count,
                 "more_paper_ids": digest.more_paper_ids,
+                "more_paper_tags": digest.more_paper_tags,
                 "in_passing": digest.in_passing,
                 "subject": digest.subject,
                 "message_id": digest.message_id,

@@ -34,6 +34,11 @@
     var fieldset = box.closest("fieldset");
     var topics = fieldset.querySelectorAll("[data-topic]");
     var groups = fieldset.querySelectorAll("[data-topic-group]");
+    // "optimisation" finds "Optimization and training" (and "optimization" the topics
+    // whose descriptions write "optimisation"): both sides are read with "iz", "yz".
+    function britishAsAmerican(text) {
+      return text.replace(/(\p{L}{3,})is(?=[aei])/gu, "$1iz").replace(/(\p{L}{2,})ys(?=[ei])/gu, "$1yz");
+    }
     // What a topic is found by: its name and description, its acronyms ("LLM" finds
     // "Large language models"), and its group's name.
     var searchText = new Map();
@@ -41,7 +46,7 @@
       var groupName = group.querySelector("legend").textContent;
       group.querySelectorAll("[data-topic]").forEach(function (topic) {
         var also = topic.getAttribute("data-topic-also") || "";
-        searchText.set(topic, (topic.textContent + " " + also + " " + groupName).replace(/\s+/g, " ").toLowerCase());
+        searchText.set(topic, britishAsAmerican((topic.textContent + " " + also + " " + groupName).replace(/\s+/g, " ").toLowerCase()));
       });
     });
     box.hidden = false;
@@ -49,7 +54,7 @@
     // find "part"); an acronym typed in capitals ("SAM") finds only that whole word, not
     // "sampling". "LLMs" finds what "LLM" does.
     function wordTest(word) {
-      var escaped = word.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      var escaped = britishAsAmerican(word.toLowerCase()).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       var plural = word.length > 3 && /s$/i.test(word) ? "|" + escaped.slice(0, -1) : "";
       var whole = word.length >= 3 && /^[A-Z0-9-]+$/.test(word) && /[A-Z]/.test(word);
       return new RegExp("(?:^|[^\\p{L}\\p{N}])(?:" + escaped + plural + ")" + (whole ? "(?![\\p{L}\\p{N}])" : ""), "u");

@@ -21,7 +21,7 @@ from digest.matching import (
 )
 from digest.keywords import embedding_text, understand
 from digest.models import Paper
-from digest.text import compile_phrase
+from digest.text import compile_phrase, stem
 from tests.digest.matching_sample import sample_papers, sample_texts
 
 DAY = dt.date(2025, 3, 12)
@@ -104,6 +104,9 @@ def test_the_model_reads_a_compound_as_most_papers_spell_it():
     # A word the catalog writes whole stays whole, whatever it could be cut into.
     assert embedding_text("benchmark", stats) == "benchmark"
     assert embedding_text("RLHF", stats).startswith("RLHF (reinforcement learning")
+    # Keyword vectors are shared by lower-case key: "LLMs" is read as "llms", and must
+    # mean what "llm" means (it was the model's guess at "llms" alone).
+    assert embedding_text("llms", stats) == "llms (large language model)"
 
 
 def test_a_keyword_typed_glued_is_not_counted_twice_as_common():
@@ -383,6 +386,20 @@ def test_every_interest_that_matched_has_its_best_paper_in_a_cut_list():
     assert found.more_ids == [pk for pk in uncut if pk not in {m.paper.pk for m in found}]
 
 
+def test_a_match_past_the_cut_is_named_with_what_tags_it_as_the_match_itself_would_be():
+    papers = [make(n, f"Quantization of model {n}", "Quantization " * 3 + FILLER) for n in range(1, 4)]
+    papers.append(make(4, "A sorting network", "We apply a pruning step. " + FILLER))
+    interest = Interest(topics=(QUANTIZATION,), keywords=("pruning",), include_featured=False)
+    found = match(papers, interest, limit=1)
+    uncut = {m.paper.pk: m for m in match(papers, interest)}
+    assert len(found.more_ids) == len(found.more_sections) == 3
+    for pk, (topic, reason) in zip(found.more_ids, found.more_sections, strict=True):
+        whole = uncut[pk]
+        assert topic == (whole.topic.name if whole.topic else None)
+        assert reason == whole.reasons[0]
+    assert {topic for topic, _ in found.more_sections} >= {"Quantization"}
+
+
 def test_a_paper_appears_once_under_its_best_matching_topic():
     paper = make(1, "Post-training quantization of large language models", "Quantization of the LLM weights. " * 3)
     found = match([paper], Interest(topics=(LLM, QUANTIZATION), include_featured=False))
@@ -550,3 +567,87 @@ def test_matching_many_readers_asks_the_database_nothing(django_assert_num_queri
     with django_assert_num_queries(0):
         results = [index.match(interest, limit=10) for interest in interests]
     assert any(results), "some readers should get papers"
+
+
+# Found by a code review (helper 78): typed keywords that found the wrong papers, or none.
+
+
+@pytest.mark.parametrize("typed", ["pick-and-place", "one-vs-rest", "A/B testing", "S&P 500", "w/o"])
+def test_a_keyword_whose_separator_is_inside_a_word_or_leaves_a_lone_letter_stays_whole(typed):
+    # Read as alternatives, "pick-and-place" was "pick-" or "-place", and "A/B testing"
+    # found every paper with the word "a".
+    papers = [
+        make(1, "A robot arm learns pick-and-place", "We study pick-and-place with one-vs-rest heads. " + FILLER),
+        make(2, "A study of A/B testing and the S&P 500, w/o bias", "We report A/B testing on the S&P 500 w/o bias."),
+        make(3, "A pick of models for every task, then a place to test them at rest"),
+    ]
+    found = match(papers, keywords(typed))
+    assert 3 not in [m.paper.pk for m in found]
+    assert found, typed
+
+
+def test_quoted_alternatives_are_each_matched_as_written():
+    papers = [
+        make(1, "LoRA for speech models"),
+        make(2, "An adapter for vision transformers"),
+        make(3, "Low-rank adaptation of language models"),  # LoRA's long form, not "LoRA" as written
+    ]
+    assert sorted(m.paper.pk for m in match(papers, keywords('"LoRA" or "adapter"'))) == [1, 2]
+
+
+def test_a_word_in_quotes_inside_a_keyword_still_gets_the_keywords_other_readings():
+    papers = [make(1, "Large language model agents that plan"), make(2, "LLM agents for the web")]
+    assert sorted(m.paper.pk for m in match(papers, keywords('"LLM" agents'))) == [1, 2]
+
+
+def test_a_long_form_typed_is_found_as_the_acronym_never_as_an_ordinary_word():
+    papers = [make(1, "Batching ragged sequences on GPUs"), make(2, "RAG with long documents")]
+    assert [m.paper.pk for m in match(papers, keywords("retrieval-augmented generation"))] == [2]
+
+
+@pytest.mark.parametrize(
+    "british, american", [("quantisation", "quantization"), ("generalisation", "generalization"), ("analysed", "analyzed")]
+)
+def test_british_spellings_find_what_the_american_ones_find(british, american):
+    papers = [
+        make(1, f"Better {american} of neural networks"),
+        make(2, f"Revisiting {british} for transformers"),
+        make(3, "Supervised learning of speech"),
+    ]
+    assert sorted(m.paper.pk for m in match(papers, keywords(british))) == [1, 2]
+    assert sorted(m.paper.pk for m in match(papers, keywords(american))) == [1, 2]
+    # The why-line names what the paper wrote.
+    [first] = [m for m in match(papers, keywords(british)) if m.paper.pk == 1]
+    assert american in first.reasons[0]
+
+
+def test_british_ise_words_that_are_no_ize_words_keep_their_families():
+    assert stem("supervised") == stem("supervision")
+    assert stem("promising") == stem("promise")
+    assert stem("precise") == stem("precision")
+
+
+@pytest.mark.parametrize("typed", ["DIFFUSION MODELS", "QUANTIZATION", "PRIVACY"])
+def test_a_keyword_typed_in_capitals_finds_what_it_finds_in_lower_case(typed):
+    # Read as an abbreviation, it found only the papers that shout too.
+    papers = [
+        make(n, f"Diffusion models for video {n}", "Quantization and privacy are also studied. " * 2)
+        for n in (1, 2, 3)
+    ]
+    papers += [make(4, "QUANTIZATION MATTERS: PRIVACY of DIFFUSION MODELS"), make(5, "A sorting network")]
+    shouted = sorted(m.paper.pk for m in match(papers, keywords(typed)))
+    assert shouted == sorted(m.paper.pk for m in match(papers, keywords(typed.lower()))) == [1, 2, 3, 4]
+
+
+def test_a_title_in_capitals_is_found_by_a_word_of_the_ize_family():
+    papers = [make(1, "TOKENIZATION MATTERS FOR CODE MODELS"), make(2, "A sorting network")]
+    assert [m.paper.pk for m in match(papers, keywords("tokenization"))] == [1]
+
+
+def test_whether_an_abbreviation_finds_its_plain_writing_does_not_depend_on_the_days_papers():
+    # "LLaMA" finds "Llama" because the catalog writes the two alike, whichever papers
+    # one day's index holds; before, an index of only these two papers decided otherwise.
+    stats = CatalogStats.from_texts([("LLaMA models", "We fine-tune LLaMA.")] * 4 + [("Llama 3", "Llama 3.")] * 2)
+    papers = [make(n, f"Fine-tuning Llama on task {n}") for n in (1, 2, 3)] + [make(4, "LLaMA for speech")]
+    one_day = PaperIndex(papers, stats).match(keywords("LLaMA"))
+    assert sorted(m.paper.pk for m in one_day) == [1, 2, 3, 4]

@@ -94,6 +94,32 @@ def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_ga
 
 
 @pytest.mark.django_db
+def test_the_signup_preview_sees_papers_embedded_after_it_first_looked(tmp_path):
+    # Its index is kept while the day's papers are unchanged; a vector added by
+    # embed_papers is a change (before, the preview matched by words alone until the
+    # next listing day).
+    from subscriptions import services
+
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Daily Papers\n\n"
+        "Sparse experts for speech\n\nWe route audio frames to a few of many experts, so that a large "
+        "speech model costs little to run. It transcribes as well as a dense model twice its cost.\n\n"
+        "Graph networks for molecules\n\nWe predict the properties of molecules with message passing "
+        "between atoms, and beat earlier graph networks on three public benchmarks.\n",
+        encoding="utf-8",
+    )
+    call_command("import_papers", str(listing), stdout=StringIO(), stderr=StringIO())
+    Paper.objects.update(embedding=None)  # as after an import with the model switched off
+    services._index_cache.clear()
+    assert not services.listing_index(services.latest_listing())._has_vector.any()
+
+    call_command("embed_papers", "--missing", stdout=StringIO(), stderr=StringIO())
+
+    assert services.listing_index(services.latest_listing())._has_vector.all()
+
+
+@pytest.mark.django_db
 def test_embed_papers_all_also_computes_readers_keywords_again():
     # After a model change (or a change to what the model reads for a keyword) every
     # stored vector must be recomputed, the readers' keywords too.

@@ -142,14 +142,28 @@ def test_the_web_page_lists_every_match_of_the_day_with_the_sent_ones_marked(cli
     )
     assert [title for title, _, _ in listed][:2] == sent
     assert [bool(mark) for _, _, mark in listed] == [True, True, False, False, False, False]
-    # The papers the email had carry the tag that brought them, as in its at-a-glance list.
+    # Every paper carries the tag that brought it, as in the email's at-a-glance list:
+    # those past the cut too (a reader should not have to open each to see why).
     assert all(tag for _, tag, mark in listed if mark)
+    assert [re.sub(r"<[^>]+>", "", tag).strip() for _, tag, mark in listed if not mark] == ["Quantization"] * 4
     assert len({title for title, _, _ in listed}) == 6
     # A paper past the cut can be voted on here as one in the email can, for this reader.
     unsent = Paper.objects.get(pk=digest.more_paper_ids[0])
     more_link = re.search(rf'href="([^"]+/{unsent.pk}/\?v=more)"[^>]*>More like this</a>', section).group(1)
     voted = client.get(path_of(more_link))
     assert voted.status_code == 200 and unsent.title in voted.content.decode()
+
+
+def test_a_digest_made_before_tags_were_kept_lists_its_matches_untagged(client, outbox):
+    digest = _capped_digest(outbox, extra=3)
+    Digest.objects.filter(pk=digest.pk).update(more_paper_tags=[])
+    unsent = Paper.objects.get(pk=digest.more_paper_ids[0])
+
+    page = client.get(path_of(view_digest_url(digest))).content.decode()
+    section = page[page.index('id="all-matches"'):]
+
+    row = re.search(rf"<li[^>]*><a [^>]*>{re.escape(unsent.title)}</a>(.*?)</li>", section, re.S).group(1)
+    assert 'class="tag"' not in row and "More like this" in row
 
 
 def test_a_paper_hidden_after_sending_leaves_the_list_of_all_matches(client, outbox):

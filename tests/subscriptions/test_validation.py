@@ -26,6 +26,9 @@ INVALID = [
     pytest.param("keywords", "LoRA; !!!", "Each keyword needs a letter or a digit: “!!!” has none.", id="keyword-of-punctuation"),
     pytest.param("keywords", "🤖🤖", "Each keyword needs a letter or a digit", id="keyword-of-emoji"),
     pytest.param("authors", "---", "Each author needs a letter or a digit", id="author-of-punctuation"),
+    pytest.param(
+        "keywords", "LoRA; the; of", "“the” is made of words nearly every paper uses", id="keyword-of-common-words"
+    ),
     pytest.param("excluded_keywords", TOO_MANY, "At most 20 excluded keywords", id="too-many-exclusions"),
     pytest.param("authors", ", ".join(f"Author {n}" for n in range(21)), "At most 20 authors", id="too-many-authors"),
     pytest.param("authors", "y" * 101, "Each author can be at most 100 characters long", id="author-too-long"),
@@ -60,6 +63,16 @@ def test_invisible_characters_pasted_into_a_keyword_are_dropped(client, mailbox)
     # would make the keyword never match the papers' text.
     assert client.post("/subscribe/", signup_data(keywords="diffusion\u200bmodels, Lo\u00adRA, \ufeffRLHF")).status_code == 302
     assert Subscriber.objects.get().keywords == ["diffusion models", "LoRA", "RLHF"]
+
+
+def test_keywords_typed_the_way_people_type_them_are_saved_as_meant(client, mailbox):
+    # A quoted phrase keeps its comma; a stray quote is dropped, not saved to show up in
+    # why-lines; full-width letters and commas (a CJK input method) are plain ones.
+    typed = '"fast, accurate"; "LoRA, ｄｉｆｆｕｓｉｏｎ models，RAG、the transformer'
+    assert client.post("/subscribe/", signup_data(keywords=typed)).status_code == 302
+    assert Subscriber.objects.get().keywords == [
+        '"fast, accurate"', "LoRA", "diffusion models", "RAG", "the transformer"
+    ]
 
 
 def test_a_pasted_list_far_over_the_limit_is_refused_in_words_not_cut_by_the_browser(client, mailbox):
