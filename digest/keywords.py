@@ -18,11 +18,15 @@ read as a set of *alternatives*, each a phrase for `digest.text`:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from .text import fold, is_abbreviation, is_quoted, stem, words
 
@@ -278,6 +282,54 @@ def _unshouted(alternative: str, catalog) -> str | None:
 
     plain = _LETTERS_RE.sub(lowered, alternative)
     return plain if plain != alternative else None
+
+
+SUGGEST_MIN_LETTERS = 5  # "transfomer" has a closest word; "RAGs" or "ViTs" are names
+SUGGEST_CANDIDATES = 3
+
+
+def _edits_allowed(word: str) -> int:
+    """A typo or two: one letter wrong, missing, extra or two swapped ("agnets") in a
+    word of up to eight letters, two in a longer one."""
+    return 1 if len(word) <= 8 else 2
+
+
+def did_you_mean(keyword: str, catalog) -> str | None:
+    """The keyword with each word the catalog never writes replaced by a close word it
+    does ("transfomer" -> "transformer"), or None when every word is known or an unknown
+    one has no close word. Where a word has several close ones, the one that makes a
+    phrase the catalog writes wins ("chain of thougth" is "chain of thought", not
+    "though"), then the most written. `catalog` is a `matching.CatalogStats`."""
+    spans = list(_LETTERS_RE.finditer(keyword))
+    options: list[list[str]] = []
+    for found in spans:
+        word = found.group()
+        if len(word) < SUGGEST_MIN_LETTERS or is_abbreviation(word) or catalog.knows_word(word):
+            options.append([word])
+            continue
+        close = process.extract(
+            word.lower(),
+            catalog.vocabulary(),
+            scorer=OSA.distance,
+            score_cutoff=_edits_allowed(word),
+            limit=SUGGEST_CANDIDATES,
+        )
+        if not close:
+            return None
+        best = min(distance for _, distance, _ in close)
+        options.append([w for w, distance, _ in close if distance == best])
+    if all(len(choice) == 1 and choice[0] == found.group() for choice, found in zip(options, spans, strict=True)):
+        return None
+
+    def written(choice: tuple[str, ...]) -> str:
+        pieces, at = [], 0
+        for found, word in zip(spans, choice, strict=True):
+            pieces += [keyword[at : found.start()], word]
+            at = found.end()
+        return "".join(pieces) + keyword[at:]
+
+    candidates = [written(choice) for choice in itertools.product(*options)]
+    return max(candidates, key=lambda text: (catalog.occurs(text), catalog.doc_share(text)))
 
 
 def spelled_as_the_field_writes(keyword: str, catalog) -> str:

@@ -264,6 +264,7 @@ class CatalogStats:
         self._pair_stem: list[int] = []
         self._pair_exact: list[int] = []
         self._pairs_of: dict[int, list[int]] = defaultdict(list)  # stem or exact id -> pairs
+        self._vocabulary: list[str] | None = None
         self._postings: dict[int, array] = {}
         self._docs: list[array] = []
         self._df: dict[Phrase, int] = {}
@@ -408,6 +409,18 @@ class CatalogStats:
                 if _has_sequence(self._docs[doc], accepts):
                     found.add(doc)
         return found
+
+    def vocabulary(self) -> list[str]:
+        """The words the catalog writes, in lower case, that more than one paper writes
+        (a word only one paper has may be its own typo). For spelling suggestions."""
+        if self._vocabulary is None:
+            words_ = {
+                key[1:].removeprefix(ABBREVIATION_MARK)
+                for key, term_id in self._ids.items()
+                if key.startswith("=") and len(self._postings.get(term_id, ())) >= 2
+            }
+            self._vocabulary = sorted(word for word in words_ if word.isalpha())
+        return self._vocabulary
 
     def writes_mostly_plain(self, word: str) -> bool:
         """Whether the catalog writes this lower-case word far more often as an ordinary

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from digest.keywords import did_you_mean
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
 from digest.meaning import Feedback
 from digest.models import Digest, Paper, Topic
@@ -535,6 +536,9 @@ class Preview:
     # Typed keywords that find nothing that day on their own: a typo, or a word papers
     # do not use, is better caught now than after a week of empty digests.
     keywords_finding_nothing: list[str] = field(default_factory=list)
+    # ... and, for those with a word the catalog never writes, the closest it does:
+    # {"transfomer": "transformer"}.
+    spelling_suggestions: dict[str, str] = field(default_factory=dict)
 
     def summary_line(self, today: dt.date | None = None) -> str:
         """One line for a phone, where the list itself is out of sight: "12 papers from
@@ -634,9 +638,13 @@ def preview(preferences: Preferences, today: dt.date | None = None, feedback: Fe
         if not index.match(dataclasses.replace(alone, keywords=(keyword,)), listed_from=listing.day,
                            listed_to=listing.day, limit=1)
     ]
+    suggestions = {
+        keyword: suggestion for keyword in finding_nothing if (suggestion := did_you_mean(keyword, index.stats))
+    }
     return Preview(
         day=listing.day, papers_that_day=len(listing.papers), matches=matches, asked_for_anything=asked,
         readings=readings, match_count=matches.total, keywords_finding_nothing=finding_nothing,
+        spelling_suggestions=suggestions,
     )
 
 

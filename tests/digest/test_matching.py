@@ -19,7 +19,7 @@ from digest.matching import (
     PaperIndex,
     TopicTerms,
 )
-from digest.keywords import embedding_text, understand
+from digest.keywords import did_you_mean, embedding_text, understand
 from digest.models import Paper
 from digest.text import compile_phrase, stem
 from tests.digest.matching_sample import sample_papers, sample_texts
@@ -651,3 +651,18 @@ def test_whether_an_abbreviation_finds_its_plain_writing_does_not_depend_on_the_
     papers = [make(n, f"Fine-tuning Llama on task {n}") for n in (1, 2, 3)] + [make(4, "LLaMA for speech")]
     one_day = PaperIndex(papers, stats).match(keywords("LLaMA"))
     assert sorted(m.paper.pk for m in one_day) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("transfomer", "transformer"),
+        ("LLM agnets", "LLM agents"),  # two letters swapped
+        ("chain of thougth", "chain of thought"),  # not "though": the phrase papers write wins
+        ("mixture of exprets", "mixture of experts"),
+        ("qwzx flarb", None),  # nothing close: no guess
+        ("diffusion models", None),  # nothing unknown
+    ],
+)
+def test_a_mistyped_keyword_gets_the_spelling_papers_use(typed, meant):
+    assert did_you_mean(typed, sample_stats()) == meant

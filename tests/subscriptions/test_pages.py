@@ -165,6 +165,15 @@ def test_the_preview_names_a_typed_keyword_that_finds_nothing_on_its_own(client,
     assert "found nothing" not in clean
 
 
+def test_the_preview_suggests_how_papers_spell_a_mistyped_keyword(client, listing):
+    page = text_of(client.post("/subscribe/preview/fragment/", {"keywords": "denoising difusion; qwzx flarb"}))
+    assert "“denoising difusion”, “qwzx flarb” found nothing" in page
+    assert "Did you mean “denoising diffusion” for “denoising difusion”?" in page
+    assert "for “qwzx flarb”" not in page  # nothing close: no guess
+    right = text_of(client.post("/subscribe/preview/fragment/", {"keywords": "denoising diffusion"}))
+    assert "Did you mean" not in right
+
+
 def test_the_preview_invites_a_choice_when_none_is_made(client, listing):
     response = client.post("/subscribe/preview/fragment/")
     assert "Choose a topic or type a keyword" in text_of(response)
