@@ -32,7 +32,7 @@ from subscriptions.tokens import make_digest_feedback_token, secret_fingerprint,
 from .digest_html import DigestPages, NeedsReference
 from .emails import build_email, render_email, render_html
 from .jinja2 import text_environment
-from .matching import FEEDBACK_REASON, Interest, Match
+from .matching import FEEDBACK_REASON, IN_PASSING, Interest, Match
 from .models import Digest, DigestItem, Paper, Topic
 from .queries import id_ranges
 from .tex import readable, readable_start
@@ -279,6 +279,8 @@ def why_parts(entry: Entry, tag: str) -> list[dict[str, str]]:
             part = {"lead": "Raised: like papers you marked “more like this”", "bold": ""}
         elif (author := _reason_author(reason)) is not None:
             part = {"lead": "Author you follow: ", "bold": author} if author != tag else None
+        elif (keyword := _reason_keyword(reason)) is not None and reason.endswith(IN_PASSING):
+            part = {"lead": "Also mentions your keyword ", "bold": keyword}
         elif (keyword := _reason_keyword(reason)) is not None:
             lead = _keyword_lead(reason)
             if keyword.lower() != tag.lower() or lead != "Your keyword ":

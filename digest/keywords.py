@@ -47,6 +47,7 @@ COMMON_PART_SHARE = 0.2
 _SEPARATORS_RE = re.compile(r"\s*(?:,|;|&|\+|/|(?<![\w-])(?:and|or|vs\.?|versus)(?![\w-]))\s*", re.IGNORECASE)
 _QUOTED_RE = re.compile(r'"[^"]*"')
 _HIDDEN_RE = re.compile("\x00(\\d+)\x00")
+_WORD_PAIR_RE = re.compile(r"([^\W\d_]+)\s*(?:\band\b|&)\s*([^\W\d_]+)", re.IGNORECASE)
 # "... long form (ACRONYM) ..." with the acronym's optional plural "s".
 _DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
@@ -258,6 +259,10 @@ def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
             phrases.append(plain)
             alternative = typed[n] = plain  # what the looser readings start from
         phrases.extend(catalog.acronyms.variants(alternative))
+        # "vision and language" kept whole is also what papers write as "vision-language".
+        pair = _WORD_PAIR_RE.fullmatch(alternative)
+        if pair and catalog.occurs(compound := f"{pair.group(1)}-{pair.group(2)}"):
+            phrases.append(compound)
         flat = [w for group in words(alternative) for w in group]
         if len(flat) == 1:
             phrases.extend(glued_splits(flat[0], catalog.knows_word, catalog.occurs))

@@ -153,6 +153,7 @@ MORE_IDS_KEPT = 300
 IN_PASSING_KEPT = 20
 FEEDBACK_REASON = 'like papers you marked "more like this"'
 MAX_REASONS = 5
+IN_PASSING = " (in passing)"  # ends the why-line of a mention that is no match of its own
 MAX_PHRASES_PER_REASON = 2
 # How many recent papers the catalog statistics are taken from. A phrase at IDF_CAP (one
 # paper in ~300) is still seen about ten times in 3000 papers, and rarer ones score the
@@ -1472,7 +1473,10 @@ class PaperIndex:
 
     def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:
         kept = self._reasons_of(idx, clauses)
-        reasons = list(dict.fromkeys(hit.reason for hit, _ in kept))[:MAX_REASONS]
+        # A mention that is no match of its own says so: the why-line must not credit
+        # "LLM agents" for a Reasoning paper that writes "agents" once.
+        reasons = list(dict.fromkeys(hit.reason + ("" if hit.passes else IN_PASSING) for hit, _ in kept))
+        reasons = reasons[:MAX_REASONS]
         # The paper's section is its first reason's: a topic only when that is a topic's
         # match (else the email files it under the keyword or author that comes first).
         topic = kept[0][1] if kept and kept[0][0].passes else None

@@ -334,6 +334,21 @@ def test_the_why_line_says_what_the_paper_wrote_when_it_is_not_the_keyword_as_ty
     assert "Why: Matched on “agents”" in text
 
 
+def test_a_keyword_mentioned_only_in_passing_is_not_said_to_have_matched(reader, quantization):
+    # A Quantization paper that writes "agents" once: "Your keyword LLM agents · Matched
+    # on agents" would credit the keyword with a match the matcher did not make.
+    mention = paper("Post-training quantization for agents on phones", "x")
+    _, text, html = render(reader, [
+        entry(mention, 1, topic_=quantization, reasons=[
+            "topic Quantization: 'post-training quantization' in title",
+            "keyword 'LLM agents': 'agents' in abstract (in passing)",
+        ]),
+    ])
+    lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
+    assert lines == ["Also mentions your keyword LLM agents"]
+    assert "Matched on" not in html and "Why: Also mentions your keyword “LLM agents”" in text
+
+
 def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_not_say(reader, quantization):
     both = paper("Quantized MRI reconstruction", "x")
     topic_only = paper("Quantization, nothing else", "x")

@@ -666,3 +666,27 @@ def test_whether_an_abbreviation_finds_its_plain_writing_does_not_depend_on_the_
 )
 def test_a_mistyped_keyword_gets_the_spelling_papers_use(typed, meant):
     assert did_you_mean(typed, sample_stats()) == meant
+
+
+def test_a_keyword_mention_that_is_no_match_of_its_own_says_so_in_the_why_line():
+    papers = [
+        make(1, "Post-training quantization of language models",
+             "Quantization of weights. " * 3 + "Unlike unlearning, we keep every weight. " + FILLER * 2),
+        make(2, "Machine unlearning for language models"),
+    ]
+    interest = Interest(topics=(QUANTIZATION,), keywords=("machine unlearning",), include_featured=False)
+    by_pk = {m.paper.pk: m.reasons for m in match(papers, interest)}
+    assert by_pk[1][0].startswith("topic Quantization:")
+    assert by_pk[1][1] == "keyword 'machine unlearning': 'unlearning' in abstract (in passing)"
+    assert not any(reason.endswith("(in passing)") for reason in by_pk[2])
+
+
+def test_vision_and_language_kept_whole_is_also_what_papers_write_as_vision_language():
+    papers = [make(1, "A vision-language model for charts"), make(2, "Vision and language navigation")]
+    assert sorted(m.paper.pk for m in match(papers, keywords("vision and language"))) == [1, 2]
+
+
+def test_gaussian_splatting_is_also_3dgs_both_ways():
+    papers = [make(1, "Faster 3DGS rendering on phones"), make(2, "Gaussian splatting for dynamic scenes")]
+    assert sorted(m.paper.pk for m in match(papers, keywords("Gaussian splatting"))) == [1, 2]
+    assert sorted(m.paper.pk for m in match(papers, keywords("3DGS"))) == [1, 2]
