@@ -1,7 +1,7 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-16, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-17, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 round 3's, whose phrases were sharpened on the even-position papers only, with
 `evaluate_matching --papers odd` scoring them on the others, and the topics of two of
@@ -31,8 +31,8 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 FLOORS = {
     ("keywords", "tune", "hybrid"): (0.76, 0.58),
     ("keywords", "tune", "lexical"): (0.58, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.64, 0.60),
-    ("keywords", "held-out", "lexical"): (0.49, 0.58),
+    ("keywords", "held-out", "hybrid"): (0.64, 0.61),
+    ("keywords", "held-out", "lexical"): (0.49, 0.60),
     ("topic", "tune", "hybrid"): (0.82, 0.79),
     ("topic", "tune", "lexical"): (0.82, 0.77),
     ("topic", "held-out", "hybrid"): (0.78, 0.73),
@@ -88,7 +88,8 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((14,), (0.74, 0.80)),
         ((15,), (0.70, 0.69)),
         ((16,), (0.70, 0.77)),
-        ((12, 13, 14, 15, 16), (0.74, 0.72)),
+        ((17,), (0.67, 0.74)),
+        ((12, 13, 14, 15, 16, 17), (0.72, 0.72)),
     ],
     ids=str,
 )
@@ -101,7 +102,8 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
     # 0.75 / 0.60). Since British spellings are read (a tuning interest types
     # "regularisation", which found nothing by its words before), the decision refitted
     # on its papers scores rounds 12 and 14 at 0.77 / 0.67 and 0.76 / 0.82, and 12-16
-    # at 0.75 / 0.74.
+    # at 0.75 / 0.74. Round 17, judged after this session's fixes and scored once with
+    # them: 0.69 / 0.76 (12-17: 0.74 / 0.74).
     results, _ = measured
     chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
