@@ -69,9 +69,8 @@ def test_similar_texts_get_similar_vectors():
     assert stored.dtype == np.float32 and float(stored @ query) > 0.999  # float16 storage loses nothing that counts
 
 
-@pytest.mark.django_db
-def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_gaps(tmp_path, settings):
-    listing = tmp_path / "listing.txt"
+def two_paper_listing(folder: Path) -> Path:
+    listing = folder / "listing.txt"
     listing.write_text(
         "Daily Papers\n\n"
         "Sparse experts for speech\n\nWe route audio frames to a few of many experts, so that a large "
@@ -80,6 +79,12 @@ def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_ga
         "between atoms, and beat earlier graph networks on three public benchmarks.\n",
         encoding="utf-8",
     )
+    return listing
+
+
+@pytest.mark.django_db
+def test_an_import_stores_a_vector_for_every_new_paper_and_embed_papers_fills_gaps(tmp_path, settings):
+    listing = two_paper_listing(tmp_path)
     out = StringIO()
     call_command("import_papers", str(listing), stdout=out, stderr=StringIO())
     assert "embedded 2 papers" in out.getvalue()
@@ -100,15 +105,7 @@ def test_the_signup_preview_sees_papers_embedded_after_it_first_looked(tmp_path)
     # next listing day).
     from subscriptions import services
 
-    listing = tmp_path / "listing.txt"
-    listing.write_text(
-        "Daily Papers\n\n"
-        "Sparse experts for speech\n\nWe route audio frames to a few of many experts, so that a large "
-        "speech model costs little to run. It transcribes as well as a dense model twice its cost.\n\n"
-        "Graph networks for molecules\n\nWe predict the properties of molecules with message passing "
-        "between atoms, and beat earlier graph networks on three public benchmarks.\n",
-        encoding="utf-8",
-    )
+    listing = two_paper_listing(tmp_path)
     call_command("import_papers", str(listing), stdout=StringIO(), stderr=StringIO())
     Paper.objects.update(embedding=None)  # as after an import with the model switched off
     services._index_cache.clear()
