@@ -1293,6 +1293,9 @@ class PaperIndex:
         raised: set[int] = set()
         boost, order = self._boost, self._order
         score_maps = [clause.scores for clause in clauses]
+        # Which interest brought each paper most strongly (its scores), for the tags of
+        # those past the cut: found here, where every score is read anyway.
+        strongest: dict[int, dict[int, float]] = {}
         for idx in candidates:
             if not can_get(idx):
                 continue
@@ -1303,6 +1306,7 @@ class PaperIndex:
                     total += score
                     if score > best:
                         best = score
+                        strongest[idx] = scores
             relevance = best + SUPPORT_WEIGHT * (total - best)
             if closeness is not None:
                 liked, disliked = _ramp(float(closeness[0][idx])), _ramp(float(closeness[1][idx]))
@@ -1313,7 +1317,9 @@ class PaperIndex:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         if picks is not None:
-            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised, keywords, candidates, can_get)
+            return self._with_picks(
+                ranked, picks, only_featured, limit, clauses, raised, keywords, candidates, can_get, strongest
+            )
         # Every candidate the reader can get is in `ranked`: in their list, or past its cut.
         in_passing = self._in_passing(keywords, candidates.__contains__, can_get)
         total = len(ranked)
@@ -1326,7 +1332,8 @@ class PaperIndex:
             # Those past the cut are only named (no Match built), best first, with what
             # their tag on the web page needs.
             named = [(idx, pk) for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
-            more, sections = [pk for _, pk in named], self._sections([idx for idx, _ in named], clauses, featured)
+            more = [pk for _, pk in named]
+            sections = self._sections([idx for idx, _ in named], clauses, strongest, featured)
             ranked = ranked[:limit]
         return Matches(
             (
@@ -1395,6 +1402,7 @@ class PaperIndex:
         keywords: list[tuple[str, _Clause]],
         candidates: set[int],
         can_get: Callable[[int], bool],
+        strongest: dict[int, dict[int, float]],
     ) -> Matches:
         """The best `picks` featured papers, then the reader's own matches without them
         (by score alone: a featured paper among them is one like any other), at most
@@ -1415,7 +1423,7 @@ class PaperIndex:
         if limit and len(rest) > limit:
             rest = _covering(rest, limit, clauses, lambda entry: entry[2])
             past = [idx for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
-            more, sections = [self._pks[idx] for idx in past], self._sections(past, clauses)
+            more, sections = [self._pks[idx] for idx in past], self._sections(past, clauses, strongest)
             rest = rest[:limit]
         return Matches(
             [
@@ -1454,20 +1462,31 @@ class PaperIndex:
         return [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
 
     def _sections(
-        self, idxs: list[int], clauses: list[_Clause], featured: Container[int] = frozenset()
+        self,
+        idxs: list[int],
+        clauses: list[_Clause],
+        strongest: dict[int, dict[int, float]],
+        featured: Container[int] = frozenset(),
     ) -> list[tuple[str | None, str]]:
-        """For papers past the cut (no Match built): each one's section topic, as
-        `_match` would set it, and its first reason; the web page tags them by these."""
+        """For papers past the cut (no Match built): what tags each on the web page, the
+        interest that brought it most strongly (`strongest`: its clause's scores, as the
+        ranking found them): its topic's name (None for a keyword or an author) and that
+        match's reason. A mention, or a keyword through a topic, is read as `_match`
+        reads it (the reader may follow that topic)."""
+        by_scores = {id(clause.scores): clause for clause in clauses}
         sections: list[tuple[str | None, str]] = []
         for idx in idxs:
             if idx in featured:
                 sections.append((None, "editor's pick"))
                 continue
-            kept = self._reasons_of(idx, clauses)
-            if not kept:  # in the list only for being like a liked paper
+            scores = strongest.get(idx)
+            if scores is None:  # in the list only for being like a liked paper
                 sections.append((None, FEEDBACK_REASON))
                 continue
-            hit, topic = kept[0]
+            clause = by_scores[id(scores)]
+            hit, topic = clause.hits[idx], clause.topic
+            if not hit.passes or " → topic " in hit.reason:
+                hit, topic = self._reasons_of(idx, clauses)[0]
             sections.append((topic.name if topic is not None and hit.passes else None, hit.reason))
         return sections
 
