@@ -259,6 +259,8 @@ def section_tag(topic_name: str | None, reasons: Sequence[str], featured: bool =
     if topic_name:
         return " ".join(topic_name.split())
     for reason in (" ".join(r.split()) for r in reasons):
+        if reason.endswith(IN_PASSING):
+            continue  # a mention brought nothing: it names no section
         found = _reason_author(reason) or _reason_keyword(reason)
         if found:
             return found
@@ -280,7 +282,13 @@ def why_parts(entry: Entry, tag: str) -> list[dict[str, str]]:
         elif (author := _reason_author(reason)) is not None:
             part = {"lead": "Author you follow: ", "bold": author} if author != tag else None
         elif (keyword := _reason_keyword(reason)) is not None and reason.endswith(IN_PASSING):
-            part = {"lead": "Also mentions your keyword ", "bold": keyword}
+            # What the paper wrote, when it is not the keyword as typed ("agents" for
+            # "LLM agents"): the mention is of that word, not of the reader's phrase.
+            found_as = _FOUND_AS.match(reason)
+            if found_as is not None:
+                part = {"lead": "Also mentions ", "bold": found_as.group(1)}
+            else:
+                part = {"lead": "Also mentions your keyword ", "bold": keyword}
         elif (keyword := _reason_keyword(reason)) is not None:
             lead = _keyword_lead(reason)
             if keyword.lower() != tag.lower() or lead != "Your keyword ":

@@ -19,6 +19,7 @@ read as a set of *alternatives*, each a phrase for `digest.text`:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -291,6 +292,8 @@ def _unshouted(alternative: str, catalog) -> str | None:
 
 SUGGEST_MIN_LETTERS = 5  # "transfomer" has a closest word; "RAGs" or "ViTs" are names
 SUGGEST_CANDIDATES = 3
+MAX_SUGGESTION_PHRASES = 27
+MAX_MISTYPED_WORDS = 2
 
 
 def _edits_allowed(word: str) -> int:
@@ -323,8 +326,11 @@ def did_you_mean(keyword: str, catalog) -> str | None:
             return None
         best = min(distance for _, distance, _ in close)
         options.append([w for w, distance, _ in close if distance == best])
-    if all(len(choice) == 1 and choice[0] == found.group() for choice, found in zip(options, spans, strict=True)):
-        return None
+    unknown = sum(
+        not (len(choice) == 1 and choice[0] == found.group()) for choice, found in zip(options, spans, strict=True)
+    )
+    if not unknown or unknown > MAX_MISTYPED_WORDS:
+        return None  # nothing to correct, or not a typo but words papers do not use
 
     def written(choice: tuple[str, ...]) -> str:
         pieces, at = [], 0
@@ -333,6 +339,10 @@ def did_you_mean(keyword: str, catalog) -> str | None:
             at = found.end()
         return "".join(pieces) + keyword[at:]
 
+    # The phrase test only where few combinations are possible: a keyword of several
+    # mistyped words would otherwise make thousands of phrases to look up.
+    if math.prod(len(choice) for choice in options) > MAX_SUGGESTION_PHRASES:
+        options = [choice[:1] for choice in options]
     candidates = [written(choice) for choice in itertools.product(*options)]
     return max(candidates, key=lambda text: (catalog.occurs(text), catalog.doc_share(text)))
 

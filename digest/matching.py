@@ -1123,9 +1123,14 @@ class PaperIndex:
             rarest = max(idfs.values())
             telling = [w for w in flat if idfs[w] >= rarest - TELLING_SPREAD]
             # A compound joined by a small word ("pick-and-place", "one-vs-rest") is a
-            # name as a whole: "place" alone is not it. ("multi-agent" loosens to "agent".)
-            fixed = any(len(group) > 2 and _CONNECTORS & {w.lower() for w in group} for group in words(text))
-            if rarest >= TELLING_IDF and len(telling) < len(flat) and not fixed:
+            # name as a whole: "place" alone is not it. Kept whole or left out whole
+            # ("end-to-end unlearning" is "unlearning"); "multi-agent" loosens to "agent".
+            kept = set(telling)
+            cut = any(
+                len(group) > 2 and _CONNECTORS & {w.lower() for w in group} and 0 < len(kept & set(group)) < len(group)
+                for group in words(text)
+            )
+            if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed
 
@@ -1293,9 +1298,6 @@ class PaperIndex:
         raised: set[int] = set()
         boost, order = self._boost, self._order
         score_maps = [clause.scores for clause in clauses]
-        # Which interest brought each paper most strongly (its scores), for the tags of
-        # those past the cut: found here, where every score is read anyway.
-        strongest: dict[int, dict[int, float]] = {}
         for idx in candidates:
             if not can_get(idx):
                 continue
@@ -1306,7 +1308,6 @@ class PaperIndex:
                     total += score
                     if score > best:
                         best = score
-                        strongest[idx] = scores
             relevance = best + SUPPORT_WEIGHT * (total - best)
             if closeness is not None:
                 liked, disliked = _ramp(float(closeness[0][idx])), _ramp(float(closeness[1][idx]))
@@ -1317,9 +1318,7 @@ class PaperIndex:
                     raised.add(idx)
             ranked.append((idx not in featured, -relevance * boost[idx], order[idx], idx))
         if picks is not None:
-            return self._with_picks(
-                ranked, picks, only_featured, limit, clauses, raised, keywords, candidates, can_get, strongest
-            )
+            return self._with_picks(ranked, picks, only_featured, limit, clauses, raised, keywords, candidates, can_get)
         # Every candidate the reader can get is in `ranked`: in their list, or past its cut.
         in_passing = self._in_passing(keywords, candidates.__contains__, can_get)
         total = len(ranked)
@@ -1333,7 +1332,7 @@ class PaperIndex:
             # their tag on the web page needs.
             named = [(idx, pk) for *_, idx in ranked[limit : limit + MORE_IDS_KEPT] if (pk := pks[idx]) is not None]
             more = [pk for _, pk in named]
-            sections = self._sections([idx for idx, _ in named], clauses, strongest, featured)
+            sections = self._sections([idx for idx, _ in named], clauses, featured)
             ranked = ranked[:limit]
         return Matches(
             (
@@ -1402,7 +1401,6 @@ class PaperIndex:
         keywords: list[tuple[str, _Clause]],
         candidates: set[int],
         can_get: Callable[[int], bool],
-        strongest: dict[int, dict[int, float]],
     ) -> Matches:
         """The best `picks` featured papers, then the reader's own matches without them
         (by score alone: a featured paper among them is one like any other), at most
@@ -1423,7 +1421,7 @@ class PaperIndex:
         if limit and len(rest) > limit:
             rest = _covering(rest, limit, clauses, lambda entry: entry[2])
             past = [idx for *_, idx in rest[limit : limit + MORE_IDS_KEPT]]
-            more, sections = [self._pks[idx] for idx in past], self._sections(past, clauses, strongest)
+            more, sections = [self._pks[idx] for idx in past], self._sections(past, clauses)
             rest = rest[:limit]
         return Matches(
             [
@@ -1462,32 +1460,31 @@ class PaperIndex:
         return [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
 
     def _sections(
-        self,
-        idxs: list[int],
-        clauses: list[_Clause],
-        strongest: dict[int, dict[int, float]],
-        featured: Container[int] = frozenset(),
+        self, idxs: list[int], clauses: list[_Clause], featured: Container[int] = frozenset()
     ) -> list[tuple[str | None, str]]:
-        """For papers past the cut (no Match built): what tags each on the web page, the
-        interest that brought it most strongly (`strongest`: its clause's scores, as the
-        ranking found them): its topic's name (None for a keyword or an author) and that
-        match's reason. A mention, or a keyword through a topic, is read as `_match`
-        reads it (the reader may follow that topic)."""
-        by_scores = {id(clause.scores): clause for clause in clauses}
+        """For papers past the cut (no Match built): what tags each on the web page, as
+        its Match would be filed (`_reasons_of`'s first: a match before a mention, the
+        title before the abstract, then the strongest): its topic's name (None for a
+        keyword or an author) and that match's reason. The first hit alone is looked
+        for, not every reason sorted: up to MORE_IDS_KEPT papers per reader."""
         sections: list[tuple[str | None, str]] = []
         for idx in idxs:
             if idx in featured:
                 sections.append((None, "editor's pick"))
                 continue
-            scores = strongest.get(idx)
-            if scores is None:  # in the list only for being like a liked paper
+            first: _Hit | None = None
+            first_key = (True, True, 0.0)
+            topic: TopicTerms | None = None
+            for clause in clauses:
+                hit = clause.hits.get(idx)
+                if hit is not None and (first is None or (not hit.passes, not hit.in_title, -hit.score) < first_key):
+                    first, first_key, topic = hit, (not hit.passes, not hit.in_title, -hit.score), clause.topic
+            if first is not None and " → topic " in first.reason:  # a topic the reader may follow anyway
+                first, topic = self._reasons_of(idx, clauses)[0]
+            if first is None or not first.passes:  # in the list only for being like a liked paper
                 sections.append((None, FEEDBACK_REASON))
                 continue
-            clause = by_scores[id(scores)]
-            hit, topic = clause.hits[idx], clause.topic
-            if not hit.passes or " → topic " in hit.reason:
-                hit, topic = self._reasons_of(idx, clauses)[0]
-            sections.append((topic.name if topic is not None and hit.passes else None, hit.reason))
+            sections.append((topic.name if topic is not None else None, first.reason))
         return sections
 
     def _match(self, idx: int, score: float, clauses: list[_Clause], featured: bool, raised: bool = False) -> Match:

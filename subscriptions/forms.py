@@ -19,6 +19,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from digest.models import Topic
+from digest.text import is_abbreviation
 
 from .models import WEEKDAYS, Subscriber, normalise_email
 
@@ -40,6 +41,7 @@ _PHRASE_SEPARATORS = re.compile(r"[,;\u3001]")
 # zero-width space separates words; the others join them or mean nothing.)
 _ZERO_WIDTH_SPACE = "\u200b"
 _INVISIBLE = re.compile("[\u00ad\u2060\ufeff]")
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
 
 
 def _with_control_character_check(validators: list) -> list:
@@ -70,18 +72,20 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 def _outside_quotes(separators: re.Pattern, text: str) -> list[str]:
     """`text` split where `separators` match outside double quotes: '"fast, accurate"'
-    is one phrase. A last quote left open quotes nothing: it is dropped, as is any
-    quote left alone in a phrase ('"LoRA' is "LoRA")."""
-    last_open = text.rfind('"') if text.count('"') % 2 else -1
+    is one phrase. A last quote left open quotes nothing: it is dropped ('"LoRA' is
+    "LoRA"), and the pairs before it keep their commas."""
+    if text.count('"') % 2:
+        last_open = text.rfind('"')
+        text = text[:last_open] + text[last_open + 1 :]
     parts, start, quoted = [], 0, False
     for at, character in enumerate(text):
-        if character == '"' and at != last_open:
+        if character == '"':
             quoted = not quoted
         elif not quoted and separators.fullmatch(character):
             parts.append(text[start:at])
             start = at + 1
     parts.append(text[start:])
-    return [part.replace('"', "") if part.count('"') % 2 else part for part in parts]
+    return parts
 
 
 def split_phrases(text: str) -> list[str]:
@@ -92,6 +96,7 @@ def split_phrases(text: str) -> list[str]:
     # NFKC: full-width letters typed with a CJK input method ("ｄｉｆｆｕｓｉｏｎ") and
     # ligatures ("ﬁne-tuning") are the plain letters, for the embedding model too.
     text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text).replace(_ZERO_WIDTH_SPACE, " "))
+    text = text.translate(_TYPOGRAPHIC_QUOTES)  # “fast, accurate”, as phones type quotes
     for raw in _outside_quotes(_PHRASE_SEPARATORS, text):
         phrase = " ".join(raw.split())
         if phrase and phrase.casefold() not in seen:
@@ -186,8 +191,9 @@ FUNCTION_WORDS = frozenset(
 
 
 def _only_function_words(phrase: str) -> bool:
-    found = re.findall(r"[^\W_]+", phrase.casefold())
-    return bool(found) and all(word in FUNCTION_WORDS for word in found)
+    # "US" (ultrasound) or "OR" (operations research) typed in capitals are names.
+    found = re.findall(r"[^\W_]+", phrase)
+    return bool(found) and all(word.casefold() in FUNCTION_WORDS and not is_abbreviation(word) for word in found)
 
 
 class KeywordSelectionField(forms.Field):

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.mail import BadHeaderError
 
-from digest.digest_email import Entry, digest_message, short_authors, snippet
+from digest.digest_email import Entry, digest_message, section_tag, short_authors, snippet
 from digest.models import Paper
 from subscriptions.models import Subscriber
 
@@ -345,8 +345,28 @@ def test_a_keyword_mentioned_only_in_passing_is_not_said_to_have_matched(reader,
         ]),
     ])
     lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
+    # What it mentions is the word it wrote, not the reader's phrase.
+    assert lines == ["Also mentions agents"]
+    assert "Matched on" not in html and "Why: Also mentions “agents”" in text
+    exact = paper("Quantization of LLM agents' memory", "x")
+    _, _, html = render(reader, [
+        entry(exact, 1, topic_=quantization, reasons=[
+            "topic Quantization: 'quantization' in title", "keyword 'LLM agents' in abstract (in passing)",
+        ]),
+    ])
+    lines = [visible_text(p) for p in re.findall(r'<p class="matched".*?</p>', html, flags=re.S)]
     assert lines == ["Also mentions your keyword LLM agents"]
-    assert "Matched on" not in html and "Why: Also mentions your keyword “LLM agents”" in text
+
+
+def test_a_paper_in_the_list_for_a_liked_paper_is_not_filed_under_a_keyword_it_only_mentions(reader):
+    liked = paper("A paper like one you liked", "x")
+    _, text, html = render(reader, [
+        entry(liked, 1, reasons=['like papers you marked "more like this"', "keyword 'LoRA' in abstract (in passing)"]),
+    ])
+    assert section_tag(None, ['like papers you marked "more like this"', "keyword 'LoRA' in abstract (in passing)"]) == (
+        "Like papers you liked"
+    )
+    assert "[Like papers you liked]" in text
 
 
 def test_the_why_line_names_only_what_the_reader_asked_for_and_the_heading_does_not_say(reader, quantization):

@@ -664,6 +664,7 @@ def test_whether_an_abbreviation_finds_its_plain_writing_does_not_depend_on_the_
         ("chain of thougth", "chain of thought"),  # not "though": the phrase papers write wins
         ("mixture of exprets", "mixture of experts"),
         ("qwzx flarb", None),  # nothing close: no guess
+        ("aixed qatch xatch zatch jatch vatch qound xound", None),  # not typos: words papers do not use
         ("diffusion models", None),  # nothing unknown
     ],
 )
@@ -693,3 +694,32 @@ def test_gaussian_splatting_is_also_3dgs_both_ways():
     papers = [make(1, "Faster 3DGS rendering on phones"), make(2, "Gaussian splatting for dynamic scenes")]
     assert sorted(m.paper.pk for m in match(papers, keywords("Gaussian splatting"))) == [1, 2]
     assert sorted(m.paper.pk for m in match(papers, keywords("3DGS"))) == [1, 2]
+
+
+def test_every_match_past_the_cut_is_tagged_as_its_own_match_would_file_it():
+    # Several interests per paper, over the whole sample: the tag past the cut is the
+    # section the paper's Match has (a match before a mention, the title first), not
+    # merely its strongest interest.
+    papers = sample_papers()
+    index = PaperIndex(papers, sample_stats())
+    interest = Interest(
+        topics=(LLM, QUANTIZATION), keywords=("RAG", "LoRA", "diffusion", "reasoning"), include_featured=False
+    )
+    cut = index.match(interest, limit=3)
+    whole = {m.paper.pk: m for m in index.match(interest)}
+    assert len(cut.more_sections) == len(cut.more_ids) >= 40
+    for pk, (topic, reason) in zip(cut.more_ids, cut.more_sections, strict=True):
+        own = whole[pk]
+        assert (topic, reason) == (own.topic.name if own.topic else None, own.reasons[0]), own.paper.title
+
+
+def test_a_compound_joined_by_a_small_word_is_loosened_whole_or_not_at_all():
+    papers = [
+        make(1, "Machine unlearning for language models"),
+        make(2, "A pick of models, then a place for them"),
+        make(3, "Pick-and-place with a robot arm"),
+    ]
+    # "end-to-end" is left out whole: "unlearning" is what the reader wants.
+    assert [m.paper.pk for m in match(papers, keywords("end-to-end unlearning"))] == [1]
+    # "pick-and-place" is never cut to "pick" or "place".
+    assert [m.paper.pk for m in match(papers, keywords("pick-and-place"))] == [3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from subscriptions.forms import SubscribeForm
 from subscriptions.models import Subscriber
 
 from .helpers import field_error, input_value, signup_data, text_of
@@ -68,11 +69,15 @@ def test_invisible_characters_pasted_into_a_keyword_are_dropped(client, mailbox)
 def test_keywords_typed_the_way_people_type_them_are_saved_as_meant(client, mailbox):
     # A quoted phrase keeps its comma; a stray quote is dropped, not saved to show up in
     # why-lines; full-width letters and commas (a CJK input method) are plain ones.
-    typed = '"fast, accurate"; "LoRA, ｄｉｆｆｕｓｉｏｎ models，RAG、the transformer'
+    typed = '"fast, accurate"; “vision, language” models; "LoRA, ｄｉｆｆｕｓｉｏｎ models，RAG、the transformer, US'
     assert client.post("/subscribe/", signup_data(keywords=typed)).status_code == 302
-    assert Subscriber.objects.get().keywords == [
-        '"fast, accurate"', "LoRA", "diffusion models", "RAG", "the transformer"
+    saved = Subscriber.objects.get().keywords
+    assert saved == [
+        '"fast, accurate"', '"vision, language" models', "LoRA", "diffusion models", "RAG", "the transformer", "US"
     ]
+    # Shown on the manage page and saved again, they stay as they are.
+    field = SubscribeForm.base_fields["keywords"]
+    assert field.clean(field.prepare_value(saved)) == saved
 
 
 def test_a_pasted_list_far_over_the_limit_is_refused_in_words_not_cut_by_the_browser(client, mailbox):
