@@ -1112,7 +1112,8 @@ class PaperIndex:
         relaxed: list[tuple[Phrase, float, bool]] = []
         for text in alternatives:
             phrase = compile_phrase(text)
-            flat = [w for group in words(text) for w in group]
+            groups = words(text)
+            flat = [w for group in groups for w in group]
             if phrase.is_empty or len(flat) < 2 or is_quoted(text):
                 continue
             if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
@@ -1128,7 +1129,7 @@ class PaperIndex:
             kept = set(telling)
             cut = any(
                 len(group) > 2 and _CONNECTORS & {w.lower() for w in group} and 0 < len(kept & set(group)) < len(group)
-                for group in words(text)
+                for group in groups
             )
             if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
@@ -1449,12 +1450,9 @@ class PaperIndex:
 
     @staticmethod
     def _reasons_of(idx: int, clauses: list[_Clause]) -> list[tuple[_Hit, TopicTerms | None]]:
-        """The paper's hits, its section's first: a match before a mere mention, one in
-        the title before one in the abstract, then the strongest."""
-        found = sorted(
-            ((c.hits[idx], c.topic) for c in clauses if idx in c.hits),
-            key=lambda pair: (not pair[0].passes, not pair[0].in_title, -pair[0].score),
-        )
+        """The paper's hits in `_filing` order, without a keyword's match through a topic
+        the reader follows anyway."""
+        found = sorted(((c.hits[idx], c.topic) for c in clauses if idx in c.hits), key=lambda pair: _filing(pair[0]))
         # A keyword's match through a topic the reader follows anyway says the same twice.
         followed = [f" → topic {topic.name}:" for hit, topic in found if topic is not None and hit.passes]
         return [(hit, topic) for hit, topic in found if not any(mark in hit.reason for mark in followed)]
@@ -1463,8 +1461,7 @@ class PaperIndex:
         self, idxs: list[int], clauses: list[_Clause], featured: Container[int] = frozenset()
     ) -> list[tuple[str | None, str]]:
         """For papers past the cut (no Match built): what tags each on the web page, as
-        its Match would be filed (`_reasons_of`'s first: a match before a mention, the
-        title before the abstract, then the strongest): its topic's name (None for a
+        its Match would be filed (`_reasons_of`'s first): its topic's name (None for a
         keyword or an author) and that match's reason. The first hit alone is looked
         for, not every reason sorted: up to MORE_IDS_KEPT papers per reader."""
         sections: list[tuple[str | None, str]] = []
@@ -1477,8 +1474,11 @@ class PaperIndex:
             topic: TopicTerms | None = None
             for clause in clauses:
                 hit = clause.hits.get(idx)
-                if hit is not None and (first is None or (not hit.passes, not hit.in_title, -hit.score) < first_key):
-                    first, first_key, topic = hit, (not hit.passes, not hit.in_title, -hit.score), clause.topic
+                if hit is None:
+                    continue
+                key = _filing(hit)
+                if first is None or key < first_key:
+                    first, first_key, topic = hit, key, clause.topic
             if first is not None and " → topic " in first.reason:  # a topic the reader may follow anyway
                 first, topic = self._reasons_of(idx, clauses)[0]
             if first is None or not first.passes:  # in the list only for being like a liked paper
@@ -1563,6 +1563,12 @@ def _plain_words(phrase: Phrase) -> tuple[tuple[str, ...], tuple[int, ...]] | No
     if not any(len(v) == len(typed) for v in phrase.variants):
         return None
     return typed, tuple(len(group) for group in groups)
+
+
+def _filing(hit: _Hit) -> tuple[bool, bool, float]:
+    """How a paper's hits are ordered, its section's first: a match before a mere
+    mention, one in the title before one in the abstract, then the strongest."""
+    return (not hit.passes, not hit.in_title, -hit.score)
 
 
 def _same_word(written: str, typed: str) -> bool:

@@ -19,7 +19,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from digest.models import Topic
-from digest.text import is_abbreviation
+from digest.text import is_abbreviation, words
 
 from .models import WEEKDAYS, Subscriber, normalise_email
 
@@ -70,8 +70,8 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in time_zone_names()]
 
 
-def _outside_quotes(separators: re.Pattern, text: str) -> list[str]:
-    """`text` split where `separators` match outside double quotes: '"fast, accurate"'
+def _outside_quotes(text: str) -> list[str]:
+    """`text` split at the phrase separators outside double quotes: '"fast, accurate"'
     is one phrase. A last quote left open quotes nothing: it is dropped ('"LoRA' is
     "LoRA"), and the pairs before it keep their commas."""
     if text.count('"') % 2:
@@ -81,7 +81,7 @@ def _outside_quotes(separators: re.Pattern, text: str) -> list[str]:
     for at, character in enumerate(text):
         if character == '"':
             quoted = not quoted
-        elif not quoted and separators.fullmatch(character):
+        elif not quoted and _PHRASE_SEPARATORS.fullmatch(character):
             parts.append(text[start:at])
             start = at + 1
     parts.append(text[start:])
@@ -97,7 +97,7 @@ def split_phrases(text: str) -> list[str]:
     # ligatures ("ﬁne-tuning") are the plain letters, for the embedding model too.
     text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text).replace(_ZERO_WIDTH_SPACE, " "))
     text = text.translate(_TYPOGRAPHIC_QUOTES)  # “fast, accurate”, as phones type quotes
-    for raw in _outside_quotes(_PHRASE_SEPARATORS, text):
+    for raw in _outside_quotes(text):
         phrase = " ".join(raw.split())
         if phrase and phrase.casefold() not in seen:
             seen.add(phrase.casefold())
@@ -192,7 +192,7 @@ FUNCTION_WORDS = frozenset(
 
 def _only_function_words(phrase: str) -> bool:
     # "US" (ultrasound) or "OR" (operations research) typed in capitals are names.
-    found = re.findall(r"[^\W_]+", phrase)
+    found = [word for group in words(phrase) for word in group]
     return bool(found) and all(word.casefold() in FUNCTION_WORDS and not is_abbreviation(word) for word in found)
 
 

@@ -135,25 +135,22 @@ def test_the_filter_box_narrows_the_topics_as_you_type(browser, site):
     shown = lambda: page.locator("[data-topic]:visible").count()  # noqa: E731
     assert shown() == total
 
-    page.get_by_label("Filter topics").fill("safety")
-    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
+    def finds(typed: str, slug: str) -> bool:
+        page.get_by_label("Filter topics").fill(typed)
+        page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
+        return page.locator(f"input[value={slug}]").is_visible()
+
+    assert finds("safety", "safety-alignment")
     assert 1 <= shown() < total
-    assert page.locator("input[value=safety-alignment]").is_visible()
     assert page.locator("input[value=diffusion-models]").is_hidden()
 
     # An acronym finds its topic though neither name nor description writes it.
-    page.get_by_label("Filter topics").fill("LLM")
-    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
-    assert page.locator("input[value=large-language-models]").is_visible()
-    page.get_by_label("Filter topics").fill("LLMs")  # as typed in the plural
-    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
-    assert page.locator("input[value=large-language-models]").is_visible()
+    assert finds("LLM", "large-language-models")
+    assert finds("LLMs", "large-language-models")  # as typed in the plural
 
     # A word typed in part finds the words it begins, not words it sits inside; an
     # acronym typed in capitals is a whole word ("SAM" is not "sampling").
-    page.get_by_label("Filter topics").fill("diffu")
-    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
-    assert page.locator("input[value=diffusion-models]").is_visible()
+    assert finds("diffu", "diffusion-models")
     page.get_by_label("Filter topics").fill("SAM")
     page.get_by_text("No topic matches").wait_for()
     assert shown() == 0
@@ -161,9 +158,7 @@ def test_the_filter_box_narrows_the_topics_as_you_type(browser, site):
     page.get_by_text("No topic matches").wait_for()
 
     # British spelling finds the topic its name spells the American way.
-    page.get_by_label("Filter topics").fill("optimisation")
-    page.get_by_text(re.compile(r"\d+ of \d+ topics shown")).wait_for()
-    assert page.locator("input[value=optimization-training]").is_visible()
+    assert finds("optimisation", "optimization-training")
 
     page.get_by_label("Filter topics").fill("zzzz nothing")
     page.get_by_text("No topic matches").wait_for()
