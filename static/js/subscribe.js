@@ -226,6 +226,8 @@
         // signup form), and they replace the list the page was served with, which
         // would go stale as keywords change.
         results.querySelectorAll("[form]").forEach(function (box) { box.setAttribute("form", form.id); });
+        // "Use “LLM agents”" needs this script: without it the button stays hidden.
+        results.querySelectorAll("[data-use-spelling]").forEach(function (use) { use.hidden = false; });
         form.querySelectorAll(".readings").forEach(function (list) {
           if (!results.contains(list)) {
             list.remove();
@@ -261,6 +263,25 @@
     // preview sits inside the form, and its change must not ask a second time.
     if (watched.indexOf(event.target.name) !== -1 && !results.contains(event.target)) {
       later();
+    }
+  });
+  // "Did you mean": the button puts the spelling papers use in place of the keyword as
+  // typed (that keyword whole, between its separators), then asks again.
+  results.addEventListener("click", function (event) {
+    var use = event.target.closest("[data-use-spelling]");
+    var box = form.querySelector("[name=keywords]");
+    if (!use || !box) {
+      return;
+    }
+    var typed = use.getAttribute("data-typed").replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    var whole = new RegExp("(^\\s*|[,;]\\s*)" + typed + "(?=\\s*(?:[,;]|$))");
+    if (whole.test(box.value)) {
+      box.value = box.value.replace(whole, function (found, before) {
+        return before + use.getAttribute("data-use-spelling");
+      });
+      box.focus();
+      window.clearTimeout(timer);
+      refresh();
     }
   });
   // The "remove" boxes sit in the preview, outside the form: their changes bubble here.

@@ -419,6 +419,22 @@ def test_a_long_pasted_list_gets_the_live_preview_saying_what_is_wrong(browser, 
     assert page.js_errors == []
 
 
+def test_a_mistyped_keyword_is_put_right_from_the_live_preview_with_one_click(browser, site, listing):
+    page = new_page(browser, DESKTOP)
+    page.goto(site + "/subscribe/")
+    keywords = page.get_by_role("textbox", name="Keywords")
+    keywords.fill("LoRA; robot difusion")
+    results = page.locator("#preview-results")
+    results.get_by_text("Did you mean “robot diffusion” for “robot difusion”?").wait_for()
+
+    results.get_by_role("button", name="Use “robot diffusion”").click()
+
+    assert keywords.input_value() == "LoRA; robot diffusion"
+    results.get_by_text("Denoising Diffusion for Robot Manipulation").wait_for()
+    assert results.get_by_text("Did you mean").count() == 0
+    assert page.js_errors == []
+
+
 def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topic(
     browser, site, embedded_agents_listing
 ):
