@@ -72,11 +72,30 @@ def _as_american(word: str) -> str:
     return f"{root}{middle[0]}z{ending}"
 
 
+# Agent nouns are things, not the act: Snowball cuts "transformer" to "transform" and
+# "adapter" to "adapt", so a reader of transformers got every paper that transforms
+# something and a reader of adapters every domain adaptation paper. They keep their own
+# stem, in the singular. Not verbs whose "-er" is their own ("considered" is still
+# "consider"), nor the "-ize" family's ("tokenizer"), which finds its family's forms.
+_AGENT_NOUN_RE = re.compile(r"^([a-z]{3,}(?:er|or))s?$")
+_ER_VERBS = frozenset({
+    "consider", "reconsider", "deliver", "discover", "rediscover", "recover", "uncover", "remember",
+    "encounter", "register", "administer", "minister", "sequester", "decipher", "surrender", "encumber",
+})
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     word = _as_american(word)
     with _stemmer_lock:
-        return _stemmer.stemWord(word)
+        stemmed = _stemmer.stemWord(word)
+    agent = _AGENT_NOUN_RE.match(word)
+    if agent is None or stemmed.endswith(("er", "or")):
+        return stemmed
+    singular = agent.group(1)
+    if singular in _ER_VERBS or singular.endswith(("izer", "yzer")):
+        return stemmed
+    return singular
 
 
 def fold(text: str) -> str:

@@ -151,6 +151,26 @@ def test_quoted_phrases_match_the_exact_words_so_adapter_is_not_adaptation():
     assert titles(papers, keywords('"adapter"')) == ["Adapters for multilingual translation"]
 
 
+def test_an_agent_noun_is_the_thing_not_the_act():
+    # Snowball cuts "transformer" to "transform" and "retriever" to "retriev": a reader of
+    # transformers does not want the papers that transform data.
+    papers = [
+        make(1, "Vision transformers at scale"),
+        make(2, "Learned transformations of point sets"),
+        make(3, "Adapters for multilingual translation"),
+        make(4, "Domain adaptation for translation"),
+        make(5, "A dense retriever for open-domain questions"),
+        make(6, "Retrieval of legal documents"),
+    ]
+    assert titles(papers, keywords("transformer")) == ["Vision transformers at scale"]
+    assert titles(papers, keywords("adapters")) == ["Adapters for multilingual translation"]
+    assert titles(papers, keywords("domain adaptation")) == ["Domain adaptation for translation"]
+    assert titles(papers, keywords("retriever")) == ["A dense retriever for open-domain questions"]
+    # Verbs whose own "-er" the stemmer cuts still match their forms.
+    considered = [make(7, "Tokens considered harmful")]
+    assert titles(considered, keywords("consider")) == ["Tokens considered harmful"]
+
+
 def test_a_quoted_abbreviation_matches_where_the_paper_writes_it():
     papers = [make(1, "Evicting the KV cache of long prompts"), make(2, "Caching key-value pairs in databases")]
     assert titles(papers, keywords('"KV cache"')) == ["Evicting the KV cache of long prompts"]

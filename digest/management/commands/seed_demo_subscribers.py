@@ -43,8 +43,7 @@ DEMO_SUBSCRIBERS: list[dict[str, Any]] = [
         "timezone": "Australia/Sydney",
     },
     {
-        # Typed keywords only, as a new reader types them: "RLHF" and "data curation" also
-        # find papers through the topics they name, which the email's why-lines say.
+        # Typed keywords only, as a new reader types them (the matching issue's examples).
         "email": "keywords.demo@example.org",
         "topics": [],
         "keywords": ["LLM agents", "data curation", "RLHF", "privacy and security"],
