@@ -1,14 +1,15 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-17, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-18, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 round 3's, whose phrases were sharpened on the even-position papers only, with
-`evaluate_matching --papers odd` scoring them on the others, and the topics of two of
-round 14's four blind topic readers).
+`evaluate_matching --papers odd` scoring them on the others, the topics of two of
+round 14's four blind topic readers, and round 18's sixteen).
 
-The floors are the figures measured when the matcher was last tuned, less 0.02: a change
-that makes matching worse fails here. The figures and the issue's targets are in the
+The floors are the figures measured when the matcher was last tuned (or, for the held-out
+half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
+here. The figures and the issue's targets are in the
 README; a failure prints every interest's figures."""
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ FLOORS = {
     ("keywords", "held-out", "lexical"): (0.49, 0.60),
     ("topic", "tune", "hybrid"): (0.82, 0.79),
     ("topic", "tune", "lexical"): (0.82, 0.77),
-    ("topic", "held-out", "hybrid"): (0.78, 0.73),
-    ("topic", "held-out", "lexical"): (0.78, 0.73),
+    # Round 18's topics joined: 0.80 / 0.75 before, 0.83 / 0.72 (lexical 0.83 / 0.71) with them.
+    ("topic", "held-out", "hybrid"): (0.81, 0.70),
+    ("topic", "held-out", "lexical"): (0.81, 0.69),
 }
 
 
@@ -90,6 +92,8 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((16,), (0.70, 0.77)),
         ((17,), (0.67, 0.74)),
         ((12, 13, 14, 15, 16, 17), (0.72, 0.72)),
+        ((18,), (0.50, 0.59)),
+        ((12, 13, 14, 15, 16, 17, 18), (0.69, 0.71)),
     ],
     ids=str,
 )
@@ -103,11 +107,13 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
     # "regularisation", which found nothing by its words before), the decision refitted
     # on its papers scores rounds 12 and 14 at 0.77 / 0.67 and 0.76 / 0.82, and 12-16
     # at 0.75 / 0.74. Round 17, judged after this session's fixes and scored once with
-    # them: 0.69 / 0.76 (12-17: 0.74 / 0.74).
+    # them: 0.69 / 0.76 (12-17: 0.74 / 0.74). Round 18 (four more readers: search and
+    # recommendation, multilingual NLP, an LLM product team, vision), scored once at
+    # dbd2230: 0.52 / 0.61, the weakest typical round (12-18: 0.71 / 0.73).
     results, _ = measured
     chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
-    assert len(chosen) >= 19
+    assert len(chosen) >= 17
     assert precision >= floors[0] and recall >= floors[1], (
         f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
     )
@@ -116,17 +122,24 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
 def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # Round 14: four readers who never saw a topic's phrases judged every topic from its
     # name and description alone, as a subscriber reads them on the signup form; scored
-    # once: readers A and C's topics 0.77 / 0.83, readers B and D's (held out) 0.83 / 0.79
-    # (the issue's targets: 0.85 / 0.80).
+    # once: readers A and C's topics 0.77 / 0.83, readers B and D's (held out) 0.83 / 0.79.
+    # Round 18: sixteen topics drawn at random, judged the same way by four more readers
+    # and scored once at dbd2230: 0.88 / 0.67 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
-    for half, floors in (("tune", (0.75, 0.81)), ("held-out", (0.81, 0.77))):
+    for round_, half, floors, size in (
+        (14, "tune", (0.75, 0.81), 17),
+        (14, "held-out", (0.81, 0.77), 17),
+        (18, "held-out", (0.86, 0.65), 16),
+    ):
         chosen = [
-            f for f in results["hybrid"] if f.interest.kind == "topic" and f.interest.round == 14 and f.interest.half == half
+            f
+            for f in results["hybrid"]
+            if f.interest.kind == "topic" and f.interest.round == round_ and f.interest.half == half
         ]
         precision, recall = macro(chosen)
-        assert len(chosen) >= 17
+        assert len(chosen) >= size
         assert precision >= floors[0] and recall >= floors[1], (
-            f"{half}: precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
+            f"round {round_} {half}: precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
         )
 
 
