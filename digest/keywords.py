@@ -29,7 +29,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import fold, is_abbreviation, is_quoted, stem, words
+from .text import fold, is_abbreviation, is_quoted, stem, words, written_apart
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
@@ -54,6 +54,8 @@ _DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _COMPOUND_RE = re.compile(r"[^\W\d_]+[-\u2010\u2011][^\W\d_]+")  # two parts, letters only
 _HYPHEN_RE = re.compile(r"[-\u2010\u2011]")
+_VOWELLESS_PLURAL_RE = re.compile(r"[b-df-hj-np-tv-xz]{2,}s")
+_PARENTHESISED_RE = re.compile(r"([^()]+?)\s*\(([^()]+)\)")
 
 
 def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[str]:
@@ -67,6 +69,11 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
     text = keyword.strip()
     if is_quoted(text):
         return [text]
+    # "LoRA (low-rank adaptation)", pasted from an abstract: the name and what it stands
+    # for, each an alternative (as a phrase it is written only where it is defined).
+    defined = _PARENTHESISED_RE.fullmatch(text)
+    if defined and words(defined.group(1)) and words(defined.group(2)):
+        return list(dict.fromkeys([defined.group(1).strip(), defined.group(2).strip()]))
     # Separators inside quotes are the reader's words: '"LoRA" or "adapter"' is two
     # quoted alternatives, '"vision and language"' one.
     quoted: list[str] = []
@@ -91,7 +98,30 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
         set_phrase = whole >= SET_PHRASE_SHARE * min(shares)
         if set_phrase or max(shares) > COMMON_PART_SHARE:
             return [text]
+    if len(parts) == 2:
+        parts = _shared_words(parts[0], parts[1], doc_share)
     return parts[:MAX_ALTERNATIVES]
+
+
+def _shared_words(first: str, second: str, doc_share: Callable[[str], float]) -> list[str]:
+    """A word the two parts share, as written once: "image and video generation" is
+    image generation or video generation, "speech recognition and synthesis" speech
+    recognition or speech synthesis, "pre- and post-training" pre-training or
+    post-training. Only where the catalog writes the completed part (else "LLMs and
+    multimodal models" would become "LLMs models")."""
+    if first.endswith("-"):
+        tail = _HYPHEN_RE.split(second.split()[-1])[-1]
+        return [first + tail, second]
+    first_words, second_words = first.split(), second.split()
+    if len(first_words) == 1 and len(second_words) >= 2:
+        completed = f"{first} {second_words[-1]}"
+        if doc_share(completed) > 0:
+            return [completed, second]
+    if len(second_words) == 1 and len(first_words) >= 2:
+        completed = f"{first_words[0]} {second}"
+        if doc_share(completed) > 0:
+            return [first, completed]
+    return [first, second]
 
 
 def _sh_match(long_form: str, acronym: str) -> bool:
@@ -129,11 +159,21 @@ def definitions(text: str) -> Iterable[tuple[str, str]]:
                 continue
             long_form = " ".join(candidate)
             if _sh_match(long_form, acronym) and long_form.lower() != acronym.lower():
+                if count == 1 and not _initials_of_parts(long_form, acronym):
+                    break  # "Pairwise Ranking Prompting (PRP)" is not "prompting"
                 yield acronym, long_form.lower()
                 break
 
 
 @lru_cache(maxsize=1)
+def _initials_of_parts(word: str, acronym: str) -> bool:
+    """Whether a one-word long form spells the acronym by its parts' initials:
+    "mixture-of-experts" is MoE, "fine-tuning" is not FN."""
+    parts = [part for part in _HYPHEN_RE.split(word) if part]
+    letters = [ch.lower() for ch in acronym if ch.isalnum()]
+    return len(parts) >= 2 and [part[0].lower() for part in parts] == letters
+
+
 def curated_acronyms() -> dict[str, tuple[str, ...]]:
     """The curated list: acronym (lower case) -> long forms."""
     table: dict[str, tuple[str, ...]] = {}
@@ -202,7 +242,11 @@ class AcronymTable:
         self._learned.clear()
 
     def long_forms(self, acronym: str) -> set[str]:
-        return self._long.get(acronym.lower(), set())
+        lower = acronym.lower()
+        found = self._long.get(lower)
+        if found is None and _VOWELLESS_PLURAL_RE.fullmatch(lower):
+            found = self._long.get(lower[:-1])  # "llms" typed in lower case
+        return found or set()
 
     def acronyms(self, long_form: str) -> set[str]:
         return self._short.get(_key(long_form), set())
@@ -244,6 +288,17 @@ def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str]
     return found
 
 
+def _written_apart(catalog) -> Callable[[str], bool]:
+    """Whether the catalog writes "left right" as two words ("red teaming"): a phrase also
+    finds its words joined and stemmed, so `occurs` said yes for any word cut in two
+    ("pre sent"), and "data based" made "database" a "data base"."""
+
+    def written(phrase: str) -> bool:
+        return catalog.doc_freq(written_apart(*phrase.split())) > 0
+
+    return written
+
+
 def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
     """The phrases that find what a typed keyword means: (the keyword or its
     alternatives as typed, words typed in capitals lowered where they are ordinary
@@ -266,7 +321,7 @@ def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
             phrases.append(compound)
         flat = [w for group in words(alternative) for w in group]
         if len(flat) == 1:
-            phrases.extend(glued_splits(flat[0], catalog.knows_word, catalog.occurs))
+            phrases.extend(glued_splits(flat[0], catalog.knows_word, _written_apart(catalog)))
     return typed, list(dict.fromkeys(phrases))
 
 
@@ -365,7 +420,7 @@ def spelled_as_the_field_writes(keyword: str, catalog) -> str:
         elif n + 1 < len(spans) and _spaced_compound(word, keyword[end : spans[n + 1][0]], spans[n + 1][2], catalog):
             parts, end = [word, spans[n + 1][2]], spans[n + 1][1]  # "fine tuning"
             n += 1
-        elif splits := glued_splits(word, catalog.knows_word, catalog.occurs):  # "finetuning"
+        elif splits := glued_splits(word, catalog.knows_word, _written_apart(catalog)):  # "finetuning"
             split = splits[0].split()
             parts = [word[: len(split[0])], word[len(split[0]) :]]  # the reader's case kept
         if parts:

@@ -1116,6 +1116,8 @@ class PaperIndex:
             flat = [w for group in groups for w in group]
             if phrase.is_empty or len(flat) < 2 or is_quoted(text):
                 continue
+            if any(word.isdigit() for word in flat):
+                continue  # "4-bit" is not "8-bit", nor "GPT-5" a "5" near "GPT"
             if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
                 continue  # the field writes it this way: no need to guess
             if len(flat) <= 3:

@@ -17,7 +17,13 @@ reader types matches however a paper spells it:
   the few words the stemmer folds too far ("adapter" and "adaptation" share a stem);
 - a word of the "-ize" family ("tokenization", "normalized", "visualisation") matches
   that family only: the stemmer cuts it down to its root ("token", "normal", "visual"),
-  a different and far commoner word.
+  a different and far commoner word;
+- agent nouns ("transformer", "operator"), the "-able" family ("interpretability" and
+  "interpretable") and a few words researchers type ("reasoning", "alignment",
+  "preference") keep stems of their own where Snowball would fold them into commoner
+  words ("transform", "interpret", "reason");
+- British spellings ("behaviour", "quantisation"), Latin plurals ("matrices") and
+  acronym plurals typed in lower case ("llms") are read as the American, singular forms.
 """
 
 from __future__ import annotations
@@ -72,28 +78,77 @@ def _as_american(word: str) -> str:
     return f"{root}{middle[0]}z{ending}"
 
 
-# Agent nouns are things, not the act: Snowball cuts "transformer" to "transform" and
-# "adapter" to "adapt", so a reader of transformers got every paper that transforms
-# something and a reader of adapters every domain adaptation paper. They keep their own
-# stem, in the singular. Not verbs whose "-er" is their own ("considered" is still
-# "consider"), nor the "-ize" family's ("tokenizer"), which finds its family's forms.
+# Agent nouns are things, not the act: Snowball cuts "transformer" to "transform",
+# "adapter" to "adapt" and "operator" to "oper", so a reader of transformers got every
+# paper that transforms something, a reader of adapters every domain adaptation paper and
+# a reader of neural operators every paper counting operations. They keep their own stem,
+# in the singular. Not verbs whose "-er" is their own ("considered" is still "consider"),
+# nor the "-ize" family's ("tokenizer"), which finds its family's forms.
 _AGENT_NOUN_RE = re.compile(r"^([a-z]{3,}(?:er|or))s?$")
 _ER_VERBS = frozenset({
     "consider", "reconsider", "deliver", "discover", "rediscover", "recover", "uncover", "remember",
     "encounter", "register", "administer", "minister", "sequester", "decipher", "surrender", "encumber",
 })
+# "interpretability" and "interpretable" are one thing, "interpreting an X-ray" another;
+# "reasonable" is not "reasoning". Snowball cuts all of them to the verb: the "-able"
+# family keeps its own stem.
+_ABLE_RE = re.compile(r"^([a-z]{3,}?)(abilit(?:y|ies)|ab(?:le|les|ly)|ibilit(?:y|ies)|ib(?:le|les|ly))$")
+# Words a researcher types that Snowball folds into a commoner one: "reasoning" into
+# "reason" ("for this reason"), "ranking" into "low-rank", "grounding" into "ground
+# truth", "preference" into "preferred backbone", "alignment" into every paper that aligns
+# features, "optimizer" into every optimization paper, "attribution" into "attributes".
+# Each keeps its own stem (plural folded).
+_OWN_STEMS = {
+    form: word
+    for word in (
+        "reasoning", "ranking", "grounding", "clustering", "sampling", "boosting", "pooling", "preference",
+        "alignment", "optimizer", "attribution",
+    )
+    for form in (word, word + "s")
+}
+# British spellings the "-ise" rule does not cover, read as the American ones (a prefix
+# of the word: "behavioural" is "behavioral").
+_BRITISH_PREFIXES = {
+    "behaviour": "behavior", "colour": "color", "neighbour": "neighbor", "favour": "favor", "labour": "labor",
+    "honour": "honor", "humour": "humor", "tumour": "tumor", "rumour": "rumor", "vapour": "vapor",
+    "centre": "center", "fibre": "fiber", "litre": "liter", "theatre": "theater", "catalogue": "catalog",
+    "dialogue": "dialog", "analogue": "analog", "programme": "program", "defence": "defense",
+    "offence": "offense", "licence": "license", "artefact": "artifact", "paediatric": "pediatric",
+    "haem": "hem", "anaesthe": "anesthe", "oesophag": "esophag", "oedema": "edema", "foetal": "fetal",
+}
+_BRITISH_PREFIX_RE = re.compile("^(" + "|".join(sorted(_BRITISH_PREFIXES, key=len, reverse=True)) + ")")
+# Latin and Greek plurals, folded into their singulars ("matrices" is "matrix", and
+# "analyses" the noun, not the British verb).
+_IRREGULAR_PLURALS = {
+    "matrices": "matrix", "vertices": "vertex", "indices": "index", "appendices": "appendix",
+    "corpora": "corpus", "criteria": "criterion", "phenomena": "phenomenon", "hypotheses": "hypothesis",
+    "analyses": "analysis", "syntheses": "synthesis", "schemata": "schema",
+}
+
+
+# "llms" typed in lower case is the plural of "llm": Snowball keeps an "s" after letters
+# with no vowel, so it found none of the papers that write "LLMs".
+_VOWELLESS_PLURAL_RE = re.compile(r"^([b-df-hj-np-tv-xz]{2,})s$")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    word = _as_american(word)
+    word = _IRREGULAR_PLURALS.get(word, word)
+    word = _VOWELLESS_PLURAL_RE.sub(r"\1", word)
+    word = _BRITISH_PREFIX_RE.sub(lambda found: _BRITISH_PREFIXES[found.group(1)], _as_american(word), count=1)
+    own = _OWN_STEMS.get(word)
+    if own is not None:
+        return own
+    able = _ABLE_RE.match(word)
+    if able is not None:
+        return able.group(1) + able.group(2)[0] + "bl"  # "interpretabl", "reproducibl"
     with _stemmer_lock:
         stemmed = _stemmer.stemWord(word)
     agent = _AGENT_NOUN_RE.match(word)
-    if agent is None or stemmed.endswith(("er", "or")):
+    if agent is None:
         return stemmed
     singular = agent.group(1)
-    if singular in _ER_VERBS or singular.endswith(("izer", "yzer")):
+    if stemmed == singular or singular in _ER_VERBS or singular.endswith(("izer", "yzer")) or not singular.startswith(stemmed):
         return stemmed
     return singular
 
@@ -251,6 +306,13 @@ def _term(words_: list[str], quoted: bool) -> Term:
     if family is not None:
         return ("x", _also_in_capitals(family))
     return ("s", stemmed)
+
+
+def written_apart(*words_: str) -> Phrase:
+    """The words as separate words, each exactly as given (plural allowed): "red teaming"
+    and "red-teaming", never "redteaming", nor "data based" for "data base"."""
+    terms = tuple(("x", _also_in_capitals(_exact_forms(word.lower(), plural=True))) for word in words_)
+    return Phrase(" ".join(words_), (terms,))
 
 
 def is_quoted(text: str) -> bool:

@@ -743,3 +743,105 @@ def test_a_compound_joined_by_a_small_word_is_loosened_whole_or_not_at_all():
     assert [m.paper.pk for m in match(papers, keywords("end-to-end unlearning"))] == [1]
     # "pick-and-place" is never cut to "pick" or "place".
     assert [m.paper.pk for m in match(papers, keywords("pick-and-place"))] == [3]
+
+
+# From a review of how typed words are read (about 300 keywords over the sample).
+
+
+def test_operators_and_accelerators_are_things_not_operations_or_acceleration():
+    papers = [
+        make(1, "Neural operators for turbulent flow"),
+        make(2, "Counting floating point operations of networks"),
+        make(3, "A systolic accelerator for sparse attention"),
+        make(4, "Accelerating inference with caching"),
+    ]
+    assert titles(papers, keywords("operators")) == ["Neural operators for turbulent flow"]
+    assert titles(papers, keywords("hardware accelerators")) == ["A systolic accelerator for sparse attention"]
+
+
+@pytest.mark.parametrize(
+    "typed, wanted, unwanted",
+    [
+        ("interpretability", "Interpretable concept bottlenecks", "Interpreting chest X-ray images with a VLM"),
+        ("reasoning", "Reasoning with chain-of-thought", "Reasonable defaults for image classifiers"),
+        ("preference optimization", "Preference optimization without a reward model", "Preferred backbones for detection"),
+        ("alignment", "Alignment of chat models with human values", "Features aligned across views"),
+        ("optimizers", "Adaptive optimizers at scale", "Optimization of routing in networks"),
+        ("ranking", "Ranking passages with language models", "Low-rank updates for vision models"),
+    ],
+)
+def test_a_researchers_word_is_not_folded_into_a_commoner_one(typed, wanted, unwanted):
+    # Snowball cuts each pair to one stem ("interpret", "reason", "prefer", "align",
+    # "optim", "rank"): a reader of interpretability got the X-ray paper.
+    papers = [make(1, wanted), make(2, unwanted)]
+    assert titles(papers, keywords(typed)) == [wanted]
+
+
+def test_the_able_family_still_finds_itself():
+    papers = [make(1, "Interpretable features"), make(2, "The interpretability of features")]
+    assert len(titles(papers, keywords("interpretability"))) == 2
+    assert len(titles(papers, keywords("interpretable"))) == 2
+    assert stem("considered") == stem("consider")  # a verb's own "-er" is still cut
+
+
+def test_acronym_plurals_typed_in_lower_case_find_the_acronym_and_its_long_form():
+    papers = [make(1, "Evaluating LLMs on code"), make(2, "Large language models as judges"), make(3, "Sorting")]
+    assert sorted(m.paper.pk for m in match(papers, keywords("llms"))) == [1, 2]
+    assert [m.paper.pk for m in match([make(4, "Message passing in GNNs")], keywords("gnns"))] == [4]
+
+
+@pytest.mark.parametrize(
+    "british, american",
+    [("behaviour", "behavior"), ("tumour segmentation", "tumor segmentation"), ("dialogue systems", "dialog systems")],
+)
+def test_british_spellings_beyond_ise_find_the_american_ones(british, american):
+    papers = [make(1, f"A study of {american}"), make(2, f"Revisiting {british}")]
+    assert sorted(m.paper.pk for m in match(papers, keywords(british))) == [1, 2]
+
+
+def test_latin_plurals_are_their_singulars():
+    papers = [make(1, "Sparse matrices on GPUs"), make(2, "A matrix for every layer")]
+    assert sorted(m.paper.pk for m in match(papers, keywords("matrix"))) == [1, 2]
+    analysis = [make(3, "Analyses of scaling"), make(4, "An analysis of scaling"), make(5, "We analyze scaling")]
+    assert sorted(m.paper.pk for m in match(analysis, keywords("analysis"))) == [3, 4]
+
+
+def test_a_shared_word_typed_once_belongs_to_both_alternatives():
+    stats = sample_stats()
+    assert understand("image and video generation", stats)[0] == ["image generation", "video generation"]
+    assert understand("pre- and post-training", stats)[0] == ["pre-training", "post-training"]
+    # Not where the catalog never writes the completed part.
+    assert understand("LLMs and multimodal models", stats)[0] == ["LLMs", "multimodal models"]
+    papers = [make(1, "Image classification at scale"), make(2, "Image generation with diffusion")]
+    assert titles(papers, keywords("image and video generation")) == ["Image generation with diffusion"]
+
+
+def test_an_acronym_pasted_with_its_long_form_in_parentheses_is_both():
+    assert understand("LoRA (low-rank adaptation)", sample_stats())[0] == ["LoRA", "low-rank adaptation"]
+    papers = [make(1, "LoRA for speech models"), make(2, "Low-rank adaptation of language models")]
+    assert sorted(m.paper.pk for m in match(papers, keywords("LoRA (low-rank adaptation)"))) == [1, 2]
+
+
+def test_a_version_number_is_never_dropped_or_matched_loosely():
+    papers = [
+        make(1, "Training with 8-bit optimizers", "Memory is saved with 8-bit states. " + FILLER),
+        make(2, "Fine-tuning in 4-bit"),
+        make(3, "GPT-4 as a judge", "Compared with Gemini-1.5 and GPT-4 on five tasks. " + FILLER),
+    ]
+    assert titles(papers, keywords("4-bit")) == ["Fine-tuning in 4-bit"]
+    assert titles(papers, keywords("GPT-5")) == []
+
+
+def test_an_acronym_one_paper_defines_by_a_single_word_is_not_learned():
+    # "Pairwise Ranking Prompting (PRP)": the shortest candidate, "prompting", is not it.
+    stats = CatalogStats.from_texts(
+        [("Rankers", "We propose Pairwise Ranking Prompting (PRP) for ranking."), ("MoE", "A mixture-of-experts (MoE) model.")]
+    )
+    assert stats.acronyms.long_forms("PRP") == set()
+    assert stats.acronyms.long_forms("MoE")  # a hyphenated long form spelling it by its parts
+
+
+def test_a_word_is_not_cut_in_two_unless_the_catalog_writes_it_apart():
+    typed = understand("database", sample_stats())[1]
+    assert "data base" not in typed
+    assert "red teaming" in understand("redteaming", sample_stats())[1]
