@@ -1,11 +1,11 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-18, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-19, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 round 3's, whose phrases were sharpened on the even-position papers only, with
 `evaluate_matching --papers odd` scoring them on the others, the topics of two of
-round 14's four blind topic readers, and round 18's sixteen).
+round 14's four blind topic readers, and rounds 18 and 19's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -30,15 +30,15 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.76, 0.58),
-    ("keywords", "tune", "lexical"): (0.58, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.64, 0.61),
-    ("keywords", "held-out", "lexical"): (0.49, 0.60),
-    ("topic", "tune", "hybrid"): (0.82, 0.79),
-    ("topic", "tune", "lexical"): (0.82, 0.77),
-    # Round 18's topics joined: 0.80 / 0.75 before, 0.83 / 0.72 (lexical 0.83 / 0.71) with them.
-    ("topic", "held-out", "hybrid"): (0.81, 0.70),
-    ("topic", "held-out", "lexical"): (0.81, 0.69),
+    ("keywords", "tune", "hybrid"): (0.74, 0.58),
+    ("keywords", "tune", "lexical"): (0.59, 0.62),
+    ("keywords", "held-out", "hybrid"): (0.64, 0.62),
+    ("keywords", "held-out", "lexical"): (0.50, 0.61),
+    ("topic", "tune", "hybrid"): (0.83, 0.79),
+    ("topic", "tune", "lexical"): (0.83, 0.77),
+    # With rounds 18 and 19's topics: 0.85 / 0.74 (lexical 0.84 / 0.73).
+    ("topic", "held-out", "hybrid"): (0.83, 0.72),
+    ("topic", "held-out", "lexical"): (0.82, 0.71),
 }
 
 
@@ -91,9 +91,10 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((15,), (0.70, 0.69)),
         ((16,), (0.70, 0.77)),
         ((17,), (0.67, 0.74)),
-        ((12, 13, 14, 15, 16, 17), (0.72, 0.72)),
-        ((18,), (0.50, 0.59)),
-        ((12, 13, 14, 15, 16, 17, 18), (0.69, 0.71)),
+        ((12, 13, 14, 15, 16, 17), (0.73, 0.72)),
+        ((18,), (0.53, 0.59)),
+        ((19,), (0.73, 0.73)),
+        ((12, 13, 14, 15, 16, 17, 18, 19), (0.71, 0.71)),
     ],
     ids=str,
 )
@@ -109,11 +110,14 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
     # at 0.75 / 0.74. Round 17, judged after this session's fixes and scored once with
     # them: 0.69 / 0.76 (12-17: 0.74 / 0.74). Round 18 (four more readers: search and
     # recommendation, multilingual NLP, an LLM product team, vision), scored once at
-    # dbd2230: 0.52 / 0.61, the weakest typical round (12-18: 0.71 / 0.73).
+    # dbd2230: 0.52 / 0.61, the weakest typical round (12-18: 0.71 / 0.73). After the
+    # word-reading fixes of f98f594 (a review of ~300 keywords, chosen on what the words
+    # mean): 12-17 0.75 / 0.74, 18 0.55 / 0.61; round 19 (robotics perception, scientific
+    # ML, AI evaluation and policy, knowledge graphs), scored once at f98f594: 0.75 / 0.75.
     results, _ = measured
     chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
-    assert len(chosen) >= 17
+    assert len(chosen) >= 16
     assert precision >= floors[0] and recall >= floors[1], (
         f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
     )
@@ -124,12 +128,14 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # name and description alone, as a subscriber reads them on the signup form; scored
     # once: readers A and C's topics 0.77 / 0.83, readers B and D's (held out) 0.83 / 0.79.
     # Round 18: sixteen topics drawn at random, judged the same way by four more readers
-    # and scored once at dbd2230: 0.88 / 0.67 (the issue's targets: 0.85 / 0.80).
+    # and scored once at dbd2230: 0.88 / 0.67. Round 19: sixteen of the twenty round 18
+    # did not draw, scored once at f98f594: 0.87 / 0.80 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
         (14, "held-out", (0.81, 0.77), 17),
-        (18, "held-out", (0.86, 0.65), 16),
+        (18, "held-out", (0.87, 0.65), 16),
+        (19, "held-out", (0.85, 0.78), 16),
     ):
         chosen = [
             f
