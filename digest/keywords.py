@@ -29,7 +29,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import fold, is_abbreviation, is_quoted, stem, words, written_apart
+from .text import FUNCTION_WORDS, fold, is_abbreviation, is_quoted, stem, words, written_apart
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
@@ -69,11 +69,8 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
     text = keyword.strip()
     if is_quoted(text):
         return [text]
-    # "LoRA (low-rank adaptation)", pasted from an abstract: the name and what it stands
-    # for, each an alternative (as a phrase it is written only where it is defined).
-    defined = _PARENTHESISED_RE.fullmatch(text)
-    if defined and words(defined.group(1)) and words(defined.group(2)):
-        return list(dict.fromkeys([defined.group(1).strip(), defined.group(2).strip()]))
+    if (defined := _definition(text)) is not None:
+        return defined
     # Separators inside quotes are the reader's words: '"LoRA" or "adapter"' is two
     # quoted alternatives, '"vision and language"' one.
     quoted: list[str] = []
@@ -88,7 +85,7 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
     parts = [
         _HIDDEN_RE.sub(lambda found: quoted[int(found.group(1))], part).strip() for part in _SEPARATORS_RE.split(masked)
     ]
-    parts = list(dict.fromkeys(part for part in parts if words(part)))
+    parts = list(dict.fromkeys(each for part in parts if words(part) for each in _definition(part) or [part]))
     # "A/B testing", "S&P 500", "w/o", "C++": a part of one letter is no concept of its own.
     if len(parts) < 2 or any(sum(ch.isalnum() for ch in part) < 2 for part in parts):
         return [text]
@@ -103,25 +100,44 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
     return parts[:MAX_ALTERNATIVES]
 
 
+def _definition(text: str) -> list[str] | None:
+    """"LoRA (low-rank adaptation)" or "Vision Transformer (ViT)", pasted from an abstract:
+    the name and what it stands for, each an alternative (as one phrase it is written only
+    where it is defined). Not "quantization (LLMs)": the parentheses must define."""
+    found = _PARENTHESISED_RE.fullmatch(text.strip())
+    if found is None:
+        return None
+    outside, inside = found.group(1).strip(), found.group(2).strip()
+    for short, long_ in ((outside, inside), (inside, outside)):
+        if is_abbreviation(short) and " " not in short and len(long_.split()) >= 2 and _sh_match(long_, short):
+            return [outside, inside]
+    return None
+
+
 def _shared_words(first: str, second: str, doc_share: Callable[[str], float]) -> list[str]:
-    """A word the two parts share, as written once: "image and video generation" is
-    image generation or video generation, "speech recognition and synthesis" speech
-    recognition or speech synthesis, "pre- and post-training" pre-training or
-    post-training. Only where the catalog writes the completed part (else "LLMs and
-    multimodal models" would become "LLMs models")."""
-    if first.endswith("-"):
-        tail = _HYPHEN_RE.split(second.split()[-1])[-1]
-        return [first + tail, second]
+    """A word the two parts share, written once: "image and video generation" is also
+    image generation, "speech recognition and synthesis" also speech synthesis, "pre- and
+    post-training" pre-training. The completed part is added where the catalog writes it;
+    the part as typed stays, unless it is a first word that very many papers write
+    ("image": it was the modifier)."""
+    if _HYPHEN_RE.fullmatch(first[-1:]):
+        head, *rest = second.split()
+        tail = _HYPHEN_RE.split(head)[-1]
+        if len(first) > 1 and tail and tail != head:
+            return [first + " ".join([tail, *rest]), second]  # "in- and out-of-distribution data"
+        return [second]
     first_words, second_words = first.split(), second.split()
-    if len(first_words) == 1 and len(second_words) >= 2:
-        completed = f"{first} {second_words[-1]}"
-        if doc_share(completed) > 0:
-            return [completed, second]
-    if len(second_words) == 1 and len(first_words) >= 2:
-        completed = f"{first_words[0]} {second}"
-        if doc_share(completed) > 0:
-            return [first, completed]
-    return [first, second]
+    completed, bare = None, None
+    if len(first_words) == 1 and len(second_words) >= 2 and not first.endswith("s"):
+        # A plural typed first is a thing of its own: "transformers and state space models".
+        completed, bare = f"{first} {second_words[-1]}", first
+    elif len(second_words) == 1 and len(first_words) >= 2:
+        completed, bare = f"{first_words[0]} {second}", second
+    if completed is None or not doc_share(completed):
+        return [first, second]
+    if bare == second:  # "transformers" after "diffusion models and" is a thing of its own too
+        return [first, second, completed]
+    return ([first] if doc_share(first) <= COMMON_PART_SHARE else []) + [completed, second]
 
 
 def _sh_match(long_form: str, acronym: str) -> bool:
@@ -155,17 +171,16 @@ def definitions(text: str) -> Iterable[tuple[str, str]]:
         first = acronym[0].lower()
         for count in range(1, min(len(before), letters + 2) + 1):
             candidate = before[-count:]
-            if candidate[0][0].lower() != first:
-                continue
+            if candidate[0][0].lower() != first or candidate[0].lower() in FUNCTION_WORDS:
+                continue  # "an autoencoder (AE)" is "autoencoder"
             long_form = " ".join(candidate)
             if _sh_match(long_form, acronym) and long_form.lower() != acronym.lower():
                 if count == 1 and not _initials_of_parts(long_form, acronym):
-                    break  # "Pairwise Ranking Prompting (PRP)" is not "prompting"
+                    continue  # "Pairwise Ranking Prompting (PRP)" is not "prompting"
                 yield acronym, long_form.lower()
                 break
 
 
-@lru_cache(maxsize=1)
 def _initials_of_parts(word: str, acronym: str) -> bool:
     """Whether a one-word long form spells the acronym by its parts' initials:
     "mixture-of-experts" is MoE, "fine-tuning" is not FN."""
@@ -174,6 +189,7 @@ def _initials_of_parts(word: str, acronym: str) -> bool:
     return len(parts) >= 2 and [part[0].lower() for part in parts] == letters
 
 
+@lru_cache(maxsize=1)
 def curated_acronyms() -> dict[str, tuple[str, ...]]:
     """The curated list: acronym (lower case) -> long forms."""
     table: dict[str, tuple[str, ...]] = {}
@@ -244,8 +260,8 @@ class AcronymTable:
     def long_forms(self, acronym: str) -> set[str]:
         lower = acronym.lower()
         found = self._long.get(lower)
-        if found is None and _VOWELLESS_PLURAL_RE.fullmatch(lower):
-            found = self._long.get(lower[:-1])  # "llms" typed in lower case
+        if found is None and acronym.islower() and _VOWELLESS_PLURAL_RE.fullmatch(acronym):
+            found = self._long.get(lower[:-1])  # "llms" typed in lower case (not "CLS" or "SRS")
         return found or set()
 
     def acronyms(self, long_form: str) -> set[str]:

@@ -76,6 +76,7 @@ from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticCon
 from .models import Paper, Topic
 from .text import (
     ABBREVIATION_MARK,
+    FUNCTION_WORDS,
     Analysed,
     PersonName,
     Phrase,
@@ -1019,7 +1020,7 @@ class PaperIndex:
         topic = self.expansion_topic(typed) if meaning is not None else None
         # The topic the keyword names says what its words mean, whether or not the reader
         # kept it; removing it only takes away the papers its phrases find.
-        through = self._topic(topic) if topic is not None and expand else _NO_CLAUSE
+        through = self._through(typed, topic) if topic is not None and expand else _NO_CLAUSE
         return _KeywordReading(phrases, strict, lexical, meaning, topic, through)
 
     def keyword_evidence(self, keyword: str, expand: bool = True) -> KeywordEvidence | None:
@@ -1116,7 +1117,8 @@ class PaperIndex:
             flat = [w for group in groups for w in group]
             if phrase.is_empty or len(flat) < 2 or is_quoted(text):
                 continue
-            if any(word.isdigit() for word in flat):
+            numbered = any(word.isdigit() for word in flat)
+            if numbered and sum(not word.isdigit() for word in flat) < 2:
                 continue  # "4-bit" is not "8-bit", nor "GPT-5" a "5" near "GPT"
             if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
                 continue  # the field writes it this way: no need to guess
@@ -1133,7 +1135,7 @@ class PaperIndex:
                 len(group) > 2 and _CONNECTORS & {w.lower() for w in group} and 0 < len(kept & set(group)) < len(group)
                 for group in groups
             )
-            if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut:
+            if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut and not numbered:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed
 
@@ -1189,6 +1191,32 @@ class PaperIndex:
                 return topic
         return None
 
+    def _through(self, typed: str, topic: TopicTerms) -> _Clause:
+        """What a keyword finds through the topic it names. Where it adds words of its own
+        to the topic's ("diffusion editing" to Diffusion models, "LLM agents" to Agents and
+        tool use), only the topic's papers that also write them (or an acronym's long form):
+        the others are the topic's, not the reader's. A topic's very name means the topic."""
+        clause = self._topic(topic)
+        if not clause.hits or self._named_topic(typed) is topic:
+            return clause
+        topic_stems = {stem(word.lower()) for phrase in topic.phrases for group in words(phrase) for word in group}
+        own = [
+            word
+            for group in words(typed)
+            for word in group
+            if word.casefold() not in FUNCTION_WORDS and stem(word.lower()) not in topic_stems
+        ]
+        if not own:
+            return clause
+        writing: list[set[int]] = []
+        for word in own:
+            papers: set[int] = set()
+            for form in (word, *sorted(self.stats.acronyms.long_forms(word))):
+                papers.update(self._occurrences(compile_phrase(form)))
+            writing.append(papers)
+        hits = {idx: hit for idx, hit in clause.hits.items() if all(idx in papers for papers in writing)}
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, clause.passing & hits.keys(), clause.topic)
+
     def _with_topic(self, lexical: _Clause, typed: str, topic: TopicTerms | None) -> _Clause:
         """Without a reference sample (a young catalog: too few papers to say what is
         usual) there is nothing to weigh closeness by: the keyword's own hits, plus those
@@ -1197,7 +1225,7 @@ class PaperIndex:
         if topic is None:
             return lexical
         hits = dict(lexical.hits)
-        for idx, hit in self._topic(topic).hits.items():
+        for idx, hit in self._through(typed, topic).hits.items():
             score = hit.score * EXPANSION_WEIGHT
             own = hits.get(idx)
             if own is not None and (own.passes or not hit.passes) and own.score >= score:

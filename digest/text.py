@@ -78,16 +78,24 @@ def _as_american(word: str) -> str:
     return f"{root}{middle[0]}z{ending}"
 
 
+# Words every abstract writes: they say nothing of what a paper is about.
+FUNCTION_WORDS = frozenset(
+    "a an the of and or in on for to with by at from as is are be been we our us this that these those it its "
+    "not no vs versus via into onto than then".split()
+)
+
 # Agent nouns are things, not the act: Snowball cuts "transformer" to "transform",
 # "adapter" to "adapt" and "operator" to "oper", so a reader of transformers got every
 # paper that transforms something, a reader of adapters every domain adaptation paper and
 # a reader of neural operators every paper counting operations. They keep their own stem,
-# in the singular. Not verbs whose "-er" is their own ("considered" is still "consider"),
-# nor the "-ize" family's ("tokenizer"), which finds its family's forms.
+# in the singular. Not verbs whose "-er" is their own ("considered" is still "consider",
+# and a comparative: "narrower"), nor the "-ize" family's ("tokenizer"), which finds its
+# family's forms.
 _AGENT_NOUN_RE = re.compile(r"^([a-z]{3,}(?:er|or))s?$")
 _ER_VERBS = frozenset({
     "consider", "reconsider", "deliver", "discover", "rediscover", "recover", "uncover", "remember",
     "encounter", "register", "administer", "minister", "sequester", "decipher", "surrender", "encumber",
+    "empower", "engender", "outnumber", "engineer", "narrower",
 })
 # "interpretability" and "interpretable" are one thing, "interpreting an X-ray" another;
 # "reasonable" is not "reasoning". Snowball cuts all of them to the verb: the "-able"
@@ -111,12 +119,17 @@ _OWN_STEMS = {
 _BRITISH_PREFIXES = {
     "behaviour": "behavior", "colour": "color", "neighbour": "neighbor", "favour": "favor", "labour": "labor",
     "honour": "honor", "humour": "humor", "tumour": "tumor", "rumour": "rumor", "vapour": "vapor",
-    "centre": "center", "fibre": "fiber", "litre": "liter", "theatre": "theater", "catalogue": "catalog",
-    "dialogue": "dialog", "analogue": "analog", "programme": "program", "defence": "defense",
-    "offence": "offense", "licence": "license", "artefact": "artifact", "paediatric": "pediatric",
-    "haem": "hem", "anaesthe": "anesthe", "oesophag": "esophag", "oedema": "edema", "foetal": "fetal",
+    "artefact": "artifact", "paediatric": "pediatric", "haem": "hem", "anaesthe": "anesthe",
+    "oesophag": "esophag", "oedema": "edema", "foetal": "fetal",
 }
 _BRITISH_PREFIX_RE = re.compile("^(" + "|".join(sorted(_BRITISH_PREFIXES, key=len, reverse=True)) + ")")
+# ... and whole words, singular or plural only: "programmed" and "programmer" are American.
+_BRITISH_WORDS = {
+    "centre": "center", "fibre": "fiber", "litre": "liter", "theatre": "theater", "catalogue": "catalog",
+    "dialogue": "dialog", "analogue": "analog", "programme": "program", "defence": "defense",
+    "offence": "offense", "licence": "license", "centred": "centered",
+}
+_BRITISH_WORDS.update({british + "s": american + "s" for british, american in list(_BRITISH_WORDS.items())})
 # Latin and Greek plurals, folded into their singulars ("matrices" is "matrix", and
 # "analyses" the noun, not the British verb).
 _IRREGULAR_PLURALS = {
@@ -135,6 +148,7 @@ _VOWELLESS_PLURAL_RE = re.compile(r"^([b-df-hj-np-tv-xz]{2,})s$")
 def stem(word: str) -> str:
     word = _IRREGULAR_PLURALS.get(word, word)
     word = _VOWELLESS_PLURAL_RE.sub(r"\1", word)
+    word = _BRITISH_WORDS.get(word, word)
     word = _BRITISH_PREFIX_RE.sub(lambda found: _BRITISH_PREFIXES[found.group(1)], _as_american(word), count=1)
     own = _OWN_STEMS.get(word)
     if own is not None:

@@ -19,7 +19,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from digest.models import Topic
-from digest.text import is_abbreviation, words
+from digest.text import FUNCTION_WORDS, is_abbreviation, words
 
 from .models import WEEKDAYS, Subscriber, normalise_email
 
@@ -183,14 +183,8 @@ class PhraseListField(forms.CharField):
         return phrases
 
 
-# Words every abstract writes. A keyword made of nothing else can never match.
-FUNCTION_WORDS = frozenset(
-    "a an the of and or in on for to with by at from as is are be been we our us this that these those it its "
-    "not no vs versus via into onto than then".split()
-)
-
-
 def _only_function_words(phrase: str) -> bool:
+    # A keyword made of words every abstract writes can never match.
     # "US" (ultrasound) or "OR" (operations research) typed in capitals are names.
     found = [word for group in words(phrase) for word in group]
     return bool(found) and all(word.casefold() in FUNCTION_WORDS and not is_abbreviation(word) for word in found)

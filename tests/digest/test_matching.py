@@ -832,13 +832,54 @@ def test_a_version_number_is_never_dropped_or_matched_loosely():
     assert titles(papers, keywords("GPT-5")) == []
 
 
-def test_an_acronym_one_paper_defines_by_a_single_word_is_not_learned():
-    # "Pairwise Ranking Prompting (PRP)": the shortest candidate, "prompting", is not it.
+def test_an_acronym_is_not_learned_as_a_single_word_or_from_a_small_word():
+    # "Pairwise Ranking Prompting (PRP)": the shortest candidate, "prompting", is not it;
+    # nor is "an autoencoder" AE.
     stats = CatalogStats.from_texts(
-        [("Rankers", "We propose Pairwise Ranking Prompting (PRP) for ranking."), ("MoE", "A mixture-of-experts (MoE) model.")]
+        [
+            ("Rankers", "We propose Pairwise Ranking Prompting (PRP) for ranking."),
+            ("Codes", "We train an autoencoder (AE) on images."),
+            ("Experts", "A mixture-of-experts (XE) model."),
+        ]
     )
-    assert stats.acronyms.long_forms("PRP") == set()
-    assert stats.acronyms.long_forms("MoE")  # a hyphenated long form spelling it by its parts
+    assert stats.acronyms.long_forms("PRP") == {"pairwise ranking prompting"}
+    assert "an autoencoder" not in stats.acronyms.long_forms("AE")
+    assert stats.acronyms.long_forms("XE") == set()  # one word, not spelling it by its parts
+
+
+def test_an_acronym_ending_in_s_typed_in_capitals_is_not_a_plural():
+    stats = sample_stats()
+    assert stats.acronyms.long_forms("llms")  # lower case: the plural of "llm"
+    assert stats.acronyms.long_forms("CLS") == set() and stats.acronyms.long_forms("SRS") == set()
+
+
+@pytest.mark.parametrize(
+    "typed, alternatives",
+    [
+        ("diffusion models and transformers", ["diffusion models", "transformers"]),  # "transformers" kept
+        ("transformers and state space models", ["transformers", "state space models"]),
+        ("in- and out-of-distribution detection", ["in-distribution detection", "out-of-distribution detection"]),
+        ("pre\u2010 and post\u2010training data", ["pre\u2010training data", "post\u2010training data"]),
+        ("LoRA (low-rank adaptation) and adapters", ["LoRA", "low-rank adaptation", "adapters"]),
+        ("quantization (LLMs)", ["quantization (LLMs)"]),  # the parentheses do not define
+        ("C (programming language)", ["C (programming language)"]),
+    ],
+)
+def test_a_keyword_is_never_narrowed_past_what_was_typed(typed, alternatives):
+    found = understand(typed, sample_stats())[0]
+    assert all(alternative in found for alternative in alternatives), found
+
+
+def test_british_whole_words_do_not_rewrite_american_ones():
+    assert stem("programmed") == stem("program") != stem("programmer")
+    assert stem("programme") == stem("program")
+    assert stem("centre") == stem("center") and stem("centred") == stem("centered")
+    assert stem("empowered") == stem("empower") and stem("narrower") == stem("narrow")
+
+
+def test_a_numbered_name_among_other_words_is_still_read_loosely():
+    papers = [make(1, "Are ChatGPT and GPT-4 good poker players?")]
+    assert titles(papers, keywords("GPT-4 poker")) == ["Are ChatGPT and GPT-4 good poker players?"]
 
 
 def test_a_word_is_not_cut_in_two_unless_the_catalog_writes_it_apart():
