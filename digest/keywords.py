@@ -101,9 +101,10 @@ def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[
 
 
 def _definition(text: str) -> list[str] | None:
-    """"LoRA (low-rank adaptation)" or "Vision Transformer (ViT)", pasted from an abstract:
-    the name and what it stands for, each an alternative (as one phrase it is written only
-    where it is defined). Not "quantization (LLMs)": the parentheses must define."""
+    """A name with what it stands for, pasted from an abstract ("LoRA (low-rank
+    adaptation)", "Vision Transformer (ViT)"): each an alternative, as one phrase it is
+    written only where it is defined. Not "quantization (LLMs)": the parentheses must
+    define."""
     found = _PARENTHESISED_RE.fullmatch(text.strip())
     if found is None:
         return None
