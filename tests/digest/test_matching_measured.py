@@ -1,11 +1,11 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-20, judged blind and each
+the held-out ones that were never tuned on (keywords: rounds 8-21, judged blind and each
 scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
 round 3's, whose phrases were sharpened on the even-position papers only, with
 `evaluate_matching --papers odd` scoring them on the others, the topics of two of
-round 14's four blind topic readers, and rounds 18-20's sixteen each).
+round 14's four blind topic readers, and rounds 18-21's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -36,7 +36,7 @@ FLOORS = {
     ("keywords", "held-out", "lexical"): (0.50, 0.61),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
-    # With rounds 18-20's topics: 0.83 / 0.73 (lexical 0.83 / 0.72).
+    # With rounds 18-21's topics: 0.84 / 0.73 (lexical 0.84 / 0.72).
     ("topic", "held-out", "hybrid"): (0.81, 0.71),
     ("topic", "held-out", "lexical"): (0.81, 0.70),
 }
@@ -95,7 +95,8 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((18,), (0.53, 0.59)),
         ((19,), (0.73, 0.73)),
         ((20,), (0.56, 0.55)),
-        ((12, 13, 14, 15, 16, 17, 18, 19, 20), (0.70, 0.70)),
+        ((21,), (0.69, 0.65)),
+        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21), (0.70, 0.70)),
     ],
     ids=str,
 )
@@ -116,11 +117,13 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
     # mean): 12-17 0.75 / 0.74, 18 0.55 / 0.61; round 19 (robotics perception, scientific
     # ML, AI evaluation and policy, knowledge graphs), scored once at f98f594: 0.75 / 0.75.
     # Round 20 (hardware-aware ML, computational social science, ML security,
-    # vision-language), scored once at d5c43dd: 0.58 / 0.57 (12-20: 0.72 / 0.72).
+    # vision-language), scored once at d5c43dd: 0.58 / 0.57 (12-20: 0.72 / 0.72). Round 21
+    # (text generation, 3D and graphics, ML in finance, a newsletter writer), a second
+    # sample for the same matcher, scored once at 5662d17: 0.71 / 0.67 (12-21: 0.72 / 0.72).
     results, _ = measured
     chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
     precision, recall = macro(chosen)
-    assert len(chosen) >= 15
+    assert len(chosen) >= 13
     assert precision >= floors[0] and recall >= floors[1], (
         f"precision {precision:.2f}, recall {recall:.2f}\n" + report(chosen)
     )
@@ -133,7 +136,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # Round 18: sixteen topics drawn at random, judged the same way by four more readers
     # and scored once at dbd2230: 0.88 / 0.67. Round 19: sixteen of the twenty round 18
     # did not draw, scored once at f98f594: 0.87 / 0.80. Round 20: sixteen of all 36,
-    # scored once at d5c43dd: 0.77 / 0.68 (the issue's targets: 0.85 / 0.80).
+    # scored once at d5c43dd: 0.77 / 0.68; round 21, sixteen more, scored once at 5662d17
+    # with the same matcher: 0.90 / 0.76 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -141,6 +145,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (18, "held-out", (0.87, 0.65), 16),
         (19, "held-out", (0.85, 0.78), 16),
         (20, "held-out", (0.75, 0.66), 16),
+        (21, "held-out", (0.88, 0.74), 16),
     ):
         chosen = [
             f
