@@ -125,7 +125,9 @@ def test_clearing_every_topic_keyword_and_author_on_the_manage_page_is_refused(c
     assert [t.slug for t in ada.topics.all()] == ["robotics"]
 
 
-def test_the_manage_page_opens_with_what_the_reader_gets_and_their_last_digest(client, ada):
+def test_the_manage_page_opens_with_what_the_reader_gets_and_their_last_digest(client, ada, clock_held):
+    # The clock held: the digest link's signature carries the second it was made in, and a
+    # run where the page and the test signed in different seconds failed (CI, 2026-11-30).
     before = text_of(client.get(manage_path(ada)))
     assert "What you get Topics Robotics Keywords graphs, Schrödinger Authors Łukasz Kaiser" in before
     assert "Schedule Daily at 07:00 Asia/Tokyo time, up to 10 papers, HTML; editors' picks first" in before
