@@ -29,7 +29,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import FUNCTION_WORDS, fold, is_abbreviation, is_quoted, stem, words, written_apart
+from .text import FUNCTION_WORDS, VOWELLESS_PLURAL_RE, fold, is_abbreviation, is_quoted, stem, words, written_apart
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
@@ -54,7 +54,6 @@ _DEFINITION_RE = re.compile(r"\(([A-Za-z0-9][A-Za-z0-9\-]{1,9}?)s?\)")
 _WORD_RE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
 _COMPOUND_RE = re.compile(r"[^\W\d_]+[-\u2010\u2011][^\W\d_]+")  # two parts, letters only
 _HYPHEN_RE = re.compile(r"[-\u2010\u2011]")
-_VOWELLESS_PLURAL_RE = re.compile(r"[b-df-hj-np-tv-xz]{2,}s")
 _PARENTHESISED_RE = re.compile(r"([^()]+?)\s*\(([^()]+)\)")
 
 
@@ -261,7 +260,7 @@ class AcronymTable:
     def long_forms(self, acronym: str) -> set[str]:
         lower = acronym.lower()
         found = self._long.get(lower)
-        if found is None and acronym.islower() and _VOWELLESS_PLURAL_RE.fullmatch(acronym):
+        if found is None and acronym.islower() and VOWELLESS_PLURAL_RE.fullmatch(acronym):
             found = self._long.get(lower[:-1])  # "llms" typed in lower case (not "CLS" or "SRS")
         return found or set()
 

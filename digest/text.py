@@ -92,7 +92,7 @@ FUNCTION_WORDS = frozenset(
 # and a comparative: "narrower"), nor the "-ize" family's ("tokenizer"), which finds its
 # family's forms.
 _AGENT_NOUN_RE = re.compile(r"^([a-z]{3,}(?:er|or))s?$")
-_ER_VERBS = frozenset({
+_NOT_AGENT_NOUNS = frozenset({
     "consider", "reconsider", "deliver", "discover", "rediscover", "recover", "uncover", "remember",
     "encounter", "register", "administer", "minister", "sequester", "decipher", "surrender", "encumber",
     "empower", "engender", "outnumber", "engineer", "narrower",
@@ -140,14 +140,16 @@ _IRREGULAR_PLURALS = {
 
 
 # "llms" typed in lower case is the plural of "llm": Snowball keeps an "s" after letters
-# with no vowel, so it found none of the papers that write "LLMs".
-_VOWELLESS_PLURAL_RE = re.compile(r"^([b-df-hj-np-tv-xz]{2,})s$")
+# with no vowel, so it found none of the papers that write "LLMs" (`fullmatch`; the
+# acronym table reads its long forms the same way).
+VOWELLESS_PLURAL_RE = re.compile(r"([b-df-hj-np-tv-xz]{2,})s")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     word = _IRREGULAR_PLURALS.get(word, word)
-    word = _VOWELLESS_PLURAL_RE.sub(r"\1", word)
+    if plural := VOWELLESS_PLURAL_RE.fullmatch(word):
+        word = plural.group(1)
     word = _BRITISH_WORDS.get(word, word)
     word = _BRITISH_PREFIX_RE.sub(lambda found: _BRITISH_PREFIXES[found.group(1)], _as_american(word), count=1)
     own = _OWN_STEMS.get(word)
@@ -162,7 +164,7 @@ def stem(word: str) -> str:
     if agent is None:
         return stemmed
     singular = agent.group(1)
-    if stemmed == singular or singular in _ER_VERBS or singular.endswith(("izer", "yzer")) or not singular.startswith(stemmed):
+    if stemmed == singular or singular in _NOT_AGENT_NOUNS or singular.endswith(("izer", "yzer")) or not singular.startswith(stemmed):
         return stemmed
     return singular
 
