@@ -272,7 +272,7 @@ class _Judged:
         return np.vstack(rows), np.concatenate(labels)
 
 
-THRESHOLDS = tuple(round(0.3 + 0.05 * step, 2) for step in range(9))  # 0.30 ... 0.70
+THRESHOLDS = tuple(round(0.3 + 0.025 * step, 3) for step in range(17))  # 0.300, 0.325 ... 0.700
 
 
 def train_keyword_decision(
@@ -329,7 +329,7 @@ def train_keyword_decision(
     chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
     pairs = sum(len(e.papers) for j in judged for e in j.evidence)
     provenance = (
-        f"fitted on {len(judged)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.2f}: "
+        f"fitted on {len(judged)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.3f}: "
         f"leave-one-interest-out precision {chosen[1]:.3f}, recall {chosen[2]:.3f}"
     )
     return TrainedDecision(replace(fit_on(judged), threshold=chosen[0], provenance=provenance), curve)

@@ -992,6 +992,10 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
+            if not expand:
+                # The reader removed the topic to narrow the keyword: no likeliest paper
+                # in place of the topic's papers, which could be one they never had.
+                cached = replace(cached, near_misses=())
         if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
             scores = cached.scores
             best_first = sorted(mentioned, key=lambda idx: (-scores.get(idx, 0.0), self._order[idx]))

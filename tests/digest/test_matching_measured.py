@@ -1,11 +1,12 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 8-21, judged blind and each
-scored once after the keyword decision was refitted on rounds 1-7 and frozen; for topics:
-round 3's, whose phrases were sharpened on the even-position papers only, with
-`evaluate_matching --papers odd` scoring them on the others, the topics of two of
-round 14's four blind topic readers, and rounds 18-21's sixteen each).
+the held-out ones that were never tuned on (keywords: round 23, judged blind and scored
+once after the keyword decision was refitted on rounds 1-22 and frozen; rounds 8-22 were
+each scored once while held out, then joined tuning; for topics: round 3's, whose phrases
+were sharpened on the even-position papers only, with `evaluate_matching --papers odd`
+scoring them on the others, the topics of two of round 14's four blind topic readers, and
+rounds 18-23's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -30,15 +31,16 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.75, 0.59),
-    ("keywords", "tune", "lexical"): (0.59, 0.62),
-    ("keywords", "held-out", "hybrid"): (0.64, 0.62),
-    ("keywords", "held-out", "lexical"): (0.50, 0.61),
+    ("keywords", "tune", "hybrid"): (0.74, 0.55),
+    ("keywords", "tune", "lexical"): (0.53, 0.61),
+    # Round 23 alone, scored once: 0.69 / 0.50 (lexical 0.48 / 0.56).
+    ("keywords", "held-out", "hybrid"): (0.67, 0.48),
+    ("keywords", "held-out", "lexical"): (0.46, 0.54),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
-    # With rounds 18-21's topics: 0.84 / 0.73 (lexical 0.84 / 0.72).
-    ("topic", "held-out", "hybrid"): (0.81, 0.71),
-    ("topic", "held-out", "lexical"): (0.81, 0.70),
+    # With rounds 18-23's topics: 0.85 / 0.74 (lexical 0.85 / 0.73).
+    ("topic", "held-out", "hybrid"): (0.83, 0.72),
+    ("topic", "held-out", "lexical"): (0.83, 0.71),
 }
 
 
@@ -83,45 +85,40 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
 
 
 @pytest.mark.parametrize(
-    "rounds, floors",
+    "rounds, half, floors",
     [
-        ((12,), (0.77, 0.65)),
-        ((13,), (0.75, 0.66)),
-        ((14,), (0.74, 0.80)),
-        ((15,), (0.70, 0.69)),
-        ((16,), (0.70, 0.77)),
-        ((17,), (0.67, 0.74)),
-        ((12, 13, 14, 15, 16, 17), (0.73, 0.72)),
-        ((18,), (0.53, 0.59)),
-        ((19,), (0.73, 0.73)),
-        ((20,), (0.56, 0.55)),
-        ((21,), (0.69, 0.65)),
-        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21), (0.70, 0.70)),
+        ((12,), "tune", (0.88, 0.64)),
+        ((13,), "tune", (0.85, 0.62)),
+        ((14,), "tune", (0.81, 0.76)),
+        ((15,), "tune", (0.80, 0.68)),
+        ((16,), "tune", (0.77, 0.73)),
+        ((17,), "tune", (0.77, 0.68)),
+        ((18,), "tune", (0.63, 0.58)),
+        ((19,), "tune", (0.74, 0.69)),
+        ((20,), "tune", (0.72, 0.53)),
+        ((21,), "tune", (0.78, 0.64)),
+        ((22,), "tune", (0.84, 0.46)),
+        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22), "tune", (0.79, 0.65)),
+        ((23,), "held-out", (0.67, 0.48)),
     ],
     ids=str,
 )
-def test_typical_typed_interests_reach_the_targets(measured, rounds, floors):
-    # Rounds 12 and 13's readers typed what a researcher first types into an alert box
+def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floors):
+    # From round 12 on, readers typed what a researcher first types into an alert box
     # (rounds 9-11 were told to avoid every interest judged before, which left the narrow
-    # and abstract ones). Each was scored once, by a matcher frozen before it was judged:
-    # round 12 0.79 / 0.67, round 13 0.76 / 0.68, round 14 0.78 / 0.82, round 15
-    # 0.72 / 0.71, round 16 0.72 / 0.79; together 0.76 / 0.74 (the issue's targets:
-    # 0.75 / 0.60). Since British spellings are read (a tuning interest types
-    # "regularisation", which found nothing by its words before), the decision refitted
-    # on its papers scores rounds 12 and 14 at 0.77 / 0.67 and 0.76 / 0.82, and 12-16
-    # at 0.75 / 0.74. Round 17, judged after this session's fixes and scored once with
-    # them: 0.69 / 0.76 (12-17: 0.74 / 0.74). Round 18 (four more readers: search and
-    # recommendation, multilingual NLP, an LLM product team, vision), scored once at
-    # dbd2230: 0.52 / 0.61, the weakest typical round (12-18: 0.71 / 0.73). After the
-    # word-reading fixes of f98f594 (a review of ~300 keywords, chosen on what the words
-    # mean): 12-17 0.75 / 0.74, 18 0.55 / 0.61; round 19 (robotics perception, scientific
-    # ML, AI evaluation and policy, knowledge graphs), scored once at f98f594: 0.75 / 0.75.
-    # Round 20 (hardware-aware ML, computational social science, ML security,
-    # vision-language), scored once at d5c43dd: 0.58 / 0.57 (12-20: 0.72 / 0.72). Round 21
-    # (text generation, 3D and graphics, ML in finance, a newsletter writer), a second
-    # sample for the same matcher, scored once at 5662d17: 0.71 / 0.67 (12-21: 0.72 / 0.72).
+    # and abstract ones). Each round was scored once, by a matcher frozen before it was
+    # judged: round 12 0.79 / 0.67, 13 0.76 / 0.68, 14 0.78 / 0.82, 15 0.72 / 0.71,
+    # 16 0.72 / 0.79, 17 0.69 / 0.76, 18 0.52 / 0.61, 19 0.75 / 0.75, 20 0.58 / 0.57,
+    # 21 0.71 / 0.67 (decision fitted on rounds 1-7); 22 0.86 / 0.48 (refitted on rounds
+    # 1-21); 23 0.69 / 0.50 (refitted on rounds 1-22). The issue's targets: 0.75 / 0.60.
+    # Rounds 12-22 are tuning data now: their floors are in-sample figures, kept so that
+    # a change that loses what the decision learned from them fails here.
     results, _ = measured
-    chosen = [f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.round in rounds]
+    chosen = [
+        f
+        for f in results["hybrid"]
+        if f.interest.kind == "keywords" and f.interest.round in rounds and f.interest.half == half
+    ]
     precision, recall = macro(chosen)
     assert len(chosen) >= 13
     assert precision >= floors[0] and recall >= floors[1], (
@@ -137,7 +134,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # and scored once at dbd2230: 0.88 / 0.67. Round 19: sixteen of the twenty round 18
     # did not draw, scored once at f98f594: 0.87 / 0.80. Round 20: sixteen of all 36,
     # scored once at d5c43dd: 0.77 / 0.68; round 21, sixteen more, scored once at 5662d17
-    # with the same matcher: 0.90 / 0.76 (the issue's targets: 0.85 / 0.80).
+    # with the same matcher: 0.90 / 0.76; rounds 22 and 23 (the topic matching unchanged
+    # since), sixteen each: 0.88 / 0.73 and 0.89 / 0.78 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -146,6 +144,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (19, "held-out", (0.85, 0.78), 16),
         (20, "held-out", (0.75, 0.66), 16),
         (21, "held-out", (0.88, 0.74), 16),
+        (22, "held-out", (0.86, 0.71), 16),
+        (23, "held-out", (0.87, 0.76), 16),
     ):
         chosen = [
             f
@@ -161,7 +161,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.18 precision for -0.04 recall, held-out +0.16 for +0.02.
+    # Measured: tune +0.21 precision for -0.06 recall, held-out (round 23) +0.21 for -0.06.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])

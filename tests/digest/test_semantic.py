@@ -388,8 +388,11 @@ def test_without_stored_vectors_matching_is_lexical(embedded):
     interest = Interest(keywords=("LLM agents",), include_featured=False)
     found = lexical.match(interest)
     # Only the reader's words, read loosely ("agents" near "LLMs"); no topic, no meaning.
-    assert not any("→ topic" in r or "close in meaning" in r for m in found for r in m.reasons)
-    assert len(found) < len(index.match(interest))
+    assert found and not any("→ topic" in r or "close in meaning" in r for m in found for r in m.reasons)
+    # The hybrid weighs the same words with the topic and the meaning: another list. (It
+    # found more here while its decision's threshold was 0.45; refitted on rounds 1-22 at
+    # 0.575 it takes fewer of the loose "agents" mentions than the words alone do.)
+    assert {m.paper.pk for m in found} != {m.paper.pk for m in index.match(interest)}
 
 
 def test_liking_papers_raises_similar_ones_and_disliking_drops_near_duplicates(embedded):

@@ -69,7 +69,7 @@ class Command(OperatorCommand):
             raise CommandError(str(error)) from None
         for threshold, precision, recall in trained.curve:
             self.stdout.write(
-                f"  threshold {threshold:.2f}: precision {precision:.3f}, recall {recall:.3f} (interests left out)"
+                f"  threshold {threshold:.3f}: precision {precision:.3f}, recall {recall:.3f} (interests left out)"
             )
         partial = output.with_suffix(output.suffix + ".partial")
         partial.write_text(trained.decision.to_json(), encoding="utf-8")
