@@ -36,6 +36,7 @@ FEATURES = (
     "names_topic",  # the keyword names a curated topic at all (its own words then say less)
     "log_share",  # log10 of the share of catalog papers that write the keyword: common words say less
     "topic_margin",  # how much closer the keyword is to its nearest topic than to the next one
+    "depth",  # how far into the paper the keyword's words first come (0 in the title, 1 not at all)
 )
 EVIDENCE_CAP = 6.0  # beyond about two title mentions, more says nothing new
 SHARE_FLOOR = 1e-3
@@ -111,6 +112,7 @@ def feature_row(
     names_topic: bool,
     share: float,
     topic_margin: float,
+    depth: float = 1.0,
 ) -> list[float]:
     capped = min(evidence, EVIDENCE_CAP)
     return [
@@ -123,6 +125,7 @@ def feature_row(
         float(names_topic),
         float(np.log10(share + SHARE_FLOOR)),
         topic_margin,
+        depth,
     ]
 
 

@@ -528,6 +528,10 @@ class _Hit:
     # Found in the title (or the byline): what the paper is about, so the reason that
     # names the paper's section in the email, before a rarer word in its abstract.
     in_title: bool = False
+    # How far into the paper its first mention comes: 0 in the title, else the share of
+    # the abstract before it (1 when nothing is mentioned). A paper says what it is
+    # about first; "... unlike 4-bit quantization" comes late.
+    depth: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,6 +610,7 @@ class PaperIndex:
         self._postings: dict[str, dict[int, list[int]]] = {}
         self._spellings: dict[str, set[str]] = defaultdict(set)  # stem -> exact forms that differ
         self._abstract_norm: list[float] = []
+        self._abstract_len: list[int] = []
         self._listed_on: list[dt.date | None] = []
         self._boost: list[float] = []
         self._order: list[tuple[int, str, int]] = []  # tie-breaks: more upvotes, then title, then id
@@ -682,6 +687,7 @@ class PaperIndex:
         ratio = len(abstract.tokens) / self.stats.avg_abstract_len
         # Mentions in a long abstract count less (BM25); in a short one, never more than one.
         self._abstract_norm.append(min(1.0, 1.0 / (1.0 - ABSTRACT_B + ABSTRACT_B * ratio)))
+        self._abstract_len.append(max(1, len(abstract.tokens)))
         self._listed_on.append(paper.listed_on)
         self._boost.append(1.0 + min(UPVOTE_MAX_BOOST, UPVOTE_WEIGHT * math.log1p(paper.upvotes or 0)))
         self._order.append((-(paper.upvotes or 0), paper.title, paper.pk or 0))
@@ -913,7 +919,11 @@ class PaperIndex:
         }
         parts = [f"'{shown[n]}' in {' and '.join(sorted(fields[n], reverse=True))}" for n in order]
         in_title = any("title" in found_in for found_in in fields.values())
-        return _Hit(score=score, passes=passes, reason=describe(parts), evidence=strength, in_title=in_title)
+        first = taken[0][0]
+        depth = 0.0 if first < _ABSTRACT_OFFSET else min(1.0, (first - _ABSTRACT_OFFSET) / self._abstract_len[idx])
+        return _Hit(
+            score=score, passes=passes, reason=describe(parts), evidence=strength, in_title=in_title, depth=depth
+        )
 
     def _as_the_paper_writes(self, idx: int, phrase: Phrase, start: int, end: int) -> str | None:
         """The paper's own words where it differs from the phrase by more than a plural:
@@ -1050,6 +1060,7 @@ class PaperIndex:
             [
                 decision.feature_row(
                     evidence=strict.hits[idx].evidence if idx in strict.hits else 0.0,
+                    depth=strict.hits[idx].depth if idx in strict.hits else 1.0,
                     clear=idx in strict.passing,
                     looser_only=idx in lexical.hits and idx not in strict.hits,
                     closeness=float(z_scores[idx]),

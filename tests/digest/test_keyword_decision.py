@@ -103,11 +103,12 @@ def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_
 
 def test_more_evidence_never_makes_a_match_less_likely():
     # What the weights say, checked as a reader would expect it: another mention, a paper
-    # closer in meaning, or the keyword's topic agreeing only raise the chance.
+    # closer in meaning, the keyword's topic agreeing, or a mention nearer the start of
+    # the paper (its title, its first sentence) only raise the chance.
     decision = shipped()
-    base = np.array([[1.0, 0, 0, 1.0, 1.0, 0, 1, -2.0, 0.1]])
+    base = np.array([[1.0, 0, 0, 1.0, 1.0, 0, 1, -2.0, 0.1, 0.8]])
     assert base.shape[1] == len(FEATURES)
-    for column, more in ((0, 2.0), (3, 3.0), (5, 1.0)):
+    for column, more in ((0, 2.0), (3, 3.0), (5, 1.0), (9, 0.0)):
         raised = base.copy()
         raised[0, column] = more
         if column in (0, 3):

@@ -886,3 +886,21 @@ def test_a_word_is_not_cut_in_two_unless_the_catalog_writes_it_apart():
     typed = understand("database", sample_stats())[1]
     assert "data base" not in typed
     assert "red teaming" in understand("redteaming", sample_stats())[1]
+
+
+def test_a_keyword_written_early_in_a_paper_reads_as_what_it_is_about():
+    # The decision reads how far into the paper a keyword first comes: in the title, or
+    # at the start of the abstract, it names the subject; in the last sentence it is
+    # likelier an aside ("... unlike speculative decoding, ...").
+    first = "Speculative decoding makes large models answer faster. " + FILLER * 3
+    last = FILLER * 3 + "We also compare with speculative decoding."
+    papers = [
+        make(1, "Speculative decoding for everyone"),
+        make(2, "A study of serving", first),
+        make(3, "A study of serving, again", last),
+    ]
+    index = PaperIndex(papers, sample_stats())
+    hits = index._keyword("speculative decoding").hits
+    assert hits[0].depth == 0.0
+    assert hits[1].depth < 0.05
+    assert hits[2].depth > 0.9
