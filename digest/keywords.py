@@ -270,13 +270,19 @@ class AcronymTable:
     def variants(self, phrase: str) -> list[str]:
         """The phrase with an acronym in it written out, and a long form in it
         abbreviated: 'LLM agents' -> ['large language model agents']."""
-        flat = [w for group in words(phrase) for w in group]
+        groups = words(phrase)
+        flat = [w for group in groups for w in group]
         found: list[str] = []
         if not flat:
             return found
+        # A hyphenated name with a one-letter part ("k-NN", "t-SNE") is a name of its own:
+        # its "NN" is not "neural network".
+        named = [len(group) > 1 and any(len(w) == 1 for w in group) for group in groups for _ in group]
         n = len(flat)
         for start in range(n):
             for end in range(n, start, -1):
+                if any(named[start:end]):
+                    continue
                 piece = " ".join(flat[start:end])
                 replacements = set()
                 if end - start <= 2:  # "KV cache", "LLM"
@@ -289,8 +295,15 @@ class AcronymTable:
         return list(dict.fromkeys(found))[:MAX_ALTERNATIVES]
 
 
+_CAMEL_RE = re.compile(r"(?:[A-Z][a-z]{2,}){2,}")
+
+
 def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str], bool]) -> list[str]:
-    """'redteaming' -> ['red teaming'] when the catalog writes it with a space."""
+    """'redteaming' -> ['red teaming'] when the catalog writes it with a space; a name
+    joined in capitals, 'HuggingFace' -> ['Hugging Face'], cut where its capitals are."""
+    if _CAMEL_RE.fullmatch(word):
+        apart = " ".join(re.findall(r"[A-Z][a-z]+", word))
+        return [apart] if occurs(apart) else []
     if " " in word or len(word) < 6 or is_abbreviation(word) or not word.isalpha():
         return []
     found = []

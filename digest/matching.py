@@ -1137,6 +1137,11 @@ class PaperIndex:
                 continue  # "4-bit" is not "8-bit", nor "GPT-5" a "5" near "GPT"
             if self.stats.doc_share(text) >= RELAX_BELOW_SHARE:
                 continue  # the field writes it this way: no need to guess
+            # A hyphenated name with a one-letter part ("k-NN", "t-SNE") is one word:
+            # not its "NN" alone, nor a "k" somewhere near an "NN".
+            named = [group for group in groups if len(group) > 1 and any(len(w) == 1 for w in group)]
+            if len(groups) == 1 and named:
+                continue
             if len(flat) <= 3:
                 relaxed.append((phrase, NEAR_WEIGHT, True))
             idfs = {word: self.stats.idf(compile_phrase(word)) for word in flat}
@@ -1149,7 +1154,7 @@ class PaperIndex:
             cut = any(
                 len(group) > 2 and _CONNECTORS & {w.lower() for w in group} and 0 < len(kept & set(group)) < len(group)
                 for group in groups
-            )
+            ) or any(0 < len(kept & set(group)) < len(group) for group in named)
             if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut and not numbered:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed

@@ -904,3 +904,21 @@ def test_a_keyword_written_early_in_a_paper_reads_as_what_it_is_about():
     assert hits[0].depth == 0.0
     assert hits[1].depth < 0.05
     assert hits[2].depth > 0.9
+
+
+def test_a_hyphenated_name_with_a_one_letter_part_is_one_word():
+    # "k-NN" is k-nearest neighbours: its "NN" is not "neural network", and a "k" near an
+    # "NN" is not it either. It found a pruning paper that writes "neural network (NN)".
+    papers = [
+        make(1, "A study of pruning", "We model neural network (NN) training and the pruned NN loss. " + FILLER),
+        make(2, "Retrieval by neighbours", "A k-NN classifier over embeddings. " + FILLER),
+    ]
+    assert titles(papers, keywords("k-NN")) == ["Retrieval by neighbours"]
+    assert titles(papers, keywords("t-SNE")) == []
+
+
+def test_a_name_joined_in_capitals_finds_it_written_apart():
+    # The catalog (the sample) writes "Hugging Face"; a reader types "HuggingFace".
+    papers = [make(1, "Open models", "All weights are released on Hugging Face. " + FILLER)]
+    assert titles(papers, keywords("HuggingFace")) == ["Open models"]
+    assert titles(papers, keywords("Hugging Face")) == ["Open models"]
