@@ -112,7 +112,7 @@ def feature_row(
     names_topic: bool,
     share: float,
     topic_margin: float,
-    depth: float = 1.0,
+    depth: float,
 ) -> list[float]:
     capped = min(evidence, EVIDENCE_CAP)
     return [

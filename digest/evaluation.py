@@ -272,7 +272,9 @@ class _Judged:
         return np.vstack(rows), np.concatenate(labels)
 
 
-THRESHOLDS = tuple(round(0.3 + 0.025 * step, 3) for step in range(17))  # 0.300, 0.325 ... 0.700
+# 0.300, 0.325 ... 0.700: in 0.05 steps the lowest threshold reaching the target precision
+# could give away 0.02 of recall that one step between would have kept.
+THRESHOLDS = tuple(round(0.3 + 0.025 * step, 3) for step in range(17))
 
 
 def train_keyword_decision(

@@ -29,7 +29,17 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import FUNCTION_WORDS, VOWELLESS_PLURAL_RE, fold, is_abbreviation, is_quoted, stem, words, written_apart
+from .text import (
+    FUNCTION_WORDS,
+    VOWELLESS_PLURAL_RE,
+    fold,
+    is_abbreviation,
+    is_lettered_name,
+    is_quoted,
+    stem,
+    words,
+    written_apart,
+)
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
@@ -39,6 +49,8 @@ MIN_REVERSE_ACRONYM = 3
 # define it: one paper's private abbreviation says little about the field's.
 MIN_LEARNED_PAPERS = 2
 MAX_ALTERNATIVES = 8
+# A name's word this rare is a name's word ("Hugging"), not a common one ("Fast").
+RARE_WORD_SHARE = 0.01
 # "X and Y" stays one phrase when the catalog writes it at least this often relative to
 # its rarer part, or when a part alone is in more than this share of papers.
 SET_PHRASE_SHARE = 0.2
@@ -277,11 +289,11 @@ class AcronymTable:
             return found
         # A hyphenated name with a one-letter part ("k-NN", "t-SNE") is a name of its own:
         # its "NN" is not "neural network".
-        named = [len(group) > 1 and any(len(w) == 1 for w in group) for group in groups for _ in group]
+        in_a_name = [is_lettered_name(group) for group in groups for _ in group]
         n = len(flat)
         for start in range(n):
             for end in range(n, start, -1):
-                if any(named[start:end]):
+                if any(in_a_name[start:end]):
                     continue
                 piece = " ".join(flat[start:end])
                 replacements = set()
@@ -295,15 +307,21 @@ class AcronymTable:
         return list(dict.fromkeys(found))[:MAX_ALTERNATIVES]
 
 
-_CAMEL_RE = re.compile(r"(?:[A-Z][a-z]{2,}){2,}")
+_CAPITALS_JOINED_RE = re.compile(r"(?:[A-Z][a-z]{2,}){2,}")
+_CAPITALISED_RE = re.compile(r"[A-Z][a-z]+")
 
 
-def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str], bool]) -> list[str]:
+def glued_splits(
+    word: str, known: Callable[[str], bool], occurs: Callable[[str], bool], rare: Callable[[str], bool]
+) -> list[str]:
     """'redteaming' -> ['red teaming'] when the catalog writes it with a space; a name
-    joined in capitals, 'HuggingFace' -> ['Hugging Face'], cut where its capitals are."""
-    if _CAMEL_RE.fullmatch(word):
-        apart = " ".join(re.findall(r"[A-Z][a-z]+", word))
-        return [apart] if occurs(apart) else []
+    joined in capitals, 'HuggingFace' -> ['Hugging Face'], cut where its capitals are,
+    when one of its words is rare: two common ones joined ('FastText', 'OpenSource') are
+    likelier a name of their own than 'fast text' or 'open source'."""
+    if _CAPITALS_JOINED_RE.fullmatch(word):
+        parts = _CAPITALISED_RE.findall(word)
+        apart = " ".join(parts)
+        return [apart] if any(rare(part.lower()) for part in parts) and occurs(apart) else []
     if " " in word or len(word) < 6 or is_abbreviation(word) or not word.isalpha():
         return []
     found = []
@@ -315,6 +333,11 @@ def glued_splits(word: str, known: Callable[[str], bool], occurs: Callable[[str]
             if occurs(phrase):
                 found.append(phrase)
     return found
+
+
+def _rare_in(catalog) -> Callable[[str], bool]:
+    """Whether the catalog writes a word in fewer than one paper in a hundred."""
+    return lambda word: catalog.doc_share(word) < RARE_WORD_SHARE
 
 
 def _written_apart(catalog) -> Callable[[str], bool]:
@@ -350,7 +373,7 @@ def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
             phrases.append(compound)
         flat = [w for group in words(alternative) for w in group]
         if len(flat) == 1:
-            phrases.extend(glued_splits(flat[0], catalog.knows_word, _written_apart(catalog)))
+            phrases.extend(glued_splits(flat[0], catalog.knows_word, _written_apart(catalog), _rare_in(catalog)))
     return typed, list(dict.fromkeys(phrases))
 
 
@@ -449,7 +472,9 @@ def spelled_as_the_field_writes(keyword: str, catalog) -> str:
         elif n + 1 < len(spans) and _spaced_compound(word, keyword[end : spans[n + 1][0]], spans[n + 1][2], catalog):
             parts, end = [word, spans[n + 1][2]], spans[n + 1][1]  # "fine tuning"
             n += 1
-        elif splits := glued_splits(word, catalog.knows_word, _written_apart(catalog)):  # "finetuning"
+        elif splits := glued_splits(
+            word, catalog.knows_word, _written_apart(catalog), _rare_in(catalog)
+        ):  # "finetuning"
             split = splits[0].split()
             parts = [word[: len(split[0])], word[len(split[0]) :]]  # the reader's case kept
         if parts:

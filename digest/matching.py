@@ -36,7 +36,8 @@ must not lose weight because of it.
   paper about something else supports other matches but does not match alone. Such a
   paper is not dropped either: `Matches.in_passing` names the best of them, for the
   digest's web page. A keyword that would give a reader nothing they can get gives them
-  the likeliest paper the decision nearly took (`_Clause.near_misses`).
+  the likeliest paper the decision nearly took (`_Clause.near_misses`); with the topic it
+  suggests removed, only one the keyword finds with the topic.
 - Its *score* is BM25's: min(idf, IDF_CAP) x E(k1+1)/(E+k1), so rare phrases weigh more
   and repetition saturates.
 - A followed author is a match of `AUTHOR_SCORE`, above any single topic or keyword.
@@ -84,6 +85,7 @@ from .text import (
     analyse,
     compile_phrase,
     is_abbreviation,
+    is_lettered_name,
     is_quoted,
     person_name,
     stem,
@@ -1002,10 +1004,13 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
-            if not expand:
-                # The reader removed the topic to narrow the keyword: no likeliest paper
-                # in place of the topic's papers, which could be one they never had.
-                cached = replace(cached, near_misses=())
+            if not expand and reading.topic is not None:
+                # The reader removed the topic to narrow the keyword: its likeliest paper
+                # only among those the keyword found with the topic, never one it did not.
+                with_topic = self._keyword(typed).passing
+                cached = replace(
+                    cached, near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_topic)
+                )
         if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
             scores = cached.scores
             best_first = sorted(mentioned, key=lambda idx: (-scores.get(idx, 0.0), self._order[idx]))
@@ -1097,7 +1102,7 @@ class PaperIndex:
             own, via = lexical.hits.get(idx), through.hits.get(idx)
             if own is not None:
                 score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None else own.score
-                return _Hit(score, True, own.reason, own.evidence, own.in_title)
+                return replace(own, score=score, passes=True)
             if via is not None and topic is not None:
                 reason = _through_topic(typed, topic, via)
                 return _Hit(via.score * EXPANSION_WEIGHT, True, reason, in_title=via.in_title)
@@ -1112,7 +1117,7 @@ class PaperIndex:
                 hits[idx] = taken(idx, chance)
                 continue
             if (own := lexical.hits.get(idx)) is not None:
-                hits[idx] = _Hit(own.score, False, own.reason, own.evidence, own.in_title)
+                hits[idx] = replace(own, passes=False)
             if not no_vector and chance >= decision.BEST_CANDIDATE_FLOOR:
                 near.append((-chance, idx))
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -1139,14 +1144,15 @@ class PaperIndex:
                 continue  # the field writes it this way: no need to guess
             # A hyphenated name with a one-letter part ("k-NN", "t-SNE") is one word:
             # not its "NN" alone, nor a "k" somewhere near an "NN".
-            named = [group for group in groups if len(group) > 1 and any(len(w) == 1 for w in group)]
+            named = [group for group in groups if is_lettered_name(group)]
             if len(groups) == 1 and named:
                 continue
             if len(flat) <= 3:
                 relaxed.append((phrase, NEAR_WEIGHT, True))
             idfs = {word: self.stats.idf(compile_phrase(word)) for word in flat}
             rarest = max(idfs.values())
-            telling = [w for w in flat if idfs[w] >= rarest - TELLING_SPREAD]
+            # A single letter is never what a keyword is about ("A/B testing" is not "B").
+            telling = [w for w in flat if idfs[w] >= rarest - TELLING_SPREAD and len(w) > 1]
             # A compound joined by a small word ("pick-and-place", "one-vs-rest") is a
             # name as a whole: "place" alone is not it. Kept whole or left out whole
             # ("end-to-end unlearning" is "unlearning"); "multi-agent" loosens to "agent".
@@ -1155,7 +1161,7 @@ class PaperIndex:
                 len(group) > 2 and _CONNECTORS & {w.lower() for w in group} and 0 < len(kept & set(group)) < len(group)
                 for group in groups
             ) or any(0 < len(kept & set(group)) < len(group) for group in named)
-            if rarest >= TELLING_IDF and len(telling) < len(flat) and not cut and not numbered:
+            if rarest >= TELLING_IDF and telling and len(telling) < len(flat) and not cut and not numbered:
                 relaxed.append((compile_phrase(" ".join(telling)), TELLING_WEIGHT, False))
         return relaxed
 

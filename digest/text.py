@@ -32,6 +32,7 @@ import itertools
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -224,6 +225,13 @@ def words(text: str) -> list[tuple[str, ...]]:
     """Groups of words as written (folded, case kept); a group is a hyphenated word."""
     text = _POSSESSIVE_RE.sub("", fold(text))
     return [_group_parts(found.group()) for found in _HYPHENATED_RE.finditer(text)]
+
+
+def is_lettered_name(group: Sequence[str]) -> bool:
+    """A hyphenated word with a one-letter part, "k-NN", "t-SNE", "X-ray": a name as a
+    whole, not its parts. (Digits are not letters: "GPT-4" and "1-bit" have rules of
+    their own.)"""
+    return len(group) > 1 and any(len(part) == 1 and part.isalpha() for part in group)
 
 
 @dataclass(frozen=True, slots=True)

@@ -912,9 +912,17 @@ def test_a_hyphenated_name_with_a_one_letter_part_is_one_word():
     papers = [
         make(1, "A study of pruning", "We model neural network (NN) training and the pruned NN loss. " + FILLER),
         make(2, "Retrieval by neighbours", "A k-NN classifier over embeddings. " + FILLER),
+        make(3, "Stochastic neighbour embedding", "We revisit SNE, the method before t-SNE. " + FILLER),
+        make(4, "The SNE baseline", "SNE embeds points; SNE is slow. " + FILLER),
     ]
     assert titles(papers, keywords("k-NN")) == ["Retrieval by neighbours"]
-    assert titles(papers, keywords("t-SNE")) == []
+    assert titles(papers, keywords("t-SNE")) == ["Stochastic neighbour embedding"]
+
+
+def test_a_single_letter_is_never_what_a_keyword_is_about():
+    # "A/B testing" was loosened to its rarest word alone: "B", as in "Model B".
+    papers = [make(1, "Why model B beats model A", "We compare two models, A and B. " + FILLER)]
+    assert titles(papers, keywords("A/B testing")) == []
 
 
 def test_a_name_joined_in_capitals_finds_it_written_apart():
@@ -922,3 +930,5 @@ def test_a_name_joined_in_capitals_finds_it_written_apart():
     papers = [make(1, "Open models", "All weights are released on Hugging Face. " + FILLER)]
     assert titles(papers, keywords("HuggingFace")) == ["Open models"]
     assert titles(papers, keywords("Hugging Face")) == ["Open models"]
+    # Two common words joined are likelier a name of their own: "FastText" is not "fast text".
+    assert titles([make(2, "FastEdit: Fast Text-Guided Editing")], keywords("FastText")) == []
