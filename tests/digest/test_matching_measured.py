@@ -1,12 +1,12 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 24 and 25, judged blind and
+the held-out ones that were never tuned on (keywords: rounds 24 to 26, judged blind and
 each scored once after the keyword decision was refitted on rounds 1-23 and frozen; rounds 8-23 were
 each scored once while held out, then joined tuning; for topics: round 3's, whose phrases
 were sharpened on the even-position papers only, with `evaluate_matching --papers odd`
 scoring them on the others, the topics of two of round 14's four blind topic readers, and
-rounds 18-25's sixteen each).
+rounds 18-26's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -33,12 +33,12 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 FLOORS = {
     ("keywords", "tune", "hybrid"): (0.74, 0.56),
     ("keywords", "tune", "lexical"): (0.52, 0.60),
-    # Rounds 24 and 25, each scored once by the same matcher: 0.71 / 0.53 (lexical 0.50 / 0.57).
-    ("keywords", "held-out", "hybrid"): (0.69, 0.51),
-    ("keywords", "held-out", "lexical"): (0.48, 0.55),
+    # Rounds 24 to 26, each scored once by the same matcher: 0.69 / 0.56 (lexical 0.48 / 0.61).
+    ("keywords", "held-out", "hybrid"): (0.67, 0.54),
+    ("keywords", "held-out", "lexical"): (0.46, 0.59),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
-    # With rounds 18-25's topics: 0.85 / 0.74 (lexical 0.85 / 0.72).
+    # With rounds 18-26's topics: 0.85 / 0.74 (lexical 0.85 / 0.73).
     ("topic", "held-out", "hybrid"): (0.83, 0.72),
     ("topic", "held-out", "lexical"): (0.83, 0.70),
 }
@@ -102,7 +102,8 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23), "tune", (0.77, 0.64)),
         ((24,), "held-out", (0.66, 0.45)),
         ((25,), "held-out", (0.71, 0.55)),
-        ((24, 25), "held-out", (0.69, 0.51)),
+        ((26,), "held-out", (0.63, 0.59)),
+        ((24, 25, 26), "held-out", (0.67, 0.54)),
     ],
     ids=str,
 )
@@ -114,7 +115,8 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # 16 0.72 / 0.79, 17 0.69 / 0.76, 18 0.52 / 0.61, 19 0.75 / 0.75, 20 0.58 / 0.57,
     # 21 0.71 / 0.67 (decision fitted on rounds 1-7); 22 0.86 / 0.48 (refitted on rounds
     # 1-21); 23 0.69 / 0.50 (refitted on rounds 1-22); 24 0.68 / 0.47 (refitted on rounds
-    # 1-23, with the depth of the first mention); 25, with the same matcher, 0.73 / 0.57.
+    # 1-23, with the depth of the first mention); 25 and 26, with the same matcher,
+    # 0.73 / 0.57 and 0.65 / 0.61.
     # The issue's targets: 0.75 / 0.60.
     # Rounds 12-23 are tuning data now: their floors are in-sample figures, kept so that
     # a change that loses what the decision learned from them fails here.
@@ -140,8 +142,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # did not draw, scored once at f98f594: 0.87 / 0.80. Round 20: sixteen of all 36,
     # scored once at d5c43dd: 0.77 / 0.68; round 21, sixteen more, scored once at 5662d17
     # with the same matcher: 0.90 / 0.76; rounds 22 and 23 (the topic matching unchanged
-    # since), sixteen each: 0.88 / 0.73 and 0.89 / 0.78; rounds 24 and 25, sixteen more
-    # each: 0.81 / 0.69 and 0.87 / 0.77 (the issue's targets: 0.85 / 0.80).
+    # since), sixteen each: 0.88 / 0.73 and 0.89 / 0.78; rounds 24 to 26, sixteen more
+    # each: 0.81 / 0.69, 0.87 / 0.77 and 0.86 / 0.75 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -154,6 +156,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (23, "held-out", (0.87, 0.76), 16),
         (24, "held-out", (0.79, 0.67), 16),
         (25, "held-out", (0.85, 0.75), 16),
+        (26, "held-out", (0.84, 0.73), 16),
     ):
         chosen = [
             f
@@ -169,7 +172,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.22 precision for -0.04 recall, held-out (rounds 24-25) +0.21 for -0.04.
+    # Measured: tune +0.22 precision for -0.04 recall, held-out (rounds 24-26) +0.21 for -0.05.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])
