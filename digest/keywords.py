@@ -22,7 +22,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -311,44 +311,31 @@ _CAPITALS_JOINED_RE = re.compile(r"(?:[A-Z][a-z]{2,}){2,}")
 _CAPITALISED_RE = re.compile(r"[A-Z][a-z]+")
 
 
-def glued_splits(
-    word: str, known: Callable[[str], bool], occurs: Callable[[str], bool], rare: Callable[[str], bool]
-) -> list[str]:
-    """'redteaming' -> ['red teaming'] when the catalog writes it with a space; a name
+def glued_splits(word: str, catalog) -> list[str]:
+    """'redteaming' -> ['red teaming'] where the catalog writes it with a space; a name
     joined in capitals, 'HuggingFace' -> ['Hugging Face'], cut where its capitals are,
     when one of its words is rare: two common ones joined ('FastText', 'OpenSource') are
     likelier a name of their own than 'fast text' or 'open source'."""
     if _CAPITALS_JOINED_RE.fullmatch(word):
         parts = _CAPITALISED_RE.findall(word)
-        apart = " ".join(parts)
-        return [apart] if any(rare(part.lower()) for part in parts) and occurs(apart) else []
+        rare = any(catalog.doc_share(part.lower()) < RARE_WORD_SHARE for part in parts)
+        return [" ".join(parts)] if rare and _written_apart(catalog, parts) else []
     if " " in word or len(word) < 6 or is_abbreviation(word) or not word.isalpha():
         return []
     found = []
     lower = word.lower()
     for cut in range(3, len(lower) - 2):  # parts of three letters or more: "pre training"
         left, right = lower[:cut], lower[cut:]
-        if known(left) and known(right):
-            phrase = f"{left} {right}"
-            if occurs(phrase):
-                found.append(phrase)
+        if catalog.knows_word(left) and catalog.knows_word(right) and _written_apart(catalog, [left, right]):
+            found.append(f"{left} {right}")
     return found
 
 
-def _rare_in(catalog) -> Callable[[str], bool]:
-    """Whether the catalog writes a word in fewer than one paper in a hundred."""
-    return lambda word: catalog.doc_share(word) < RARE_WORD_SHARE
-
-
-def _written_apart(catalog) -> Callable[[str], bool]:
-    """Whether the catalog writes "left right" as two words ("red teaming"): a phrase also
-    finds its words joined and stemmed, so `occurs` said yes for any word cut in two
+def _written_apart(catalog, parts: Sequence[str]) -> bool:
+    """Whether the catalog writes the parts as separate words ("red teaming"): a phrase
+    also finds its words joined and stemmed, so `occurs` said yes for any word cut in two
     ("pre sent"), and "data based" made "database" a "data base"."""
-
-    def written(phrase: str) -> bool:
-        return catalog.doc_freq(written_apart(*phrase.split())) > 0
-
-    return written
+    return catalog.doc_freq(written_apart(*parts)) > 0
 
 
 def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
@@ -373,7 +360,7 @@ def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
             phrases.append(compound)
         flat = [w for group in words(alternative) for w in group]
         if len(flat) == 1:
-            phrases.extend(glued_splits(flat[0], catalog.knows_word, _written_apart(catalog), _rare_in(catalog)))
+            phrases.extend(glued_splits(flat[0], catalog))
     return typed, list(dict.fromkeys(phrases))
 
 
@@ -472,9 +459,7 @@ def spelled_as_the_field_writes(keyword: str, catalog) -> str:
         elif n + 1 < len(spans) and _spaced_compound(word, keyword[end : spans[n + 1][0]], spans[n + 1][2], catalog):
             parts, end = [word, spans[n + 1][2]], spans[n + 1][1]  # "fine tuning"
             n += 1
-        elif splits := glued_splits(
-            word, catalog.knows_word, _written_apart(catalog), _rare_in(catalog)
-        ):  # "finetuning"
+        elif splits := glued_splits(word, catalog):  # "finetuning"
             split = splits[0].split()
             parts = [word[: len(split[0])], word[len(split[0]) :]]  # the reader's case kept
         if parts:

@@ -1001,7 +1001,7 @@ class PaperIndex:
         elif reading.meaning is None:
             cached = reading.lexical
         elif reading.meaning.z_scores is None:
-            cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None)
+            cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None, reading.through)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
             if not expand and reading.topic is not None:
@@ -1243,15 +1243,18 @@ class PaperIndex:
         hits = {idx: hit for idx, hit in clause.hits.items() if all(idx in papers for papers in writing)}
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, clause.passing & hits.keys(), clause.topic)
 
-    def _with_topic(self, lexical: _Clause, typed: str, topic: TopicTerms | None) -> _Clause:
+    def _with_topic(
+        self, lexical: _Clause, typed: str, topic: TopicTerms | None, through: _Clause | None = None
+    ) -> _Clause:
         """Without a reference sample (a young catalog: too few papers to say what is
         usual) there is nothing to weigh closeness by: the keyword's own hits, plus those
         through the topic it names as weaker evidence (the curators' words for it, not
-        the reader's)."""
+        the reader's). `through` is what the topic finds for the keyword, when the
+        keyword's reading has it already (`_through`)."""
         if topic is None:
             return lexical
         hits = dict(lexical.hits)
-        for idx, hit in self._through(typed, topic).hits.items():
+        for idx, hit in (through if through is not None else self._through(typed, topic)).hits.items():
             score = hit.score * EXPANSION_WEIGHT
             own = hits.get(idx)
             if own is not None and (own.passes or not hit.passes) and own.score >= score:
