@@ -37,8 +37,12 @@ FEATURES = (
     "log_share",  # log10 of the share of catalog papers that write the keyword: common words say less
     "topic_margin",  # how much closer the keyword is to its nearest topic than to the next one
     "depth",  # how far into the paper the keyword's words first come (0 in the title, 1 not at all)
+    "related",  # the keyword's related terms in the paper (3 each in the title, 1 in the abstract), capped
+    "related_any",  # ... any at all
+    "related_only",  # ... when the keyword's own words are not there: the paper says it in other words
 )
 EVIDENCE_CAP = 6.0  # beyond about two title mentions, more says nothing new
+RELATED_CAP = 6.0  # two related terms in the title, or six in the abstract
 SHARE_FLOOR = 1e-3
 # A keyword that would find nothing still finds its likeliest paper when the decision gives
 # that one at least this chance: a typed keyword that finds nothing is what makes readers
@@ -113,8 +117,10 @@ def feature_row(
     share: float,
     topic_margin: float,
     depth: float,
+    related: float,
 ) -> list[float]:
     capped = min(evidence, EVIDENCE_CAP)
+    related = min(related, RELATED_CAP)
     return [
         capped,
         float(clear),
@@ -126,6 +132,9 @@ def feature_row(
         float(np.log10(share + SHARE_FLOOR)),
         topic_margin,
         depth,
+        related,
+        float(related > 0),
+        related if evidence == 0 else 0.0,
     ]
 
 

@@ -42,6 +42,7 @@ from .text import (
 )
 
 ACRONYMS_FILE = Path(__file__).resolve().parent / "data" / "acronyms.txt"
+RELATED_TERMS_FILE = Path(__file__).resolve().parent / "data" / "related_terms.txt"
 # A long form is also matched by its acronym only for acronyms this long: "DP", "SR" or
 # "RL" written alone in a paper mean too many things.
 MIN_REVERSE_ACRONYM = 3
@@ -225,6 +226,39 @@ def _curated_spellings() -> dict[str, str]:
         if acronym and "=" in line:
             spellings[acronym.lower()] = acronym
     return spellings
+
+
+def _concept_key(phrase: str) -> str:
+    """'LLM-based agents', 'LLM based agent' -> 'llm based agent': how a typed keyword is
+    looked up among the related terms' concepts (case, hyphens, spaces and a plural "s"
+    aside; no stemming, which would join concepts that differ)."""
+    tokens = re.sub(r"[^0-9a-z]+", " ", fold(phrase).lower()).split()
+    return " ".join(t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t for t in tokens)
+
+
+@lru_cache(maxsize=1)
+def _related_table() -> dict[str, tuple[str, ...]]:
+    """Concept key -> the related terms of every concept line it names (as concept or synonym)."""
+    table: dict[str, dict[str, None]] = defaultdict(dict)
+    for line in RELATED_TERMS_FILE.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") or line.count(" | ") != 2:
+            continue
+        concept, synonyms, narrower = (part.strip() for part in line.split(" | "))
+        names = [concept, *(s.strip() for s in synonyms.split(";"))]
+        names = [name for name in names if name]
+        terms = names + [t.strip() for t in narrower.split(";") if t.strip()]
+        for name in names:
+            for term in terms:
+                table[_concept_key(name)].setdefault(term, None)
+    return {key: tuple(terms) for key, terms in table.items() if key}
+
+
+def related_terms(keyword: str) -> tuple[str, ...]:
+    """Other phrases that signal what a typed keyword names (`data/related_terms.txt`):
+    its synonyms and narrower terms when it is one of the list's concepts, else none.
+    Terms that read the same as the keyword are left out: they are the keyword."""
+    key = _concept_key(keyword)
+    return tuple(term for term in _related_table().get(key, ()) if _concept_key(term) != key)
 
 
 def as_written(phrase: str) -> str:

@@ -103,17 +103,26 @@ def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_
 
 def test_more_evidence_never_makes_a_match_less_likely():
     # What the weights say, checked as a reader would expect it: another mention, a paper
-    # closer in meaning, the keyword's topic agreeing, or a mention nearer the start of
-    # the paper (its title, its first sentence) only raise the chance.
+    # closer in meaning, the keyword's topic agreeing, a mention nearer the start of the
+    # paper (its title, its first sentence), or the paper saying it in related terms
+    # ("quantization" for "model compression") only raise the chance.
+    from digest.decision import feature_row
+
     decision = shipped()
-    base = np.array([[1.0, 0, 0, 1.0, 1.0, 0, 1, -2.0, 0.1, 0.8]])
-    assert base.shape[1] == len(FEATURES)
-    for column, more in ((0, 2.0), (3, 3.0), (5, 1.0), (9, 0.0)):
-        raised = base.copy()
-        raised[0, column] = more
-        if column in (0, 3):
-            raised[0, 4] = raised[0, 0] * raised[0, 3]
-        assert decision.probabilities(raised)[0] > decision.probabilities(base)[0]
+    usual = dict(
+        evidence=1.0, clear=False, looser_only=False, closeness=1.0, through_topic=False,
+        names_topic=True, share=0.01, topic_margin=0.1, depth=0.8, related=0.0,
+    )  # fmt: skip
+    for base in (usual, {**usual, "evidence": 0.0, "depth": 1.0}):
+        before = decision.probabilities(np.array([feature_row(**base)]))[0]
+        for change in ({"evidence": 2.0}, {"closeness": 3.0}, {"through_topic": True}, {"related": 3.0}):
+            if "evidence" in change and not base["evidence"]:
+                continue
+            after = decision.probabilities(np.array([feature_row(**{**base, **change})]))[0]
+            assert after > before, (base, change)
+        if base["evidence"]:
+            nearer = decision.probabilities(np.array([feature_row(**{**base, "depth": 0.0})]))[0]
+            assert nearer > before
 
 
 @pytest.mark.django_db
