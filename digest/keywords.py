@@ -229,36 +229,55 @@ def _curated_spellings() -> dict[str, str]:
 
 
 def _concept_key(phrase: str) -> str:
-    """'LLM-based agents', 'LLM based agent' -> 'llm based agent': how a typed keyword is
-    looked up among the related terms' concepts (case, hyphens, spaces and a plural "s"
-    aside; no stemming, which would join concepts that differ)."""
-    tokens = re.sub(r"[^0-9a-z]+", " ", fold(phrase).lower()).split()
-    return " ".join(t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t for t in tokens)
+    """How a typed keyword is looked up among the related terms' concepts: its words
+    joined and stemmed, so that case, hyphens, spaces, plurals and British spellings do
+    not matter ('supervised finetuning' is 'supervised fine-tuning', 'LLM agent' is 'LLM
+    agents', 'quantisation' is 'quantization')."""
+    return stem("".join(re.findall(r"[0-9a-z]+", fold(phrase).lower())))
 
 
 @lru_cache(maxsize=1)
-def _related_table() -> dict[str, tuple[str, ...]]:
-    """Concept key -> the related terms of every concept line it names (as concept or synonym)."""
-    table: dict[str, dict[str, None]] = defaultdict(dict)
+def _related_table() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(concept key -> its terms, synonym key -> the terms of the concepts it is a
+    synonym of). A concept's own line wins over lines that only list it as a synonym:
+    "out-of-distribution detection" is not all of anomaly detection."""
+    concepts: dict[str, dict[str, None]] = defaultdict(dict)
+    synonyms: dict[str, dict[str, None]] = defaultdict(dict)
     for line in RELATED_TERMS_FILE.read_text(encoding="utf-8").splitlines():
         if line.lstrip().startswith("#") or line.count(" | ") != 2:
             continue
-        concept, synonyms, narrower = (part.strip() for part in line.split(" | "))
-        names = [concept, *(s.strip() for s in synonyms.split(";"))]
-        names = [name for name in names if name]
+        concept, others, narrower = (part.strip() for part in line.split(" | "))
+        names = [name for name in (concept, *(s.strip() for s in others.split(";"))) if name]
         terms = names + [t.strip() for t in narrower.split(";") if t.strip()]
-        for name in names:
+        for number, name in enumerate(names):
+            table = concepts if number == 0 else synonyms
             for term in terms:
                 table[_concept_key(name)].setdefault(term, None)
-    return {key: tuple(terms) for key, terms in table.items() if key}
+    return (
+        {key: tuple(terms) for key, terms in concepts.items() if key},
+        {key: tuple(terms) for key, terms in synonyms.items() if key},
+    )
 
 
 def related_terms(keyword: str) -> tuple[str, ...]:
     """Other phrases that signal what a typed keyword names (`data/related_terms.txt`):
-    its synonyms and narrower terms when it is one of the list's concepts, else none.
-    Terms that read the same as the keyword are left out: they are the keyword."""
+    its synonyms and narrower terms when it is one of the list's concepts (or else a
+    synonym of some), else none. Left out: terms that read the same as the keyword or
+    as an earlier term ("LLMs" after "LLM"), and two-letter ones ("RL", "QA" written
+    alone mean too many things)."""
     key = _concept_key(keyword)
-    return tuple(term for term in _related_table().get(key, ()) if _concept_key(term) != key)
+    if len(key) < 2:  # "µP" is not "P"
+        return ()
+    concepts, synonyms = _related_table()
+    seen = {key}
+    kept = []
+    for term in concepts.get(key) or synonyms.get(key) or ():
+        term_key = _concept_key(term)
+        if term_key in seen or sum(c.isalnum() for c in term) < 3:
+            continue
+        seen.add(term_key)
+        kept.append(term)
+    return tuple(kept)
 
 
 def as_written(phrase: str) -> str:

@@ -128,8 +128,10 @@ SEMANTIC_SCORE = 2.0
 # decision's (`digest.decision`), over the papers its words, its topic or its meaning
 # find; a paper found by meaning alone is considered from this z-score on.
 CANDIDATE_Z = 2.0
-# A paper whose title writes the keyword matches from this closeness on (see `_evidence`).
+# A paper whose title writes the keyword matches from this closeness on, when fewer than
+# this share of the catalog's papers write it (see `_evidence`).
 TITLE_Z = 1.0
+TITLE_RULE_SHARE = 0.1
 # A paper says what it is about in its title: a related term there counts three times one
 # in its abstract (as when the related terms were tried on the tuning interests).
 RELATED_TITLE_WEIGHT = 3.0
@@ -1050,23 +1052,40 @@ class PaperIndex:
         # The topic the keyword names says what its words mean, whether or not the reader
         # kept it; removing it only takes away the papers its phrases find.
         through = self._through(typed, topic) if topic is not None and expand else _NO_CLAUSE
-        related = self._related(typed) if meaning is not None else {}
+        related = self._related(typed, alternatives, phrases) if meaning is not None else {}
         return _KeywordReading(phrases, strict, lexical, meaning, topic, through, related)
 
-    def _related(self, typed: str) -> dict[int, tuple[float, str, bool]]:
-        """Which papers write the typed keyword's related terms, how strongly (a term in
-        the title counts 3, in the abstract 1), and the term to name in a why-line (the
-        first in the list's order written where it counts most) and whether it is in
-        the title."""
-        strength: dict[int, float] = defaultdict(float)
-        named: dict[int, tuple[float, str, bool]] = {}
+    def _related(self, typed: str, alternatives: list[str], own: list[Phrase]) -> dict[int, tuple[float, str, bool]]:
+        """Which papers write the typed keyword's related terms (or, for "X and Y", its
+        parts'), how strongly (a term in the title counts 3, in the abstract 1), the term
+        to name in a why-line (the first in the list's order written where it counts
+        most) and whether that is in the title.
+
+        A term is found only as written, plurals aside: names stem into common words
+        ("Imagic" is not "image"). A term that reads as the keyword itself ("language
+        modeling" for "language models") is the keyword's own evidence, not related; and
+        a mention two terms share ("LLM", "LLMs") counts once."""
         if '"' in typed:  # quoted: the reader asked for their words as written, nothing else
             return {}
-        for term in related_terms(typed):
-            phrase = compile_phrase(term)
+        terms = list(related_terms(typed))
+        if not terms and len(alternatives) > 1:
+            for alternative in alternatives:
+                terms.extend(term for term in related_terms(alternative) if term not in terms)
+        own_variants = {variant for phrase in own for variant in phrase.variants}
+        strength: dict[int, float] = defaultdict(float)
+        named: dict[int, tuple[float, str, bool]] = {}
+        counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
+        for term in terms:
+            if own_variants & set(compile_phrase(term).variants):
+                continue
+            phrase = compile_phrase(f'"{term}"')
             if phrase.is_empty:
                 continue
             for idx, spans in self._occurrences(phrase).items():
+                spans = {span for span in spans if not any(_overlap(span, seen) for seen in counted[idx])}
+                if not spans:
+                    continue
+                counted[idx].update(spans)
                 in_title = any(start < _ABSTRACT_OFFSET for start, _ in spans)
                 in_abstract = any(start >= _ABSTRACT_OFFSET for start, _ in spans)
                 weight = RELATED_TITLE_WEIGHT * in_title + in_abstract
@@ -1121,11 +1140,13 @@ class PaperIndex:
         # A title that writes the keyword as typed says what the paper is about: unless
         # the paper is no closer in meaning than usual, it matches whatever the weights
         # say. (On the tuning interests such papers are 79% relevant at closeness 1-2,
-        # 88% in all; the decision had put some of them below its threshold.)
+        # 88% in all; the decision had put some of them below its threshold.) Not for a
+        # keyword many papers write ("model", "LLMs"): there the weights know better.
+        rare = share < TITLE_RULE_SHARE
         forced = np.array(
             [
                 bool(named and idx in through.passing and z_scores[idx] >= Z_AGREE)
-                or (idx in strict.hits and strict.hits[idx].depth == 0.0 and z_scores[idx] >= TITLE_Z)
+                or (rare and idx in strict.hits and strict.hits[idx].depth == 0.0 and z_scores[idx] >= TITLE_Z)
                 for idx in idxs
             ],
             dtype=bool,
@@ -1687,6 +1708,10 @@ def _same_word(written: str, typed: str) -> bool:
 
 def _folded_words(phrase: str) -> tuple[str, ...]:
     return tuple(word.casefold() for group in words(phrase.strip().strip('"')) for word in group)
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def _through_topic(typed: str, topic: TopicTerms, hit: _Hit) -> str:

@@ -1,12 +1,12 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 30 and 31, judged blind and
-each scored once by the matcher with related terms, its decision fitted on rounds 1-29; rounds 8-29 were
+the held-out ones that were never tuned on (keywords: rounds 30 to 33, judged blind and
+scored by the matcher with related terms, its decision fitted on rounds 1-29; rounds 8-29 were
 each scored once while held out, then joined tuning; for topics: round 3's, whose phrases
 were sharpened on the even-position papers only, with `evaluate_matching --papers odd`
 scoring them on the others, the topics of two of round 14's four blind topic readers, and
-rounds 18-31's sixteen each).
+rounds 18-33's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -31,15 +31,16 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.73, 0.56),
+    ("keywords", "tune", "hybrid"): (0.73, 0.55),
     ("keywords", "tune", "lexical"): (0.51, 0.60),
-    # Rounds 30 and 31, each scored once by the matcher with related terms (decision
-    # fitted on rounds 1-29): 0.73 / 0.63 (lexical 0.50 / 0.68).
-    ("keywords", "held-out", "hybrid"): (0.71, 0.61),
-    ("keywords", "held-out", "lexical"): (0.47, 0.65),
+    # Rounds 30 to 33 with related terms (decision fitted on rounds 1-29): 0.70 / 0.64
+    # (lexical 0.51 / 0.69). Rounds 32 and 33 were scored once with this matcher; 30 and
+    # 31 once with its first version (0.73 / 0.63), then again after a review's fixes.
+    ("keywords", "held-out", "hybrid"): (0.68, 0.62),
+    ("keywords", "held-out", "lexical"): (0.48, 0.67),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
-    # With rounds 18-31's topics: 0.85 / 0.75 (lexical 0.84 / 0.73).
+    # With rounds 18-33's topics: 0.85 / 0.75 (lexical 0.84 / 0.74).
     ("topic", "held-out", "hybrid"): (0.83, 0.72),
     ("topic", "held-out", "lexical"): (0.83, 0.70),
 }
@@ -89,27 +90,31 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
     "rounds, half, floors",
     [
         ((12,), "tune", (0.88, 0.63)),
-        ((13,), "tune", (0.84, 0.65)),
-        ((14,), "tune", (0.82, 0.76)),
-        ((15,), "tune", (0.82, 0.68)),
-        ((16,), "tune", (0.76, 0.77)),
-        ((17,), "tune", (0.82, 0.68)),
-        ((18,), "tune", (0.62, 0.65)),
-        ((19,), "tune", (0.73, 0.62)),
-        ((20,), "tune", (0.70, 0.46)),
-        ((21,), "tune", (0.72, 0.55)),
-        ((22,), "tune", (0.84, 0.49)),
-        ((23,), "tune", (0.69, 0.49)),
-        ((24,), "tune", (0.65, 0.45)),
-        ((25,), "tune", (0.67, 0.57)),
-        ((26,), "tune", (0.70, 0.60)),
-        ((27,), "tune", (0.88, 0.68)),
-        ((28,), "tune", (0.54, 0.54)),
-        ((29,), "tune", (0.60, 0.50)),
-        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.74, 0.61)),
-        ((30,), "held-out", (0.66, 0.59)),
-        ((31,), "held-out", (0.75, 0.63)),
-        ((30, 31), "held-out", (0.71, 0.61)),
+        ((13,), "tune", (0.82, 0.65)),
+        ((14,), "tune", (0.81, 0.76)),
+        ((15,), "tune", (0.80, 0.67)),
+        ((16,), "tune", (0.80, 0.77)),
+        ((17,), "tune", (0.80, 0.69)),
+        ((18,), "tune", (0.65, 0.64)),
+        ((19,), "tune", (0.71, 0.62)),
+        ((20,), "tune", (0.71, 0.46)),
+        ((21,), "tune", (0.79, 0.55)),
+        ((22,), "tune", (0.82, 0.49)),
+        ((23,), "tune", (0.64, 0.46)),
+        ((24,), "tune", (0.64, 0.43)),
+        ((25,), "tune", (0.66, 0.56)),
+        ((26,), "tune", (0.64, 0.56)),
+        ((27,), "tune", (0.92, 0.66)),
+        ((28,), "tune", (0.55, 0.51)),
+        ((29,), "tune", (0.61, 0.52)),
+        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.74, 0.60)),
+        ((30,), "held-out", (0.69, 0.56)),
+        ((31,), "held-out", (0.73, 0.58)),
+        ((32,), "held-out", (0.64, 0.63)),
+        ((33,), "held-out", (0.64, 0.72)),
+        ((30, 31), "held-out", (0.71, 0.57)),
+        ((32, 33), "held-out", (0.64, 0.68)),
+        ((30, 31, 32, 33), "held-out", (0.68, 0.62)),
     ],
     ids=str,
 )
@@ -124,7 +129,8 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # 1-23, with the depth of the first mention); 25 and 26, with the same matcher,
     # 0.73 / 0.57 and 0.65 / 0.61; 27 0.90 / 0.60 (refitted on rounds 1-26), 28 and 29,
     # with the same matcher, 0.58 / 0.55 and 0.63 / 0.52; with related terms (fitted on
-    # rounds 1-29), 30 0.69 / 0.61 and 31 0.77 / 0.65.
+    # rounds 1-29), 30 0.69 / 0.61 and 31 0.77 / 0.65 (0.71 / 0.59 and 0.76 / 0.61 after
+    # the review's fixes), 32 0.66 / 0.65 and 33 0.66 / 0.75.
     # The issue's targets: 0.75 / 0.60.
     # Rounds 12-29 are tuning data now: their floors are in-sample figures (with the
     # decision fitted on rounds 1-29), kept so that a change that loses what the decision
@@ -154,8 +160,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # since), sixteen each: 0.88 / 0.73 and 0.89 / 0.78; rounds 24 to 26, sixteen more
     # each: 0.81 / 0.69, 0.87 / 0.77 and 0.86 / 0.75; round 27, sixteen more, scored once
     # after the keyword decision was refitted (topics match as before): 0.83 / 0.78;
-    # rounds 28 to 31, sixteen more each: 0.88 / 0.83, 0.80 / 0.74, 0.82 / 0.76 and
-    # 0.84 / 0.75 (the issue's targets: 0.85 / 0.80).
+    # rounds 28 to 33, sixteen more each: 0.88 / 0.83, 0.80 / 0.74, 0.82 / 0.76,
+    # 0.84 / 0.75, 0.87 / 0.80 and 0.81 / 0.76 (the issue's targets: 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -174,6 +180,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (29, "held-out", (0.78, 0.71), 16),
         (30, "held-out", (0.80, 0.73), 16),
         (31, "held-out", (0.82, 0.72), 16),
+        (32, "held-out", (0.85, 0.77), 16),
+        (33, "held-out", (0.78, 0.74), 16),
     ):
         chosen = [
             f
@@ -189,7 +197,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.22 precision for -0.04 recall, held-out (rounds 30-31) +0.23 for -0.05.
+    # Measured: tune +0.22 precision for -0.05 recall, held-out (rounds 30-33) +0.20 for -0.05.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])

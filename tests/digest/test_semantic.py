@@ -381,6 +381,35 @@ def test_a_paper_that_says_it_in_other_words_matches_and_says_which(embedded):
     assert 13 not in positions(index, quoted, position_of)
 
 
+@pytest.mark.parametrize(
+    "keyword", ["image editing", "3D generation", "model compression", "LLM agents", "code LLMs", "object detection"]
+)
+def test_a_related_term_is_found_only_as_written_and_the_why_line_names_it(embedded, keyword):
+    # Names are not stemmed into common words: "Imagic" (an editing method) is not
+    # "image", "Point-E" is not "point". Whatever related term a why-line names, the
+    # paper writes it.
+    import re
+
+    from digest.keywords import related_terms
+
+    index, _, _ = embedded
+    embed_keywords([keyword])
+    for match in index.match(Interest(keywords=(keyword,), include_featured=False)):
+        said = re.match(r"keyword '.+?': '(.+?)' in ", match.reasons[0])
+        if said and said.group(1) in related_terms(keyword):
+            text = f"{match.paper.title} {match.paper.abstract}".lower()
+            assert said.group(1).lower() in text, (keyword, said.group(1), match.paper.title)
+
+
+def test_a_title_that_writes_a_common_keyword_does_not_match_by_that_alone(embedded):
+    # "model" is in every title and abstract: the title rule is for keywords few papers
+    # write; for this one the weights decide, and they take next to nothing.
+    index, _, _ = embedded
+    embed_keywords(["model", "efficient"])
+    assert len(index.match(Interest(keywords=("model",), include_featured=False))) <= 2
+    assert len(index.match(Interest(keywords=("efficient",), include_featured=False))) <= 2
+
+
 def test_a_title_that_writes_the_keyword_always_matches(embedded):
     # Vocabulary trimming (8) is not much closer in meaning to "model compression" than
     # the usual paper (z about 1.1), and the decision's weights alone put it just below
