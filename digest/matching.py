@@ -644,6 +644,8 @@ class PaperIndex:
         self._topic_cache: dict[tuple, _Clause] = {}
         self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
         self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
+        # Where each related term is written, by paper: many keywords share terms ("LLM").
+        self._related_cache: dict[str, dict[int, tuple[tuple[int, int], ...]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
 
@@ -1052,7 +1054,9 @@ class PaperIndex:
         # The topic the keyword names says what its words mean, whether or not the reader
         # kept it; removing it only takes away the papers its phrases find.
         through = self._through(typed, topic) if topic is not None and expand else _NO_CLAUSE
-        related = self._related(typed, alternatives, phrases) if meaning is not None else {}
+        # Only the learned decision reads related terms: not without z-scores either.
+        weighed = meaning is not None and meaning.z_scores is not None
+        related = self._related(typed, alternatives, phrases) if weighed else {}
         return _KeywordReading(phrases, strict, lexical, meaning, topic, through, related)
 
     def _related(self, typed: str, alternatives: list[str], own: list[Phrase]) -> dict[int, tuple[float, str, bool]]:
@@ -1078,11 +1082,8 @@ class PaperIndex:
         for term in terms:
             if own_variants & set(compile_phrase(term).variants):
                 continue
-            phrase = compile_phrase(f'"{term}"')
-            if phrase.is_empty:
-                continue
-            for idx, spans in self._occurrences(phrase).items():
-                spans = {span for span in spans if not any(_overlap(span, seen) for seen in counted[idx])}
+            for idx, written in self._related_occurrences(term).items():
+                spans = {span for span in written if not any(_overlap(span, seen) for seen in counted[idx])}
                 if not spans:
                     continue
                 counted[idx].update(spans)
@@ -1093,6 +1094,16 @@ class PaperIndex:
                 if weight > named.get(idx, (0.0, "", False))[0]:
                     named[idx] = (weight, term, in_title)
         return {idx: (total, named[idx][1], named[idx][2]) for idx, total in strength.items()}
+
+    def _related_occurrences(self, term: str) -> dict[int, tuple[tuple[int, int], ...]]:
+        """Where a related term is written as written (quoted: plurals aside), by paper."""
+        found = self._related_cache.get(term)
+        if found is None:
+            phrase = compile_phrase(f'"{term}"')
+            occurrences = {} if phrase.is_empty else self._occurrences(phrase)
+            found = {idx: tuple(sorted(spans)) for idx, spans in occurrences.items()}
+            _remember(self._related_cache, term, found)
+        return found
 
     def keyword_evidence(self, keyword: str, expand: bool = True) -> KeywordEvidence | None:
         """The papers a typed keyword's words, topic or meaning find, and what the learned
