@@ -645,7 +645,7 @@ class PaperIndex:
         self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
         self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
         # Where each related term is written, by paper: many keywords share terms ("LLM").
-        self._related_cache: dict[str, dict[int, tuple[tuple[int, int], ...]]] = {}
+        self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
 
@@ -1077,7 +1077,7 @@ class PaperIndex:
                 terms.extend(term for term in related_terms(alternative) if term not in terms)
         own_variants = {variant for phrase in own for variant in phrase.variants}
         strength: dict[int, float] = defaultdict(float)
-        named: dict[int, tuple[float, str, bool]] = {}
+        named: dict[int, tuple[float, str, bool]] = {}  # the best single term: (weight, term, in title)
         counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
         for term in terms:
             if own_variants & set(compile_phrase(term).variants):
@@ -1095,13 +1095,12 @@ class PaperIndex:
                     named[idx] = (weight, term, in_title)
         return {idx: (total, named[idx][1], named[idx][2]) for idx, total in strength.items()}
 
-    def _related_occurrences(self, term: str) -> dict[int, tuple[tuple[int, int], ...]]:
+    def _related_occurrences(self, term: str) -> dict[int, set[tuple[int, int]]]:
         """Where a related term is written as written (quoted: plurals aside), by paper."""
         found = self._related_cache.get(term)
         if found is None:
             phrase = compile_phrase(f'"{term}"')
-            occurrences = {} if phrase.is_empty else self._occurrences(phrase)
-            found = {idx: tuple(sorted(spans)) for idx, spans in occurrences.items()}
+            found = {} if phrase.is_empty else dict(self._occurrences(phrase))
             _remember(self._related_cache, term, found)
         return found
 
