@@ -197,6 +197,7 @@ class Interest:
     excluded: tuple[str, ...] = ()
     include_featured: bool = True
     unexpanded: tuple[str, ...] = ()  # keywords to match without their suggested topic
+    without_related: tuple[str, ...] = ()  # keywords to match without their related terms
     feedback: Feedback | None = None  # the reader's "more / less like this" votes
 
     @classmethod
@@ -215,6 +216,7 @@ class Interest:
             excluded=tuple(subscriber.excluded_keywords or ()),
             include_featured=subscriber.include_featured,
             unexpanded=tuple(subscriber.unexpanded_keywords or ()),
+            without_related=tuple(subscriber.keywords_without_related or ()),
             feedback=feedback,
         )
 
@@ -606,6 +608,20 @@ _SPAN_BITS = 4
 _SPAN_MASK = (1 << _SPAN_BITS) - 1
 
 
+def _terms_to_read(typed: str, alternatives: list[str], own: list[Phrase]) -> list[str]:
+    """A typed keyword's related terms (for "X and Y" without terms of its own, its
+    parts'), less those that read as the keyword itself; none for a quoted keyword: the
+    reader asked for their words as written, nothing else."""
+    if '"' in typed:
+        return []
+    terms = list(related_terms(typed))
+    if not terms and len(alternatives) > 1:
+        for alternative in alternatives:
+            terms.extend(term for term in related_terms(alternative) if term not in terms)
+    own_variants = {variant for phrase in own for variant in phrase.variants}
+    return [term for term in terms if not own_variants & set(compile_phrase(term).variants)]
+
+
 class PaperIndex:
     def __init__(
         self,
@@ -643,7 +659,7 @@ class PaperIndex:
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
         self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
-        self._keyword_cache: dict[tuple[str, bool], _Clause] = {}
+        self._keyword_cache: dict[tuple[str, bool, bool], _Clause] = {}
         # Where each related term is written, by paper: many keywords share terms ("LLM").
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
@@ -1000,16 +1016,17 @@ class PaperIndex:
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
-    def _keyword(self, keyword: str, expand: bool = True) -> _Clause:
+    def _keyword(self, keyword: str, expand: bool = True, related: bool = True) -> _Clause:
         """A typed keyword: the phrases it means (`digest.keywords`); with vectors stored,
-        also the curated topic it clearly names (unless the reader removed it) and the
-        papers close to it in meaning, weighed together by the learned decision."""
+        also the curated topic it clearly names and its related terms (unless the reader
+        removed them) and the papers close to it in meaning, weighed together by the
+        learned decision."""
         typed = keyword.strip()
-        key = (typed, expand)
+        key = (typed, expand, related)
         cached = self._keyword_cache.get(key)
         if cached is not None:
             return cached
-        reading = self._read_keyword(typed, expand)
+        reading = self._read_keyword(typed, expand, related)
         if reading is None:
             cached = _NO_CLAUSE
         elif reading.meaning is None:
@@ -1018,12 +1035,13 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None, reading.through)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
-            if not expand and reading.topic is not None:
-                # The reader removed the topic to narrow the keyword: its likeliest paper
-                # only among those the keyword found with the topic, never one it did not.
-                with_topic = self._keyword(typed).passing
+            if (not expand and reading.topic is not None) or not related:
+                # The reader removed the topic or the related terms to narrow the keyword:
+                # its likeliest paper only among those the keyword found with them, never
+                # one it did not.
+                with_all = self._keyword(typed).passing
                 cached = replace(
-                    cached, near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_topic)
+                    cached, near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_all)
                 )
         if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
             scores = cached.scores
@@ -1032,7 +1050,7 @@ class PaperIndex:
         _remember(self._keyword_cache, key, cached)
         return cached
 
-    def _read_keyword(self, typed: str, expand: bool) -> _KeywordReading | None:
+    def _read_keyword(self, typed: str, expand: bool, related: bool = True) -> _KeywordReading | None:
         """What a typed keyword's words, topic and vector find (None: no words at all).
         Matching and `keyword_evidence` (which the decision is fitted on) both read a
         keyword here, so that the decision is fitted on what it is later applied to."""
@@ -1056,8 +1074,8 @@ class PaperIndex:
         through = self._through(typed, topic) if topic is not None and expand else _NO_CLAUSE
         # Only the learned decision reads related terms: not without z-scores either.
         weighed = meaning is not None and meaning.z_scores is not None
-        related = self._related(typed, alternatives, phrases) if weighed else {}
-        return _KeywordReading(phrases, strict, lexical, meaning, topic, through, related)
+        written = self._related(typed, alternatives, phrases) if weighed and related else {}
+        return _KeywordReading(phrases, strict, lexical, meaning, topic, through, written)
 
     def _related(self, typed: str, alternatives: list[str], own: list[Phrase]) -> dict[int, tuple[float, str, bool]]:
         """Which papers write the typed keyword's related terms (or, for "X and Y", its
@@ -1069,19 +1087,10 @@ class PaperIndex:
         ("Imagic" is not "image"). A term that reads as the keyword itself ("language
         modeling" for "language models") is the keyword's own evidence, not related; and
         a mention two terms share ("LLM", "LLMs") counts once."""
-        if '"' in typed:  # quoted: the reader asked for their words as written, nothing else
-            return {}
-        terms = list(related_terms(typed))
-        if not terms and len(alternatives) > 1:
-            for alternative in alternatives:
-                terms.extend(term for term in related_terms(alternative) if term not in terms)
-        own_variants = {variant for phrase in own for variant in phrase.variants}
         strength: dict[int, float] = defaultdict(float)
         named: dict[int, tuple[float, str, bool]] = {}  # the best single term: (weight, term, in title)
         counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
-        for term in terms:
-            if own_variants & set(compile_phrase(term).variants):
-                continue
+        for term in _terms_to_read(typed, alternatives, own):
             for idx, written in self._related_occurrences(term).items():
                 spans = {span for span in written if not any(_overlap(span, seen) for seen in counted[idx])}
                 if not spans:
@@ -1094,6 +1103,17 @@ class PaperIndex:
                 if weight > named.get(idx, (0.0, "", False))[0]:
                     named[idx] = (weight, term, in_title)
         return {idx: (total, named[idx][1], named[idx][2]) for idx, total in strength.items()}
+
+    def related_terms_read(self, keyword: str) -> tuple[str, ...]:
+        """The related terms a typed keyword is matched through, in the list's order, as
+        the signup and manage pages show them: none where no learned decision weighs them
+        (no vectors), and none for a keyword in quotes."""
+        typed = keyword.strip()
+        meaning = self.keyword_meaning(typed)
+        if meaning is None or meaning.z_scores is None:
+            return ()
+        alternatives, meant = understand(typed, self.stats)
+        return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant)))
 
     def _related_occurrences(self, term: str) -> dict[int, set[tuple[int, int]]]:
         """Where a related term is written as written (quoted: plurals aside), by paper."""
@@ -1413,8 +1433,14 @@ class PaperIndex:
             )
 
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
+        unrelated = {semantic.keyword_key(word) for word in interest.without_related}
         keywords = [
-            (word.strip(), self._keyword(word, semantic.keyword_key(word) not in unexpanded))
+            (
+                word.strip(),
+                self._keyword(
+                    word, semantic.keyword_key(word) not in unexpanded, semantic.keyword_key(word) not in unrelated
+                ),
+            )
             for word in interest.keywords
             if word.strip()
         ]

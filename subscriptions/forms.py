@@ -288,6 +288,8 @@ class PreferencesForm(forms.Form):
     )
     # Typed keywords to match only as typed, without the curated topic they suggest.
     unexpanded_keywords = KeywordSelectionField(required=False, label="Match only as typed")
+    # Typed keywords to match without the related terms read for them.
+    keywords_without_related = KeywordSelectionField(required=False, label="Match without related terms")
     include_featured = forms.BooleanField(
         required=False, initial=True, label="Start each email with the editors' picks"
     )
@@ -375,10 +377,11 @@ class PreferencesForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if "unexpanded_keywords" in data:
-            # Only keywords still in the list count (a removed keyword takes its choice along).
-            typed = {k.casefold() for k in data.get("keywords") or ()}
-            data["unexpanded_keywords"] = [k for k in data["unexpanded_keywords"] if k.casefold() in typed]
+        typed = {k.casefold() for k in data.get("keywords") or ()}
+        for choice in ("unexpanded_keywords", "keywords_without_related"):
+            if choice in data:
+                # Only keywords still in the list count (a removed keyword takes its choices along).
+                data[choice] = [k for k in data[choice] if k.casefold() in typed]
         interests = ("topics", "keywords", "authors")
         if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
             # Nothing of the reader's own to match: the editors' picks alone come only on

@@ -95,6 +95,11 @@ class Subscriber(models.Model):
     unexpanded_keywords = models.JSONField(
         default=list, blank=True, help_text="Keywords whose suggested topic the reader removed."
     )
+    # Keywords the reader chose to match without the related terms the service reads for
+    # them ("model compression" also finding papers on quantization or pruning).
+    keywords_without_related = models.JSONField(
+        default=list, blank=True, help_text="Keywords whose related terms the reader removed."
+    )
 
     # When and how.
     frequency = models.CharField(max_length=6, choices=Frequency.choices, default=Frequency.DAILY)

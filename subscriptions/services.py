@@ -75,6 +75,7 @@ class Preferences:
     excluded_keywords: tuple[str, ...] = ()
     include_featured: bool = True
     unexpanded_keywords: tuple[str, ...] = ()  # keywords matched without their suggested topic
+    keywords_without_related: tuple[str, ...] = ()  # keywords matched without their related terms
     frequency: str = Subscriber.Frequency.DAILY
     weekday: int = 0
     delivery_time: dt.time = dt.time(7, 0)
@@ -92,6 +93,7 @@ class Preferences:
             excluded_keywords=tuple(data["excluded_keywords"]),
             include_featured=data["include_featured"],
             unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
+            keywords_without_related=tuple(data.get("keywords_without_related") or ()),
             frequency=data["frequency"],
             weekday=data["weekday"],
             delivery_time=data["delivery_time"],
@@ -110,6 +112,7 @@ class Preferences:
             excluded_keywords=tuple(subscriber.excluded_keywords),
             include_featured=subscriber.include_featured,
             unexpanded_keywords=tuple(subscriber.unexpanded_keywords or ()),
+            keywords_without_related=tuple(subscriber.keywords_without_related or ()),
             frequency=subscriber.frequency,
             weekday=subscriber.weekday,
             delivery_time=subscriber.delivery_time,
@@ -127,6 +130,7 @@ class Preferences:
             "authors": list(self.authors),
             "excluded_keywords": list(self.excluded_keywords),
             "unexpanded_keywords": list(self.unexpanded_keywords),
+            "keywords_without_related": list(self.keywords_without_related),
             "include_featured": self.include_featured,
             "frequency": self.frequency,
             "weekday": self.weekday,
@@ -143,6 +147,7 @@ class Preferences:
         subscriber.authors = list(self.authors)
         subscriber.excluded_keywords = list(self.excluded_keywords)
         subscriber.unexpanded_keywords = list(self.unexpanded_keywords)
+        subscriber.keywords_without_related = list(self.keywords_without_related)
         subscriber.include_featured = self.include_featured
         subscriber.frequency = self.frequency
         subscriber.weekday = self.weekday
@@ -163,6 +168,7 @@ class Preferences:
             excluded=self.excluded_keywords,
             include_featured=self.include_featured,
             unexpanded=self.unexpanded_keywords,
+            without_related=self.keywords_without_related,
         )
 
 
@@ -441,6 +447,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             "authors": subscriber.authors,
             "excluded_keywords": subscriber.excluded_keywords,
             "keywords_matched_only_as_typed": subscriber.unexpanded_keywords,
+            "keywords_matched_without_related_terms": subscriber.keywords_without_related,
             "include_editors_picks": subscriber.include_featured,
             "frequency": subscriber.frequency,
             "weekday": subscriber.weekday,
@@ -516,12 +523,16 @@ def latest_listing(today: dt.date | None = None) -> Listing:
 
 @dataclass(frozen=True)
 class KeywordReading:
-    """A typed keyword read as also meaning a curated topic: shown next to it, with a
-    box to remove that reading."""
+    """How a typed keyword is read beyond its own words, shown next to it with a box to
+    remove each part: the curated topic it also matches through ("jailbreaks": AI safety
+    and alignment) and the related terms it also looks for ("model compression":
+    quantization, pruning...)."""
 
     keyword: str
-    topic_name: str
-    removed: bool
+    topic_name: str | None  # None: no topic suggested (or one the reader follows anyway)
+    removed: bool  # the topic
+    related: tuple[str, ...] = ()
+    related_removed: bool = False
 
 
 @dataclass
@@ -590,24 +601,36 @@ def keyword_readings(
     unexpanded: tuple[str, ...],
     index: PaperIndex | None = None,
     followed: Iterable[str] = (),
+    without_related: tuple[str, ...] = (),
 ) -> list[KeywordReading]:
     """Which typed keywords also match through a curated topic ("jailbreaks": AI safety
-    and alignment), and which of those readings the reader removed. A topic the reader
-    follows (slugs in `followed`) is not offered again: its papers are theirs anyway.
-    (A reading they removed is still shown, ticked: its box is what keeps the removal
-    when they save.)"""
+    and alignment) or look for related terms, and which of those the reader removed. A
+    topic the reader follows (slugs in `followed`) is not offered again: its papers are
+    theirs anyway. (A reading they removed is still shown, ticked: its box is what keeps
+    the removal when they save.)"""
     if not keywords:
         return []
     index = index or listing_index(latest_listing())
     removed = {k.casefold() for k in unexpanded}
+    unrelated = {k.casefold() for k in without_related}
     following = set(followed)
     readings = []
     for keyword in keywords:
         topic = index.expansion_topic(keyword)
-        if topic is None:
+        if topic is not None and topic.slug in following and keyword.casefold() not in removed:
+            topic = None
+        related = index.related_terms_read(keyword)
+        if topic is None and not related:
             continue
-        if topic.slug not in following or keyword.casefold() in removed:
-            readings.append(KeywordReading(keyword, topic.name, keyword.casefold() in removed))
+        readings.append(
+            KeywordReading(
+                keyword,
+                topic.name if topic is not None else None,
+                keyword.casefold() in removed,
+                related,
+                keyword.casefold() in unrelated,
+            )
+        )
     return readings
 
 
@@ -629,7 +652,11 @@ def preview(preferences: Preferences, today: dt.date | None = None, feedback: Fe
         index, interest, listed_from=listing.day, listed_to=listing.day, limit=preferences.max_papers
     )
     readings = keyword_readings(
-        preferences.keywords, preferences.unexpanded_keywords, index, followed=(t.slug for t in preferences.topics)
+        preferences.keywords,
+        preferences.unexpanded_keywords,
+        index,
+        followed=(t.slug for t in preferences.topics),
+        without_related=preferences.keywords_without_related,
     )
     alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None)
     finding_nothing = [

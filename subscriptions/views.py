@@ -211,6 +211,7 @@ def _preview_preferences(form: SubscribeForm) -> Preferences:
         authors=tuple(data.get("authors") or ()),
         excluded_keywords=tuple(data.get("excluded_keywords") or ()),
         unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
+        keywords_without_related=tuple(data.get("keywords_without_related") or ()),
         include_featured=data.get("include_featured", defaults.include_featured),
         max_papers=data.get("max_papers") or defaults.max_papers,
     )
@@ -391,11 +392,15 @@ def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
             values["keywords"] = split_phrases(form.data.get("keywords", ""))[:MAX_KEYWORDS]
             # (The form's own list of them was filtered against no keywords at all.)
             values["unexpanded_keywords"] = form.data.getlist("unexpanded_keywords")
+            values["keywords_without_related"] = form.data.getlist("keywords_without_related")
     else:
         values = form.initial
     followed = [getattr(topic, "slug", topic) for topic in values.get("topics") or ()]  # Topics, or slugs
     return services.keyword_readings(
-        tuple(values.get("keywords") or ()), tuple(values.get("unexpanded_keywords") or ()), followed=followed
+        tuple(values.get("keywords") or ()),
+        tuple(values.get("unexpanded_keywords") or ()),
+        followed=followed,
+        without_related=tuple(values.get("keywords_without_related") or ()),
     )
 
 

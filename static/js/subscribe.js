@@ -163,12 +163,14 @@
   if (panel) {
     panel.hidden = false;
   }
-  // "unexpanded_keywords": the preview's own "remove" boxes, which belong to the form.
+  // "unexpanded_keywords", "keywords_without_related": the preview's own "remove" boxes,
+  // which belong to the form.
   // ("preview_for": the manage page's token, so that the reader's votes count.)
   var watched = [
     "topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers", "unexpanded_keywords",
-    "preview_for"
+    "keywords_without_related", "preview_for"
   ];
+  var removeBoxes = ["unexpanded_keywords", "keywords_without_related"];
   var timer = null;
   var inflight = null;
 
@@ -212,10 +214,12 @@
       .then(function (html) {
         // A "remove" box just ticked keeps the focus when the preview is drawn again.
         var focused = results.contains(document.activeElement) ? document.activeElement : null;
-        var focusedValue = focused && focused.name === "unexpanded_keywords" ? focused.value : null;
+        var removing = focused && removeBoxes.indexOf(focused.name) !== -1;
+        var focusedName = removing ? focused.name : null;
+        var focusedValue = removing ? focused.value : null;
         results.innerHTML = html;
         if (focusedValue !== null) {
-          results.querySelectorAll('input[name="unexpanded_keywords"]').forEach(function (box) {
+          results.querySelectorAll('input[name="' + focusedName + '"]').forEach(function (box) {
             if (box.value === focusedValue) {
               box.focus();
             }
@@ -286,7 +290,7 @@
   });
   // The "remove" boxes sit in the preview, outside the form: their changes bubble here.
   results.addEventListener("change", function (event) {
-    if (event.target.name === "unexpanded_keywords") {
+    if (removeBoxes.indexOf(event.target.name) !== -1) {
       window.clearTimeout(timer);
       refresh();
     }

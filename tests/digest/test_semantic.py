@@ -609,3 +609,27 @@ def test_a_paper_is_filed_under_the_interest_its_title_names_before_a_rarer_word
     [paper] = [m for m in with_topic if m.paper.pk == memcontrol.pk]
     assert any(reason.startswith("topic Healthcare") for reason in paper.reasons)
     assert entry_tag(Entry.from_match(paper, rank=1)) == "diffusion models"
+
+
+def test_a_reader_can_remove_the_related_terms_a_keyword_is_matched_through(embedded):
+    # The signup and manage pages list the related terms a keyword is read with; a reader
+    # who removes them keeps what the keyword's own words, topic and meaning find.
+    index, _, position_of = embedded
+    embed_keywords(["model compression"])
+    shown = index.related_terms_read("model compression")
+    assert {"quantization", "pruning", "knowledge distillation"} <= set(shown)
+    assert index.related_terms_read('"model compression"') == ()  # as written, nothing else
+    assert PaperIndex(index.papers, index.stats).related_terms_read("model compression") == ()  # words alone
+    kept = positions(index, Interest(keywords=("model compression",), include_featured=False), position_of)
+    removed = Interest(keywords=("model compression",), without_related=("model compression",), include_featured=False)
+    narrowed = positions(index, removed, position_of)
+    assert 13 in kept and 13 not in narrowed  # decoupleQ writes "quantization", never "compression"
+    assert narrowed and set(narrowed) < set(kept)
+
+
+@pytest.mark.parametrize("keyword", ["LLM agents", "code LLMs", "RLHF", "data curation", "privacy and security"])
+def test_removing_the_related_terms_never_adds_a_paper(embedded, keyword):
+    index, _, position_of = embedded
+    kept = set(positions(index, Interest(keywords=(keyword,), include_featured=False), position_of))
+    removed = Interest(keywords=(keyword,), without_related=(keyword.lower(),), include_featured=False)
+    assert set(positions(index, removed, position_of)) <= kept

@@ -1,9 +1,11 @@
-"""A typed keyword read as the curated topic it names is shown next to it on the signup
-preview and the manage page, and the reader can remove that reading."""
+"""How a typed keyword is read beyond its words (the curated topic it names, the related
+terms it looks for) is shown next to it on the signup preview and the manage page, and
+the reader can remove each reading."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -186,3 +188,61 @@ def test_a_removal_survives_a_page_with_an_error(client, embedded_listing, make_
     signup = client.post("/subscribe/", typo)
     assert signup.status_code == 400
     assert re.search(r'name="unexpanded_keywords" value="LLM agents"[^>]* checked', signup.content.decode())
+
+
+@pytest.fixture
+def embedded_sample() -> None:
+    """The sample listing with its vectors: enough papers for a keyword's closeness to be
+    weighed, which is when related terms are read."""
+    from subscriptions import services
+    from tests.digest.semantic_helpers import load_embedded_sample
+
+    load_embedded_sample()
+    services._index_cache.clear()
+
+
+DECOUPLEQ = "decoupleQ: Towards 2-bit Post-Training Uniform Quantization via decoupling Parameters into Integer and Floating Points"
+
+
+def test_the_preview_lists_a_keywords_related_terms_and_the_reader_can_remove_them(client, embedded_sample):
+    response = client.post("/subscribe/preview/", signup_data(keywords="model compression", max_papers="50"))
+    page = text_of(response.content.decode())
+    line = re.search(r"“model compression” — (.*?) remove related terms from", page).group(1)
+    assert "also looking for related terms:" in line and "quantization" in line and "pruning" in line
+    assert 'name="keywords_without_related" value="model compression"' in response.content.decode()
+    assert DECOUPLEQ in page  # it writes "quantization", never "compression"
+
+    removed = client.post(
+        "/subscribe/preview/",
+        signup_data(keywords="model compression", keywords_without_related="model compression", max_papers="50"),
+    )
+    page = text_of(removed.content.decode())
+    assert "“model compression” — not looking for related terms:" in page
+    assert DECOUPLEQ not in page
+
+
+def test_removed_related_terms_are_saved_kept_on_the_manage_page_and_exported(
+    client, embedded_sample, make_subscriber
+):
+    reader = make_subscriber("ada@example.org", keywords=["model compression"], confirmed_at=timezone.now())
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    page = client.get(path).content.decode()
+    assert "also looking for related terms:" in text_of(page)
+    assert 'name="keywords_without_related" value="model compression" checked' not in page
+    data = signup_data(keywords="model compression; RLHF", keywords_without_related="model compression")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.keywords_without_related == ["model compression"]
+    page = client.get(path).content.decode()
+    assert 'name="keywords_without_related" value="model compression" checked' in page
+    assert "“model compression” — not looking for related terms:" in text_of(page)
+    assert "“RLHF” — also looking for related terms:" in text_of(page)  # the other keyword keeps its own
+    exported = json.loads(client.get(path + "my-data.json").content)
+    assert exported["preferences"]["keywords_matched_without_related_terms"] == ["model compression"]
+    # A removal goes when its keyword goes.
+    data = signup_data(keywords="RLHF", keywords_without_related="model compression")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.keywords_without_related == []

@@ -461,6 +461,40 @@ def test_the_manage_page_previews_changed_keywords_live_and_saves_a_removed_topi
     assert page.js_errors == []
 
 
+@pytest.fixture
+def embedded_sample(site):
+    from subscriptions import services
+    from tests.digest.semantic_helpers import load_embedded_sample
+
+    load_embedded_sample()
+    services._index_cache.clear()
+
+
+def test_the_manage_page_shows_a_keywords_related_terms_and_saves_their_removal(browser, site, embedded_sample):
+    reader = active_reader(keywords=["model compression"], max_papers=50)
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
+    results = page.locator("#preview-results")
+    decoupleq = results.get_by_text("decoupleQ: Towards 2-bit Post-Training Uniform Quantization", exact=False)
+    decoupleq.wait_for()  # it writes "quantization", one of the keyword's related terms
+    reading = page.locator(".readings li", has_text="“model compression”")
+    assert "also looking for related terms: neural network compression" in reading.inner_text()
+    # The long list folds away after six terms; it opens to show the rest.
+    reading.get_by_text(re.compile(r"and \d+ more")).click()
+    assert reading.get_by_text("GPTQ", exact=False).is_visible()
+
+    page.get_by_label("remove related terms from “model compression”").check()
+    page.get_by_text("“model compression” — not looking for related terms", exact=False).wait_for()
+    decoupleq.wait_for(state="detached")
+    assert page.evaluate("() => document.activeElement.name") == "keywords_without_related"
+
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your choices are saved.").wait_for()
+    reader.refresh_from_db()
+    assert reader.keywords_without_related == ["model compression"]
+    assert page.js_errors == []
+
+
 def test_a_removed_topic_survives_a_moment_of_invalid_keywords_in_the_live_preview(
     browser, site, embedded_agents_listing
 ):
