@@ -1037,11 +1037,13 @@ class PaperIndex:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
             if (not expand and reading.topic is not None) or not related:
                 # The reader removed the topic or the related terms to narrow the keyword:
-                # its likeliest paper only among those the keyword found with them, never
-                # one it did not.
+                # its matches and its likeliest paper only among those the keyword found
+                # with them, never one it did not (whatever weights a refit gives them).
                 with_all = self._keyword(typed).passing
                 cached = replace(
-                    cached, near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_all)
+                    cached,
+                    passing=cached.passing & with_all,
+                    near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_all),
                 )
         if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
             scores = cached.scores
@@ -1104,14 +1106,17 @@ class PaperIndex:
                     named[idx] = (weight, term, in_title)
         return {idx: (total, named[idx][1], named[idx][2]) for idx, total in strength.items()}
 
-    def related_terms_read(self, keyword: str) -> tuple[str, ...]:
+    def related_terms_read(self, keyword: str, even_without_vectors: bool = False) -> tuple[str, ...]:
         """The related terms a typed keyword is matched through, in the list's order, as
         the signup and manage pages show them: none where no learned decision weighs them
-        (no vectors), and none for a keyword in quotes."""
+        (no vectors, unless `even_without_vectors`: a reader's removal of them is shown
+        on such a day too, or saving the page would lose it), and none for a keyword in
+        quotes."""
         typed = keyword.strip()
-        meaning = self.keyword_meaning(typed)
-        if meaning is None or meaning.z_scores is None:
-            return ()
+        if not even_without_vectors:
+            meaning = self.keyword_meaning(typed)
+            if meaning is None or meaning.z_scores is None:
+                return ()
         alternatives, meant = understand(typed, self.stats)
         return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant)))
 

@@ -619,7 +619,7 @@ def keyword_readings(
         topic = index.expansion_topic(keyword)
         if topic is not None and topic.slug in following and keyword.casefold() not in removed:
             topic = None
-        related = index.related_terms_read(keyword)
+        related = index.related_terms_read(keyword, even_without_vectors=keyword.casefold() in unrelated)
         if topic is None and not related:
             continue
         readings.append(

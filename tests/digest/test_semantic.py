@@ -26,6 +26,11 @@ from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afte
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Marked so that pytest-django sets the test database up even when this module runs alone:
+# its module-scoped sample is loaded through `django_db_blocker`, which otherwise reaches
+# whatever database the settings name (the developer's own).
+pytestmark = pytest.mark.django_db
+
 
 def test_the_model_loads_from_the_installed_package_with_no_network(tmp_path):
     # A new network namespace has no interface but loopback: any download would fail.
@@ -257,6 +262,7 @@ def test_a_reader_can_remove_the_topic_a_keyword_suggests(embedded):
     # removed it now finds nothing its words alone make likely enough.)
     index, _, position_of = embedded
     keyword = "privacy and security"
+    embed_keywords([keyword])  # as saving it does: its topic is read from its vector
     assert index.expansion_topic(keyword) is not None
     expanded = positions(index, Interest(keywords=(keyword,), include_featured=False), position_of)
     as_typed = positions(
@@ -282,6 +288,7 @@ def test_removing_the_suggested_topic_never_adds_a_paper(embedded, keyword):
     # The topic a keyword names also says how much its own words tell; removing the
     # topic takes its phrases' papers away and must not loosen the keyword's own bar.
     index, _, position_of = embedded
+    embed_keywords([keyword])
     expanded = set(positions(index, Interest(keywords=(keyword,), include_featured=False), position_of))
     removed = Interest(keywords=(keyword,), unexpanded=(keyword.lower(),), include_featured=False)
     assert set(positions(index, removed, position_of)) <= expanded
@@ -630,6 +637,7 @@ def test_a_reader_can_remove_the_related_terms_a_keyword_is_matched_through(embe
 @pytest.mark.parametrize("keyword", ["LLM agents", "code LLMs", "RLHF", "data curation", "privacy and security"])
 def test_removing_the_related_terms_never_adds_a_paper(embedded, keyword):
     index, _, position_of = embedded
+    embed_keywords([keyword])
     kept = set(positions(index, Interest(keywords=(keyword,), include_featured=False), position_of))
     removed = Interest(keywords=(keyword,), without_related=(keyword.lower(),), include_featured=False)
     assert set(positions(index, removed, position_of)) <= kept

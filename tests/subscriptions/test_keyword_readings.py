@@ -246,3 +246,39 @@ def test_removed_related_terms_are_saved_kept_on_the_manage_page_and_exported(
     client.post(path, data)
     reader.refresh_from_db()
     assert reader.keywords_without_related == []
+
+
+def test_a_related_terms_removal_survives_a_save_on_a_day_without_vectors(client, embedded_listing, make_subscriber):
+    # Two papers are too few to weigh a keyword's closeness: no related terms are read that
+    # day, but the reader's removal is still shown, ticked, so that saving keeps it.
+    reader = make_subscriber(
+        "ada@example.org", keywords=["model compression"], keywords_without_related=["model compression"],
+        confirmed_at=timezone.now(),
+    )
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    page = client.get(path).content.decode()
+    assert 'name="keywords_without_related" value="model compression" checked' in page
+    data = signup_data(keywords="model compression", keywords_without_related="model compression", max_papers="20")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.max_papers == 20 and reader.keywords_without_related == ["model compression"]
+
+
+def test_a_related_terms_removal_is_saved_at_signup_and_kept_through_an_error(client, embedded_sample):
+    # The box's value is the keyword as first typed; the reader may retype its case.
+    typed = "model compression; " + "; ".join(f"keyword number {n}" for n in range(20))
+    response = client.post("/subscribe/preview/fragment/", {"keywords": typed, "keywords_without_related": "model compression"})
+    html = response.content.decode()
+    assert "At most 20 keywords, please: you entered 21." in text_of(html)
+    [box] = re.findall(r'<input type="checkbox" name="keywords_without_related"[^>]*>', html)
+    assert 'value="model compression"' in box and "checked" in box
+
+    client.post("/subscribe/", signup_data(keywords="Model Compression", keywords_without_related="model compression"))
+    assert Subscriber.objects.get().keywords_without_related == ["model compression"]
+    preview = client.post(
+        "/subscribe/preview/",
+        signup_data(keywords="Model Compression", keywords_without_related="model compression", max_papers="50"),
+    )
+    assert "“Model Compression” — not looking for related terms:" in text_of(preview.content.decode())
+    assert DECOUPLEQ not in text_of(preview.content.decode())
