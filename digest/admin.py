@@ -33,7 +33,9 @@ from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.records import ARXIV_ID_RE
 from .importers.sources import is_url, on_private_network
-from .models import Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
+from .keywords import RelatedLine, concept_key, related_terms, shipped_related_lines
+from .meaning import current_related_table
+from .models import CuratedRelatedTerms, Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
 
 logger = logging.getLogger(__name__)
@@ -432,6 +434,79 @@ class TopicAdmin(admin.ModelAdmin):
                 "manage.py file_papers).",
                 messages.INFO,
             )
+
+
+class CuratedRelatedTermsForm(forms.ModelForm):
+    class Meta:
+        model = CuratedRelatedTerms
+        fields = ("concept", "synonyms", "narrower")
+        widgets = {
+            "synonyms": forms.Textarea(attrs={"rows": 3, "cols": 80}),
+            "narrower": forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        for name in ("concept", "synonyms", "narrower"):
+            if "|" in (data.get(name) or ""):
+                # The shipped list's field separator: a term holding one would be two.
+                self.add_error(name, "A term cannot hold “|”: separate terms with semicolons.")
+        concept = (data.get("concept") or "").strip()
+        if concept and ";" in concept:
+            self.add_error("concept", "One concept per line: put other names under Synonyms.")
+        key = concept_key(concept)
+        if concept and len(key) < 2:
+            self.add_error("concept", "Type a concept of at least two letters or digits.")
+        elif concept:
+            taken = CuratedRelatedTerms.objects.filter(concept_key=key).exclude(pk=self.instance.pk).first()
+            if taken is not None:
+                self.add_error("concept", f"“{taken.concept}” is already curated (case, hyphens and plurals aside): edit it.")
+        return data
+
+
+@admin.register(CuratedRelatedTerms)
+class CuratedRelatedTermsAdmin(admin.ModelAdmin):
+    """Related terms the curators add to the shipped list or put in place of its line."""
+
+    form = CuratedRelatedTermsForm
+    list_display = ("concept", "term_count", "replaces_shipped", "updated_at")
+    search_fields = ("concept", "synonyms", "narrower")
+    readonly_fields = ("shipped_line",)
+    fields = ("concept", "shipped_line", "synonyms", "narrower")
+
+    @admin.display(description="Terms")
+    def term_count(self, line: CuratedRelatedTerms) -> int:
+        _, synonyms, narrower = line.line
+        return len(synonyms) + len(narrower)
+
+    @admin.display(description="Replaces the shipped line", boolean=True)
+    def replaces_shipped(self, line: CuratedRelatedTerms) -> bool:
+        return _shipped_line(line.concept) is not None
+
+    @admin.display(description="The shipped list's line")
+    def shipped_line(self, line: CuratedRelatedTerms) -> str:
+        """What this line takes the place of (copy terms from it to keep them)."""
+        shipped = _shipped_line(line.concept) if line.concept else None
+        if shipped is None:
+            return "None: this concept is new (saved, it adds to the shipped list)."
+        concept, synonyms, narrower = shipped
+        return f"{concept} | {'; '.join(synonyms)} | {'; '.join(narrower)}"
+
+    def save_model(self, request: HttpRequest, obj: CuratedRelatedTerms, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        terms = related_terms(obj.concept, current_related_table())
+        self.message_user(
+            request,
+            f"A reader's keyword “{obj.concept}” now also looks for {len(terms)} related terms"
+            + (f" ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})" if terms else "")
+            + ", from the next digests and previews on.",
+            messages.INFO,
+        )
+
+
+def _shipped_line(concept: str) -> RelatedLine | None:
+    key = concept_key(concept)
+    return next((line for line in shipped_related_lines() if concept_key(line[0]) == key), None)
 
 
 # ---------------------------------------------------------------------------------------

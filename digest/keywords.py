@@ -23,6 +23,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -228,7 +229,7 @@ def _curated_spellings() -> dict[str, str]:
     return spellings
 
 
-def _concept_key(phrase: str) -> str:
+def concept_key(phrase: str) -> str:
     """How a typed keyword is looked up among the related terms' concepts: its words
     joined and stemmed, so that case, hyphens, spaces, plurals and British spellings do
     not matter ('supervised finetuning' is 'supervised fine-tuning', 'LLM agent' is 'LLM
@@ -236,43 +237,79 @@ def _concept_key(phrase: str) -> str:
     return stem("".join(re.findall(r"[0-9a-z]+", fold(phrase).lower())))
 
 
+# One line of the related-terms list: a concept, its synonyms, its narrower terms.
+RelatedLine = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def parse_related_line(line: str) -> RelatedLine | None:
+    """A line of `data/related_terms.txt` ("concept | synonyms; ... | narrower; ..."), or
+    None for a comment, a blank line or one without its three fields."""
+    if line.lstrip().startswith("#") or line.count(" | ") != 2:
+        return None
+    concept, others, narrower = (part.strip() for part in line.split(" | "))
+    return concept, split_terms(others), split_terms(narrower)
+
+
+def split_terms(text: str) -> tuple[str, ...]:
+    """ "a; b;; c " -> ("a", "b", "c"): the terms of one field, as curators write them."""
+    return tuple(dict.fromkeys(" ".join(t.split()) for t in text.split(";") if t.strip()))
+
+
 @lru_cache(maxsize=1)
-def _related_table() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """(concept key -> its terms, synonym key -> the terms of the concepts it is a
-    synonym of). A concept's own line wins over lines that only list it as a synonym:
-    "out-of-distribution detection" is not all of anomaly detection."""
-    concepts: dict[str, dict[str, None]] = defaultdict(dict)
-    synonyms: dict[str, dict[str, None]] = defaultdict(dict)
-    for line in RELATED_TERMS_FILE.read_text(encoding="utf-8").splitlines():
-        if line.lstrip().startswith("#") or line.count(" | ") != 2:
-            continue
-        concept, others, narrower = (part.strip() for part in line.split(" | "))
-        names = [name for name in (concept, *(s.strip() for s in others.split(";"))) if name]
-        terms = names + [t.strip() for t in narrower.split(";") if t.strip()]
-        for number, name in enumerate(names):
-            table = concepts if number == 0 else synonyms
-            for term in terms:
-                table[_concept_key(name)].setdefault(term, None)
-    return (
-        {key: tuple(terms) for key, terms in concepts.items() if key},
-        {key: tuple(terms) for key, terms in synonyms.items() if key},
-    )
+def shipped_related_lines() -> tuple[RelatedLine, ...]:
+    lines = RELATED_TERMS_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(parsed for line in lines if (parsed := parse_related_line(line)) is not None)
 
 
-def related_terms(keyword: str) -> tuple[str, ...]:
-    """Other phrases that signal what a typed keyword names (`data/related_terms.txt`):
-    its synonyms and narrower terms when it is one of the list's concepts (or else a
-    synonym of some), else none. Left out: terms that read the same as the keyword or
-    as an earlier term ("LLMs" after "LLM"), and two-letter ones ("RL", "QA" written
-    alone mean too many things)."""
-    key = _concept_key(keyword)
+@dataclass(frozen=True)
+class RelatedTable:
+    """Which terms each concept (and each synonym) reads: the shipped list, with the
+    curators' lines (`digest.models.CuratedRelatedTerms`) added or put in place of the
+    shipped line for the same concept."""
+
+    concepts: dict[str, tuple[str, ...]]  # concept key -> its terms
+    synonyms: dict[str, tuple[str, ...]]  # synonym key -> the terms of the concepts it names
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[RelatedLine], curated: Iterable[RelatedLine] = ()) -> RelatedTable:
+        """A concept's own line wins over lines that only list it as a synonym:
+        "out-of-distribution detection" is not all of anomaly detection."""
+        replaced = {concept_key(line[0]): line for line in curated}
+        kept = [line for line in lines if concept_key(line[0]) not in replaced]
+        concepts: dict[str, dict[str, None]] = defaultdict(dict)
+        synonyms: dict[str, dict[str, None]] = defaultdict(dict)
+        for concept, others, narrower in [*kept, *replaced.values()]:
+            names = [name for name in (concept, *others) if name]
+            terms = names + list(narrower)
+            for number, name in enumerate(names):
+                table = concepts if number == 0 else synonyms
+                for term in terms:
+                    table[concept_key(name)].setdefault(term, None)
+        return cls(
+            {key: tuple(terms) for key, terms in concepts.items() if key},
+            {key: tuple(terms) for key, terms in synonyms.items() if key},
+        )
+
+
+@lru_cache(maxsize=1)
+def shipped_related_table() -> RelatedTable:
+    return RelatedTable.from_lines(shipped_related_lines())
+
+
+def related_terms(keyword: str, table: RelatedTable | None = None) -> tuple[str, ...]:
+    """Other phrases that signal what a typed keyword names (`data/related_terms.txt`,
+    with the curators' lines when `table` holds them): its synonyms and narrower terms
+    when it is one of the list's concepts (or else a synonym of some), else none. Left
+    out: terms that read the same as the keyword or as an earlier term ("LLMs" after
+    "LLM"), and two-letter ones ("RL", "QA" written alone mean too many things)."""
+    key = concept_key(keyword)
     if len(key) < 2:  # "µP" is not "P"
         return ()
-    concepts, synonyms = _related_table()
+    table = table or shipped_related_table()
     seen = {key}
     kept = []
-    for term in concepts.get(key) or synonyms.get(key) or ():
-        term_key = _concept_key(term)
+    for term in table.concepts.get(key) or table.synonyms.get(key) or ():
+        term_key = concept_key(term)
         if term_key in seen or sum(c.isalnum() for c in term) < 3:
             continue
         seen.add(term_key)

@@ -72,7 +72,7 @@ from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
 
 from . import decision, semantic
-from .keywords import AcronymTable, as_written, related_terms, understand
+from .keywords import AcronymTable, RelatedTable, as_written, related_terms, understand
 from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext
 from .models import Paper, Topic
 from .text import (
@@ -608,16 +608,16 @@ _SPAN_BITS = 4
 _SPAN_MASK = (1 << _SPAN_BITS) - 1
 
 
-def _terms_to_read(typed: str, alternatives: list[str], own: list[Phrase]) -> list[str]:
+def _terms_to_read(typed: str, alternatives: list[str], own: list[Phrase], table: RelatedTable) -> list[str]:
     """A typed keyword's related terms (for "X and Y" without terms of its own, its
     parts'), less those that read as the keyword itself; none for a quoted keyword: the
     reader asked for their words as written, nothing else."""
     if '"' in typed:
         return []
-    terms = list(related_terms(typed))
+    terms = list(related_terms(typed, table))
     if not terms and len(alternatives) > 1:
         for alternative in alternatives:
-            terms.extend(term for term in related_terms(alternative) if term not in terms)
+            terms.extend(term for term in related_terms(alternative, table) if term not in terms)
     own_variants = {variant for phrase in own for variant in phrase.variants}
     return [term for term in terms if not own_variants & set(compile_phrase(term).variants)]
 
@@ -1092,7 +1092,9 @@ class PaperIndex:
         strength: dict[int, float] = defaultdict(float)
         named: dict[int, tuple[float, str, bool]] = {}  # the best single term: (weight, term, in title)
         counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
-        for term in _terms_to_read(typed, alternatives, own):
+        if self.semantic is None:  # only the learned decision reads related terms
+            return {}
+        for term in _terms_to_read(typed, alternatives, own, self.semantic.related):
             for idx, written in self._related_occurrences(term).items():
                 spans = {span for span in written if not any(_overlap(span, seen) for seen in counted[idx])}
                 if not spans:
@@ -1113,12 +1115,14 @@ class PaperIndex:
         on such a day too, or saving the page would lose it), and none for a keyword in
         quotes."""
         typed = keyword.strip()
+        if self.semantic is None:
+            return ()
         if not even_without_vectors:
             meaning = self.keyword_meaning(typed)
             if meaning is None or meaning.z_scores is None:
                 return ()
         alternatives, meant = understand(typed, self.stats)
-        return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant)))
+        return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant), self.semantic.related))
 
     def _related_occurrences(self, term: str) -> dict[int, set[tuple[int, int]]]:
         """Where a related term is written as written (quoted: plurals aside), by paper."""

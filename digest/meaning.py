@@ -31,6 +31,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from . import semantic
+from .keywords import RelatedTable, shipped_related_lines, shipped_related_table
 
 if TYPE_CHECKING:
     from .matching import CatalogStats, TopicTerms
@@ -58,6 +59,7 @@ Z_AGREE = 0.5
 
 _reference_lock = threading.Lock()
 _reference_cache: dict[str, tuple[tuple, np.ndarray]] = {}
+_related_cache: dict[str, tuple[tuple, RelatedTable]] = {}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,10 @@ class SemanticContext:
         topics: list[TopicVector],
         reference: np.ndarray,
         keyword_lookup: Callable[[str], np.ndarray | None],
+        related: RelatedTable | None = None,
     ) -> None:
+        # The related terms the learned decision weighs (the shipped list unless given).
+        self.related = related or shipped_related_table()
         self.topics = {t.terms.slug: t.terms for t in topics}
         self.topic_slugs = [t.terms.slug for t in topics]
         self.topic_matrix = semantic.stack(t.vector for t in topics)
@@ -146,7 +151,7 @@ class SemanticContext:
             def lookup(keyword: str) -> np.ndarray | None:
                 return keyword_vectors([keyword]).get(semantic.keyword_key(keyword))
 
-        return cls(topics, reference_sample(), lookup)
+        return cls(topics, reference_sample(), lookup, current_related_table())
 
     def keyword_vector(self, keyword: str) -> np.ndarray | None:
         key = semantic.keyword_key(keyword)
@@ -202,6 +207,24 @@ class SemanticContext:
         if len(self.reference) >= MIN_Z_SAMPLE and len(papers):
             z_scores = self._z_scores(vector, papers)
         return KeywordMeaning(slug, best, second, z_scores)
+
+
+def current_related_table() -> RelatedTable:
+    """The shipped related terms with the curators' lines (`CuratedRelatedTerms`), read
+    again only when a line was added, changed or deleted since (one aggregate query)."""
+    from .models import CuratedRelatedTerms
+
+    lines = CuratedRelatedTerms.objects.all()
+    fingerprint = tuple(lines.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
+    with _reference_lock:
+        cached = _related_cache.get("table")
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+    curated = [line.line for line in lines] if fingerprint[0] else []
+    table = RelatedTable.from_lines(shipped_related_lines(), curated) if curated else shipped_related_table()
+    with _reference_lock:
+        _related_cache["table"] = (fingerprint, table)
+    return table
 
 
 def reference_sample(size: int | None = None) -> np.ndarray:

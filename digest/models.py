@@ -184,6 +184,51 @@ class EmbeddedKeyword(models.Model):
         return self.key
 
 
+class CuratedRelatedTerms(models.Model):
+    """A curator's line of the related-terms list: a concept a reader may type, its other
+    names and its narrower terms (methods, models, benchmarks), which a paper may write
+    instead of the reader's words. The shipped list (`digest/data/related_terms.txt`)
+    holds most concepts; a line here adds one it lacks, or takes the place of its line
+    for the same concept (case, hyphens, spaces and plurals aside). A line with no terms
+    takes a shipped concept's terms away."""
+
+    concept = models.CharField(
+        max_length=200, help_text="What a reader types, e.g. “model compression”. Case and hyphens do not matter."
+    )
+    # The concept as keywords are looked up (keywords.concept_key): one line per concept.
+    concept_key = models.CharField(max_length=200, unique=True, editable=False)
+    synonyms = models.TextField(
+        blank=True, help_text="Other names for the same thing, separated by semicolons: compressing neural networks; LLM compression"
+    )
+    narrower = models.TextField(
+        blank=True,
+        help_text="Narrower terms a paper on it may write instead, separated by semicolons: quantization; pruning; "
+        "knowledge distillation. Terms are found as written (plurals aside); two-letter ones are left out.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["concept"]
+        verbose_name = "related terms of a concept"
+        verbose_name_plural = "related terms"
+
+    def __str__(self) -> str:
+        return self.concept
+
+    def save(self, *args, **kwargs) -> None:
+        from .keywords import concept_key
+
+        self.concept_key = concept_key(self.concept)
+        super().save(*args, **kwargs)
+
+    @property
+    def line(self):
+        """(concept, synonyms, narrower terms), as the shipped list's lines are read."""
+        from .keywords import split_terms
+
+        return self.concept.strip(), split_terms(self.synonyms), split_terms(self.narrower)
+
+
 class Digest(models.Model):
     """One email for one subscriber and one period: the never-resend ledger."""
 

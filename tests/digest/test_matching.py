@@ -550,11 +550,12 @@ def test_build_takes_document_frequencies_from_the_catalog(django_assert_num_que
     Paper.objects.create(title="A hidden paper", abstract="Hidden.", listed_on=DAY, is_hidden=True)
     today = Paper.objects.create(title="Graph transformers", abstract=FILLER, listed_on=DAY)
     # Whether the catalog changed, then its texts; for semantic matching, the topics'
-    # vectors and whether any paper has a vector (none here: no sample to read).
-    with django_assert_num_queries(4):
+    # vectors, whether any paper has a vector (none here: no sample to read) and whether
+    # the curators changed the related terms (none curated: nothing more to read).
+    with django_assert_num_queries(5):
         index = PaperIndex.build([today])
     assert index.stats.n_docs == 21  # the visible catalog, not the one candidate
-    with django_assert_num_queries(3):  # unchanged catalog: statistics and sample are reused
+    with django_assert_num_queries(4):  # unchanged catalog: statistics and sample are reused
         again = PaperIndex.build([today])
     assert again.stats is index.stats
     with django_assert_num_queries(0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.keywords import RELATED_TERMS_FILE, _concept_key, related_terms
+from digest.keywords import RELATED_TERMS_FILE, concept_key, related_terms
 
 
 def test_a_keyword_that_names_a_concept_gets_its_synonyms_and_narrower_terms():
@@ -45,8 +45,8 @@ def test_a_concept_of_its_own_is_not_read_as_a_synonym_of_a_broader_one():
 def test_terms_that_read_as_the_keyword_or_as_each_other_or_say_too_little_are_left_out():
     for typed in ("LLMs", "RLHF", "reinforcement learning", "object detection", "knowledge distillation"):
         terms = related_terms(typed)
-        keys = [_concept_key(term) for term in terms]
-        assert _concept_key(typed) not in keys, typed
+        keys = [concept_key(term) for term in terms]
+        assert concept_key(typed) not in keys, typed
         assert len(keys) == len(set(keys)), typed  # "LLM" and "LLMs" are one term
         assert all(sum(c.isalnum() for c in term) >= 3 for term in terms), typed  # not "RL", "QA"
     assert "RL" not in related_terms("reinforcement learning")
@@ -68,7 +68,7 @@ def test_the_shipped_list_is_well_formed():
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert len(lines) > 500
-    concepts = [_concept_key(line.split(" | ")[0]) for line in lines]
+    concepts = [concept_key(line.split(" | ")[0]) for line in lines]
     assert len(concepts) == len(set(concepts))
     for line in lines:
         fields = line.split(" | ")

@@ -1,0 +1,114 @@
+"""Curators extend the related terms in the admin, as they edit topics: a line of theirs
+adds a concept the shipped list (digest/data/related_terms.txt) lacks, or takes the place
+of its line for the same concept, and matching reads it from the next index on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from digest.keywords import RelatedTable, related_terms, shipped_related_lines
+from digest.matching import Interest, PaperIndex
+from digest.meaning import current_related_table
+from digest.models import CuratedRelatedTerms
+from digest.vectors import embed_keywords
+from tests.digest.semantic_helpers import load_embedded_sample
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/digest/curatedrelatedterms/add/"
+
+
+def test_a_curated_line_adds_a_concept_or_takes_the_place_of_the_shipped_one():
+    shipped = shipped_related_lines()
+    table = RelatedTable.from_lines(
+        shipped,
+        [
+            ("sorting networks", ("comparator networks",), ("bitonic sorter", "odd-even merge")),
+            ("Model-Compression", (), ("pruning",)),  # the shipped concept, spelled otherwise
+            ("LLM agents", (), ()),  # no terms: takes the shipped ones away
+        ],
+    )
+    assert related_terms("sorting network", table) == ("comparator networks", "bitonic sorter", "odd-even merge")
+    assert related_terms("comparator networks", table) == ("sorting networks", "bitonic sorter", "odd-even merge")
+    assert related_terms("model compression", table) == ("pruning",)
+    assert related_terms("LLM agents", table) == ()
+    # The shipped list alone is untouched.
+    assert "quantization" in related_terms("model compression") and related_terms("sorting networks") == ()
+
+
+def test_matching_reads_a_curators_line_from_the_next_index_on():
+    by_position = load_embedded_sample()
+    embed_keywords(["model compression"])
+    interest = Interest(keywords=("model compression",), include_featured=False)
+    decoupleq = by_position[13]  # writes "quantization", never "compression"
+
+    def matched() -> set[int]:
+        return {m.paper.pk for m in PaperIndex.build(by_position.values()).match(interest)}
+
+    assert decoupleq.pk in matched()
+    line = CuratedRelatedTerms.objects.create(concept="model compression", narrower="pruning; low-rank factorization")
+    assert decoupleq.pk not in matched()  # its line no longer lists quantization
+    index = PaperIndex.build(by_position.values())
+    assert index.related_terms_read("model compression") == ("pruning", "low-rank factorization")
+    line.delete()
+    assert decoupleq.pk in matched()  # the shipped line again
+    assert current_related_table().concepts == RelatedTable.from_lines(shipped_related_lines()).concepts
+
+
+@pytest.fixture
+def curator_client(client):
+    curator = User.objects.create_user("cura", password="x", is_staff=True)
+    curator.groups.add(Group.objects.get(name="Curators"))
+    client.force_login(curator)
+    return client
+
+
+def text_of(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_a_curator_adds_a_line_and_is_told_what_the_keyword_now_looks_for(curator_client):
+    response = curator_client.post(
+        ADD,
+        {"concept": "sorting networks", "synonyms": "comparator networks", "narrower": "bitonic sorter;odd-even merge;"},
+        follow=True,
+    )
+    line = CuratedRelatedTerms.objects.get()
+    assert line.line == ("sorting networks", ("comparator networks",), ("bitonic sorter", "odd-even merge"))
+    assert "“sorting networks” now also looks for 3 related terms (comparator networks, bitonic sorter, odd-even merge)" in text_of(response)
+
+
+def test_the_change_page_shows_the_shipped_line_a_curated_one_replaces(curator_client):
+    line = CuratedRelatedTerms.objects.create(concept="Model compression", narrower="pruning")
+    page = text_of(curator_client.get(f"/admin/digest/curatedrelatedterms/{line.pk}/change/"))
+    assert "model compression | neural network compression; LLM compression" in page
+    listing = text_of(curator_client.get("/admin/digest/curatedrelatedterms/"))
+    assert "Model compression" in listing
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        ({"concept": "a | b", "synonyms": "", "narrower": "x"}, "A term cannot hold “|”: separate terms with semicolons."),
+        ({"concept": "x", "synonyms": "", "narrower": "y | z"}, "A term cannot hold “|”: separate terms with semicolons."),
+        ({"concept": "agents; tools", "synonyms": "", "narrower": "y"}, "One concept per line: put other names under Synonyms."),
+        ({"concept": "µ", "synonyms": "", "narrower": "y"}, "Type a concept of at least two letters or digits."),
+        ({"concept": "LLM-Agent", "synonyms": "", "narrower": "y"}, "“LLM agents” is already curated"),
+    ],
+)
+def test_a_bad_line_is_refused_with_a_clear_error(curator_client, data, error):
+    CuratedRelatedTerms.objects.create(concept="LLM agents", narrower="tool use")
+    response = curator_client.post(ADD, data)
+    assert response.status_code == 200
+    assert error in text_of(response)
+    assert CuratedRelatedTerms.objects.count() == 1
+
+
+def test_only_curators_and_superusers_edit_the_related_terms(client):
+    client.force_login(User.objects.create_user("other", password="x", is_staff=True))
+    assert client.get(ADD).status_code == 403
+    client.logout()
+    assert client.get(ADD).status_code == 302  # to the login page
