@@ -457,6 +457,8 @@ class CuratedRelatedTermsForm(forms.ModelForm):
         key = concept_key(concept)
         if concept and len(key) < 2:
             self.add_error("concept", "Type a concept of at least two letters or digits.")
+        elif len(key) > CuratedRelatedTerms._meta.get_field("concept_key").max_length:
+            self.add_error("concept", "Type a shorter concept: what a reader would type as a keyword.")
         elif concept:
             taken = CuratedRelatedTerms.objects.filter(concept_key=key).exclude(pk=self.instance.pk).first()
             if taken is not None:
@@ -479,18 +481,25 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
         _, synonyms, narrower = line.line
         return len(synonyms) + len(narrower)
 
-    @admin.display(description="Replaces the shipped line", boolean=True)
+    @admin.display(description="Replaces the shipped reading", boolean=True)
     def replaces_shipped(self, line: CuratedRelatedTerms) -> bool:
-        return _shipped_line(line.concept) is not None
+        return _shipped_reading(line.concept) is not None
 
     @admin.display(description="The shipped list's line")
     def shipped_line(self, line: CuratedRelatedTerms) -> str:
-        """What this line takes the place of (copy terms from it to keep them)."""
-        shipped = _shipped_line(line.concept) if line.concept else None
-        if shipped is None:
+        """What the shipped list reads for this concept today, which this line takes the
+        place of (copy terms from it to keep them)."""
+        reading = _shipped_reading(line.concept) if line.concept else None
+        if reading is None:
             return "None: this concept is new (saved, it adds to the shipped list)."
-        concept, synonyms, narrower = shipped
-        return f"{concept} | {'; '.join(synonyms)} | {'; '.join(narrower)}"
+        as_synonym, (concept, synonyms, narrower) = reading
+        text = f"{concept} | {'; '.join(synonyms)} | {'; '.join(narrower)}"
+        if as_synonym:
+            return (
+                f"Read today as another name for “{concept}”, whose line is: {text}. Saved, this line is read "
+                f"instead for “{line.concept}” (“{concept}” keeps its own)."
+            )
+        return text
 
     def save_model(self, request: HttpRequest, obj: CuratedRelatedTerms, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -504,9 +513,16 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
         )
 
 
-def _shipped_line(concept: str) -> RelatedLine | None:
+def _shipped_reading(concept: str) -> tuple[bool, RelatedLine] | None:
+    """The shipped line a typed concept is read by today, and whether as another name
+    (a synonym) of that line's concept; None when the shipped list does not know it.
+    As the matcher reads it: a concept's own line first."""
     key = concept_key(concept)
-    return next((line for line in shipped_related_lines() if concept_key(line[0]) == key), None)
+    lines = shipped_related_lines()
+    if own := next((line for line in lines if concept_key(line[0]) == key), None):
+        return False, own
+    named = next((line for line in lines if key in {concept_key(name) for name in line[1]}), None)
+    return (True, named) if named else None
 
 
 # ---------------------------------------------------------------------------------------

@@ -251,8 +251,9 @@ def parse_related_line(line: str) -> RelatedLine | None:
 
 
 def split_terms(text: str) -> tuple[str, ...]:
-    """ "a; b;; c " -> ("a", "b", "c"): the terms of one field, as curators write them."""
-    return tuple(dict.fromkeys(" ".join(t.split()) for t in text.split(";") if t.strip()))
+    """ "a; b;; c " -> ("a", "b", "c"): the terms of one field, as curators write them
+    (one per line in the admin's box is as good as semicolons)."""
+    return tuple(dict.fromkeys(" ".join(t.split()) for t in re.split(r"[;\r\n]", text) if t.strip()))
 
 
 @lru_cache(maxsize=1)

@@ -73,7 +73,7 @@ from django.db.models.functions import Length
 
 from . import decision, semantic
 from .keywords import AcronymTable, RelatedTable, as_written, related_terms, understand
-from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext
+from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext, current_related_table
 from .models import Paper, Topic
 from .text import (
     ABBREVIATION_MARK,
@@ -1115,14 +1115,14 @@ class PaperIndex:
         on such a day too, or saving the page would lose it), and none for a keyword in
         quotes."""
         typed = keyword.strip()
-        if self.semantic is None:
-            return ()
         if not even_without_vectors:
             meaning = self.keyword_meaning(typed)
             if meaning is None or meaning.z_scores is None:
                 return ()
+        # (Without semantic matching, only a removal is shown: from the list as it stands.)
+        table = self.semantic.related if self.semantic is not None else current_related_table()
         alternatives, meant = understand(typed, self.stats)
-        return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant), self.semantic.related))
+        return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant), table))
 
     def _related_occurrences(self, term: str) -> dict[int, set[tuple[int, int]]]:
         """Where a related term is written as written (quoted: plurals aside), by paper."""

@@ -127,12 +127,18 @@ class SemanticContext:
 
     @classmethod
     def for_catalog(
-        cls, *, embed_missing_keywords: bool = False, catalog_stats: CatalogStats | None = None
+        cls,
+        *,
+        embed_missing_keywords: bool = False,
+        catalog_stats: CatalogStats | None = None,
+        curated_terms: bool = True,
     ) -> SemanticContext:
         """Active topics' vectors and the reference sample from the database; keyword
         vectors are read when first asked for (and computed, in a process that may load
         the model, with `embed_missing_keywords`, spelled as `catalog_stats` say the
-        catalog spells compounds)."""
+        catalog spells compounds). The related terms are the shipped list with the
+        curators' lines, or the shipped list alone without `curated_terms` (what the
+        shipped decision is fitted and measured on)."""
         from .matching import TopicTerms
         from .models import Topic
         from .vectors import keyword_vector_now, keyword_vectors
@@ -151,7 +157,8 @@ class SemanticContext:
             def lookup(keyword: str) -> np.ndarray | None:
                 return keyword_vectors([keyword]).get(semantic.keyword_key(keyword))
 
-        return cls(topics, reference_sample(), lookup, current_related_table())
+        related = current_related_table() if curated_terms else shipped_related_table()
+        return cls(topics, reference_sample(), lookup, related)
 
     def keyword_vector(self, keyword: str) -> np.ndarray | None:
         key = semantic.keyword_key(keyword)

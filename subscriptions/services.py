@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from digest.keywords import did_you_mean
 from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
-from digest.meaning import Feedback
+from digest.meaning import Feedback, current_related_table
 from digest.models import Digest, Paper, Topic
 from digest.picks import match_with_picks
 from digest.proxies import client_ip
@@ -577,8 +577,9 @@ _index_cache: dict[str, tuple[tuple, PaperIndex]] = {}
 
 def listing_index(listing: Listing) -> PaperIndex:
     """The matcher's index over one listing day, built once per process while that day's
-    papers are unchanged: building it is most of the work, matching is cheap, and the
-    signup form's live preview asks again at every change."""
+    papers and the curators' related terms are unchanged: building it is most of the
+    work, matching is cheap, and the signup form's live preview asks again at every
+    change."""
     fingerprint = (
         listing.day,
         len(listing.papers),
@@ -587,7 +588,10 @@ def listing_index(listing: Listing) -> PaperIndex:
     )
     with _index_lock:
         cached = _index_cache.get("latest")
-        if cached and cached[0] == fingerprint:
+    if cached and cached[0] == fingerprint:
+        context = cached[1].semantic
+        # (The same table object while no curator's line changed: one aggregate query.)
+        if context is None or context.related is current_related_table():
             return cached[1]
     # The preview shows keywords nobody has saved yet: this process may embed them.
     index = PaperIndex.build(listing.papers, embed_missing_keywords=True)

@@ -112,3 +112,63 @@ def test_only_curators_and_superusers_edit_the_related_terms(client):
     assert client.get(ADD).status_code == 403
     client.logout()
     assert client.get(ADD).status_code == 302  # to the login page
+
+
+def test_the_signup_preview_reads_a_line_saved_after_it_was_first_drawn(client):
+    from subscriptions import services
+    from tests.subscriptions.helpers import signup_data, text_of as page_text
+
+    load_embedded_sample()
+    services._index_cache.clear()
+    data = signup_data(keywords="model compression", max_papers="50")
+    assert "quantization" in page_text(client.post("/subscribe/preview/", data).content.decode())
+    CuratedRelatedTerms.objects.create(concept="model compression", narrower="pruning; low-rank factorization")
+    page = page_text(client.post("/subscribe/preview/", data).content.decode())
+    assert "also looking for related terms: pruning, low-rank factorization" in page
+    assert "quantization" not in page.split("also looking for related terms:")[1][:200]
+
+
+def test_without_semantic_matching_a_readers_removal_is_still_shown_so_saving_keeps_it(client, settings):
+    from django.utils import timezone
+
+    from subscriptions.models import Subscriber
+    from subscriptions.tokens import make_token
+    from tests.subscriptions.helpers import signup_data
+
+    settings.SEMANTIC_MATCHING = False
+    reader = Subscriber.objects.create(
+        email="ada@example.org", status=Subscriber.Status.ACTIVE, confirmed_at=timezone.now(),
+        keywords=["model compression"], keywords_without_related=["model compression"],
+    )
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    assert 'name="keywords_without_related" value="model compression" checked' in client.get(path).content.decode()
+    data = signup_data(keywords="model compression", keywords_without_related="model compression", max_papers="20")
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.max_papers == 20 and reader.keywords_without_related == ["model compression"]
+
+
+def test_terms_one_per_line_are_as_good_as_semicolons(curator_client):
+    curator_client.post(ADD, {"concept": "sorting networks", "synonyms": "", "narrower": "bitonic sorter\r\nodd-even merge\r\n"})
+    assert CuratedRelatedTerms.objects.get().line[2] == ("bitonic sorter", "odd-even merge")
+
+
+def test_a_line_for_a_shipped_synonym_says_which_concept_reads_it_today(curator_client):
+    line = CuratedRelatedTerms.objects.create(concept="LLM compression", narrower="pruning")
+    page = text_of(curator_client.get(f"/admin/digest/curatedrelatedterms/{line.pk}/change/"))
+    assert "Read today as another name for “model compression”, whose line is: model compression |" in page
+    assert "Saved, this line is read instead for “LLM compression” (“model compression” keeps its own)." in page
+    assert related_terms("LLM compression", current_related_table()) == ("pruning",)
+    assert "quantization" in related_terms("model compression", current_related_table())
+
+
+def test_a_curator_edits_and_deletes_a_line_and_a_superuser_may_too(curator_client, admin_client):
+    line = CuratedRelatedTerms.objects.create(concept="sorting networks", narrower="bitonic sorter")
+    change = f"/admin/digest/curatedrelatedterms/{line.pk}/change/"
+    curator_client.post(change, {"concept": "sorting networks", "synonyms": "", "narrower": "bitonic sorter; odd-even merge"})
+    assert related_terms("sorting networks", current_related_table()) == ("bitonic sorter", "odd-even merge")
+    curator_client.post(f"/admin/digest/curatedrelatedterms/{line.pk}/delete/", {"post": "yes"})
+    assert not CuratedRelatedTerms.objects.exists()
+    assert related_terms("sorting networks", current_related_table()) == ()
+    assert admin_client.get(ADD).status_code == 200

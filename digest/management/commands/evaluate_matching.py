@@ -58,9 +58,23 @@ class Command(OperatorCommand):
             help="only the interests of this judging round (repeat for several): each fresh round's own figures",
         )
         parser.add_argument("--details", action="store_true", help="false positives and misses per interest")
+        parser.add_argument(
+            "--with-curated-terms",
+            action="store_true",
+            help="read the curators' related-terms lines too (by default the shipped list alone, as the shipped "
+            "decision was fitted and the README's figures measured)",
+        )
 
     def handle(
-        self, *args, judged: Path, half: str, papers: str, details: bool, rounds: list[int] | None, **options
+        self,
+        *args,
+        judged: Path,
+        half: str,
+        papers: str,
+        details: bool,
+        rounds: list[int] | None,
+        with_curated_terms: bool,
+        **options,
     ) -> None:
         try:
             cases = load_judged(judged)
@@ -80,7 +94,8 @@ class Command(OperatorCommand):
         indexes = {"lexical": PaperIndex(catalog, stats)}
         if semantic.semantic_matching_enabled() and any(p.embedding for p in catalog):
             embed_keywords(k for c in cases for k in c.keywords)
-            indexes["hybrid"] = PaperIndex(catalog, stats, SemanticContext.for_catalog())
+            context = SemanticContext.for_catalog(curated_terms=with_curated_terms)
+            indexes["hybrid"] = PaperIndex(catalog, stats, context)
         else:
             self.stdout.write("hybrid: not measured (no stored vectors, or SEMANTIC_MATCHING is off)")
         halves = ("tune", "held-out") if half == "all" else (half,)

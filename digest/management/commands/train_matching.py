@@ -14,6 +14,7 @@ from digest.evaluation import JUDGED_INTERESTS, JudgedFileError, load_judged, sa
 from digest.management.cli import OperatorCommand
 from digest.matching import CatalogStats, PaperIndex
 from digest.meaning import SemanticContext
+from digest.models import CuratedRelatedTerms
 from digest.vectors import embed_keywords
 
 
@@ -56,7 +57,13 @@ class Command(OperatorCommand):
         if missing := sum(1 for paper in catalog if not paper.embedding):
             raise CommandError(f"{missing} sample papers have no vector: run embed_papers --missing")
         embed_keywords(k for c in cases for k in c.keywords)
-        index = PaperIndex(catalog, CatalogStats.for_catalog(), SemanticContext.for_catalog())
+        # The shipped list alone: the decision ships with the code, and fitted here it must
+        # be what any other database fits (the curators' lines are read when matching).
+        index = PaperIndex(catalog, CatalogStats.for_catalog(), SemanticContext.for_catalog(curated_terms=False))
+        if curated := CuratedRelatedTerms.objects.count():
+            self.stdout.write(
+                f"(fitted on the shipped related terms: this database's {curated} curated line(s) are left out)"
+            )
         try:
             trained = train_keyword_decision(
                 cases,
