@@ -97,6 +97,8 @@ def test_the_change_page_shows_the_shipped_line_a_curated_one_replaces(curator_c
         ({"concept": "agents; tools", "synonyms": "", "narrower": "y"}, "One concept per line: put other names under Synonyms."),
         ({"concept": "µ", "synonyms": "", "narrower": "y"}, "Type a concept of at least two letters or digits."),
         ({"concept": "LLM-Agent", "synonyms": "", "narrower": "y"}, "“LLM agents” is already curated"),
+        # 150 characters that fold to 450 ("ﬃ" is "ffi"): longer than the key may be.
+        ({"concept": "\ufb03" * 150, "synonyms": "", "narrower": "y"}, "Type a shorter concept"),
     ],
 )
 def test_a_bad_line_is_refused_with_a_clear_error(curator_client, data, error):
