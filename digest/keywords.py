@@ -71,16 +71,20 @@ _HYPHEN_RE = re.compile(r"[-\u2010\u2011]")
 _PARENTHESISED_RE = re.compile(r"([^()]+?)\s*\(([^()]+)\)")
 
 
-def split_alternatives(keyword: str, doc_share: Callable[[str], float]) -> list[str]:
+def split_alternatives(
+    keyword: str, doc_share: Callable[[str], float], related: RelatedTable | None = None
+) -> list[str]:
     """'privacy and security' -> ['privacy', 'security'], unless the whole keyword is a
     phrase of the field's language. `doc_share(phrase)` is the share of catalog papers
     that write the phrase.
 
-    The whole is kept when the catalog writes it and either it is a set phrase (written
-    in at least a fifth as many papers as its rarer part) or a part alone would say
-    nothing ("vision and language": "language" is in most abstracts)."""
+    The whole is kept when the related-terms list names it (a concept or another name of
+    one: "simultaneous localization and mapping", whatever this catalog writes), or when
+    the catalog writes it and either it is a set phrase (written in at least a fifth as
+    many papers as its rarer part) or a part alone would say nothing ("vision and
+    language": "language" is in most abstracts)."""
     text = keyword.strip()
-    if is_quoted(text):
+    if is_quoted(text) or names_a_concept(text, related):
         return [text]
     if (defined := _definition(text)) is not None:
         return defined
@@ -297,6 +301,14 @@ def shipped_related_table() -> RelatedTable:
     return RelatedTable.from_lines(shipped_related_lines())
 
 
+def names_a_concept(phrase: str, table: RelatedTable | None = None) -> bool:
+    """Whether the related-terms list has a line for the phrase, as its concept or as
+    another name of one (case, hyphens, spaces and plurals aside)."""
+    key = concept_key(phrase)
+    table = table or shipped_related_table()
+    return len(key) >= 2 and (key in table.concepts or key in table.synonyms)
+
+
 def related_terms(keyword: str, table: RelatedTable | None = None) -> tuple[str, ...]:
     """Other phrases that signal what a typed keyword names (`data/related_terms.txt`,
     with the curators' lines when `table` holds them): its synonyms and narrower terms
@@ -429,13 +441,14 @@ def _written_apart(catalog, parts: Sequence[str]) -> bool:
     return catalog.doc_freq(written_apart(*parts)) > 0
 
 
-def understand(keyword: str, catalog) -> tuple[list[str], list[str]]:
+def understand(keyword: str, catalog, related: RelatedTable | None = None) -> tuple[list[str], list[str]]:
     """The phrases that find what a typed keyword means: (the keyword or its
     alternatives as typed, words typed in capitals lowered where they are ordinary
     words; every phrase including acronym and spacing forms).
-    `catalog` is a `matching.CatalogStats`."""
+    `catalog` is a `matching.CatalogStats`; `related` the related terms (the shipped
+    list unless given), whose concepts are phrases however this catalog writes them."""
     phrases: list[str] = []
-    typed = split_alternatives(keyword, catalog.doc_share)
+    typed = split_alternatives(keyword, catalog.doc_share, related)
     for n, alternative in enumerate(typed):
         phrases.append(alternative)
         if is_quoted(alternative):

@@ -72,7 +72,7 @@ from django.db.models import Count, Max, Sum
 from django.db.models.functions import Length
 
 from . import decision, semantic
-from .keywords import AcronymTable, RelatedTable, as_written, related_terms, understand
+from .keywords import AcronymTable, RelatedTable, as_written, related_terms, shipped_related_table, understand
 from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext, current_related_table
 from .models import Paper, Topic
 from .text import (
@@ -634,6 +634,10 @@ class PaperIndex:
         catalog instead. Without `semantic_context` matching is lexical only."""
         self.papers = [p for p in papers if not p.is_hidden]
         self.semantic = semantic_context
+        # The related terms: the shipped list, with the curators' lines where the semantic
+        # context read them. (Their concepts are also phrases kept whole: "simultaneous
+        # localization and mapping" is no "X and Y".)
+        self.related = semantic_context.related if semantic_context is not None else shipped_related_table()
         self._keyword_decision: decision.Decision | None = None
         self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
         # Stems, and exact forms as "=form" where they differ from the stem.
@@ -1056,7 +1060,7 @@ class PaperIndex:
         """What a typed keyword's words, topic and vector find (None: no words at all).
         Matching and `keyword_evidence` (which the decision is fitted on) both read a
         keyword here, so that the decision is fitted on what it is later applied to."""
-        alternatives, meant = understand(typed, self.stats)
+        alternatives, meant = understand(typed, self.stats, self.related)
         phrases = _unique_phrases(meant)
         if not phrases:
             return None
@@ -1094,7 +1098,7 @@ class PaperIndex:
         counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
         if self.semantic is None:  # only the learned decision reads related terms
             return {}
-        for term in _terms_to_read(typed, alternatives, own, self.semantic.related):
+        for term in _terms_to_read(typed, alternatives, own, self.related):
             for idx, written in self._related_occurrences(term).items():
                 spans = {span for span in written if not any(_overlap(span, seen) for seen in counted[idx])}
                 if not spans:
@@ -1120,8 +1124,8 @@ class PaperIndex:
             if meaning is None or meaning.z_scores is None:
                 return ()
         # (Without semantic matching, only a removal is shown: from the list as it stands.)
-        table = self.semantic.related if self.semantic is not None else current_related_table()
-        alternatives, meant = understand(typed, self.stats)
+        table = self.related if self.semantic is not None else current_related_table()
+        alternatives, meant = understand(typed, self.stats, table)
         return tuple(_terms_to_read(typed, alternatives, _unique_phrases(meant), table))
 
     def _related_occurrences(self, term: str) -> dict[int, set[tuple[int, int]]]:
@@ -1296,7 +1300,7 @@ class PaperIndex:
         meaning = self.semantic.meaning(typed, self._vectors[:0])
         if meaning is None or meaning.topic_slug is None:
             return None
-        phrases = _unique_phrases(understand(typed, self.stats)[1])
+        phrases = _unique_phrases(understand(typed, self.stats, self.related)[1])
         if self.stats.keyword_share(phrases) >= EXPAND_BELOW_SHARE:
             return None
         # A keyword the curators list under two topics ("RLHF": reinforcement learning,

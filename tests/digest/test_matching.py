@@ -711,6 +711,21 @@ def test_vision_and_language_kept_whole_is_also_what_papers_write_as_vision_lang
     assert sorted(m.paper.pk for m in match(papers, keywords("vision and language"))) == [1, 2]
 
 
+def test_a_concept_the_related_terms_list_names_is_one_phrase_not_x_or_y():
+    # The sample never writes "simultaneous localization and mapping": it is still one
+    # thing, not "simultaneous localization" or any paper that writes "mapping".
+    from digest.keywords import RelatedTable, split_alternatives, understand
+
+    stats = sample_stats()
+    assert understand("simultaneous localization and mapping", stats)[0] == ["simultaneous localization and mapping"]
+    assert understand("privacy and security", stats)[0] == ["privacy", "security"]  # no concept of the list
+    papers = [make(1, "Visual SLAM: simultaneous localization and mapping for drones"), make(2, "Mapping the loss landscape")]
+    assert [m.paper.pk for m in match(papers, keywords("simultaneous localization and mapping"))] == [1]
+    # A curator's concept is one too.
+    curated = RelatedTable.from_lines((), [("reasoning and acting", ("ReAct",), ())])
+    assert split_alternatives("Reasoning and Acting", stats.doc_share, curated) == ["Reasoning and Acting"]
+
+
 def test_gaussian_splatting_is_also_3dgs_both_ways():
     papers = [make(1, "Faster 3DGS rendering on phones"), make(2, "Gaussian splatting for dynamic scenes")]
     assert sorted(m.paper.pk for m in match(papers, keywords("Gaussian splatting"))) == [1, 2]
