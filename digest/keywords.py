@@ -33,6 +33,7 @@ from rapidfuzz.distance import OSA
 from .text import (
     FUNCTION_WORDS,
     VOWELLESS_PLURAL_RE,
+    american,
     fold,
     is_abbreviation,
     is_lettered_name,
@@ -237,8 +238,15 @@ def concept_key(phrase: str) -> str:
     """How a typed keyword is looked up among the related terms' concepts: its words
     joined and stemmed, so that case, hyphens, spaces, plurals and British spellings do
     not matter ('supervised finetuning' is 'supervised fine-tuning', 'LLM agent' is 'LLM
-    agents', 'quantisation' is 'quantization')."""
-    return stem("".join(re.findall(r"[0-9a-z]+", fold(phrase).lower())))
+    agents', 'quantisation' is 'quantization', 'localisation and mapping' is
+    'localization and mapping')."""
+    return stem("".join(american(word) for word in re.findall(r"[0-9a-z]+", fold(phrase).lower())))
+
+
+def _written_key(term: str) -> str:
+    """A related term compared with the others as written, spelling kept: "dialog
+    systems" is a term of its own beside "dialogue systems" (terms are found as written)."""
+    return stem("".join(re.findall(r"[0-9a-z]+", fold(term).lower())))
 
 
 # One line of the related-terms list: a concept, its synonyms, its narrower terms.
@@ -319,10 +327,10 @@ def related_terms(keyword: str, table: RelatedTable | None = None) -> tuple[str,
     if len(key) < 2:  # "µP" is not "P"
         return ()
     table = table or shipped_related_table()
-    seen = {key}
+    seen = {key, _written_key(keyword)}
     kept = []
     for term in table.concepts.get(key) or table.synonyms.get(key) or ():
-        term_key = concept_key(term)
+        term_key = _written_key(term)
         if term_key in seen or sum(c.isalnum() for c in term) < 3:
             continue
         seen.add(term_key)

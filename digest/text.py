@@ -147,12 +147,17 @@ VOWELLESS_PLURAL_RE = re.compile(r"([b-df-hj-np-tv-xz]{2,})s")
 
 
 @lru_cache(maxsize=200_000)
+def american(word: str) -> str:
+    """A lower-case word in American spelling ("localisation" is "localization")."""
+    word = _BRITISH_WORDS.get(word, word)
+    return _BRITISH_PREFIX_RE.sub(lambda found: _BRITISH_PREFIXES[found.group(1)], _as_american(word), count=1)
+
+
 def stem(word: str) -> str:
     word = _IRREGULAR_PLURALS.get(word, word)
     if plural := VOWELLESS_PLURAL_RE.fullmatch(word):
         word = plural.group(1)
-    word = _BRITISH_WORDS.get(word, word)
-    word = _BRITISH_PREFIX_RE.sub(lambda found: _BRITISH_PREFIXES[found.group(1)], _as_american(word), count=1)
+    word = american(word)
     own = _OWN_STEMS.get(word)
     if own is not None:
         return own
