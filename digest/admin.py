@@ -489,14 +489,16 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
     def shipped_line(self, line: CuratedRelatedTerms) -> str:
         """What the shipped list reads for this concept today, which this line takes the
         place of (copy terms from it to keep them)."""
-        reading = _shipped_reading(line.concept) if line.concept else None
+        if line.pk is None:
+            return "Shown once saved: a line for a concept the shipped list knows replaces that line entirely."
+        reading = _shipped_reading(line.concept)
         if reading is None:
             return "None: this concept is new (saved, it adds to the shipped list)."
         as_synonym, (concept, synonyms, narrower) = reading
         text = f"{concept} | {'; '.join(synonyms)} | {'; '.join(narrower)}"
         if as_synonym:
             return (
-                f"Read today as another name for “{concept}”, whose line is: {text}. Saved, this line is read "
+                f"Read today as another name for “{concept}”, whose line is: {text}. This line is read "
                 f"instead for “{line.concept}” (“{concept}” keeps its own)."
             )
         return text
@@ -504,11 +506,14 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: CuratedRelatedTerms, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         terms = related_terms(obj.concept, current_related_table())
+        if not terms:
+            looks_for = "now looks for no related terms"
+        else:
+            listed = ", ".join(terms[:6]) + (", …" if len(terms) > 6 else "")
+            looks_for = f"now also looks for {len(terms)} related term{'s' if len(terms) != 1 else ''} ({listed})"
         self.message_user(
             request,
-            f"A reader's keyword “{obj.concept}” now also looks for {len(terms)} related terms"
-            + (f" ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})" if terms else "")
-            + ", from the next digests and previews on.",
+            f"A reader's keyword “{obj.concept}” {looks_for}, from the next digests and previews on.",
             messages.INFO,
         )
 

@@ -193,23 +193,28 @@ class CuratedRelatedTerms(models.Model):
     takes a shipped concept's terms away."""
 
     concept = models.CharField(
-        max_length=200, help_text="What a reader types, e.g. “model compression”. Case and hyphens do not matter."
+        max_length=200,
+        help_text="What a reader types, e.g. “model compression”. Case, hyphens, spaces, plurals and British "
+        "spellings do not matter.",
     )
     # The concept as keywords are looked up (keywords.concept_key): one line per concept.
     concept_key = models.CharField(max_length=200, unique=True, editable=False)
     synonyms = models.TextField(
-        blank=True, help_text="Other names for the same thing, separated by semicolons: compressing neural networks; LLM compression"
+        blank=True,
+        help_text="Other names for the same thing, separated by semicolons or one per line: neural network "
+        "compression; LLM compression. A reader who types one of them gets this line's terms too.",
     )
     narrower = models.TextField(
         blank=True,
-        help_text="Narrower terms a paper on it may write instead, separated by semicolons: quantization; pruning; "
-        "knowledge distillation. Terms are found as written (plurals aside); two-letter ones are left out.",
+        help_text="Narrower terms a paper on it may write instead, separated by semicolons or one per line: "
+        "quantization; pruning; knowledge distillation. Terms are found as written (plurals aside); two-letter "
+        "ones, here or among the other names, are left out.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["concept"]
-        verbose_name = "related terms of a concept"
+        verbose_name = "related-terms line"
         verbose_name_plural = "related terms"
 
     def __str__(self) -> str:

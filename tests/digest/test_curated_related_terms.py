@@ -79,6 +79,13 @@ def test_a_curator_adds_a_line_and_is_told_what_the_keyword_now_looks_for(curato
     line = CuratedRelatedTerms.objects.get()
     assert line.line == ("sorting networks", ("comparator networks",), ("bitonic sorter", "odd-even merge"))
     assert "“sorting networks” now also looks for 3 related terms (comparator networks, bitonic sorter, odd-even merge)" in text_of(response)
+    assert "Shown once saved" in text_of(curator_client.get(ADD))
+    # One term, and none: said as a person would.
+    change = f"/admin/digest/curatedrelatedterms/{line.pk}/change/"
+    response = curator_client.post(change, {"concept": "sorting networks", "synonyms": "", "narrower": "bitonic sorter"}, follow=True)
+    assert "“sorting networks” now also looks for 1 related term (bitonic sorter)" in text_of(response)
+    response = curator_client.post(change, {"concept": "sorting networks", "synonyms": "", "narrower": ""}, follow=True)
+    assert "“sorting networks” now looks for no related terms" in text_of(response)
 
 
 def test_the_change_page_shows_the_shipped_line_a_curated_one_replaces(curator_client):
@@ -160,7 +167,7 @@ def test_a_line_for_a_shipped_synonym_says_which_concept_reads_it_today(curator_
     line = CuratedRelatedTerms.objects.create(concept="LLM compression", narrower="pruning")
     page = text_of(curator_client.get(f"/admin/digest/curatedrelatedterms/{line.pk}/change/"))
     assert "Read today as another name for “model compression”, whose line is: model compression |" in page
-    assert "Saved, this line is read instead for “LLM compression” (“model compression” keeps its own)." in page
+    assert "This line is read instead for “LLM compression” (“model compression” keeps its own)." in page
     assert related_terms("LLM compression", current_related_table()) == ("pruning",)
     assert "quantization" in related_terms("model compression", current_related_table())
 

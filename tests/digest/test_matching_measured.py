@@ -135,8 +135,9 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # with the same matcher, 0.58 / 0.55 and 0.63 / 0.52; with related terms (fitted on
     # rounds 1-29), 30 0.69 / 0.61 and 31 0.77 / 0.65 (0.71 / 0.59 and 0.76 / 0.61 after
     # the review's fixes), 32 0.66 / 0.65 and 33 0.66 / 0.75; with the same matcher,
-    # 34 0.57 / 0.48 and 35 0.45 / 0.51 (nine interests; niche personas: data pipelines,
-    # MoE systems, distillation, whose subjects the sample barely covers).
+    # 34 0.57 / 0.48 and 35 0.45 / 0.51 (nine interests): personas whose fields the sample
+    # barely covers (pretraining-data pipelines and MoE systems in 34; web agents and
+    # neural rendering in 35).
     # The targets: 0.75 / 0.60.
     # Rounds 12-29 are tuning data now: their floors are in-sample figures (with the
     # decision fitted on rounds 1-29), kept so that a change that loses what the decision

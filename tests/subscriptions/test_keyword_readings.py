@@ -282,3 +282,15 @@ def test_a_related_terms_removal_is_saved_at_signup_and_kept_through_an_error(cl
     )
     assert "“Model Compression” — not looking for related terms:" in text_of(preview.content.decode())
     assert DECOUPLEQ not in text_of(preview.content.decode())
+
+
+def test_a_removed_topic_with_related_terms_kept_reads_as_one_sentence(client, embedded_sample):
+    # "Matched only as typed" would be untrue while the related terms are still read.
+    from digest.vectors import embed_keywords
+
+    embed_keywords(["LLM agents"])
+    data = signup_data(keywords="LLM agents", unexpanded_keywords="LLM agents")
+    page = text_of(client.post("/subscribe/preview/", data).content.decode())
+    line = re.search(r"“LLM agents” — (.*?) remove related terms from", page).group(1)
+    assert line.startswith("not matching topic “Agents and tool use”") and "and also looking for related terms:" in line
+    assert "matched only as typed" not in line
