@@ -886,7 +886,8 @@ UNUSED_WHEN_SENDING = (
     *(f"subscriber__{name}" for name in (
         "consent_text", "signup_ip", "signup_user_agent", "confirm_ip", "confirm_user_agent", "signed_up_at",
         "confirmed_at", "unsubscribed_at", "next_check_at", "updated_at", "feed_token", "pending_email",
-        "excluded_keywords", "unexpanded_keywords", "keywords_without_related", "delivery_time", "timezone", "weekday",
+        "excluded_keywords", "unexpanded_keywords", "keywords_without_related", "left_out_terms", "delivery_time",
+        "timezone", "weekday",
     )),
 )
 

@@ -198,6 +198,8 @@ class Interest:
     include_featured: bool = True
     unexpanded: tuple[str, ...] = ()  # keywords to match without their suggested topic
     without_related: tuple[str, ...] = ()  # keywords to match without their related terms
+    # (keyword, term): one related term a reader left out of one keyword's
+    left_out_terms: tuple[tuple[str, str], ...] = ()
     feedback: Feedback | None = None  # the reader's "more / less like this" votes
 
     @classmethod
@@ -217,6 +219,9 @@ class Interest:
             include_featured=subscriber.include_featured,
             unexpanded=tuple(subscriber.unexpanded_keywords or ()),
             without_related=tuple(subscriber.keywords_without_related or ()),
+            left_out_terms=tuple(
+                (keyword, term) for keyword, terms in (subscriber.left_out_terms or {}).items() for term in terms
+            ),
             feedback=feedback,
         )
 
@@ -663,7 +668,7 @@ class PaperIndex:
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
         self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
-        self._keyword_cache: dict[tuple[str, bool, bool], _Clause] = {}
+        self._keyword_cache: dict[tuple[str, bool, bool, frozenset[str]], _Clause] = {}
         # Where each related term is written, by paper: many keywords share terms ("LLM").
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
@@ -1020,17 +1025,19 @@ class PaperIndex:
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
-    def _keyword(self, keyword: str, expand: bool = True, related: bool = True) -> _Clause:
+    def _keyword(
+        self, keyword: str, expand: bool = True, related: bool = True, left_out: frozenset[str] = frozenset()
+    ) -> _Clause:
         """A typed keyword: the phrases it means (`digest.keywords`); with vectors stored,
         also the curated topic it clearly names and its related terms (unless the reader
         removed them) and the papers close to it in meaning, weighed together by the
         learned decision."""
         typed = keyword.strip()
-        key = (typed, expand, related)
+        key = (typed, expand, related, left_out)
         cached = self._keyword_cache.get(key)
         if cached is not None:
             return cached
-        reading = self._read_keyword(typed, expand, related)
+        reading = self._read_keyword(typed, expand, related, left_out)
         if reading is None:
             cached = _NO_CLAUSE
         elif reading.meaning is None:
@@ -1039,7 +1046,7 @@ class PaperIndex:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None, reading.through)
         else:
             cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
-            if (not expand and reading.topic is not None) or not related:
+            if (not expand and reading.topic is not None) or not related or left_out:
                 # The reader removed the topic or the related terms to narrow the keyword:
                 # its matches and its likeliest paper only among those the keyword found
                 # with them, never one it did not (whatever weights a refit gives them).
@@ -1056,7 +1063,9 @@ class PaperIndex:
         _remember(self._keyword_cache, key, cached)
         return cached
 
-    def _read_keyword(self, typed: str, expand: bool, related: bool = True) -> _KeywordReading | None:
+    def _read_keyword(
+        self, typed: str, expand: bool, related: bool = True, left_out: frozenset[str] = frozenset()
+    ) -> _KeywordReading | None:
         """What a typed keyword's words, topic and vector find (None: no words at all).
         Matching and `keyword_evidence` (which the decision is fitted on) both read a
         keyword here, so that the decision is fitted on what it is later applied to."""
@@ -1080,10 +1089,12 @@ class PaperIndex:
         through = self._through(typed, topic) if topic is not None and expand else _NO_CLAUSE
         # Only the learned decision reads related terms: not without z-scores either.
         weighed = meaning is not None and meaning.z_scores is not None
-        written = self._related(typed, alternatives, phrases) if weighed and related else {}
+        written = self._related(typed, alternatives, phrases, left_out) if weighed and related else {}
         return _KeywordReading(phrases, strict, lexical, meaning, topic, through, written)
 
-    def _related(self, typed: str, alternatives: list[str], own: list[Phrase]) -> dict[int, tuple[float, str, bool]]:
+    def _related(
+        self, typed: str, alternatives: list[str], own: list[Phrase], left_out: frozenset[str] = frozenset()
+    ) -> dict[int, tuple[float, str, bool]]:
         """Which papers write the typed keyword's related terms (or, for "X and Y", its
         parts'), how strongly (a term in the title counts 3, in the abstract 1), the term
         to name in a why-line (the first in the list's order written where it counts
@@ -1099,6 +1110,8 @@ class PaperIndex:
         if self.semantic is None:  # only the learned decision reads related terms
             return {}
         for term in _terms_to_read(typed, alternatives, own, self.related):
+            if term.casefold() in left_out:  # the reader left this one out
+                continue
             for idx, written in self._related_occurrences(term).items():
                 spans = {span for span in written if not any(_overlap(span, seen) for seen in counted[idx])}
                 if not spans:
@@ -1447,11 +1460,17 @@ class PaperIndex:
 
         unexpanded = {semantic.keyword_key(word) for word in interest.unexpanded}
         unrelated = {semantic.keyword_key(word) for word in interest.without_related}
+        left_out_of: dict[str, set[str]] = defaultdict(set)
+        for word, term in interest.left_out_terms:
+            left_out_of[semantic.keyword_key(word)].add(term.casefold())
         keywords = [
             (
                 word.strip(),
                 self._keyword(
-                    word, semantic.keyword_key(word) not in unexpanded, semantic.keyword_key(word) not in unrelated
+                    word,
+                    semantic.keyword_key(word) not in unexpanded,
+                    semantic.keyword_key(word) not in unrelated,
+                    frozenset(left_out_of.get(semantic.keyword_key(word), ())),
                 ),
             )
             for word in interest.keywords

@@ -7,6 +7,7 @@ start a new email header or smuggle invisible text into a digest.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 import zoneinfo
@@ -213,6 +214,39 @@ class KeywordSelectionField(forms.Field):
         return cleaned[:MAX_KEYWORDS]
 
 
+class LeftOutTermsField(forms.Field):
+    """The related terms a reader left out, one box each, whose value is the JSON pair
+    ["keyword", "term"] (a keyword may hold any character but a control one); cleans to
+    a list of (keyword, term) tuples."""
+
+    widget = forms.MultipleHiddenInput
+    MAX_PAIRS = 400  # twenty keywords of twenty terms
+
+    def to_python(self, value: Any) -> list[tuple[str, str]]:
+        if not value:
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        cleaned: list[tuple[str, str]] = []
+        for item in values[: self.MAX_PAIRS]:
+            if isinstance(item, (list, tuple)):  # the form's initial values
+                pair = list(item)
+            else:
+                try:
+                    pair = json.loads(item)
+                except (TypeError, ValueError):
+                    raise ValidationError("Choose among the related terms shown.", code="invalid") from None
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                raise ValidationError("Choose among the related terms shown.", code="invalid")
+            keyword, term = (" ".join(p.split()) for p in pair)
+            for part in (keyword, term):
+                reject_control_characters(part)
+                if len(part) > MAX_KEYWORD_LENGTH * 2:
+                    raise ValidationError("Choose among the related terms shown.", code="invalid")
+            if keyword and term and (keyword, term) not in cleaned:
+                cleaned.append((keyword, term))
+        return cleaned
+
+
 class NormalisedEmailField(forms.EmailField):
     default_error_messages = {
         "invalid": "Enter an email address like name@example.org.",
@@ -290,6 +324,8 @@ class PreferencesForm(forms.Form):
     unexpanded_keywords = KeywordSelectionField(required=False, label="Match only as typed")
     # Typed keywords to match without the related terms read for them.
     keywords_without_related = KeywordSelectionField(required=False, label="Match without related terms")
+    # Single related terms left out of a keyword's: ["keyword", "term"] pairs.
+    left_out_terms = LeftOutTermsField(required=False, label="Related terms left out")
     include_featured = forms.BooleanField(
         required=False, initial=True, label="Start each email with the editors' picks"
     )
@@ -382,6 +418,8 @@ class PreferencesForm(forms.Form):
             if choice in data:
                 # Only keywords still in the list count (a removed keyword takes its choices along).
                 data[choice] = [k for k in data[choice] if k.casefold() in typed]
+        if "left_out_terms" in data:
+            data["left_out_terms"] = [(k, t) for k, t in data["left_out_terms"] if k.casefold() in typed]
         interests = ("topics", "keywords", "authors")
         if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
             # Nothing of the reader's own to match: the editors' picks alone come only on

@@ -100,6 +100,10 @@ class Subscriber(models.Model):
     keywords_without_related = models.JSONField(
         default=list, blank=True, help_text="Keywords whose related terms the reader removed."
     )
+    # ... or only some of them: {"self-supervised learning": ["MAE"]}.
+    left_out_terms = models.JSONField(
+        default=dict, blank=True, help_text="Related terms the reader left out, by keyword."
+    )
 
     # When and how.
     frequency = models.CharField(max_length=6, choices=Frequency.choices, default=Frequency.DAILY)

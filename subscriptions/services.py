@@ -76,6 +76,7 @@ class Preferences:
     include_featured: bool = True
     unexpanded_keywords: tuple[str, ...] = ()  # keywords matched without their suggested topic
     keywords_without_related: tuple[str, ...] = ()  # keywords matched without their related terms
+    left_out_terms: tuple[tuple[str, str], ...] = ()  # (keyword, one of its related terms) left out
     frequency: str = Subscriber.Frequency.DAILY
     weekday: int = 0
     delivery_time: dt.time = dt.time(7, 0)
@@ -94,6 +95,7 @@ class Preferences:
             include_featured=data["include_featured"],
             unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
             keywords_without_related=tuple(data.get("keywords_without_related") or ()),
+            left_out_terms=tuple(data.get("left_out_terms") or ()),
             frequency=data["frequency"],
             weekday=data["weekday"],
             delivery_time=data["delivery_time"],
@@ -113,6 +115,7 @@ class Preferences:
             include_featured=subscriber.include_featured,
             unexpanded_keywords=tuple(subscriber.unexpanded_keywords or ()),
             keywords_without_related=tuple(subscriber.keywords_without_related or ()),
+            left_out_terms=pairs_of(subscriber.left_out_terms),
             frequency=subscriber.frequency,
             weekday=subscriber.weekday,
             delivery_time=subscriber.delivery_time,
@@ -131,6 +134,7 @@ class Preferences:
             "excluded_keywords": list(self.excluded_keywords),
             "unexpanded_keywords": list(self.unexpanded_keywords),
             "keywords_without_related": list(self.keywords_without_related),
+            "left_out_terms": list(self.left_out_terms),
             "include_featured": self.include_featured,
             "frequency": self.frequency,
             "weekday": self.weekday,
@@ -148,6 +152,10 @@ class Preferences:
         subscriber.excluded_keywords = list(self.excluded_keywords)
         subscriber.unexpanded_keywords = list(self.unexpanded_keywords)
         subscriber.keywords_without_related = list(self.keywords_without_related)
+        by_keyword: dict[str, list[str]] = {}
+        for keyword, term in self.left_out_terms:
+            by_keyword.setdefault(keyword, []).append(term)
+        subscriber.left_out_terms = by_keyword
         subscriber.include_featured = self.include_featured
         subscriber.frequency = self.frequency
         subscriber.weekday = self.weekday
@@ -169,7 +177,13 @@ class Preferences:
             include_featured=self.include_featured,
             unexpanded=self.unexpanded_keywords,
             without_related=self.keywords_without_related,
+            left_out_terms=self.left_out_terms,
         )
+
+
+def pairs_of(left_out: dict[str, list[str]] | None) -> tuple[tuple[str, str], ...]:
+    """{"keyword": ["term", ...]} as stored -> (("keyword", "term"), ...)."""
+    return tuple((keyword, term) for keyword, terms in (left_out or {}).items() for term in terms)
 
 
 def queue_email(kind: str, subscriber: Subscriber, reason: str = "", *, to: str = "") -> None:
@@ -448,6 +462,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             "excluded_keywords": subscriber.excluded_keywords,
             "keywords_matched_only_as_typed": subscriber.unexpanded_keywords,
             "keywords_matched_without_related_terms": subscriber.keywords_without_related,
+            "related_terms_left_out": subscriber.left_out_terms,
             "include_editors_picks": subscriber.include_featured,
             "frequency": subscriber.frequency,
             "weekday": subscriber.weekday,
@@ -533,6 +548,7 @@ class KeywordReading:
     removed: bool  # the topic
     related: tuple[str, ...] = ()
     related_removed: bool = False
+    left_out: tuple[str, ...] = ()  # related terms the reader left out of this keyword's
 
 
 @dataclass
@@ -606,6 +622,7 @@ def keyword_readings(
     index: PaperIndex | None = None,
     followed: Iterable[str] = (),
     without_related: tuple[str, ...] = (),
+    left_out_terms: tuple[tuple[str, str], ...] = (),
 ) -> list[KeywordReading]:
     """Which typed keywords also match through a curated topic ("jailbreaks": AI safety
     and alignment) or look for related terms, and which of those the reader removed. A
@@ -617,13 +634,17 @@ def keyword_readings(
     index = index or listing_index(latest_listing())
     removed = {k.casefold() for k in unexpanded}
     unrelated = {k.casefold() for k in without_related}
+    left_out: dict[str, set[str]] = {}
+    for keyword, term in left_out_terms:
+        left_out.setdefault(keyword.casefold(), set()).add(term.casefold())
     following = set(followed)
     readings = []
     for keyword in keywords:
         topic = index.expansion_topic(keyword)
         if topic is not None and topic.slug in following and keyword.casefold() not in removed:
             topic = None
-        related = index.related_terms_read(keyword, even_without_vectors=keyword.casefold() in unrelated)
+        chosen = keyword.casefold() in unrelated or keyword.casefold() in left_out
+        related = index.related_terms_read(keyword, even_without_vectors=chosen)
         if topic is None and not related:
             continue
         readings.append(
@@ -633,6 +654,7 @@ def keyword_readings(
                 keyword.casefold() in removed,
                 related,
                 keyword.casefold() in unrelated,
+                tuple(term for term in related if term.casefold() in left_out.get(keyword.casefold(), ())),
             )
         )
     return readings
@@ -661,6 +683,7 @@ def preview(preferences: Preferences, today: dt.date | None = None, feedback: Fe
         index,
         followed=(t.slug for t in preferences.topics),
         without_related=preferences.keywords_without_related,
+        left_out_terms=preferences.left_out_terms,
     )
     alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None)
     finding_nothing = [

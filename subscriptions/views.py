@@ -32,6 +32,7 @@ from . import feedback, services
 from .forms import (
     MAX_KEYWORDS,
     ChangeEmailForm,
+    LeftOutTermsField,
     PauseForm,
     PreferencesForm,
     RequestLinkForm,
@@ -212,6 +213,7 @@ def _preview_preferences(form: SubscribeForm) -> Preferences:
         excluded_keywords=tuple(data.get("excluded_keywords") or ()),
         unexpanded_keywords=tuple(data.get("unexpanded_keywords") or ()),
         keywords_without_related=tuple(data.get("keywords_without_related") or ()),
+        left_out_terms=tuple(data.get("left_out_terms") or ()),
         include_featured=data.get("include_featured", defaults.include_featured),
         max_papers=data.get("max_papers") or defaults.max_papers,
     )
@@ -393,6 +395,10 @@ def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
             # (The form's own list of them was filtered against no keywords at all.)
             values["unexpanded_keywords"] = form.data.getlist("unexpanded_keywords")
             values["keywords_without_related"] = form.data.getlist("keywords_without_related")
+            try:
+                values["left_out_terms"] = LeftOutTermsField().clean(form.data.getlist("left_out_terms"))
+            except ValidationError:
+                values["left_out_terms"] = []
     else:
         values = form.initial
     followed = [getattr(topic, "slug", topic) for topic in values.get("topics") or ()]  # Topics, or slugs
@@ -401,6 +407,7 @@ def _keyword_readings(form: PreferencesForm) -> list[services.KeywordReading]:
         tuple(values.get("unexpanded_keywords") or ()),
         followed=followed,
         without_related=tuple(values.get("keywords_without_related") or ()),
+        left_out_terms=tuple(values.get("left_out_terms") or ()),
     )
 
 

@@ -163,14 +163,14 @@
   if (panel) {
     panel.hidden = false;
   }
-  // "unexpanded_keywords", "keywords_without_related": the preview's own "remove" boxes,
-  // which belong to the form.
+  // "unexpanded_keywords", "keywords_without_related", "left_out_terms": the preview's own
+  // "remove" and "leave out" boxes, which belong to the form.
   // ("preview_for": the manage page's token, so that the reader's votes count.)
   var watched = [
     "topics", "keywords", "authors", "excluded_keywords", "include_featured", "max_papers", "unexpanded_keywords",
-    "keywords_without_related", "preview_for"
+    "keywords_without_related", "left_out_terms", "preview_for"
   ];
-  var removeBoxes = ["unexpanded_keywords", "keywords_without_related"];
+  var removeBoxes = ["unexpanded_keywords", "keywords_without_related", "left_out_terms"];
   var timer = null;
   var inflight = null;
 

@@ -385,7 +385,7 @@ def test_a_keyword_through_a_topic_the_reader_follows_is_not_said_twice():
     paper = make(1, "Post-training quantization of speech encoders", "Quantization of weights. " * 3)
     index = PaperIndex([paper], sample_stats())
     through = index._with_topic(index._keyword("low bits"), "low bits", QUANTIZATION)
-    index._keyword_cache[("low bits", True, True)] = through  # as the keyword would read with vectors
+    index._keyword_cache[("low bits", True, True, frozenset())] = through  # as the keyword would read with vectors
     [found] = index.match(Interest(topics=(QUANTIZATION,), keywords=("low bits",), include_featured=False))
     assert found.reasons == ["topic Quantization: 'post-training quantization' in title; 'quantization' in abstract"]
     [alone] = index.match(keywords("low bits"))

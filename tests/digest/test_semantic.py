@@ -641,3 +641,30 @@ def test_removing_the_related_terms_never_adds_a_paper(embedded, keyword):
     kept = set(positions(index, Interest(keywords=(keyword,), include_featured=False), position_of))
     removed = Interest(keywords=(keyword,), without_related=(keyword.lower(),), include_featured=False)
     assert set(positions(index, removed, position_of)) <= kept
+
+
+def test_a_reader_can_leave_out_one_related_term_and_keep_the_others(embedded):
+    index, _, position_of = embedded
+    embed_keywords(["model compression"])
+    left_out = Interest(
+        keywords=("model compression",), left_out_terms=(("Model Compression", "Quantization"),), include_featured=False
+    )
+    matches = {position_of[m.paper.pk]: m for m in index.match(left_out)}
+    assert 13 not in matches  # decoupleQ wrote only "quantization"
+    assert not any("'quantization'" in reason for m in matches.values() for reason in m.reasons)
+    kept = set(positions(index, Interest(keywords=("model compression",), include_featured=False), position_of))
+    assert set(matches) < kept
+    # Leaving one out is not removing them all: what the other terms find stays.
+    none = Interest(keywords=("model compression",), without_related=("model compression",), include_featured=False)
+    assert set(positions(index, none, position_of)) <= set(matches)
+    agents = Interest(keywords=("LLM agents",), include_featured=False)
+    embed_keywords(["LLM agents"])
+    by_tool_use = {
+        position_of[m.paper.pk]
+        for m in index.match(agents)
+        if m.reasons[0] == "keyword 'LLM agents': 'tool use' in abstract"
+    }
+    without_react = Interest(
+        keywords=("LLM agents",), left_out_terms=(("LLM agents", "ReAct"),), include_featured=False
+    )
+    assert by_tool_use <= set(positions(index, without_react, position_of))

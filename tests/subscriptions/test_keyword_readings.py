@@ -207,7 +207,7 @@ DECOUPLEQ = "decoupleQ: Towards 2-bit Post-Training Uniform Quantization via dec
 def test_the_preview_lists_a_keywords_related_terms_and_the_reader_can_remove_them(client, embedded_sample):
     response = client.post("/subscribe/preview/", signup_data(keywords="model compression", max_papers="50"))
     page = text_of(response.content.decode())
-    line = re.search(r"“model compression” — (.*?) remove related terms from", page).group(1)
+    line = re.search(r"“model compression” — (.*?) remove all related terms from", page).group(1)
     assert "also looking for related terms:" in line and "quantization" in line and "pruning" in line
     assert 'name="keywords_without_related" value="model compression"' in response.content.decode()
     assert DECOUPLEQ in page  # it writes "quantization", never "compression"
@@ -291,6 +291,53 @@ def test_a_removed_topic_with_related_terms_kept_reads_as_one_sentence(client, e
     embed_keywords(["LLM agents"])
     data = signup_data(keywords="LLM agents", unexpanded_keywords="LLM agents")
     page = text_of(client.post("/subscribe/preview/", data).content.decode())
-    line = re.search(r"“LLM agents” — (.*?) remove related terms from", page).group(1)
+    line = re.search(r"“LLM agents” — (.*?) remove all related terms from", page).group(1)
     assert line.startswith("not matching topic “Agents and tool use”") and "and also looking for related terms:" in line
     assert "matched only as typed" not in line
+
+
+QUANTIZATION_OUT = json.dumps(["model compression", "quantization"])
+
+
+def test_a_reader_leaves_out_one_related_term_in_the_preview(client, embedded_sample):
+    data = signup_data(keywords="model compression", max_papers="50", left_out_terms=QUANTIZATION_OUT)
+    response = client.post("/subscribe/preview/", data)
+    html = response.content.decode()
+    page = text_of(html)
+    line = re.search(r"“model compression” — also looking for related terms: (.*?) remove all", page).group(1)
+    assert "quantization" not in line and "pruning" in line
+    [box] = re.findall(
+        r"<input type=\"checkbox\" name=\"left_out_terms\" value='\[\"model compression\", \"quantization\"\]'[^>]*>",
+        html,
+    )
+    assert "checked" in box
+    assert "leave out “pruning” from “model compression”" in page  # every term has its box
+    assert DECOUPLEQ not in page
+
+
+def test_left_out_terms_are_saved_exported_and_go_with_their_keyword(client, embedded_sample, make_subscriber):
+    reader = make_subscriber("ada@example.org", keywords=["model compression"], confirmed_at=timezone.now())
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    data = signup_data(keywords="model compression; RLHF", left_out_terms=QUANTIZATION_OUT)
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.left_out_terms == {"model compression": ["quantization"]}
+    assert 'value=\'["model compression", "quantization"]\' checked' in client.get(path).content.decode()
+    exported = json.loads(client.get(path + "my-data.json").content)
+    assert exported["preferences"]["related_terms_left_out"] == {"model compression": ["quantization"]}
+    data = signup_data(keywords="RLHF", left_out_terms=QUANTIZATION_OUT)
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    assert reader.left_out_terms == {}
+
+
+def test_a_left_out_term_that_is_not_a_pair_is_a_clear_error_not_a_crash(client, embedded_sample):
+    response = client.post("/subscribe/", signup_data(keywords="model compression", left_out_terms="quantization"))
+    assert response.status_code == 400  # the form again, as for any field in error
+    assert "Choose among the related terms shown." in text_of(response.content.decode())
+    assert not Subscriber.objects.exists()
+    # The live preview takes what it can and shows the rest.
+    fragment = client.post("/subscribe/preview/fragment/", {"keywords": "model compression", "left_out_terms": "{"})
+    assert fragment.status_code == 200

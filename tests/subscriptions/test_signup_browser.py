@@ -477,13 +477,13 @@ def test_the_manage_page_shows_a_keywords_related_terms_and_saves_their_removal(
     results = page.locator("#preview-results")
     decoupleq = results.get_by_text("decoupleQ: Towards 2-bit Post-Training Uniform Quantization", exact=False)
     decoupleq.wait_for()  # it writes "quantization", one of the keyword's related terms
-    reading = page.locator(".readings li", has_text="“model compression”")
+    reading = page.locator(".readings > li", has_text="“model compression”")
     assert "also looking for related terms: neural network compression" in reading.inner_text()
     # The long list folds away after six terms; it opens to show the rest.
     reading.get_by_text(re.compile(r"and \d+ more")).click()
     assert reading.get_by_text("GPTQ", exact=False).is_visible()
 
-    page.get_by_label("remove related terms from “model compression”").check()
+    page.get_by_label("remove all related terms from “model compression”").check()
     page.get_by_text("“model compression” — not looking for related terms", exact=False).wait_for()
     decoupleq.wait_for(state="detached")
     assert page.evaluate("() => document.activeElement.name") == "keywords_without_related"
@@ -492,6 +492,34 @@ def test_the_manage_page_shows_a_keywords_related_terms_and_saves_their_removal(
     page.get_by_text("Your choices are saved.").wait_for()
     reader.refresh_from_db()
     assert reader.keywords_without_related == ["model compression"]
+    assert page.js_errors == []
+
+
+def test_the_live_preview_leaves_out_one_related_term_and_the_manage_page_saves_it(browser, site, embedded_sample):
+    reader = active_reader(keywords=["model compression"], max_papers=50)
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{site}/manage/{make_token(reader, 'manage')}/")
+    results = page.locator("#preview-results")
+    decoupleq = results.get_by_text("decoupleQ: Towards 2-bit Post-Training Uniform Quantization", exact=False)
+    decoupleq.wait_for()
+    reading = page.locator(".readings > li", has_text="“model compression”")
+    reading.get_by_text("choose which", exact=False).click()
+    page.get_by_label("leave out “quantization” from “model compression”").check()
+    decoupleq.wait_for(state="detached")  # it wrote only "quantization"
+    assert (
+        "quantization"
+        not in page.locator(".readings > li", has_text="“model compression”")
+        .locator(".readings__related")
+        .inner_text()
+        .split("remove all")[0]
+    )
+    assert page.get_by_label("leave out “quantization” from “model compression”").is_checked()
+    assert page.evaluate("() => document.activeElement.name") == "left_out_terms"
+
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your choices are saved.").wait_for()
+    reader.refresh_from_db()
+    assert reader.left_out_terms == {"model compression": ["quantization"]}
     assert page.js_errors == []
 
 
