@@ -1,12 +1,12 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on (keywords: rounds 30 to 35, judged blind and
+the held-out ones that were never tuned on (keywords: rounds 30 to 37, judged blind and
 scored by the matcher with related terms, its decision fitted on rounds 1-29; rounds 8-29 were
 each scored once while held out, then joined tuning; for topics: round 3's, whose phrases
 were sharpened on the even-position papers only, with `evaluate_matching --papers odd`
 scoring them on the others, the topics of two of round 14's four blind topic readers, and
-rounds 18-35's sixteen each).
+rounds 18-37's sixteen each).
 
 The floors are the figures measured when the matcher was last tuned (or, for the held-out
 half, when a fresh round joined it), less 0.02: a change that makes matching worse fails
@@ -33,15 +33,15 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 FLOORS = {
     ("keywords", "tune", "hybrid"): (0.73, 0.55),
     ("keywords", "tune", "lexical"): (0.51, 0.60),
-    # Rounds 30 to 35 with related terms (decision fitted on rounds 1-29): 0.66 / 0.60
-    # (lexical 0.51 / 0.66). Rounds 32 to 35 were scored once with this matcher; 30 and
+    # Rounds 30 to 37 with related terms (decision fitted on rounds 1-29): 0.65 / 0.61
+    # (lexical 0.51 / 0.66). Rounds 32 to 37 were scored once with this matcher; 30 and
     # 31 once with its first version (0.73 / 0.63), then again after a review's fixes.
-    # (Rounds 30 to 33 alone: 0.70 / 0.64.)
-    ("keywords", "held-out", "hybrid"): (0.64, 0.58),
+    # (Rounds 30 to 33 alone: 0.70 / 0.64; 30 to 35: 0.66 / 0.60.)
+    ("keywords", "held-out", "hybrid"): (0.63, 0.59),
     ("keywords", "held-out", "lexical"): (0.49, 0.64),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
-    # With rounds 18-35's topics: 0.84 / 0.76 (lexical 0.84 / 0.74).
+    # With rounds 18-37's topics: 0.84 / 0.76 (lexical 0.84 / 0.75).
     ("topic", "held-out", "hybrid"): (0.82, 0.74),
     ("topic", "held-out", "lexical"): (0.82, 0.72),
 }
@@ -119,6 +119,9 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
         ((34,), "held-out", (0.55, 0.46)),
         ((34, 35), "held-out", (0.51, 0.47)),
         ((30, 31, 32, 33, 34, 35), "held-out", (0.64, 0.58)),
+        ((36,), "held-out", (0.62, 0.68)),
+        ((36, 37), "held-out", (0.62, 0.63)),
+        ((30, 31, 32, 33, 34, 35, 36, 37), "held-out", (0.63, 0.59)),
     ],
     ids=str,
 )
@@ -137,7 +140,8 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # the review's fixes), 32 0.66 / 0.65 and 33 0.66 / 0.75; with the same matcher,
     # 34 0.57 / 0.48 and 35 0.45 / 0.51 (nine interests): personas whose fields the sample
     # barely covers (pretraining-data pipelines and MoE systems in 34; web agents and
-    # neural rendering in 35).
+    # neural rendering in 35); 36 0.64 / 0.70 and 37 0.65 / 0.56 (ten interests), their
+    # personas drawn at random from a pool of mainstream fields written beforehand.
     # The issue's targets: 0.75 / 0.60.
     # Rounds 12-29 are tuning data now: their floors are in-sample figures (with the
     # decision fitted on rounds 1-29), kept so that a change that loses what the decision
@@ -169,7 +173,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # after the keyword decision was refitted (topics match as before): 0.83 / 0.78;
     # rounds 28 to 33, sixteen more each: 0.88 / 0.83, 0.80 / 0.74, 0.82 / 0.76,
     # 0.84 / 0.75, 0.87 / 0.80 and 0.81 / 0.76; rounds 34 and 35: 0.75 / 0.79 and
-    # 0.82 / 0.82 (the issue's targets: 0.85 / 0.80).
+    # 0.82 / 0.82; rounds 36 and 37: 0.86 / 0.79 and 0.80 / 0.80 (the issue's targets:
+    # 0.85 / 0.80).
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -192,6 +197,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (33, "held-out", (0.78, 0.74), 16),
         (34, "held-out", (0.73, 0.77), 16),
         (35, "held-out", (0.80, 0.80), 16),
+        (36, "held-out", (0.84, 0.77), 16),
+        (37, "held-out", (0.78, 0.78), 16),
     ):
         chosen = [
             f
@@ -207,7 +214,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
 
 @pytest.mark.parametrize("half", ["tune", "held-out"])
 def test_the_semantic_model_makes_typed_keywords_more_precise_at_a_small_cost_in_recall(measured, half):
-    # Measured: tune +0.22 precision for -0.05 recall, held-out (rounds 30-35) +0.15 for -0.06.
+    # Measured: tune +0.22 precision for -0.05 recall, held-out (rounds 30-37) +0.14 for -0.05.
     results, _ = measured
     hybrid = macro([f for f in results["hybrid"] if f.interest.kind == "keywords" and f.interest.half == half])
     lexical = macro([f for f in results["lexical"] if f.interest.kind == "keywords" and f.interest.half == half])
