@@ -221,6 +221,7 @@ class LeftOutTermsField(forms.Field):
 
     widget = forms.MultipleHiddenInput
     MAX_PAIRS = 400  # twenty keywords of twenty terms
+    MAX_TERM_LENGTH = 500  # a curator's term is free text; this only bounds what is stored
 
     def to_python(self, value: Any) -> list[tuple[str, str]]:
         if not value:
@@ -240,8 +241,8 @@ class LeftOutTermsField(forms.Field):
             keyword, term = (" ".join(p.split()) for p in pair)
             for part in (keyword, term):
                 reject_control_characters(part)
-                if len(part) > MAX_KEYWORD_LENGTH * 2:
-                    raise ValidationError("Choose among the related terms shown.", code="invalid")
+            if len(keyword) > MAX_KEYWORD_LENGTH or len(term) > self.MAX_TERM_LENGTH:
+                raise ValidationError("Choose among the related terms shown.", code="invalid")
             if keyword and term and (keyword, term) not in cleaned:
                 cleaned.append((keyword, term))
         return cleaned
@@ -419,7 +420,9 @@ class PreferencesForm(forms.Form):
                 # Only keywords still in the list count (a removed keyword takes its choices along).
                 data[choice] = [k for k in data[choice] if k.casefold() in typed]
         if "left_out_terms" in data:
-            data["left_out_terms"] = [(k, t) for k, t in data["left_out_terms"] if k.casefold() in typed]
+            # Stored under the keyword as now typed ("Model Compression" after "model compression").
+            as_typed = {k.casefold(): k for k in data.get("keywords") or ()}
+            data["left_out_terms"] = [(as_typed[k.casefold()], t) for k, t in data["left_out_terms"] if k.casefold() in typed]
         interests = ("topics", "keywords", "authors")
         if not self.lenient and all(name in data for name in interests) and not any(data[n] for n in interests):
             # Nothing of the reader's own to match: the editors' picks alone come only on

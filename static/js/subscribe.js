@@ -217,7 +217,17 @@
         var removing = focused && removeBoxes.indexOf(focused.name) !== -1;
         var focusedName = removing ? focused.name : null;
         var focusedValue = removing ? focused.value : null;
+        // A "choose which" the reader opened stays open when the preview is drawn again.
+        var opened = [];
+        results.querySelectorAll("details.readings__more[open]").forEach(function (details) {
+          opened.push(details.dataset.keyword);
+        });
         results.innerHTML = html;
+        results.querySelectorAll("details.readings__more").forEach(function (details) {
+          if (opened.indexOf(details.dataset.keyword) !== -1) {
+            details.open = true;
+          }
+        });
         if (focusedValue !== null) {
           results.querySelectorAll('input[name="' + focusedName + '"]').forEach(function (box) {
             if (box.value === focusedValue) {

@@ -668,3 +668,9 @@ def test_a_reader_can_leave_out_one_related_term_and_keep_the_others(embedded):
         keywords=("LLM agents",), left_out_terms=(("LLM agents", "ReAct"),), include_featured=False
     )
     assert by_tool_use <= set(positions(index, without_react, position_of))
+    # As the digests read a subscriber's choices (planning builds the Interest so).
+    from subscriptions.models import Subscriber
+
+    reader = Subscriber(keywords=["model compression"], left_out_terms={"Model Compression": ["Quantization"]})
+    assert 13 not in positions(index, Interest.from_subscriber(reader, topics=()), position_of)
+    assert 13 in positions(index, Interest.from_subscriber(Subscriber(keywords=["model compression"]), topics=()), position_of)

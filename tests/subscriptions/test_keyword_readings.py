@@ -341,3 +341,30 @@ def test_a_left_out_term_that_is_not_a_pair_is_a_clear_error_not_a_crash(client,
     # The live preview takes what it can and shows the rest.
     fragment = client.post("/subscribe/preview/fragment/", {"keywords": "model compression", "left_out_terms": "{"})
     assert fragment.status_code == 200
+
+
+def test_terms_left_out_stay_chosen_under_remove_all(client, embedded_sample, make_subscriber):
+    # Unticking "remove all" later brings back the other terms, not the one left out.
+    reader = make_subscriber(
+        "ada@example.org", keywords=["model compression"], keywords_without_related=["model compression"],
+        left_out_terms={"model compression": ["quantization"]}, confirmed_at=timezone.now(),
+    )
+    path = f"/manage/{make_token(reader, 'manage')}/"
+    html = client.get(path).content.decode()
+    assert "<input type=\"hidden\" name=\"left_out_terms\" value='[\"model compression\", \"quantization\"]'" in html
+    data = signup_data(keywords="Model Compression", keywords_without_related="model compression",
+                       left_out_terms=QUANTIZATION_OUT)
+    data.pop("email"), data.pop("website")
+    client.post(path, data)
+    reader.refresh_from_db()
+    # Kept, and stored under the keyword as now typed.
+    assert reader.left_out_terms == {"Model Compression": ["quantization"]}
+
+
+def test_every_term_left_out_says_so(client, embedded_sample):
+    from digest.keywords import related_terms
+
+    pairs = [json.dumps(["model compression", term]) for term in related_terms("model compression")]
+    data = signup_data(keywords="model compression", left_out_terms=pairs)
+    page = text_of(client.post("/subscribe/preview/", data).content.decode())
+    assert "“model compression” — not looking for related terms (all left out)" in page

@@ -515,6 +515,13 @@ def test_the_live_preview_leaves_out_one_related_term_and_the_manage_page_saves_
     )
     assert page.get_by_label("leave out “quantization” from “model compression”").is_checked()
     assert page.evaluate("() => document.activeElement.name") == "left_out_terms"
+    # Unticked again, the redrawn list stays open and the box keeps the focus.
+    page.get_by_label("leave out “quantization” from “model compression”").uncheck()
+    decoupleq.wait_for()
+    assert page.evaluate("() => document.activeElement.name") == "left_out_terms"
+    assert page.locator("details.readings__more").evaluate("details => details.open")
+    page.get_by_label("leave out “quantization” from “model compression”").check()
+    decoupleq.wait_for(state="detached")
 
     page.get_by_role("button", name="Save my choices").click()
     page.get_by_text("Your choices are saved.").wait_for()
