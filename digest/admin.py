@@ -33,7 +33,7 @@ from .importers.fetching import size_text
 from .importers.parsers import FORMAT_NAMES
 from .importers.records import ARXIV_ID_RE
 from .importers.sources import is_url, on_private_network
-from .keywords import RelatedLine, concept_key, related_terms, shipped_related_lines
+from .keywords import concept_key, related_terms, shipped_reading
 from .meaning import current_related_table
 from .models import CuratedRelatedTerms, Digest, DigestItem, Paper, TickRun, Topic, normalise_arxiv_id
 from .vectors import embed_topics
@@ -483,7 +483,7 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
 
     @admin.display(description="Replaces the shipped reading", boolean=True)
     def replaces_shipped(self, line: CuratedRelatedTerms) -> bool:
-        return _shipped_reading(line.concept) is not None
+        return shipped_reading(line.concept) is not None
 
     @admin.display(description="The shipped list's line")
     def shipped_line(self, line: CuratedRelatedTerms) -> str:
@@ -491,7 +491,7 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
         place of (copy terms from it to keep them)."""
         if line.pk is None:
             return "Shown once saved: a line for a concept the shipped list knows replaces that line entirely."
-        reading = _shipped_reading(line.concept)
+        reading = shipped_reading(line.concept)
         if reading is None:
             return "None: this concept is new (saved, it adds to the shipped list)."
         as_synonym, (concept, synonyms, narrower) = reading
@@ -516,18 +516,6 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
             f"A reader's keyword “{obj.concept}” {looks_for}, from the next digests and previews on.",
             messages.INFO,
         )
-
-
-def _shipped_reading(concept: str) -> tuple[bool, RelatedLine] | None:
-    """The shipped line a typed concept is read by today, and whether as another name
-    (a synonym) of that line's concept; None when the shipped list does not know it.
-    As the matcher reads it: a concept's own line first."""
-    key = concept_key(concept)
-    lines = shipped_related_lines()
-    if own := next((line for line in lines if concept_key(line[0]) == key), None):
-        return False, own
-    named = next((line for line in lines if key in {concept_key(name) for name in line[1]}), None)
-    return (True, named) if named else None
 
 
 # ---------------------------------------------------------------------------------------

@@ -309,6 +309,29 @@ def shipped_related_table() -> RelatedTable:
     return RelatedTable.from_lines(shipped_related_lines())
 
 
+@lru_cache(maxsize=1)
+def _shipped_lines_by_key() -> tuple[dict[str, RelatedLine], dict[str, RelatedLine]]:
+    """(concept key -> its shipped line, synonym key -> the first line naming it)."""
+    own: dict[str, RelatedLine] = {}
+    named: dict[str, RelatedLine] = {}
+    for line in shipped_related_lines():
+        own.setdefault(concept_key(line[0]), line)
+        for name in line[1]:
+            named.setdefault(concept_key(name), line)
+    return own, named
+
+
+def shipped_reading(concept: str) -> tuple[bool, RelatedLine] | None:
+    """The shipped line a typed concept is read by today, and whether as another name
+    (a synonym) of that line's concept; None when the shipped list does not know it.
+    As the matcher reads it: a concept's own line first."""
+    key = concept_key(concept)
+    own, named = _shipped_lines_by_key()
+    if key in own:
+        return False, own[key]
+    return (True, named[key]) if key in named else None
+
+
 def names_a_concept(phrase: str, table: RelatedTable | None = None) -> bool:
     """Whether the related-terms list has a line for the phrase, as its concept or as
     another name of one (case, hyphens, spaces and plurals aside)."""

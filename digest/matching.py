@@ -219,11 +219,23 @@ class Interest:
             include_featured=subscriber.include_featured,
             unexpanded=tuple(subscriber.unexpanded_keywords or ()),
             without_related=tuple(subscriber.keywords_without_related or ()),
-            left_out_terms=tuple(
-                (keyword, term) for keyword, terms in (subscriber.left_out_terms or {}).items() for term in terms
-            ),
+            left_out_terms=left_out_pairs(subscriber.left_out_terms),
             feedback=feedback,
         )
+
+
+def left_out_pairs(stored: dict[str, list[str]] | None) -> tuple[tuple[str, str], ...]:
+    """A subscriber's left-out related terms as stored, {"keyword": ["term", ...]}, as
+    (keyword, term) pairs."""
+    return tuple((keyword, term) for keyword, terms in (stored or {}).items() for term in terms)
+
+
+def stored_left_out(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(keyword, term) pairs as a subscriber stores them: {"keyword": ["term", ...]}."""
+    by_keyword: dict[str, list[str]] = {}
+    for keyword, term in pairs:
+        by_keyword.setdefault(keyword, []).append(term)
+    return by_keyword
 
 
 @dataclass
@@ -1107,8 +1119,6 @@ class PaperIndex:
         strength: dict[int, float] = defaultdict(float)
         named: dict[int, tuple[float, str, bool]] = {}  # the best single term: (weight, term, in title)
         counted: dict[int, set[tuple[int, int]]] = defaultdict(set)
-        if self.semantic is None:  # only the learned decision reads related terms
-            return {}
         for term in _terms_to_read(typed, alternatives, own, self.related):
             if term.casefold() in left_out:  # the reader left this one out
                 continue
@@ -1463,20 +1473,14 @@ class PaperIndex:
         left_out_of: dict[str, set[str]] = defaultdict(set)
         for word, term in interest.left_out_terms:
             left_out_of[semantic.keyword_key(word)].add(term.casefold())
-        keywords = [
-            (
-                word.strip(),
-                self._keyword(
-                    word,
-                    semantic.keyword_key(word) not in unexpanded,
-                    semantic.keyword_key(word) not in unrelated,
-                    frozenset(left_out_of.get(semantic.keyword_key(word), ())),
-                ),
-            )
-            for word in interest.keywords
-            if word.strip()
-        ]
-        keywords = [(typed, self._with_near_miss(clause, can_get)) for typed, clause in keywords]
+        keywords: list[tuple[str, _Clause]] = []
+        for word in interest.keywords:
+            if not word.strip():
+                continue
+            key = semantic.keyword_key(word)
+            left_out = frozenset(left_out_of.get(key, ()))
+            clause = self._keyword(word, key not in unexpanded, key not in unrelated, left_out)
+            keywords.append((word.strip(), self._with_near_miss(clause, can_get)))
         clauses += [clause for _, clause in keywords]
         candidates: set[int] = set()
         for clause in clauses:

@@ -23,7 +23,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from digest.keywords import did_you_mean
-from digest.matching import Interest, Match, PaperIndex, TopicTerms, latest_listing_day
+from digest.matching import (
+    Interest,
+    Match,
+    PaperIndex,
+    TopicTerms,
+    latest_listing_day,
+    left_out_pairs,
+    stored_left_out,
+)
 from digest.meaning import Feedback, current_related_table
 from digest.models import Digest, Paper, Topic
 from digest.picks import match_with_picks
@@ -115,7 +123,7 @@ class Preferences:
             include_featured=subscriber.include_featured,
             unexpanded_keywords=tuple(subscriber.unexpanded_keywords or ()),
             keywords_without_related=tuple(subscriber.keywords_without_related or ()),
-            left_out_terms=pairs_of(subscriber.left_out_terms),
+            left_out_terms=left_out_pairs(subscriber.left_out_terms),
             frequency=subscriber.frequency,
             weekday=subscriber.weekday,
             delivery_time=subscriber.delivery_time,
@@ -152,10 +160,7 @@ class Preferences:
         subscriber.excluded_keywords = list(self.excluded_keywords)
         subscriber.unexpanded_keywords = list(self.unexpanded_keywords)
         subscriber.keywords_without_related = list(self.keywords_without_related)
-        by_keyword: dict[str, list[str]] = {}
-        for keyword, term in self.left_out_terms:
-            by_keyword.setdefault(keyword, []).append(term)
-        subscriber.left_out_terms = by_keyword
+        subscriber.left_out_terms = stored_left_out(self.left_out_terms)
         subscriber.include_featured = self.include_featured
         subscriber.frequency = self.frequency
         subscriber.weekday = self.weekday
@@ -179,11 +184,6 @@ class Preferences:
             without_related=self.keywords_without_related,
             left_out_terms=self.left_out_terms,
         )
-
-
-def pairs_of(left_out: dict[str, list[str]] | None) -> tuple[tuple[str, str], ...]:
-    """{"keyword": ["term", ...]} as stored -> (("keyword", "term"), ...)."""
-    return tuple((keyword, term) for keyword, terms in (left_out or {}).items() for term in terms)
 
 
 def queue_email(kind: str, subscriber: Subscriber, reason: str = "", *, to: str = "") -> None:
