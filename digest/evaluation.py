@@ -297,7 +297,7 @@ def train_keyword_decision(
     for case in cases:
         if case.kind != "keywords" or case.half != "tune":
             continue
-        read = [index.keyword_evidence(keyword) for keyword in case.keywords]
+        read = [index.keyword_evidence(keyword, others=case.keywords) for keyword in case.keywords]
         evidence = [e for e in read if e is not None and len(e.papers)]
         labels = [
             np.array([position_of.get(index.papers[i].pk, -1) in case.relevant for i in e.papers], dtype=float)

@@ -172,6 +172,10 @@ IDF_SAMPLE_SIZE = getattr(settings, "MATCHING_IDF_SAMPLE_SIZE", 3000)
 # Per-index caches of what a keyword, exclusion or author finds; cleared when full so that
 # a run over a million readers with unusual keywords stays within memory.
 CLAUSE_CACHE_LIMIT = 50_000
+# What a keyword reads, kept to weigh it again in each reader's field: tens of KB each.
+READING_CACHE_LIMIT = 10_000
+Z_CACHE_LIMIT = 4_096  # arrays of a number per paper: 16 MB over a thousand papers
+FIELD_COLUMN = decision.FEATURES.index("field")
 DOCS_CACHE_LIMIT = 5_000
 
 # Abstract positions are offset so that no phrase spans the end of the title.
@@ -201,6 +205,9 @@ class Interest:
     # (keyword, term): one related term a reader left out of one keyword's
     left_out_terms: tuple[tuple[str, str], ...] = ()
     feedback: Feedback | None = None  # the reader's "more / less like this" votes
+    # Other keywords the reader typed, read as their field though not matched here (one
+    # keyword of theirs matched alone; `keywords` are read so anyway).
+    field_keywords: tuple[str, ...] = ()
 
     @classmethod
     def from_subscriber(
@@ -595,6 +602,18 @@ class _KeywordReading:
     related: dict[int, tuple[float, str, bool]] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Read:
+    """A keyword's reading, and for a reader with no other keyword what the learned
+    decision reads about its candidates (None without z-scores) and, once asked,
+    decides: which match, and which it nearly takes."""
+
+    reading: _KeywordReading | None
+    evidence: KeywordEvidence | None = None
+    decided: tuple[np.ndarray, np.ndarray] | None = None
+    made: dict[tuple[int, bool], _Hit] = field(default_factory=dict)  # see `_decided`
+
+
 @dataclass(frozen=True)
 class KeywordEvidence:
     """What one typed keyword finds, as the learned decision reads it."""
@@ -680,7 +699,12 @@ class PaperIndex:
         self._term_cache: dict[Term, dict[int, list[int]]] = {}
         self._topic_cache: dict[tuple, _Clause] = {}
         self._phrase_topics: dict[tuple[str, ...], set[str]] | None = None
+        # By (keyword, topic kept, related terms kept, terms left out): what a keyword reads,
+        # and its matches for a reader with no other keyword.
         self._keyword_cache: dict[tuple[str, bool, bool, frozenset[str]], _Clause] = {}
+        self._reading_cache: dict[tuple[str, bool, bool, frozenset[str]], _Read] = {}
+        # Keywords' z-scores over every paper, for readers' other keywords: a few KB each.
+        self._z_cache: dict[str, np.ndarray | None] = {}
         # Where each related term is written, by paper: many keywords share terms ("LLM").
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
@@ -1038,42 +1062,158 @@ class PaperIndex:
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
     def _keyword(
-        self, keyword: str, expand: bool = True, related: bool = True, left_out: frozenset[str] = frozenset()
+        self,
+        keyword: str,
+        expand: bool = True,
+        related: bool = True,
+        left_out: frozenset[str] = frozenset(),
+        others: Iterable[str] = (),
     ) -> _Clause:
         """A typed keyword: the phrases it means (`digest.keywords`); with vectors stored,
         also the curated topic it clearly names and its related terms (unless the reader
         removed them) and the papers close to it in meaning, weighed together by the
-        learned decision."""
+        learned decision, which also reads how close each paper is to the nearest of the
+        reader's `others` keywords (their field)."""
         typed = keyword.strip()
+        alone = self._keyword_alone(typed, expand, related, left_out)
+        context = self._field_key(typed, others)
+        if not context:
+            return alone
+        read = self._reading(typed, expand, related, left_out)
+        if read.evidence is None or read.reading is None:
+            return alone
+        in_field = self._in_field(read.evidence, context)
+        if in_field is read.evidence:
+            return alone
+        narrowed = (not expand and read.reading.topic is not None) or not related or bool(left_out)
+        if not narrowed:
+            passes, chances = in_field.decide(self.keyword_decision, fallback=False)
+            if read.decided is None:
+                alone_passes, alone_chances = read.evidence.decide(self.keyword_decision, fallback=False)
+                read.decided = (alone_passes, alone_chances >= decision.BEST_CANDIDATE_FLOOR)
+            if (passes == read.decided[0]).all() and (
+                (chances >= decision.BEST_CANDIDATE_FLOOR) == read.decided[1]
+            ).all():
+                return alone  # the field changes no decision: the clause every such reader shares
+        # Not kept: few readers share all their other keywords.
+        clause = self._decided(typed, read.reading, in_field, read.made)
+        return self._finished(clause, typed, expand, related, left_out, context)
+
+    def _keyword_alone(self, typed: str, expand: bool, related: bool, left_out: frozenset[str]) -> _Clause:
+        """`_keyword` for a reader with no other keyword (or the field changing nothing)."""
         key = (typed, expand, related, left_out)
         cached = self._keyword_cache.get(key)
         if cached is not None:
             return cached
-        reading = self._read_keyword(typed, expand, related, left_out)
+        read = self._reading(typed, expand, related, left_out)
+        reading = read.reading
         if reading is None:
             cached = _NO_CLAUSE
         elif reading.meaning is None:
             cached = reading.lexical
-        elif reading.meaning.z_scores is None:
+        elif read.evidence is None:
             cached = self._with_topic(reading.lexical, typed, reading.topic if expand else None, reading.through)
         else:
-            cached = self._decided(typed, reading, reading.meaning, reading.meaning.z_scores)
-            if (not expand and reading.topic is not None) or not related or left_out:
-                # The reader removed the topic or the related terms to narrow the keyword:
-                # its matches and its likeliest paper only among those the keyword found
-                # with them, never one it did not (whatever weights a refit gives them).
-                with_all = self._keyword(typed).passing
-                cached = replace(
-                    cached,
-                    passing=cached.passing & with_all,
-                    near_misses=tuple((idx, hit) for idx, hit in cached.near_misses if idx in with_all),
-                )
-        if reading is not None and (mentioned := set(reading.strict.hits) - cached.passing):
-            scores = cached.scores
-            best_first = sorted(mentioned, key=lambda idx: (-scores.get(idx, 0.0), self._order[idx]))
-            cached = replace(cached, mentioned=tuple(best_first))
+            cached = self._finished(
+                self._decided(typed, reading, read.evidence, read.made), typed, expand, related, left_out
+            )
+        if reading is not None and read.evidence is None:
+            cached = self._with_mentioned(cached, reading)
+            # Nothing for the decision to weigh in another reader's field: the clause is all
+            # a keyword read by its words alone needs kept.
+            self._reading_cache[key] = _Read(None)
         _remember(self._keyword_cache, key, cached)
         return cached
+
+    def _finished(
+        self,
+        clause: _Clause,
+        typed: str,
+        expand: bool,
+        related: bool,
+        left_out: frozenset[str],
+        context: tuple[str, ...] = (),
+    ) -> _Clause:
+        """A decided keyword's clause, narrowed as the reader narrowed it, with its
+        incidental mentions."""
+        read = self._reading(typed, expand, related, left_out)
+        assert read.reading is not None
+        if (not expand and read.reading.topic is not None) or not related or left_out:
+            # The reader removed the topic or the related terms to narrow the keyword:
+            # its matches and its likeliest paper only among those the keyword found
+            # with them, never one it did not (whatever weights a refit gives them).
+            with_all = self._keyword(typed, others=context).passing
+            clause = replace(
+                clause,
+                passing=clause.passing & with_all,
+                near_misses=tuple((idx, hit) for idx, hit in clause.near_misses if idx in with_all),
+            )
+        return self._with_mentioned(clause, read.reading)
+
+    def _with_mentioned(self, clause: _Clause, reading: _KeywordReading) -> _Clause:
+        if mentioned := set(reading.strict.hits) - clause.passing:
+            scores = clause.scores
+            best_first = sorted(mentioned, key=lambda idx: (-scores.get(idx, 0.0), self._order[idx]))
+            clause = replace(clause, mentioned=tuple(best_first))
+        return clause
+
+    def _reading(self, typed: str, expand: bool, related: bool, left_out: frozenset[str]) -> _Read:
+        """`_read_keyword`, and what the decision reads and decides about its candidates
+        for a reader with no other keyword, once per index: readers share keywords, not
+        their other keywords."""
+        key = (typed, expand, related, left_out)
+        cached = self._reading_cache.get(key)
+        if cached is None:
+            reading = self._read_keyword(typed, expand, related, left_out)
+            if reading is not None and reading.meaning is not None and reading.meaning.z_scores is not None:
+                evidence = self._evidence(typed, reading, reading.meaning, reading.meaning.z_scores)
+                # Kept for many keywords: not a number per paper each (`_z_scores` has them).
+                self._keep_z_scores(semantic.keyword_key(typed), reading.meaning.z_scores)
+                reading = replace(reading, meaning=replace(reading.meaning, z_scores=None))
+                cached = _Read(reading, evidence)
+            else:
+                cached = _Read(reading)
+            if len(self._reading_cache) >= READING_CACHE_LIMIT:
+                self._reading_cache.clear()
+            self._reading_cache[key] = cached
+        return cached
+
+    @staticmethod
+    def _field_key(typed: str, others: Iterable[str]) -> tuple[str, ...]:
+        """The reader's other keywords as one cache key (as `semantic.keyword_key`)."""
+        own = semantic.keyword_key(typed)
+        return tuple(sorted({key for word in others if (key := semantic.keyword_key(word)) and key != own}))
+
+    def _z_scores(self, keyword: str) -> np.ndarray | None:
+        """A keyword's z-scores over the index's papers (`keyword_meaning`), kept for the
+        last few thousand keywords."""
+        if keyword in self._z_cache:
+            return self._z_cache[keyword]
+        meaning = self.keyword_meaning(keyword)
+        return self._keep_z_scores(keyword, meaning.z_scores if meaning is not None else None)
+
+    def _keep_z_scores(self, key: str, z_scores: np.ndarray | None) -> np.ndarray | None:
+        if len(self._z_cache) >= Z_CACHE_LIMIT:
+            self._z_cache.clear()
+        kept = self._z_cache[key] = z_scores.astype(np.float32) if z_scores is not None else None
+        return kept
+
+    def _in_field(self, evidence: KeywordEvidence, context: tuple[str, ...]) -> KeywordEvidence:
+        """`evidence` with its "field" read as the z-score of each paper's closeness to the
+        nearest of the reader's other keywords `context` (`_evidence` reads the keyword's
+        own closeness: a reader who typed no other, or none with a vector)."""
+        if not context or not len(evidence.papers):
+            return evidence
+        papers = np.asarray(evidence.papers)
+        nearest = None
+        for word in context:
+            if (z_scores := self._z_scores(word)) is not None:
+                nearest = z_scores[papers] if nearest is None else np.maximum(nearest, z_scores[papers])
+        if nearest is None:
+            return evidence
+        rows = evidence.rows.copy()
+        rows[:, FIELD_COLUMN] = nearest
+        return replace(evidence, rows=rows)
 
     def _read_keyword(
         self, typed: str, expand: bool, related: bool = True, left_out: frozenset[str] = frozenset()
@@ -1160,15 +1300,15 @@ class PaperIndex:
             _remember(self._related_cache, term, found)
         return found
 
-    def keyword_evidence(self, keyword: str, expand: bool = True) -> KeywordEvidence | None:
+    def keyword_evidence(self, keyword: str, expand: bool = True, others: Iterable[str] = ()) -> KeywordEvidence | None:
         """The papers a typed keyword's words, topic or meaning find, and what the learned
-        decision reads about each. None without vectors. (`train_matching` fits the
-        decision on these.)"""
+        decision reads about each, for a reader who also typed `others`. None without
+        vectors. (`train_matching` fits the decision on these.)"""
         typed = keyword.strip()
-        reading = self._read_keyword(typed, expand)
-        if reading is None or reading.meaning is None or reading.meaning.z_scores is None:
+        evidence = self._reading(typed, expand, True, frozenset()).evidence
+        if evidence is None:
             return None
-        return self._evidence(typed, reading, reading.meaning, reading.meaning.z_scores)
+        return self._in_field(evidence, self._field_key(typed, others))
 
     def _evidence(
         self, typed: str, reading: _KeywordReading, meaning: KeywordMeaning, z_scores: np.ndarray
@@ -1193,6 +1333,7 @@ class PaperIndex:
                     share=share,
                     topic_margin=margin,
                     related=related[idx][0] if idx in related else 0.0,
+                    field=float(z_scores[idx]),
                 )
                 for idx in idxs
             ],
@@ -1219,24 +1360,31 @@ class PaperIndex:
         )
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
-    def _decided(self, typed: str, reading: _KeywordReading, meaning: KeywordMeaning, z_scores: np.ndarray) -> _Clause:
-        """The keyword's matches as the learned decision takes them: every paper its words
-        (as typed, or read loosely), its topic or its meaning find, weighed together. A
-        mention the decision does not take stays as support for the reader's other
-        interests; the why-line names the reader's own word when it is there, else the
-        topic, else closeness in meaning."""
-        evidence = self._evidence(typed, reading, meaning, z_scores)
+    def _decided(
+        self, typed: str, reading: _KeywordReading, evidence: KeywordEvidence, made: dict | None = None
+    ) -> _Clause:
+        """The keyword's matches as the learned decision takes them (on `evidence`): every
+        paper its words (as typed, or read loosely), its topic or its meaning find, weighed
+        together. A mention the decision does not take stays as support for the reader's
+        other interests; the why-line names the reader's own word when it is there, else
+        the topic, else closeness in meaning. (`made` keeps the hits that do not depend on
+        the decision's chance, for the next reader of the same keyword.)"""
         passes, chances = evidence.decide(self.keyword_decision, fallback=False)
         lexical, through, topic = reading.lexical, reading.through, reading.topic
+        made = {} if made is None else made
 
         def taken(idx: int, chance: float) -> _Hit:
+            if (hit := made.get((idx, True))) is not None:
+                return hit
             own, via = lexical.hits.get(idx), through.hits.get(idx)
             if own is not None:
                 score = max(own.score, via.score * EXPANSION_WEIGHT) if via is not None else own.score
-                return replace(own, score=score, passes=True)
+                made[idx, True] = hit = replace(own, score=score, passes=True)
+                return hit
             if via is not None and topic is not None:
                 reason = _through_topic(typed, topic, via)
-                return _Hit(via.score * EXPANSION_WEIGHT, True, reason, in_title=via.in_title)
+                made[idx, True] = hit = _Hit(via.score * EXPANSION_WEIGHT, True, reason, in_title=via.in_title)
+                return hit
             if (other := reading.related.get(idx)) is not None:
                 # Said in other words: the why-line names them, as for a looser reading.
                 _, term, in_title = other
@@ -1253,7 +1401,9 @@ class PaperIndex:
                 hits[idx] = taken(idx, chance)
                 continue
             if (own := lexical.hits.get(idx)) is not None:
-                hits[idx] = replace(own, passes=False)
+                if (hit := made.get((idx, False))) is None:
+                    made[idx, False] = hit = replace(own, passes=False)
+                hits[idx] = hit
             if not no_vector and chance >= decision.BEST_CANDIDATE_FLOOR:
                 near.append((-chance, idx))
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
@@ -1474,12 +1624,13 @@ class PaperIndex:
         for word, term in interest.left_out_terms:
             left_out_of[semantic.keyword_key(word)].add(term.casefold())
         keywords: list[tuple[str, _Clause]] = []
-        for word in interest.keywords:
-            if not word.strip():
-                continue
+        typed = [word for word in interest.keywords if word.strip()]
+        for word in typed:
             key = semantic.keyword_key(word)
             left_out = frozenset(left_out_of.get(key, ()))
-            clause = self._keyword(word, key not in unexpanded, key not in unrelated, left_out)
+            clause = self._keyword(
+                word, key not in unexpanded, key not in unrelated, left_out, others=(*typed, *interest.field_keywords)
+            )
             keywords.append((word.strip(), self._with_near_miss(clause, can_get)))
         clauses += [clause for _, clause in keywords]
         candidates: set[int] = set()

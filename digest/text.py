@@ -354,7 +354,9 @@ def is_quoted(text: str) -> bool:
 @lru_cache(maxsize=100_000)
 def compile_phrase(text: str) -> Phrase:
     """Every way of writing the phrase that should find it: its words in order, and for
-    short phrases each way of joining neighbouring words ("fine tuning", "finetuning")."""
+    short phrases each way of joining neighbouring words ("fine tuning", "finetuning"),
+    but never a lone letter to the word before it: the name "Shap-E" is not "shape"
+    (while "U-Net" is still "UNet")."""
     raw = text.strip()
     quoted = is_quoted(raw)
     display = raw[1:-1].strip() if quoted else raw
@@ -367,6 +369,8 @@ def compile_phrase(text: str) -> Phrase:
         variants = []
         # Each of the n-1 gaps between words is either kept or joined.
         for joins in itertools.product((False, True), repeat=len(flat) - 1):
+            if any(join and len(word) == 1 and word.isalpha() for word, join in zip(flat[1:], joins)):
+                continue
             pieces: list[list[str]] = [[flat[0]]]
             for word, join in zip(flat[1:], joins):
                 if join:

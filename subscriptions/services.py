@@ -685,7 +685,9 @@ def preview(preferences: Preferences, today: dt.date | None = None, feedback: Fe
         without_related=preferences.keywords_without_related,
         left_out_terms=preferences.left_out_terms,
     )
-    alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None)
+    # Each keyword alone, read in the field of the others as the digest reads it.
+    alone = dataclasses.replace(interest, topics=(), authors=(), include_featured=False, feedback=None,
+                                field_keywords=tuple(preferences.keywords))
     finding_nothing = [
         keyword
         for keyword in preferences.keywords

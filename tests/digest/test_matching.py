@@ -935,6 +935,20 @@ def test_a_hyphenated_name_with_a_one_letter_part_is_one_word():
     assert titles(papers, keywords("t-SNE")) == ["Stochastic neighbour embedding"]
 
 
+def test_a_name_ending_in_a_lone_letter_is_not_a_word_joined():
+    # "Shap-E" (a 3D generator, a related term of "3D generation") found every paper
+    # that writes "shape", and its why-line named Shap-E. A leading letter still joins:
+    # "U-Net" is "UNet".
+    papers = [
+        make(1, "Shape priors for motion capture"),
+        make(2, "Text-to-3D with Shap-E"),
+        make(3, "A UNet for segmentation"),
+        make(4, "A U-Net for segmentation"),
+    ]
+    assert titles(papers, keywords("Shap-E")) == ["Text-to-3D with Shap-E"]
+    assert set(titles(papers, keywords("U-Net"))) == {"A UNet for segmentation", "A U-Net for segmentation"}
+
+
 def test_a_single_letter_is_never_what_a_keyword_is_about():
     # "A/B testing" was loosened to its rarest word alone: "B", as in "Model B".
     papers = [make(1, "Why model B beats model A", "We compare two models, A and B. " + FILLER)]

@@ -2,7 +2,8 @@
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
 the held-out ones that were never tuned on (keywords: rounds 30 to 37, judged blind and
-scored by the matcher with related terms, its decision fitted on rounds 1-29; rounds 8-29 were
+scored by the matcher with related terms, its decision fitted on rounds 1-29, and again
+when the decision learned to read the reader's other keywords; rounds 8-29 were
 each scored once while held out, then joined tuning; for topics: round 3's, whose phrases
 were sharpened on the even-position papers only, with `evaluate_matching --papers odd`
 scoring them on the others, the topics of two of round 14's four blind topic readers, and
@@ -31,13 +32,16 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    ("keywords", "tune", "hybrid"): (0.73, 0.55),
+    ("keywords", "tune", "hybrid"): (0.74, 0.58),
     ("keywords", "tune", "lexical"): (0.51, 0.60),
     # Rounds 30 to 37 with related terms (decision fitted on rounds 1-29): 0.65 / 0.61
-    # (lexical 0.51 / 0.66). Rounds 32 to 37 were scored once with this matcher; 30 and
+    # (lexical 0.51 / 0.66). Rounds 32 to 37 were scored once with that matcher; 30 and
     # 31 once with its first version (0.73 / 0.63), then again after a review's fixes.
-    # (Rounds 30 to 33 alone: 0.70 / 0.64; 30 to 35: 0.66 / 0.60.)
-    ("keywords", "held-out", "hybrid"): (0.63, 0.59),
+    # (Rounds 30 to 33 alone: 0.70 / 0.64; 30 to 35: 0.66 / 0.60.) With each keyword
+    # read in the field of the reader's other keywords (the decision's "field", fitted
+    # on the same rounds 1-29): 0.68 / 0.64; 30 to 33 0.71 / 0.66, 34 and 35 0.61 / 0.54,
+    # 36 and 37 0.66 / 0.68.
+    ("keywords", "held-out", "hybrid"): (0.66, 0.62),
     ("keywords", "held-out", "lexical"): (0.49, 0.64),
     ("topic", "tune", "hybrid"): (0.83, 0.79),
     ("topic", "tune", "lexical"): (0.83, 0.77),
@@ -90,38 +94,38 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
 @pytest.mark.parametrize(
     "rounds, half, floors",
     [
-        ((12,), "tune", (0.88, 0.63)),
-        ((13,), "tune", (0.82, 0.65)),
-        ((14,), "tune", (0.81, 0.76)),
-        ((15,), "tune", (0.80, 0.67)),
-        ((16,), "tune", (0.80, 0.77)),
-        ((17,), "tune", (0.80, 0.69)),
-        ((18,), "tune", (0.65, 0.64)),
-        ((19,), "tune", (0.71, 0.62)),
-        ((20,), "tune", (0.71, 0.46)),
-        ((21,), "tune", (0.79, 0.55)),
-        ((22,), "tune", (0.82, 0.49)),
-        ((23,), "tune", (0.64, 0.46)),
-        ((24,), "tune", (0.64, 0.43)),
-        ((25,), "tune", (0.66, 0.56)),
-        ((26,), "tune", (0.64, 0.56)),
-        ((27,), "tune", (0.92, 0.66)),
-        ((28,), "tune", (0.55, 0.51)),
-        ((29,), "tune", (0.61, 0.52)),
-        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.74, 0.60)),
-        ((30,), "held-out", (0.69, 0.56)),
-        ((31,), "held-out", (0.73, 0.58)),
-        ((32,), "held-out", (0.64, 0.63)),
-        ((33,), "held-out", (0.64, 0.72)),
-        ((30, 31), "held-out", (0.71, 0.57)),
-        ((32, 33), "held-out", (0.64, 0.68)),
-        ((30, 31, 32, 33), "held-out", (0.68, 0.62)),
-        ((34,), "held-out", (0.55, 0.46)),
-        ((34, 35), "held-out", (0.51, 0.47)),
-        ((30, 31, 32, 33, 34, 35), "held-out", (0.64, 0.58)),
-        ((36,), "held-out", (0.62, 0.68)),
-        ((36, 37), "held-out", (0.62, 0.63)),
-        ((30, 31, 32, 33, 34, 35, 36, 37), "held-out", (0.63, 0.59)),
+        ((12,), "tune", (0.88, 0.67)),
+        ((13,), "tune", (0.84, 0.66)),
+        ((14,), "tune", (0.81, 0.79)),
+        ((15,), "tune", (0.82, 0.72)),
+        ((16,), "tune", (0.75, 0.76)),
+        ((17,), "tune", (0.85, 0.72)),
+        ((18,), "tune", (0.61, 0.63)),
+        ((19,), "tune", (0.77, 0.71)),
+        ((20,), "tune", (0.65, 0.44)),
+        ((21,), "tune", (0.81, 0.61)),
+        ((22,), "tune", (0.85, 0.52)),
+        ((23,), "tune", (0.73, 0.47)),
+        ((24,), "tune", (0.76, 0.54)),
+        ((25,), "tune", (0.68, 0.54)),
+        ((26,), "tune", (0.76, 0.60)),
+        ((27,), "tune", (0.88, 0.70)),
+        ((28,), "tune", (0.62, 0.59)),
+        ((29,), "tune", (0.63, 0.53)),
+        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.76, 0.63)),
+        ((30,), "held-out", (0.64, 0.58)),
+        ((31,), "held-out", (0.76, 0.58)),
+        ((32,), "held-out", (0.67, 0.77)),
+        ((33,), "held-out", (0.68, 0.70)),
+        ((30, 31), "held-out", (0.70, 0.58)),
+        ((32, 33), "held-out", (0.68, 0.74)),
+        ((30, 31, 32, 33), "held-out", (0.69, 0.64)),
+        ((34,), "held-out", (0.64, 0.50)),
+        ((34, 35), "held-out", (0.59, 0.52)),
+        ((30, 31, 32, 33, 34, 35), "held-out", (0.66, 0.61)),
+        ((36,), "held-out", (0.67, 0.72)),
+        ((36, 37), "held-out", (0.64, 0.66)),
+        ((30, 31, 32, 33, 34, 35, 36, 37), "held-out", (0.66, 0.62)),
     ],
     ids=str,
 )
@@ -142,6 +146,9 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # barely covers (pretraining-data pipelines and MoE systems in 34; web agents and
     # neural rendering in 35); 36 0.64 / 0.70 and 37 0.65 / 0.56 (ten interests), their
     # personas drawn at random from a pool of mainstream fields written beforehand.
+    # Then each keyword read in the field of the reader's other keywords (refitted on
+    # rounds 1-29 only): 30 0.66 / 0.60, 31 0.78 / 0.60, 32 0.69 / 0.79, 33 0.70 / 0.72,
+    # 34 0.66 / 0.52, 36 0.69 / 0.74; all eight 0.68 / 0.64.
     # The issue's targets: 0.75 / 0.60.
     # Rounds 12-29 are tuning data now: their floors are in-sample figures (with the
     # decision fitted on rounds 1-29), kept so that a change that loses what the decision
