@@ -217,17 +217,20 @@ class SemanticContext:
 
 
 def current_related_table() -> RelatedTable:
-    """The shipped related terms with the curators' lines (`CuratedRelatedTerms`), read
-    again only when a line was added, changed or deleted since (one aggregate query)."""
+    """The shipped related terms with the curators' lines (`CuratedRelatedTerms`), built
+    again only when a line was added, changed or deleted since. The lines themselves are
+    the fingerprint (one query over a short table): a bulk `.update()` outside the admin
+    leaves `updated_at` as it was."""
     from .models import CuratedRelatedTerms
 
-    lines = CuratedRelatedTerms.objects.all()
-    fingerprint = tuple(lines.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
+    lines = CuratedRelatedTerms.objects.order_by("concept", "id")
+    rows = list(lines.values_list("id", "concept", "synonyms", "narrower"))
+    fingerprint = tuple(rows)
     with _reference_lock:
         cached = _related_cache.get("table")
         if cached and cached[0] == fingerprint:
             return cached[1]
-    curated = [line.line for line in lines] if fingerprint[0] else []
+    curated = [CuratedRelatedTerms(concept=c, synonyms=syn, narrower=nar).line for _, c, syn, nar in rows]
     table = RelatedTable.from_lines(shipped_related_lines(), curated) if curated else shipped_related_table()
     with _reference_lock:
         _related_cache["table"] = (fingerprint, table)

@@ -58,6 +58,14 @@ def test_matching_reads_a_curators_line_from_the_next_index_on():
     assert current_related_table().concepts == RelatedTable.from_lines(shipped_related_lines()).concepts
 
 
+def test_a_line_changed_in_bulk_outside_the_admin_is_read_too():
+    # An operator's script may `.update()` lines, which leaves updated_at as it was.
+    line = CuratedRelatedTerms.objects.create(concept="sorting networks", narrower="bitonic sorter")
+    assert related_terms("sorting networks", current_related_table()) == ("bitonic sorter",)
+    CuratedRelatedTerms.objects.filter(pk=line.pk).update(narrower="odd-even merge")
+    assert related_terms("sorting networks", current_related_table()) == ("odd-even merge",)
+
+
 @pytest.fixture
 def curator_client(client):
     curator = User.objects.create_user("cura", password="x", is_staff=True)
