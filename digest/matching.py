@@ -172,8 +172,9 @@ IDF_SAMPLE_SIZE = getattr(settings, "MATCHING_IDF_SAMPLE_SIZE", 3000)
 # Per-index caches of what a keyword, exclusion or author finds; cleared when full so that
 # a run over a million readers with unusual keywords stays within memory.
 CLAUSE_CACHE_LIMIT = 50_000
-# What a keyword reads, kept to weigh it again in each reader's field: tens of KB each.
-READING_CACHE_LIMIT = 10_000
+# What a keyword reads, kept to weigh it again in each reader's field: about 5 KB each
+# over the 202 sample papers (800 judged keywords), growing with the papers it finds.
+READING_CACHE_LIMIT = 5_000
 Z_CACHE_LIMIT = 4_096  # arrays of a number per paper: 16 MB over a thousand papers
 FIELD_COLUMN = decision.FEATURES.index("field")
 DOCS_CACHE_LIMIT = 5_000
