@@ -61,8 +61,9 @@ import datetime as dt
 import math
 import threading
 from array import array
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -173,9 +174,12 @@ IDF_SAMPLE_SIZE = getattr(settings, "MATCHING_IDF_SAMPLE_SIZE", 3000)
 # a run over a million readers with unusual keywords stays within memory.
 CLAUSE_CACHE_LIMIT = 50_000
 # What a keyword reads, kept to weigh it again in each reader's field: about 5 KB each
-# over the 202 sample papers (800 judged keywords), growing with the papers it finds.
-READING_CACHE_LIMIT = 5_000
-Z_CACHE_LIMIT = 4_096  # arrays of a number per paper: 16 MB over a thousand papers
+# over the 202 sample papers (800 judged keywords), growing with the papers it finds. The
+# least recently read go first: readers' keywords are a few common ones and a long tail.
+READING_CACHE_LIMIT = 10_000
+# Keywords' z-scores over the index's papers (for readers' other keywords), within this
+# many bytes: 4,000 keywords over a thousand papers, the least recently used go first.
+Z_CACHE_BYTES = 16_000_000
 FIELD_COLUMN = decision.FEATURES.index("field")
 DOCS_CACHE_LIMIT = 5_000
 
@@ -606,12 +610,10 @@ class _KeywordReading:
 @dataclass(slots=True)
 class _Read:
     """A keyword's reading, and for a reader with no other keyword what the learned
-    decision reads about its candidates (None without z-scores) and, once asked,
-    decides: which match, and which it nearly takes."""
+    decision reads about its candidates (None without z-scores)."""
 
     reading: _KeywordReading | None
     evidence: KeywordEvidence | None = None
-    decided: tuple[np.ndarray, np.ndarray] | None = None
     made: dict[tuple[int, bool], _Hit] = field(default_factory=dict)  # see `_decided`
 
 
@@ -703,9 +705,10 @@ class PaperIndex:
         # By (keyword, topic kept, related terms kept, terms left out): what a keyword reads,
         # and its matches for a reader with no other keyword.
         self._keyword_cache: dict[tuple[str, bool, bool, frozenset[str]], _Clause] = {}
-        self._reading_cache: dict[tuple[str, bool, bool, frozenset[str]], _Read] = {}
+        self._reading_cache: OrderedDict[tuple[str, bool, bool, frozenset[str]], _Read] = OrderedDict()
         # Keywords' z-scores over every paper, for readers' other keywords: a few KB each.
-        self._z_cache: dict[str, np.ndarray | None] = {}
+        self._z_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._z_cache_limit = max(64, Z_CACHE_BYTES // (4 * max(len(self.papers), 1)))
         # Where each related term is written, by paper: many keywords share terms ("LLM").
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
@@ -1086,17 +1089,9 @@ class PaperIndex:
         in_field = self._in_field(read.evidence, context)
         if in_field is read.evidence:
             return alone
-        narrowed = (not expand and read.reading.topic is not None) or not related or bool(left_out)
-        if not narrowed:
-            passes, chances = in_field.decide(self.keyword_decision, fallback=False)
-            if read.decided is None:
-                alone_passes, alone_chances = read.evidence.decide(self.keyword_decision, fallback=False)
-                read.decided = (alone_passes, alone_chances >= decision.BEST_CANDIDATE_FLOOR)
-            if (passes == read.decided[0]).all() and (
-                (chances >= decision.BEST_CANDIDATE_FLOOR) == read.decided[1]
-            ).all():
-                return alone  # the field changes no decision: the clause every such reader shares
-        # Not kept: few readers share all their other keywords.
+        # Not kept: few readers share all their other keywords. (Even where the field
+        # changes no match, it moves the chances that order a keyword's near misses and
+        # score what closeness in meaning alone finds.)
         clause = self._decided(typed, read.reading, in_field, read.made)
         return self._finished(clause, typed, expand, related, left_out, context)
 
@@ -1120,9 +1115,6 @@ class PaperIndex:
             )
         if reading is not None and read.evidence is None:
             cached = self._with_mentioned(cached, reading)
-            # Nothing for the decision to weigh in another reader's field: the clause is all
-            # a keyword read by its words alone needs kept.
-            self._reading_cache[key] = _Read(None)
         _remember(self._keyword_cache, key, cached)
         return cached
 
@@ -1164,7 +1156,10 @@ class PaperIndex:
         their other keywords."""
         key = (typed, expand, related, left_out)
         cached = self._reading_cache.get(key)
-        if cached is None:
+        if cached is not None:
+            with suppress(KeyError):  # another thread may have let it go meanwhile
+                self._reading_cache.move_to_end(key)
+        else:
             reading = self._read_keyword(typed, expand, related, left_out)
             if reading is not None and reading.meaning is not None and reading.meaning.z_scores is not None:
                 evidence = self._evidence(typed, reading, reading.meaning, reading.meaning.z_scores)
@@ -1174,9 +1169,8 @@ class PaperIndex:
                 cached = _Read(reading, evidence)
             else:
                 cached = _Read(reading)
-            if len(self._reading_cache) >= READING_CACHE_LIMIT:
-                self._reading_cache.clear()
             self._reading_cache[key] = cached
+            _trim(self._reading_cache, READING_CACHE_LIMIT)
         return cached
 
     @staticmethod
@@ -1188,15 +1182,16 @@ class PaperIndex:
     def _z_scores(self, keyword: str) -> np.ndarray | None:
         """A keyword's z-scores over the index's papers (`keyword_meaning`), kept for the
         last few thousand keywords."""
-        if keyword in self._z_cache:
-            return self._z_cache[keyword]
+        if (kept := self._z_cache.get(keyword, _MISSING)) is not _MISSING:
+            with suppress(KeyError):
+                self._z_cache.move_to_end(keyword)
+            return kept  # type: ignore[return-value]
         meaning = self.keyword_meaning(keyword)
         return self._keep_z_scores(keyword, meaning.z_scores if meaning is not None else None)
 
     def _keep_z_scores(self, key: str, z_scores: np.ndarray | None) -> np.ndarray | None:
-        if len(self._z_cache) >= Z_CACHE_LIMIT:
-            self._z_cache.clear()
         kept = self._z_cache[key] = z_scores.astype(np.float32) if z_scores is not None else None
+        _trim(self._z_cache, self._z_cache_limit)
         return kept
 
     def _in_field(self, evidence: KeywordEvidence, context: tuple[str, ...]) -> KeywordEvidence:
@@ -1957,6 +1952,19 @@ def _unique_phrases(texts: Iterable[str]) -> list[Phrase]:
         if not phrase.is_empty and key not in seen:
             seen[key] = phrase
     return list(seen.values())
+
+
+_MISSING = object()
+
+
+def _trim(cache: OrderedDict, limit: int) -> None:
+    """Let the least recently used entries go beyond `limit` (another thread may be at
+    it too)."""
+    while len(cache) > limit:
+        try:
+            cache.popitem(last=False)
+        except KeyError:
+            break
 
 
 def _remember(cache: dict, key, value) -> None:

@@ -122,10 +122,7 @@ def test_more_evidence_never_makes_a_match_less_likely():
     )  # fmt: skip
     for base in (usual, {**usual, "evidence": 0.0, "depth": 1.0}):
         before = decision.probabilities(np.array([feature_row(**base)]))[0]
-        changes = (
-            {"evidence": 2.0}, {"closeness": 3.0}, {"field": 3.0}, {"closeness": 3.0, "field": 3.0},
-            {"through_topic": True}, {"related": 3.0},
-        )  # fmt: skip
+        changes = ({"evidence": 2.0}, {"closeness": 3.0}, {"field": 3.0}, {"through_topic": True}, {"related": 3.0})
         for change in changes:
             if "evidence" in change and not base["evidence"]:
                 continue

@@ -198,6 +198,57 @@ def test_a_keyword_is_read_in_the_field_of_the_readers_other_keywords(embedded):
     assert (beside_rows[:, column] != alone_rows[:, column]).any()
 
 
+def test_a_readers_likeliest_paper_is_the_likeliest_in_their_field(embedded):
+    # When every match was sent before, a keyword still brings its likeliest other paper:
+    # likeliest as the decision weighs it in this reader's field, as training weighs it.
+    # ("efficient inference" alone would bring another paper first.)
+    index, _, position_of = embedded
+    reader = ("efficient inference", "inference acceleration")
+    embed_keywords(reader)
+    interest = Interest(keywords=reader, include_featured=False)
+    sent = {m.paper.pk for m in index.match(interest)}
+    likeliest = {}
+    for others in ((), reader):
+        evidence = index.keyword_evidence("efficient inference", others=others)
+        _, chances = evidence.decide(index.keyword_decision, fallback=False)
+        ranked = sorted(zip(chances.tolist(), evidence.papers), reverse=True)
+        likeliest[others] = next(index.papers[i].pk for c, i in ranked if index.papers[i].pk not in sent)
+    assert likeliest[()] != likeliest[reader]  # the field changes which comes first
+    given = {m.paper.pk for m in index.match(interest, exclude_ids=sent)}
+    assert likeliest[reader] in given and likeliest[()] not in given
+
+
+def test_a_keyword_read_by_its_words_finds_the_same_when_the_caches_fill(embedded, monkeypatch):
+    # A keyword with no vector yet is read by its words alone; when the index's caches
+    # fill and let entries go, the next reader still gets its papers.
+    from digest import matching
+
+    index, _, position_of = embedded
+    words_only = Interest(keywords=("attention heads",), include_featured=False)
+    assert index.keyword_meaning("attention heads") is None  # never embedded here
+    first = positions(index, words_only, position_of)
+    assert first
+    monkeypatch.setattr(matching, "CLAUSE_CACHE_LIMIT", 1)
+    for other in ("speech", "attention heads", "graph", "attention heads"):
+        index.match(Interest(keywords=(other,), include_featured=False))
+        assert positions(index, words_only, position_of) == first
+
+
+def test_a_keyword_is_narrowed_within_what_it_finds_in_the_same_field(embedded):
+    # A reader who removed a keyword's related terms keeps only papers the keyword finds
+    # with them, for a reader of the same other keywords.
+    index, _, position_of = embedded
+    reader = ("model compression", "speech recognition")
+    embed_keywords(reader)
+    with_terms = Interest(keywords=reader, include_featured=False)
+    without = Interest(keywords=reader, include_featured=False, without_related=("model compression",))
+    alone = Interest(keywords=("model compression",), include_featured=False)
+    found_with = set(positions(index, with_terms, position_of))
+    assert set(positions(index, without, position_of)) <= found_with
+    assert 13 in positions(index, alone, position_of)  # DecoupleQ: "quantization", no "compression"
+    assert 13 not in positions(index, without, position_of)
+
+
 def test_a_keyword_that_names_a_topic_also_matches_through_it(embedded):
     index, _, position_of = embedded
     assert index.expansion_topic("LLM agents").slug == "agents"
