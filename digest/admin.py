@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -502,6 +502,15 @@ class CuratedRelatedTermsAdmin(admin.ModelAdmin):
                 f"instead for “{line.concept}” (“{concept}” keeps its own)."
             )
         return text
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            # Another curator saved the same concept between this form's check and its
+            # save (the whole save was rolled back). Checked again, the form says so and
+            # keeps what this curator typed.
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: CuratedRelatedTerms, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -78,6 +78,32 @@ def text_of(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
+def test_two_curators_adding_one_concept_at_once_get_a_clear_error_not_a_500(curator_client, monkeypatch):
+    # The other curator's line is saved after this form's check and before its save.
+    from digest.admin import CuratedRelatedTermsForm
+
+    theirs = CuratedRelatedTerms.objects.create(concept="sorting networks", narrower="bitonic sorter")
+    real_clean = CuratedRelatedTermsForm.clean
+    checks = []
+
+    def clean_before_theirs_lands(form):
+        checks.append(1)
+        if len(checks) > 1:
+            return real_clean(form)
+        CuratedRelatedTerms.objects.filter(pk=theirs.pk).update(concept_key="not yet")
+        try:
+            return real_clean(form)
+        finally:
+            CuratedRelatedTerms.objects.filter(pk=theirs.pk).update(concept_key="sortingnetwork")
+
+    monkeypatch.setattr(CuratedRelatedTermsForm, "clean", clean_before_theirs_lands)
+    response = curator_client.post(ADD, {"concept": "Sorting networks", "synonyms": "", "narrower": "odd-even merge"})
+    assert response.status_code == 200 and len(checks) == 2
+    assert "“sorting networks” is already curated" in text_of(response)
+    assert "odd-even merge" in response.content.decode()  # what they typed is still there
+    assert list(CuratedRelatedTerms.objects.values_list("narrower", flat=True)) == ["bitonic sorter"]
+
+
 def test_a_curator_adds_a_line_and_is_told_what_the_keyword_now_looks_for(curator_client):
     response = curator_client.post(
         ADD,
