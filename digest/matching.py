@@ -1096,7 +1096,7 @@ class PaperIndex:
         return self._finished(clause, typed, expand, related, left_out, context)
 
     def _keyword_alone(self, typed: str, expand: bool, related: bool, left_out: frozenset[str]) -> _Clause:
-        """`_keyword` for a reader with no other keyword (or the field changing nothing)."""
+        """`_keyword` for a reader with no other keyword (the clause all such readers share)."""
         key = (typed, expand, related, left_out)
         cached = self._keyword_cache.get(key)
         if cached is not None:
@@ -1151,9 +1151,9 @@ class PaperIndex:
         return clause
 
     def _reading(self, typed: str, expand: bool, related: bool, left_out: frozenset[str]) -> _Read:
-        """`_read_keyword`, and what the decision reads and decides about its candidates
-        for a reader with no other keyword, once per index: readers share keywords, not
-        their other keywords."""
+        """`_read_keyword`, and what the decision reads about its candidates for a reader
+        with no other keyword, once per index: readers share keywords, not their other
+        keywords."""
         key = (typed, expand, related, left_out)
         cached = self._reading_cache.get(key)
         if cached is not None:
@@ -1621,12 +1621,12 @@ class PaperIndex:
             left_out_of[semantic.keyword_key(word)].add(term.casefold())
         keywords: list[tuple[str, _Clause]] = []
         typed = [word for word in interest.keywords if word.strip()]
+        # The reader's field, as keys once per reader (not once per keyword and other).
+        field_keys = tuple(semantic.keyword_key(word) for word in (*typed, *interest.field_keywords))
         for word in typed:
             key = semantic.keyword_key(word)
             left_out = frozenset(left_out_of.get(key, ()))
-            clause = self._keyword(
-                word, key not in unexpanded, key not in unrelated, left_out, others=(*typed, *interest.field_keywords)
-            )
+            clause = self._keyword(word, key not in unexpanded, key not in unrelated, left_out, others=field_keys)
             keywords.append((word.strip(), self._with_near_miss(clause, can_get)))
         clauses += [clause for _, clause in keywords]
         candidates: set[int] = set()
