@@ -31,7 +31,12 @@ def ensure_default_topics() -> None:
     if Topic.objects.exists():
         return
     importlib.import_module("digest.migrations.0003_default_topics").add_topics(apps, None)
-    for name in ("0005_sharper_topic_phrases", "0006_sharper_topic_phrases_2", "0011_sharper_topic_phrases_3"):
+    for name in (
+        "0005_sharper_topic_phrases",
+        "0006_sharper_topic_phrases_2",
+        "0011_sharper_topic_phrases_3",
+        "0025_topic_phrases_from_misses",
+    ):
         importlib.import_module(f"digest.migrations.{name}")._update(apps, True)
     importlib.import_module("digest.migrations.0015_topic_groups").assign_groups(apps, None)
 

@@ -47,12 +47,16 @@ FLOORS = {
     # it: 0.86 / 0.65. Rounds 30 to 42: 0.73 / 0.64 (lexical 0.54 / 0.66).
     ("keywords", "held-out", "hybrid"): (0.71, 0.62),
     ("keywords", "held-out", "lexical"): (0.52, 0.64),
-    # Rounds 1, 2, 14 and 42 (114 judgements): 0.84 / 0.79 (lexical 0.84 / 0.77).
-    ("topic", "tune", "hybrid"): (0.82, 0.77),
-    ("topic", "tune", "lexical"): (0.82, 0.75),
-    # With rounds 18-41's topics: 0.84 / 0.76 (lexical 0.84 / 0.75).
-    ("topic", "held-out", "hybrid"): (0.82, 0.74),
-    ("topic", "held-out", "lexical"): (0.82, 0.72),
+    # Rounds 1, 2, 14 and 42 (114 judgements): 0.84 / 0.79 (lexical 0.84 / 0.77); with
+    # the phrases migration 0025 added from their misses at even positions, 0.85 / 0.82
+    # (lexical 0.84 / 0.81).
+    ("topic", "tune", "hybrid"): (0.83, 0.80),
+    ("topic", "tune", "lexical"): (0.82, 0.79),
+    # With rounds 18-41's topics: 0.84 / 0.76 (lexical 0.84 / 0.75); after 0025, 0.85 /
+    # 0.80 (0.849 / 0.797; lexical 0.85 / 0.78), but on the odd-position papers alone,
+    # which no phrase was chosen from, 0.84 / 0.77 before and 0.83 / 0.78 after.
+    ("topic", "held-out", "hybrid"): (0.83, 0.78),
+    ("topic", "held-out", "lexical"): (0.83, 0.76),
 }
 
 
@@ -205,7 +209,8 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
     # 0.84 / 0.75, 0.87 / 0.80 and 0.81 / 0.76; rounds 34 and 35: 0.75 / 0.79 and
     # 0.82 / 0.82; rounds 36 and 37: 0.86 / 0.79 and 0.80 / 0.80 (the issue's targets:
     # 0.85 / 0.80). Round 42: every topic judged by two of eight readers, decided to be
-    # tuning data before it was judged; before any tuning on it, 0.83 / 0.78.
+    # tuning data before it was judged; before any tuning on it, 0.83 / 0.78; with the
+    # phrases 0025 added from its and the other tuning readers' misses, 0.84 / 0.81.
     results, _ = measured
     for round_, half, floors, size in (
         (14, "tune", (0.75, 0.81), 17),
@@ -230,7 +235,7 @@ def test_curated_topics_as_fresh_blind_readers_judge_them(measured):
         (35, "held-out", (0.80, 0.80), 16),
         (36, "held-out", (0.84, 0.77), 16),
         (37, "held-out", (0.78, 0.78), 16),
-        (42, "tune", (0.81, 0.76), 72),
+        (42, "tune", (0.82, 0.79), 72),
     ):
         chosen = [
             f

@@ -7,14 +7,17 @@ import importlib
 import pytest
 from django.apps import apps as django_apps
 
-from digest.models import Topic
+from digest.matching import CatalogStats, Interest, PaperIndex, TopicTerms
+from digest.models import Paper, Topic
 from digest.text import compile_phrase
 from digest.topics import UnknownTopic, topics_by_slugs
+from tests.digest.matching_sample import sample_texts
 
 pytestmark = pytest.mark.django_db
 
 default_topics = importlib.import_module("digest.migrations.0003_default_topics")
 DEFAULT_SLUGS = [slug for _, slug, _, _ in default_topics.TOPICS]
+from_misses = importlib.import_module("digest.migrations.0025_topic_phrases_from_misses")
 
 
 def test_the_default_topics_cover_at_least_25_research_areas():
@@ -79,3 +82,55 @@ def test_inactive_topics_are_unknown_where_only_active_ones_are_offered():
     assert [t.slug for t in topics_by_slugs(["robotics"])] == ["robotics"]
     with pytest.raises(UnknownTopic, match=r"^Unknown topic: robotics\. "):
         topics_by_slugs(["robotics"], active_only=True)
+
+
+def test_the_default_topics_find_papers_in_the_words_their_readers_missed():
+    papers = [
+        Paper(
+            pk=1,
+            title="Zero-shot information extraction from radiology reports",
+            abstract="We extract findings from free-text radiology reports with an open model.",
+        ),
+        Paper(
+            pk=2,
+            title="PortaSpeech: a lightweight architecture for text-to-speech",
+            abstract="A small model for resource-constrained devices that keeps prosody.",
+        ),
+        Paper(
+            pk=3,
+            title="Quantizing state space models for faster inference",
+            abstract="We study quantization of recurrent layers and its effect on accuracy.",
+        ),
+        Paper(
+            pk=4,
+            title="Audio pre-training with acoustic tokenizers",
+            abstract="Self-supervised audio representations from tokenized sound clips.",
+        ),
+    ]
+    index = PaperIndex(papers, CatalogStats.from_texts(sample_texts()))
+
+    def found(slug: str) -> set[int]:
+        topic = TopicTerms.from_topic(Topic.objects.get(slug=slug))
+        return {m.paper.pk for m in index.match(Interest(topics=(topic,), include_featured=False))}
+
+    assert 1 in found("healthcare")
+    assert 2 in found("efficient-architectures")
+    assert 3 in found("efficient-inference")
+    # "tokenization" counts only as written: a paper on audio tokenizers is not NLP.
+    assert 4 not in found("nlp-translation")
+
+
+def test_the_phrases_from_the_misses_go_back_out_and_leave_a_curators_topic_alone():
+    before = {t.slug: t.keywords for t in Topic.objects.all()}
+    Topic.objects.filter(slug="healthcare").update(keywords="clinical\nmy own phrase")
+    from_misses._update(django_apps, False)
+    after_reversal = {t.slug: t.keywords for t in Topic.objects.all()}
+    assert after_reversal["healthcare"] == "clinical\nmy own phrase"
+    assert "quantization" not in after_reversal["efficient-inference"].splitlines()
+    assert "tokenization" in after_reversal["nlp-translation"].splitlines()
+    from_misses._update(django_apps, True)
+    again = {t.slug: t.keywords for t in Topic.objects.all()}
+    assert again["healthcare"] == "clinical\nmy own phrase"
+    assert {slug: kw for slug, kw in again.items() if slug != "healthcare"} == {
+        slug: kw for slug, kw in before.items() if slug != "healthcare"
+    }
