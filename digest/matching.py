@@ -74,7 +74,7 @@ from django.db.models.functions import Length
 
 from . import decision, semantic
 from .keywords import AcronymTable, RelatedTable, as_written, related_terms, shipped_related_table, understand
-from .meaning import TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext, current_related_table
+from .meaning import MIN_SPREAD, TOPIC_Z_MIN, Z_AGREE, Feedback, KeywordMeaning, SemanticContext, current_related_table
 from .models import Paper, Topic
 from .text import (
     ABBREVIATION_MARK,
@@ -1316,6 +1316,7 @@ class PaperIndex:
         share = self.stats.keyword_share(reading.phrases)
         margin = meaning.topic_similarity - meaning.runner_up_similarity
         idxs = sorted(candidates)
+        like_clear = self._like_clear(idxs, [idx in strict.passing for idx in idxs])
         rows = np.array(
             [
                 decision.feature_row(
@@ -1330,8 +1331,9 @@ class PaperIndex:
                     topic_margin=margin,
                     related=related[idx][0] if idx in related else 0.0,
                     field=float(z_scores[idx]),
+                    like_clear=None if np.isnan(like) else float(like),
                 )
-                for idx in idxs
+                for idx, like in zip(idxs, like_clear.tolist(), strict=True)
             ],
             dtype=np.float64,
         ).reshape(len(idxs), len(decision.FEATURES))
@@ -1355,6 +1357,34 @@ class PaperIndex:
             dtype=bool,
         )
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
+
+    def _like_clear(self, idxs: list[int], clear: list[bool]) -> np.ndarray:
+        """For each paper of `idxs`, the z-score of its closeness to the mean vector of the
+        other papers among them that clearly write the keyword (`clear`), over the usual
+        paper; NaN where there is no other such paper, or the paper has no vector."""
+        like = np.full(len(idxs), np.nan)
+        seeds = [
+            j for j, (idx, is_clear) in enumerate(zip(idxs, clear, strict=True)) if is_clear and self._has_vector[idx]
+        ]
+        if not seeds or self.semantic is None:
+            return like
+        papers = self._vectors[idxs].astype(np.float64)
+        total = papers[seeds].sum(axis=0)
+        # One direction for every paper but the seeds: each seed is compared with the other
+        # seeds only (its own vector would make it look like them). A z-score does not
+        # depend on the scale, but the spread's floor is for unit vectors.
+        directions = np.vstack([total, total - papers[seeds]])
+        norms = np.linalg.norm(directions, axis=1)
+        usable = norms > 1e-6
+        directions[usable] /= norms[usable, None]
+        usual = self.semantic.reference.astype(np.float64) @ directions.T
+        centre, spread = usual.mean(axis=0), np.maximum(usual.std(axis=0), MIN_SPREAD)
+        which = np.zeros(len(idxs), dtype=np.intp)
+        which[seeds] = np.arange(1, len(seeds) + 1)
+        known = self._has_vector[idxs] & usable[which]
+        closeness = (papers * directions[which]).sum(axis=1)
+        like[known] = ((closeness - centre[which]) / spread[which])[known]
+        return like
 
     def _decided(
         self, typed: str, reading: _KeywordReading, evidence: KeywordEvidence, made: dict | None = None

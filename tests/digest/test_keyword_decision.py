@@ -109,7 +109,8 @@ def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_
 
 def test_more_evidence_never_makes_a_match_less_likely():
     # What the weights say, checked as a reader would expect it: another mention, a paper
-    # closer in meaning (to the keyword, or to the reader's other keywords: their field),
+    # closer in meaning (to the keyword, or to the reader's other keywords: their field, or
+    # to the other papers that clearly write the keyword),
     # the keyword's topic agreeing, a mention nearer the start of the paper (its title,
     # its first sentence), or the paper saying it in related terms ("quantization" for
     # "model compression") only raise the chance.
@@ -118,11 +119,14 @@ def test_more_evidence_never_makes_a_match_less_likely():
     decision = shipped()
     usual = dict(
         evidence=1.0, clear=False, looser_only=False, closeness=1.0, through_topic=False,
-        names_topic=True, share=0.01, topic_margin=0.1, depth=0.8, related=0.0, field=1.0,
+        names_topic=True, share=0.01, topic_margin=0.1, depth=0.8, related=0.0, field=1.0, like_clear=1.0,
     )  # fmt: skip
     for base in (usual, {**usual, "evidence": 0.0, "depth": 1.0}):
         before = decision.probabilities(np.array([feature_row(**base)]))[0]
-        changes = ({"evidence": 2.0}, {"closeness": 3.0}, {"field": 3.0}, {"through_topic": True}, {"related": 3.0})
+        changes = (
+            {"evidence": 2.0}, {"closeness": 3.0}, {"field": 3.0}, {"through_topic": True}, {"related": 3.0},
+            {"like_clear": 3.0},
+        )  # fmt: skip
         for change in changes:
             if "evidence" in change and not base["evidence"]:
                 continue

@@ -198,6 +198,30 @@ def test_a_keyword_is_read_in_the_field_of_the_readers_other_keywords(embedded):
     assert (beside_rows[:, column] != alone_rows[:, column]).any()
 
 
+def test_a_paper_is_weighed_by_how_like_it_is_to_the_papers_that_clearly_write_the_keyword(embedded):
+    # A short keyword is a poor query for the model; the papers that clearly write it say
+    # what it means here. Papers about quantization stand close to the others; a code
+    # model's report that writes it once about its released weights does not.
+    index, _, position_of = embedded
+    embed_keywords(["quantization", "RLHF"])
+    column, known = decision.FEATURES.index("like_clear"), decision.FEATURES.index("like_clear_known")
+    evidence = index.keyword_evidence("quantization")
+    like = {position_of[index.papers[i].pk]: row[column] for i, row in zip(evidence.papers, evidence.rows)}
+    q_bert, zeroquant, decouple_q, stable_code = 141, 184, 13, 195
+    assert min(like[q_bert], like[zeroquant], like[decouple_q]) > like[stable_code] + 1.0
+    chances = dict(zip(evidence.papers, evidence.decide(index.keyword_decision)[1]))
+    chance = {position_of[index.papers[i].pk]: c for i, c in chances.items()}
+    assert chance[stable_code] < index.keyword_decision.threshold < min(chance[q_bert], chance[zeroquant])
+    # One paper alone writes "RLHF" clearly: it has no others to be compared with (its own
+    # vector would make it look like itself), the papers that do not write it have it.
+    evidence = index.keyword_evidence("RLHF")
+    rows = {position_of[index.papers[i].pk]: row for i, row in zip(evidence.papers, evidence.rows)}
+    clear = [p for p, row in rows.items() if row[decision.FEATURES.index("clear")]]
+    assert len(clear) == 1
+    assert rows[clear[0]][known] == 0 and rows[clear[0]][column] == 0
+    assert all(row[known] == 1 for p, row in rows.items() if p not in clear)
+
+
 def test_a_readers_likeliest_paper_is_the_likeliest_in_their_field(embedded):
     # When every match was sent before, a keyword still brings its likeliest other paper:
     # likeliest as the decision weighs it in this reader's field, as training weighs it.
@@ -407,19 +431,21 @@ def test_a_keyword_that_finds_no_candidate_in_the_day_matches_nothing(embedded):
 
 
 def test_a_keyword_whose_matches_a_reader_cannot_get_gives_them_its_likeliest_near_miss(embedded):
-    # "data curation" matches MetaCLIP (144), Yi (44) and MAP-Neo (181); the decision
-    # nearly took others. A reader who was sent every match already gets the likeliest
-    # near miss they can get; one who was not gets the matches alone.
+    # "instruction tuning" matches InvestLM (4) and "How Abilities in LLMs are Affected by
+    # SFT Data Composition" (110); the decision nearly took others. A reader who was sent
+    # every match already gets the likeliest near miss they can get; one who was not gets
+    # the matches alone.
     index, by_position, position_of = embedded
-    interest = Interest(keywords=("data curation",), include_featured=False)
+    embed_keywords(["instruction tuning"])
+    interest = Interest(keywords=("instruction tuning",), include_featured=False)
     matched = positions(index, interest, position_of)
-    assert {44, 144, 181} <= set(matched)
-    near = [position_of[index.papers[idx].pk] for idx, _ in index._keyword("data curation").near_misses]
-    assert near and not set(near) & set(matched)  # InvestLM (4), at least
+    assert {4, 110} <= set(matched)
+    near = [position_of[index.papers[idx].pk] for idx, _ in index._keyword("instruction tuning").near_misses]
+    assert len(near) >= 2 and not set(near) & set(matched)
     sent = {by_position[p].pk for p in matched}
     [found] = index.match(interest, exclude_ids=sent)
     assert position_of[found.paper.pk] == near[0]
-    assert found.reasons and "data curation" in found.reasons[0]
+    assert found.reasons and "instruction tuning" in found.reasons[0]
     # Without it, the next near miss, if there is one: never more than one a day.
     assert positions(index, interest, position_of, exclude_ids=sent | {by_position[near[0]].pk}) == near[1:2]
     # Matching the same keyword for another reader afterwards is not changed by it.
