@@ -41,8 +41,8 @@ FEATURES = (
     "related_any",  # ... any at all
     "related_only",  # ... when the keyword's own words are not there: the paper says it in other words
     "field",  # closeness (z) to the nearest of the reader's other keywords; their own keyword's if it is their only one
-    "like_clear",  # closeness (z) to the other papers that clearly write the keyword (their mean vector), 0 if none
-    "like_clear_known",  # ... there is at least one such paper
+    "like_clear",  # closeness (z) to the usual papers that clearly write the keyword (their mean vector), else 0
+    "like_clear_known",  # ... there are such papers (others than the paper itself) and the paper has a vector
 )
 # "field": a keyword means less than its words in a reader's field. Beside "speech
 # recognition", "quantization" means quantised speech models, not every quantised LLM.
@@ -52,10 +52,17 @@ FEATURES = (
 # 0.740 / 0.601 for two (without the feature 0.733 / 0.604 and 0.732 / 0.603), the mean
 # 0.756 / 0.615 and 0.794 / 0.525 (it drops a reader's other field).
 # "like_clear": a short keyword is a poor query for the embedding model ("alignment" is
-# closer to "human pose", 0.24, than to "RLHF", 0.10), but abstracts are good company
-# for abstracts. The papers that clearly write the keyword show what it means
-# in this catalog; a paper close to them is about the same thing, whatever its words, and
-# a paper that writes the keyword but is far from them mentions it in passing.
+# closer to "human pose estimation", 0.24, than to "RLHF", 0.10), but abstracts are good
+# company for abstracts. The papers of the reference sample (the usual recent papers the
+# z-scores are taken over) that write the keyword clearly enough to match on words alone
+# (a title mention, or one telling abstract mention: asides included) show what it means;
+# a paper close to them is about the same thing, whatever its words, and a paper that
+# writes the keyword but is far from them mentions it in passing. From the reference, not
+# the index: a reader's matches do not depend on which papers a run indexes. With the
+# fitted weights, having such papers at all lowers a paper's chance unless it is at least
+# about 1.5 standard deviations closer to them than usual ("known" -0.78, each z +0.53):
+# one writer that is itself an aside can cost a relevant paper ("RLHF" beside "DPO" loses
+# Transfer Q*). Requiring two writers instead did no better (0.751 / 0.599 at 0.55).
 # Leave-one-interest-out on the tuning interests (rounds 1-37, 680): at every threshold
 # +0.002-0.006 precision and +0.004-0.010 recall (0.753 / 0.600 at 0.55, against 0.749 /
 # 0.592); the mean of those papers did a little better than the nearest of them (0.750 /
@@ -141,7 +148,7 @@ def feature_row(
     like_clear: float | None = None,
 ) -> list[float]:
     """One (keyword, paper) pair's features, in `FEATURES` order. `like_clear` is None when
-    no other paper clearly writes the keyword."""
+    no other usual paper clearly writes the keyword, or the paper has no vector."""
     capped = min(evidence, EVIDENCE_CAP)
     related = min(related, RELATED_CAP)
     return [

@@ -713,6 +713,10 @@ class PaperIndex:
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
+        # The reference sample's papers indexed for their words, and its vectors in float64
+        # (compared with for every keyword read): see `_usual_papers`.
+        self._usual: tuple[PaperIndex, np.ndarray] | None = None
+        self._usual_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -987,6 +991,8 @@ class PaperIndex:
         strength = evidence * min(1.0, mean_idf / IDF_REF)
         passes = strength >= min_evidence
         score = min(mean_idf, IDF_CAP) * evidence * (K1 + 1) / (evidence + K1)
+        if describe is None:  # only which papers pass is wanted (`_like_clear`): no why-line
+            return _Hit(score=score, passes=passes, reason="", evidence=strength)
         # What the title wrote comes first in the why-line (a reader sees it at once),
         # then the phrases mentioned most, rarer ones on ties.
         order = sorted(fields, key=lambda n: ("title" not in fields[n], -mentions[n], -idfs[n]))
@@ -1316,7 +1322,7 @@ class PaperIndex:
         share = self.stats.keyword_share(reading.phrases)
         margin = meaning.topic_similarity - meaning.runner_up_similarity
         idxs = sorted(candidates)
-        like_clear = self._like_clear(idxs, [idx in strict.passing for idx in idxs])
+        like_clear = self._like_clear(reading.phrases, idxs)
         rows = np.array(
             [
                 decision.feature_row(
@@ -1358,31 +1364,48 @@ class PaperIndex:
         )
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
-    def _like_clear(self, idxs: list[int], clear: list[bool]) -> np.ndarray:
+    def _usual_papers(self) -> tuple[PaperIndex, np.ndarray] | None:
+        """The reference sample's papers (`SemanticContext.reference_papers`), indexed for
+        their words with this index's statistics (which usual papers write a keyword), and
+        their vectors; built on first use. None without them."""
+        if self.semantic is None or not self.semantic.reference_papers:
+            return None
+        with self._usual_lock:
+            if self._usual is None:
+                words = PaperIndex(list(self.semantic.reference_papers), self.stats)
+                self._usual = (words, self.semantic.reference.astype(np.float64))
+        words, vectors = self._usual
+        # Its papers are the reference's rows, in order (none is hidden: copies).
+        return self._usual if len(words.papers) == len(vectors) else None
+
+    def _like_clear(self, phrases: list[Phrase], idxs: list[int]) -> np.ndarray:
         """For each paper of `idxs`, the z-score of its closeness to the mean vector of the
-        other papers among them that clearly write the keyword (`clear`), over the usual
-        paper; NaN where there is no other such paper, or the paper has no vector."""
+        usual papers (the reference sample) that clearly write the keyword's `phrases`, a
+        paper among them compared with the others only; NaN where there are none (or it
+        is the only one), or the paper has no vector. From the reference sample, not from
+        this index's papers: a reader's matches must not depend on which other readers'
+        papers a run happens to index."""
         like = np.full(len(idxs), np.nan)
-        seeds = [
-            j for j, (idx, is_clear) in enumerate(zip(idxs, clear, strict=True)) if is_clear and self._has_vector[idx]
-        ]
-        if not seeds or self.semantic is None:
+        if (usual_papers := self._usual_papers()) is None:
             return like
-        papers = self._vectors[idxs].astype(np.float64)
-        total = papers[seeds].sum(axis=0)
-        # One direction for every paper but the seeds: each seed is compared with the other
-        # seeds only (its own vector would make it look like them). A z-score does not
+        usual, reference = usual_papers
+        writers = sorted(usual._clause(phrases, None, KEYWORD_MIN_EVIDENCE).passing)
+        if not writers:
+            return like
+        total = reference[writers].sum(axis=0)
+        row_of: dict[int | None, int] = {usual.papers[idx].pk: n for n, idx in enumerate(writers)}
+        # One direction for every paper but the writers themselves, each compared with the
+        # others only (its own vector would make it look like them). A z-score does not
         # depend on the scale, but the spread's floor is for unit vectors.
-        directions = np.vstack([total, total - papers[seeds]])
+        directions = np.vstack([total, total - reference[writers]])
         norms = np.linalg.norm(directions, axis=1)
         usable = norms > 1e-6
         directions[usable] /= norms[usable, None]
-        usual = self.semantic.reference.astype(np.float64) @ directions.T
-        centre, spread = usual.mean(axis=0), np.maximum(usual.std(axis=0), MIN_SPREAD)
-        which = np.zeros(len(idxs), dtype=np.intp)
-        which[seeds] = np.arange(1, len(seeds) + 1)
+        spread_over = reference @ directions.T
+        centre, spread = spread_over.mean(axis=0), np.maximum(spread_over.std(axis=0), MIN_SPREAD)
+        which = np.array([row_of.get(self._pks[idx], -1) + 1 for idx in idxs], dtype=np.intp)
         known = self._has_vector[idxs] & usable[which]
-        closeness = (papers * directions[which]).sum(axis=1)
+        closeness = (self._vectors[idxs].astype(np.float64) * directions[which]).sum(axis=1)
         like[known] = ((closeness - centre[which]) / spread[which])[known]
         return like
 

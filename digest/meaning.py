@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ from .keywords import RelatedTable, shipped_related_lines, shipped_related_table
 
 if TYPE_CHECKING:
     from .matching import CatalogStats, TopicTerms
+    from .models import Paper
 
 # Chosen on the tuning half of the judged keywords (tests/fixtures/judged_interests.json);
 # see the README for the figures on the held-out half. Below 0.6 the "nearest" topic is
@@ -58,7 +59,7 @@ TOPIC_Z_MIN = 3.5
 Z_AGREE = 0.5
 
 _reference_lock = threading.Lock()
-_reference_cache: dict[str, tuple[tuple, np.ndarray]] = {}
+_reference_cache: dict[str, tuple[tuple, np.ndarray, tuple[Paper, ...]]] = {}
 _related_cache: dict[str, tuple[tuple, RelatedTable]] = {}
 
 
@@ -114,6 +115,7 @@ class SemanticContext:
         reference: np.ndarray,
         keyword_lookup: Callable[[str], np.ndarray | None],
         related: RelatedTable | None = None,
+        reference_papers: Sequence[Paper] = (),
     ) -> None:
         # The related terms the learned decision weighs (the shipped list unless given).
         self.related = related or shipped_related_table()
@@ -121,6 +123,9 @@ class SemanticContext:
         self.topic_slugs = [t.terms.slug for t in topics]
         self.topic_matrix = semantic.stack(t.vector for t in topics)
         self.reference = reference
+        # The reference's papers, row for row (their titles and abstracts: what the usual
+        # paper writes); none where only the vectors are known.
+        self.reference_papers = tuple(reference_papers) if len(reference_papers) == len(reference) else ()
         self._lookup = keyword_lookup
         self._vectors: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()
@@ -158,7 +163,8 @@ class SemanticContext:
                 return keyword_vectors([keyword]).get(semantic.keyword_key(keyword))
 
         related = current_related_table() if curated_terms else shipped_related_table()
-        return cls(topics, reference_sample(), lookup, related)
+        sample, papers = reference_sample_and_papers()
+        return cls(topics, sample, lookup, related, reference_papers=papers)
 
     def keyword_vector(self, keyword: str) -> np.ndarray | None:
         key = semantic.keyword_key(keyword)
@@ -242,6 +248,13 @@ def reference_sample(size: int | None = None) -> np.ndarray:
     paper" a keyword's similarities are compared with. By listing day, not by when they
     were stored: a back-filled import of old papers must not change what is usual for
     today's. Cached while the catalog's vectors are unchanged."""
+    return reference_sample_and_papers(size)[0]
+
+
+def reference_sample_and_papers(size: int | None = None) -> tuple[np.ndarray, tuple[Paper, ...]]:
+    """`reference_sample`, and its papers row for row (unsaved copies holding the id,
+    title and abstract): the papers of the usual sample that write a keyword say what it
+    means, whichever papers a run's index holds."""
     from .models import Paper
 
     size = size or Z_SAMPLE_SIZE
@@ -249,11 +262,11 @@ def reference_sample(size: int | None = None) -> np.ndarray:
     embedded = Paper.objects.filter(is_hidden=False, embedding__isnull=False)
     fingerprint = (size, today, *embedded.aggregate(n=Count("id"), top=Max("id"), changed=Max("updated_at")).values())
     if not fingerprint[2]:  # no paper has a vector yet
-        return semantic.stack(())
+        return semantic.stack(()), ()
     with _reference_lock:
         cached = _reference_cache.get("sample")
         if cached and cached[0] == fingerprint:
-            return cached[1]
+            return cached[1], cached[2]
     latest_first = (F("listed_on").desc(nulls_last=True), "-id")
     recent = embedded
     # The latest listing day up to today: a paper mis-dated into the future must not
@@ -262,8 +275,13 @@ def reference_sample(size: int | None = None) -> np.ndarray:
         recent = embedded.filter(listed_on__gte=latest - dt.timedelta(days=REFERENCE_DAYS), listed_on__lte=today)
         if recent.count() < MIN_Z_SAMPLE:  # a young catalog: older papers make up the number
             recent = embedded
-    rows = recent.order_by(*latest_first).values_list("embedding", flat=True)[:size]
-    sample = semantic.stack(v for v in map(semantic.from_bytes, rows) if v is not None)
+    rows = recent.order_by(*latest_first).values_list("id", "title", "abstract", "embedding")[:size]
+    vectors, papers = [], []
+    for pk, title, abstract, data in rows:
+        if (vector := semantic.from_bytes(data)) is not None:
+            vectors.append(vector)
+            papers.append(Paper(pk=pk, title=title, abstract=abstract))
+    sample, kept = semantic.stack(vectors), tuple(papers)
     with _reference_lock:
-        _reference_cache["sample"] = (fingerprint, sample)
-    return sample
+        _reference_cache["sample"] = (fingerprint, sample, kept)
+    return sample, kept

@@ -110,7 +110,8 @@ def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_
 def test_more_evidence_never_makes_a_match_less_likely():
     # What the weights say, checked as a reader would expect it: another mention, a paper
     # closer in meaning (to the keyword, or to the reader's other keywords: their field, or
-    # to the other papers that clearly write the keyword),
+    # to the usual papers that clearly write the keyword; that there are such papers at all
+    # is no evidence, see decision.py),
     # the keyword's topic agreeing, a mention nearer the start of the paper (its title,
     # its first sentence), or the paper saying it in related terms ("quantization" for
     # "model compression") only raise the chance.

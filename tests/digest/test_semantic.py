@@ -198,28 +198,45 @@ def test_a_keyword_is_read_in_the_field_of_the_readers_other_keywords(embedded):
     assert (beside_rows[:, column] != alone_rows[:, column]).any()
 
 
-def test_a_paper_is_weighed_by_how_like_it_is_to_the_papers_that_clearly_write_the_keyword(embedded):
+def test_a_paper_is_weighed_by_how_like_it_is_to_the_usual_papers_that_clearly_write_the_keyword(embedded):
     # A short keyword is a poor query for the model; the papers that clearly write it say
-    # what it means here. Papers about quantization stand close to the others; a code
-    # model's report that writes it once about its released weights does not.
-    index, _, position_of = embedded
-    embed_keywords(["quantization", "RLHF"])
+    # what it means. Papers about quantization stand close to the others; a code model's
+    # report that writes it once, about its released weights, does not.
+    index, by_position, position_of = embedded
+    embed_keywords(["quantization", "RLHF", "jailbreaks"])
     column, known = decision.FEATURES.index("like_clear"), decision.FEATURES.index("like_clear_known")
-    evidence = index.keyword_evidence("quantization")
-    like = {position_of[index.papers[i].pk]: row[column] for i, row in zip(evidence.papers, evidence.rows)}
+
+    def rows_of(keyword: str, in_index: PaperIndex = index) -> dict[int, np.ndarray]:
+        evidence = in_index.keyword_evidence(keyword)
+        return {position_of[in_index.papers[i].pk]: row for i, row in zip(evidence.papers, evidence.rows)}
+
+    like = {position: row[column] for position, row in rows_of("quantization").items()}
     q_bert, zeroquant, decouple_q, stable_code = 141, 184, 13, 195
     assert min(like[q_bert], like[zeroquant], like[decouple_q]) > like[stable_code] + 1.0
-    chances = dict(zip(evidence.papers, evidence.decide(index.keyword_decision)[1]))
-    chance = {position_of[index.papers[i].pk]: c for i, c in chances.items()}
-    assert chance[stable_code] < index.keyword_decision.threshold < min(chance[q_bert], chance[zeroquant])
+    # It decides: BlueLM-V-3B (191), an on-device multimodal model that mentions jailbreaks
+    # in passing, would match "jailbreaks" with the same weights if it were not so unlike
+    # the papers that write it.
+    decide = index.keyword_decision
+    row = rows_of("jailbreaks")[191]
+    unknown = row.copy()
+    unknown[[column, known]] = 0.0
+    assert decide.probabilities(row[None])[0] < decide.threshold < decide.probabilities(unknown[None])[0]
     # One paper alone writes "RLHF" clearly: it has no others to be compared with (its own
     # vector would make it look like itself), the papers that do not write it have it.
-    evidence = index.keyword_evidence("RLHF")
-    rows = {position_of[index.papers[i].pk]: row for i, row in zip(evidence.papers, evidence.rows)}
+    rows = rows_of("RLHF")
     clear = [p for p, row in rows.items() if row[decision.FEATURES.index("clear")]]
     assert len(clear) == 1
     assert rows[clear[0]][known] == 0 and rows[clear[0]][column] == 0
     assert all(row[known] == 1 for p, row in rows.items() if p not in clear)
+    # The usual papers, not the index's: a paper reads the same in a run's index of any
+    # other papers (a reader's matches must not depend on whose papers a run indexes).
+    half = PaperIndex(
+        [paper for position, paper in by_position.items() if position % 3 != 0 or position == q_bert],
+        index.stats,
+        index.semantic,
+    )
+    assert rows_of("quantization", half)[q_bert][column] == rows_of("quantization")[q_bert][column]
+    assert rows_of("quantization", half)[q_bert][known] == 1
 
 
 def test_a_readers_likeliest_paper_is_the_likeliest_in_their_field(embedded):

@@ -33,7 +33,7 @@ from django.core.management.base import CommandError
 from digest.management.cli import OperatorCommand, positive_int
 from digest import semantic
 from digest.matching import CatalogStats, Interest, PaperIndex, TopicTerms
-from digest.meaning import Feedback, SemanticContext, TopicVector, reference_sample
+from digest.meaning import Feedback, SemanticContext, TopicVector, reference_sample_and_papers
 from digest.models import Paper, Topic
 
 
@@ -169,13 +169,14 @@ def _semantic_index(candidates: list[Paper], stats: CatalogStats, topics: list[T
         copy.embedding = semantic.to_bytes(vector)
         embedded.append(copy)
     keyword_vectors = {semantic.keyword_key(k): v for k, v in vectors["keyword_vectors"].items()}
-    reference = reference_sample()
+    reference, reference_papers = reference_sample_and_papers()
     if len(reference) < 200:  # the catalog is not embedded yet: the candidates stand in
-        reference = semantic.stack(vectors["paper_vectors"][:1000])
+        reference, reference_papers = semantic.stack(vectors["paper_vectors"][:1000]), tuple(embedded[:1000])
     context = SemanticContext(
         [TopicVector(t, v) for t, v in zip(topics, vectors["topic_vectors"], strict=True)],
         reference,
         lambda keyword: keyword_vectors.get(semantic.keyword_key(keyword)),
+        reference_papers=reference_papers,
     )
     return PaperIndex(embedded, stats, context)
 
