@@ -661,6 +661,22 @@ def _terms_to_read(typed: str, alternatives: list[str], own: list[Phrase], table
     return [term for term in terms if not own_variants & set(compile_phrase(term).variants)]
 
 
+@dataclass(frozen=True, slots=True)
+class _UsualPapers:
+    """The reference sample's papers (`SemanticContext.reference_papers`) indexed for their
+    words, their vectors in float64 (compared with for every keyword read) and ids, row
+    for row."""
+
+    papers: tuple[Paper, ...]
+    words: PaperIndex
+    vectors: np.ndarray
+    pks: list[int | None]
+
+
+_usual_lock = threading.Lock()
+_usual_cache: dict[str, _UsualPapers] = {}
+
+
 class PaperIndex:
     def __init__(
         self,
@@ -713,10 +729,6 @@ class PaperIndex:
         self._related_cache: dict[str, dict[int, set[tuple[int, int]]]] = {}
         self._excluded_cache: dict[str, frozenset[int]] = {}
         self._author_cache: dict[str, _Clause] = {}
-        # The reference sample's papers indexed for their words, and its vectors in float64
-        # (compared with for every keyword read): see `_usual_papers`.
-        self._usual: tuple[PaperIndex, np.ndarray] | None = None
-        self._usual_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -1364,19 +1376,24 @@ class PaperIndex:
         )
         return KeywordEvidence(idxs, rows, forced, ~self._has_vector[idxs], word_passes)
 
-    def _usual_papers(self) -> tuple[PaperIndex, np.ndarray] | None:
-        """The reference sample's papers (`SemanticContext.reference_papers`), indexed for
-        their words with this index's statistics (which usual papers write a keyword), and
-        their vectors; built on first use. None without them."""
+    def _usual_papers(self) -> _UsualPapers | None:
+        """The reference sample's papers indexed for their words with this index's
+        statistics (which usual papers write a keyword), shared by every index of the same
+        reference and statistics in this process (a run's chunks, the signup preview):
+        building it over 1,000 papers takes about a second. None without them."""
         if self.semantic is None or not self.semantic.reference_papers:
             return None
-        with self._usual_lock:
-            if self._usual is None:
-                words = PaperIndex(list(self.semantic.reference_papers), self.stats)
-                self._usual = (words, self.semantic.reference.astype(np.float64))
-        words, vectors = self._usual
-        # Its papers are the reference's rows, in order (none is hidden: copies).
-        return self._usual if len(words.papers) == len(vectors) else None
+        papers, reference = self.semantic.reference_papers, self.semantic.reference
+        with _usual_lock:
+            kept = _usual_cache.get("usual")
+            if kept is not None and kept.papers is papers and kept.words.stats is self.stats:
+                return kept
+        words = PaperIndex(list(papers), self.stats)
+        pks: list[int | None] = [paper.pk for paper in words.papers]
+        usual = _UsualPapers(papers, words, reference.astype(np.float64), pks)
+        with _usual_lock:
+            _usual_cache["usual"] = usual  # one at a time: the latest reference is the one asked for
+        return usual
 
     def _like_clear(self, phrases: list[Phrase], idxs: list[int]) -> np.ndarray:
         """For each paper of `idxs`, the z-score of its closeness to the mean vector of the
@@ -1386,24 +1403,28 @@ class PaperIndex:
         this index's papers: a reader's matches must not depend on which other readers'
         papers a run happens to index."""
         like = np.full(len(idxs), np.nan)
-        if (usual_papers := self._usual_papers()) is None:
+        if (usual := self._usual_papers()) is None:
             return like
-        usual, reference = usual_papers
-        writers = sorted(usual._clause(phrases, None, KEYWORD_MIN_EVIDENCE).passing)
+        writers = sorted(usual.words._clause(phrases, None, KEYWORD_MIN_EVIDENCE).passing)
         if not writers:
             return like
+        reference = usual.vectors
         total = reference[writers].sum(axis=0)
-        row_of: dict[int | None, int] = {usual.papers[idx].pk: n for n, idx in enumerate(writers)}
-        # One direction for every paper but the writers themselves, each compared with the
-        # others only (its own vector would make it look like them). A z-score does not
-        # depend on the scale, but the spread's floor is for unit vectors.
-        directions = np.vstack([total, total - reference[writers]])
+        # A writer among the papers compared is compared with the other writers only (its
+        # own vector would make it look like them); the rest share one direction. Matched
+        # by id: a paper without one (unsaved; never in a run) is compared with them all.
+        position = {self._pks[idx]: j for j, idx in enumerate(idxs) if self._pks[idx] is not None}
+        compared = [(position[pk], row) for row in writers if (pk := usual.pks[row]) in position]
+        directions = np.vstack([total, *(total - reference[row] for _, row in compared)])
+        # A z-score does not depend on the scale, but the spread's floor is for unit vectors.
         norms = np.linalg.norm(directions, axis=1)
         usable = norms > 1e-6
         directions[usable] /= norms[usable, None]
         spread_over = reference @ directions.T
         centre, spread = spread_over.mean(axis=0), np.maximum(spread_over.std(axis=0), MIN_SPREAD)
-        which = np.array([row_of.get(self._pks[idx], -1) + 1 for idx in idxs], dtype=np.intp)
+        which = np.zeros(len(idxs), dtype=np.intp)
+        for number, (j, _) in enumerate(compared, start=1):
+            which[j] = number
         known = self._has_vector[idxs] & usable[which]
         closeness = (self._vectors[idxs].astype(np.float64) * directions[which]).sum(axis=1)
         like[known] = ((closeness - centre[which]) / spread[which])[known]

@@ -125,7 +125,9 @@ class SemanticContext:
         self.reference = reference
         # The reference's papers, row for row (their titles and abstracts: what the usual
         # paper writes); none where only the vectors are known.
-        self.reference_papers = tuple(reference_papers) if len(reference_papers) == len(reference) else ()
+        if len(reference_papers) not in (0, len(reference)):
+            raise ValueError(f"{len(reference_papers)} reference papers for {len(reference)} reference vectors")
+        self.reference_papers = tuple(reference_papers)
         self._lookup = keyword_lookup
         self._vectors: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ from django.core.management import call_command
 
 from digest import decision, semantic
 from digest.matching import CatalogStats, Interest, PaperIndex, TopicTerms
-from digest.meaning import Feedback, TopicVector
+from digest.meaning import Feedback, SemanticContext, TopicVector
 from digest.models import Paper, Topic
 from digest.vectors import embed_keywords
 from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afterwards
@@ -237,6 +237,17 @@ def test_a_paper_is_weighed_by_how_like_it_is_to_the_usual_papers_that_clearly_w
     )
     assert rows_of("quantization", half)[q_bert][column] == rows_of("quantization")[q_bert][column]
     assert rows_of("quantization", half)[q_bert][known] == 1
+    # ... and the usual papers are indexed for their words once, for every index of them.
+    assert half._usual_papers() is index._usual_papers() is not None
+
+
+def test_reference_papers_must_be_the_reference_vectors_papers(embedded):
+    # Row for row: papers that are not the vectors' would make every paper unlike the
+    # wrong ones, silently.
+    index, _, _ = embedded
+    context = index.semantic
+    with pytest.raises(ValueError, match="reference papers for"):
+        SemanticContext([], context.reference, context.keyword_vector, reference_papers=context.reference_papers[1:])
 
 
 def test_a_readers_likeliest_paper_is_the_likeliest_in_their_field(embedded):
@@ -472,8 +483,6 @@ def test_a_keyword_whose_matches_a_reader_cannot_get_gives_them_its_likeliest_ne
 def test_a_young_catalog_without_a_reference_sample_still_expands_keywords(embedded):
     # Fewer than 200 embedded papers say nothing of what is usual: no z-scores, so no
     # decision; the keyword's own words and the topic it names still match.
-    from digest.meaning import SemanticContext
-
     index, _, position_of = embedded
     young = SemanticContext(
         [TopicVector(t, index.semantic.topic_matrix[n]) for n, t in enumerate(index.semantic.topics.values())],
