@@ -664,13 +664,12 @@ def _terms_to_read(typed: str, alternatives: list[str], own: list[Phrase], table
 @dataclass(frozen=True, slots=True)
 class _UsualPapers:
     """The reference sample's papers (`SemanticContext.reference_papers`) indexed for their
-    words, their vectors in float64 (compared with for every keyword read) and ids, row
-    for row."""
+    words, and their vectors in float64 (compared with for every keyword read), row for
+    row."""
 
     papers: tuple[Paper, ...]
     words: PaperIndex
     vectors: np.ndarray
-    pks: list[int | None]
 
 
 _usual_lock = threading.Lock()
@@ -1388,9 +1387,7 @@ class PaperIndex:
             kept = _usual_cache.get("usual")
             if kept is not None and kept.papers is papers and kept.words.stats is self.stats:
                 return kept
-        words = PaperIndex(list(papers), self.stats)
-        pks: list[int | None] = [paper.pk for paper in words.papers]
-        usual = _UsualPapers(papers, words, reference.astype(np.float64), pks)
+        usual = _UsualPapers(papers, PaperIndex(list(papers), self.stats), reference.astype(np.float64))
         with _usual_lock:
             _usual_cache["usual"] = usual  # one at a time: the latest reference is the one asked for
         return usual
@@ -1414,7 +1411,7 @@ class PaperIndex:
         # own vector would make it look like them); the rest share one direction. Matched
         # by id: a paper without one (unsaved; never in a run) is compared with them all.
         position = {self._pks[idx]: j for j, idx in enumerate(idxs) if self._pks[idx] is not None}
-        compared = [(position[pk], row) for row in writers if (pk := usual.pks[row]) in position]
+        compared = [(position[pk], row) for row in writers if (pk := usual.papers[row].pk) in position]
         directions = np.vstack([total, *(total - reference[row] for _, row in compared)])
         # A z-score does not depend on the scale, but the spread's floor is for unit vectors.
         norms = np.linalg.norm(directions, axis=1)

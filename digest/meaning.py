@@ -245,18 +245,13 @@ def current_related_table() -> RelatedTable:
     return table
 
 
-def reference_sample(size: int | None = None) -> np.ndarray:
+def reference_sample_and_papers(size: int | None = None) -> tuple[np.ndarray, tuple[Paper, ...]]:
     """Vectors of the papers of the latest listing days (embedded, visible): the "usual
     paper" a keyword's similarities are compared with. By listing day, not by when they
     were stored: a back-filled import of old papers must not change what is usual for
-    today's. Cached while the catalog's vectors are unchanged."""
-    return reference_sample_and_papers(size)[0]
-
-
-def reference_sample_and_papers(size: int | None = None) -> tuple[np.ndarray, tuple[Paper, ...]]:
-    """`reference_sample`, and its papers row for row (unsaved copies holding the id,
-    title and abstract): the papers of the usual sample that write a keyword say what it
-    means, whichever papers a run's index holds."""
+    today's. With them, their papers row for row (unsaved copies holding the id, title
+    and abstract): the usual papers that write a keyword say what it means, whichever
+    papers a run's index holds. Cached while the catalog's vectors are unchanged."""
     from .models import Paper
 
     size = size or Z_SAMPLE_SIZE
