@@ -626,13 +626,22 @@ class KeywordEvidence:
     forced: np.ndarray  # match whatever the decision says (the keyword is a topic's very name)
     without_vector: np.ndarray  # no vector yet: closeness says nothing, the words decide ...
     word_passes: np.ndarray  # ... whether the keyword's words or its topic's phrases match
+    # The decision's trees' part for these rows: it does not change with the reader's
+    # field, so every reader of the keyword shares it (`_in_field` keeps the same dict).
+    # Holds (decision, logits): the decision it was computed for, held so it is never
+    # mistaken for another.
+    tree_part: dict = field(default_factory=dict, compare=False, repr=False)
 
     def decide(self, keyword_decision: decision.Decision, fallback: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Which candidates match, and the decision's chance for each. When none would,
         the likeliest one does if its chance reaches `decision.BEST_CANDIDATE_FLOOR`
         (with `fallback`; matching applies that rule per reader instead, over the papers
         that reader can get: `_Clause.near_misses`)."""
-        chances = keyword_decision.probabilities(self.rows)
+        known = self.tree_part.get("of")
+        if known is None or known[0] is not keyword_decision:
+            known = (keyword_decision, keyword_decision.tree_logits(self.rows))
+            self.tree_part["of"] = known
+        chances = keyword_decision.probabilities(self.rows, tree_logits=known[1])
         decided = (chances >= keyword_decision.threshold) | self.forced
         passes = np.where(self.without_vector, self.word_passes, decided)
         if fallback and not passes.any() and not self.without_vector.all():

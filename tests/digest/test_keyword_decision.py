@@ -45,13 +45,19 @@ def test_the_shipped_decision_is_what_training_on_the_tuning_interests_gives(emb
     assert "this database's 1 curated line(s) are left out" in report
     tuning = [i for i in json.loads(JUDGED.read_text())["interests"] if i["half"] == "tune" and not i.get("topic")]
     assert f"fitted on {len(tuning)} keyword interests" in report
-    assert "leave-one-interest-out precision" in report
+    assert "over 10 folds of interests left out in turn" in report
     fresh, ours = Decision.from_json((tmp_path / "decision.json").read_text()), shipped()
     assert fresh.threshold == ours.threshold
     np.testing.assert_allclose(fresh.weights, ours.weights, atol=0.02)
     np.testing.assert_allclose(fresh.bias, ours.bias, atol=0.02)
     np.testing.assert_allclose(fresh.mean, ours.mean, rtol=0.01, atol=1e-3)
     np.testing.assert_allclose(fresh.scale, ours.scale, rtol=0.01, atol=1e-3)
+    # The trees as a whole: the chances they give over the range the features take
+    # (another database's last bits of a z-score may move a split, never the decision).
+    assert fresh.trees is not None and ours.trees is not None
+    rows = np.random.default_rng(0).normal(ours.mean, ours.scale, size=(4000, len(FEATURES)))
+    differences = np.abs(fresh.probabilities(rows) - ours.probabilities(rows))
+    assert differences.max() < 0.05 and differences.mean() < 0.005
 
 
 @pytest.mark.django_db
@@ -88,6 +94,28 @@ def test_a_decision_for_other_features_is_refused_with_a_clear_error():
         Decision.from_json(json.dumps(data))
     with pytest.raises(DecisionFileError, match="one number per feature"):
         Decision.from_json(json.dumps({**json.loads(DECISION_FILE.read_text()), "weights": [1.0]}))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        # The trees' part is computed once per keyword for all its readers.
+        (lambda trees: trees["feature"].__setitem__(trees["feature"].index(0), FEATURES.index("field")), '"field"'),
+        (
+            lambda trees: trees["left"].__setitem__(next(i for i, f in enumerate(trees["feature"]) if f >= 0), 0),
+            "after it",
+        ),
+        (lambda trees: trees["feature"].__setitem__(0, len(FEATURES)), "outside"),
+        (lambda trees: trees.__setitem__("value", trees["value"][:-1]), "every node needs"),
+        (lambda trees: trees.__setitem__("depth", 1), "deepest leaf"),
+    ],
+    ids=["reads field", "loops", "unknown feature", "short arrays", "depth"],
+)
+def test_trees_that_are_not_well_formed_are_refused_with_a_clear_error(change, message):
+    data = json.loads(DECISION_FILE.read_text())
+    change(data["trees"])
+    with pytest.raises(DecisionFileError, match=message):
+        Decision.from_json(json.dumps(data))
 
 
 def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_what_to_run(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """Matching quality on the judged interests (tests/fixtures/judged_interests.json), the
 way `manage.py evaluate_matching` measures it: typed keywords alone and curated topics,
 lexical-only and hybrid (with the real model's vectors), on the tuning interests and on
-the held-out ones that were never tuned on. Keywords: rounds 38 to 45, judged blind
+the held-out ones that were never tuned on. Keywords: rounds 38 to 46, judged blind
 after the decision learned the reader's field, each scored once while held out (rounds
 8-37 were each scored while held out, then joined tuning; 30-37 when round 45 was
 judged). Topics: rounds 30-41, 43, 44 and 45, each judged blind from the topic's name and
@@ -31,15 +31,18 @@ JUDGED = load_judged(Path(__file__).resolve().parents[1] / "fixtures" / "judged_
 
 # (kind, half, mode) -> (precision floor, recall floor)
 FLOORS = {
-    # Rounds 1-37 (680): the decision is fitted on them; leave-one-interest-out 0.753 /
-    # 0.600 (train_matching), in-sample 0.753 / 0.600 (lexical 0.53 / 0.63).
-    ("keywords", "tune", "hybrid"): (0.73, 0.58),
+    # Rounds 1-37 (680): the decision is fitted on them; with boosted trees on its
+    # weights' residual, 0.752 / 0.619 over ten folds of interests left out
+    # (train_matching), in-sample 0.759 / 0.626 (lexical 0.53 / 0.63). (Weights alone:
+    # leave-one-interest-out 0.753 / 0.600, in-sample 0.753 / 0.600.)
+    ("keywords", "tune", "hybrid"): (0.73, 0.60),
     ("keywords", "tune", "lexical"): (0.51, 0.61),
     # Rounds 38-45 (184): 0.793 / 0.591 (lexical 0.60 / 0.63), with the decision refitted
     # on rounds 1-37 and reading "like_clear". (Rounds 38-44 with the decision fitted on
     # rounds 1-29: 0.80 / 0.58; now 0.791 / 0.580.) With round 46 (38-46, 215): 0.804 /
-    # 0.589 (lexical 0.61 / 0.63). The per-round figures are below.
-    ("keywords", "held-out", "hybrid"): (0.78, 0.56),
+    # 0.589 (lexical 0.61 / 0.63). With the trees (fitted on rounds 1-37 as before):
+    # 0.806 / 0.607. The per-round figures are below.
+    ("keywords", "held-out", "hybrid"): (0.78, 0.58),
     ("keywords", "held-out", "lexical"): (0.59, 0.60),
     # Rounds 1, 2, 3, 14, 18-29 and 42 (335): 0.852 / 0.800 (lexical 0.85 / 0.79).
     ("topic", "tune", "hybrid"): (0.83, 0.78),
@@ -95,54 +98,54 @@ def test_matching_stays_at_its_measured_quality(measured, kind, half, mode):
 @pytest.mark.parametrize(
     "rounds, half, floors",
     [
-        ((12,), "tune", (0.89, 0.64)),
-        ((13,), "tune", (0.82, 0.65)),
-        ((14,), "tune", (0.80, 0.79)),
-        ((15,), "tune", (0.82, 0.67)),
-        ((16,), "tune", (0.76, 0.75)),
-        ((17,), "tune", (0.85, 0.71)),
-        ((18,), "tune", (0.61, 0.60)),
-        ((19,), "tune", (0.76, 0.67)),
-        ((20,), "tune", (0.69, 0.41)),
-        ((21,), "tune", (0.80, 0.58)),
-        ((22,), "tune", (0.84, 0.51)),
-        ((23,), "tune", (0.74, 0.48)),
-        ((24,), "tune", (0.74, 0.52)),
-        ((25,), "tune", (0.69, 0.54)),
-        ((26,), "tune", (0.77, 0.58)),
-        ((27,), "tune", (0.90, 0.70)),
-        ((28,), "tune", (0.58, 0.54)),
-        ((29,), "tune", (0.65, 0.52)),
-        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.76, 0.61)),
-        ((30,), "tune", (0.67, 0.57)),
-        ((31,), "tune", (0.78, 0.60)),
-        ((32,), "tune", (0.68, 0.75)),
-        ((33,), "tune", (0.63, 0.68)),
-        ((34,), "tune", (0.63, 0.48)),
-        ((34, 35), "tune", (0.60, 0.51)),
-        ((36,), "tune", (0.65, 0.67)),
-        ((36, 37), "tune", (0.63, 0.62)),
-        ((30, 31, 32, 33, 34, 35, 36, 37), "tune", (0.66, 0.61)),
-        (tuple(range(12, 38)), "tune", (0.73, 0.61)),
-        ((38,), "held-out", (0.73, 0.67)),
+        ((12,), "tune", (0.89, 0.69)),
+        ((13,), "tune", (0.84, 0.68)),
+        ((14,), "tune", (0.81, 0.81)),
+        ((15,), "tune", (0.85, 0.73)),
+        ((16,), "tune", (0.79, 0.78)),
+        ((17,), "tune", (0.86, 0.72)),
+        ((18,), "tune", (0.57, 0.61)),
+        ((19,), "tune", (0.74, 0.69)),
+        ((20,), "tune", (0.72, 0.50)),
+        ((21,), "tune", (0.82, 0.60)),
+        ((22,), "tune", (0.84, 0.53)),
+        ((23,), "tune", (0.76, 0.54)),
+        ((24,), "tune", (0.74, 0.51)),
+        ((25,), "tune", (0.72, 0.59)),
+        ((26,), "tune", (0.79, 0.61)),
+        ((27,), "tune", (0.93, 0.72)),
+        ((28,), "tune", (0.61, 0.60)),
+        ((29,), "tune", (0.65, 0.55)),
+        ((12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29), "tune", (0.77, 0.65)),
+        ((30,), "tune", (0.63, 0.59)),
+        ((31,), "tune", (0.78, 0.61)),
+        ((32,), "tune", (0.65, 0.77)),
+        ((33,), "tune", (0.65, 0.72)),
+        ((34,), "tune", (0.63, 0.50)),
+        ((34, 35), "tune", (0.59, 0.50)),
+        ((36,), "tune", (0.71, 0.69)),
+        ((36, 37), "tune", (0.66, 0.64)),
+        ((30, 31, 32, 33, 34, 35, 36, 37), "tune", (0.66, 0.62)),
+        (tuple(range(12, 38)), "tune", (0.74, 0.64)),
+        ((38,), "held-out", (0.74, 0.69)),
         ((39,), "held-out", (0.69, 0.56)),
-        ((40,), "held-out", (0.81, 0.62)),
-        ((41,), "held-out", (0.78, 0.67)),
-        ((42,), "held-out", (0.81, 0.61)),
-        ((43,), "held-out", (0.75, 0.44)),
-        ((44,), "held-out", (0.79, 0.48)),
-        ((45,), "held-out", (0.78, 0.63)),
-        ((46,), "held-out", (0.84, 0.55)),
-        ((45, 46), "held-out", (0.81, 0.59)),
-        ((38, 39), "held-out", (0.71, 0.61)),
-        ((40, 41), "held-out", (0.79, 0.64)),
-        ((38, 39, 40, 41), "held-out", (0.75, 0.63)),
-        ((43, 44), "held-out", (0.77, 0.46)),
-        ((43, 44, 45), "held-out", (0.77, 0.51)),
-        ((43, 44, 45, 46), "held-out", (0.79, 0.52)),
-        ((38, 39, 40, 41, 42, 43, 44), "held-out", (0.77, 0.55)),
-        ((38, 39, 40, 41, 42, 43, 44, 45), "held-out", (0.77, 0.57)),
-        (tuple(range(38, 47)), "held-out", (0.78, 0.56)),
+        ((40,), "held-out", (0.80, 0.63)),
+        ((41,), "held-out", (0.77, 0.69)),
+        ((42,), "held-out", (0.80, 0.63)),
+        ((43,), "held-out", (0.76, 0.49)),
+        ((44,), "held-out", (0.80, 0.49)),
+        ((45,), "held-out", (0.76, 0.64)),
+        ((46,), "held-out", (0.86, 0.57)),
+        ((45, 46), "held-out", (0.81, 0.60)),
+        ((38, 39), "held-out", (0.72, 0.62)),
+        ((40, 41), "held-out", (0.78, 0.66)),
+        ((38, 39, 40, 41), "held-out", (0.75, 0.64)),
+        ((43, 44), "held-out", (0.78, 0.49)),
+        ((43, 44, 45), "held-out", (0.78, 0.53)),
+        ((43, 44, 45, 46), "held-out", (0.80, 0.54)),
+        ((38, 39, 40, 41, 42, 43, 44), "held-out", (0.77, 0.57)),
+        ((38, 39, 40, 41, 42, 43, 44, 45), "held-out", (0.77, 0.58)),
+        (tuple(range(38, 47)), "held-out", (0.78, 0.58)),
     ],
     ids=str,
 )
@@ -181,12 +184,15 @@ def test_typical_typed_interests_reach_the_targets(measured, rounds, half, floor
     # 0.80 / 0.66; 43 to 45 0.80 / 0.54; 38 to 45 0.79 / 0.59. Round 46 (31), eight more
     # personas drawn from the other 40, the same matcher: 0.87 / 0.57; 45 and 46 0.84 /
     # 0.61; 43 to 46 0.82 / 0.55; 38 to 46 0.80 / 0.59.
+    # Then boosted trees on the weights' residual, chosen by ten folds of rounds 1-37 with
+    # the held-out rounds unread, scored once on them: 38 0.77 / 0.71, 39 0.72 / 0.58,
+    # 40 0.83 / 0.65, 41 0.79 / 0.71, 42 0.83 / 0.65, 43 0.79 / 0.52, 44 0.83 / 0.52,
+    # 45 0.79 / 0.67, 46 0.88 / 0.59; 43 to 46 0.82 / 0.57; 38 to 46 0.81 / 0.61.
     # The issue's targets: 0.75 / 0.60.
     # Rounds 12-37 are tuning data now: their floors are in-sample figures (with the
-    # decision fitted on rounds 1-37), kept so that a change that loses what the decision
-    # learned from them fails here; the held-out rounds' floors are their figures with
-    # that decision (38 0.75 / 0.69, 39 0.71 / 0.58, 40 0.83 / 0.64, 41 0.81 / 0.70,
-    # 42 0.84 / 0.64, 43 0.78 / 0.46, 44 0.82 / 0.51), less 0.02.
+    # decision and its trees fitted on rounds 1-37), kept so that a change that loses what
+    # the decision learned from them fails here; the held-out rounds' floors are their
+    # figures with that decision (above), less 0.02.
     results, _ = measured
     chosen = [
         f

@@ -44,7 +44,11 @@ def test_the_model_loads_from_the_installed_package_with_no_network(tmp_path):
     env.pop("DATABASE_URL")
     result = subprocess.run(
         ["unshare", "--net", "--map-root-user", sys.executable, "-c", script],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["384", "1.0"]
@@ -64,11 +68,13 @@ def test_a_model_file_that_differs_from_the_pinned_one_is_refused(tmp_path):
 
 def test_similar_texts_get_similar_vectors():
     embedder = semantic.get_embedder()
-    query, near, far = embedder.embed([
-        "quantization of large language models",
-        "Post-training 4-bit weight quantization for LLM inference",
-        "A new corpus of bird songs for species recognition",
-    ])
+    query, near, far = embedder.embed(
+        [
+            "quantization of large language models",
+            "Post-training 4-bit weight quantization for LLM inference",
+            "A new corpus of bird songs for species recognition",
+        ]
+    )
     assert float(query @ near) > float(query @ far) + 0.2
     stored = semantic.from_bytes(semantic.to_bytes(query))
     assert stored.dtype == np.float32 and float(stored @ query) > 0.999  # float16 storage loses nothing that counts
@@ -151,11 +157,15 @@ def test_with_semantic_matching_off_an_import_says_so_and_stores_no_vector(tmp_p
     listing = tmp_path / "listing.txt"
     listing.write_text(
         "Daily Papers\n\nA paper on sorting\n\nWe sort numbers faster than before, with a network of "
-        "comparators found by search, and prove it correct for every input size we tried.\n", encoding="utf-8"
+        "comparators found by search, and prove it correct for every input size we tried.\n",
+        encoding="utf-8",
     )
     out = StringIO()
     call_command("import_papers", str(listing), stdout=out, stderr=StringIO())
-    assert "not embedded (semantic matching is switched off (SEMANTIC_MATCHING=off)): matching is lexical only" in out.getvalue()
+    assert (
+        "not embedded (semantic matching is switched off (SEMANTIC_MATCHING=off)): matching is lexical only"
+        in out.getvalue()
+    )
     assert Paper.objects.get().embedding is None
 
 
@@ -176,26 +186,63 @@ def positions(index, interest, position_of, **options) -> list[int]:
 
 
 def test_a_keyword_is_read_in_the_field_of_the_readers_other_keywords(embedded):
-    # "alignment" alone is also aligning a body model to an image; beside "RLHF" a reader
-    # means aligning language models. (The learned decision weighs each paper's closeness
+    # "agents" alone is also the agents of active-inference models of objects; beside
+    # "LLM agents" or "code generation" a reader means language-model agents, beside
+    # "robotics" the embodied ones. (The learned decision weighs each paper's closeness
     # to the nearest of the reader's other keywords.)
     index, _, position_of = embedded
-    embed_keywords(["alignment", "RLHF", "human pose estimation"])
-    pose_paper = 27  # "Learning to Reconstruct 3D Human Pose and Shape via Model-fitting in the Loop"
-    llm_alignment = 107  # "Transfer Q Star: Principled Decoding for LLM Alignment"
-    alone = positions(index, Interest(keywords=("alignment",), include_featured=False), position_of)
-    assert pose_paper in alone and llm_alignment in alone
-    beside_rlhf = positions(index, Interest(keywords=("alignment", "RLHF"), include_featured=False), position_of)
-    assert pose_paper not in beside_rlhf and llm_alignment in beside_rlhf
-    # A reader of two fields still gets the papers that name each in their titles.
-    two_fields = Interest(keywords=("alignment", "RLHF", "human pose estimation"), include_featured=False)
-    assert {pose_paper, llm_alignment, 130} <= set(positions(index, two_fields, position_of))  # 130: EgoPoseFormer
+    embed_keywords(["agents", "LLM agents", "code generation", "robotics"])
+    active_inference = 139  # "Disentangling Shape and Pose for Object-Centric Deep Active Inference Models"
+    o1_reasoning = 21  # "A Comparative Study on Reasoning Patterns of OpenAI's o1 Model" (its agents)
+    alone = positions(index, Interest(keywords=("agents",), include_featured=False), position_of)
+    assert {active_inference, o1_reasoning} <= set(alone)
+    for other in ("LLM agents", "code generation"):
+        beside = positions(index, Interest(keywords=("agents", other), include_featured=False), position_of)
+        assert active_inference not in beside and o1_reasoning in beside
+    # "robotics" finds nothing of its own in the sample: the paper stays for its field.
+    assert positions(index, Interest(keywords=("robotics",), include_featured=False), position_of) == []
+    beside_robotics = positions(index, Interest(keywords=("agents", "robotics"), include_featured=False), position_of)
+    assert active_inference in beside_robotics
     # What the decision is fitted on reads the same other keywords.
-    alone_rows = index.keyword_evidence("alignment").rows
-    beside_rows = index.keyword_evidence("alignment", others=("alignment", "RLHF")).rows
+    alone_rows = index.keyword_evidence("agents").rows
+    beside_rows = index.keyword_evidence("agents", others=("agents", "LLM agents")).rows
     column = decision.FEATURES.index("field")
     assert (alone_rows[:, column] == alone_rows[:, decision.FEATURES.index("closeness")]).all()
     assert (beside_rows[:, column] != alone_rows[:, column]).any()
+
+
+def test_the_trees_part_of_a_keyword_is_worked_out_once_for_all_its_readers(embedded, monkeypatch):
+    # The decision's trees never read the reader's field, so a keyword's candidates are
+    # run through them once, however many readers type it beside other keywords; each
+    # reader's chances still differ by their field (the weights' part).
+    index, _, position_of = embedded
+    embed_keywords(["diffusion models", "video generation", "image editing", "model compression"])
+    read = []
+    trees_of = decision.Decision.tree_logits
+
+    def counted(self, rows):
+        read.append(len(rows))
+        return trees_of(self, rows)
+
+    monkeypatch.setattr(decision.Decision, "tree_logits", counted)
+    readers = [("diffusion models", "video generation"), ("diffusion models", "image editing"), ("diffusion models",)]
+    for keywords in readers:
+        index.match(Interest(keywords=keywords, include_featured=False))
+    once = len(read)
+    assert once >= 1
+    for keywords in readers:  # and again: nothing new to run through the trees
+        index.match(Interest(keywords=keywords, include_featured=False))
+    assert len(read) == once
+    chances = [
+        index.keyword_evidence("diffusion models", others=keywords).decide(index.keyword_decision)[1]
+        for keywords in readers
+    ]
+    assert len(read) == once
+    assert not np.allclose(chances[0], chances[1])  # their fields differ
+    # What a reader gets is the whole decision: weights and trees as fitted together.
+    evidence = index.keyword_evidence("diffusion models", others=readers[0])
+    monkeypatch.undo()
+    np.testing.assert_allclose(chances[0], index.keyword_decision.probabilities(evidence.rows))
 
 
 def test_a_paper_is_weighed_by_how_like_it_is_to_the_usual_papers_that_clearly_write_the_keyword(embedded):
@@ -253,15 +300,16 @@ def test_reference_papers_must_be_the_reference_vectors_papers(embedded):
 def test_a_readers_likeliest_paper_is_the_likeliest_in_their_field(embedded):
     # When every match was sent before, a keyword still brings its likeliest other paper:
     # likeliest as the decision weighs it in this reader's field, as training weighs it.
-    # ("efficient inference" alone would bring another paper first.)
+    # ("agents" alone would bring the paper on active-inference models of objects first;
+    # beside "code generation", a language-model paper comes first.)
     index, _, position_of = embedded
-    reader = ("efficient inference", "inference acceleration")
+    reader = ("agents", "code generation")
     embed_keywords(reader)
     interest = Interest(keywords=reader, include_featured=False)
     sent = {m.paper.pk for m in index.match(interest)}
     likeliest = {}
     for others in ((), reader):
-        evidence = index.keyword_evidence("efficient inference", others=others)
+        evidence = index.keyword_evidence("agents", others=others)
         _, chances = evidence.decide(index.keyword_decision, fallback=False)
         ranked = sorted(zip(chances.tolist(), evidence.papers), reverse=True)
         likeliest[others] = next(index.papers[i].pk for c, i in ranked if index.papers[i].pk not in sent)
@@ -327,7 +375,9 @@ def test_a_keyword_narrower_than_its_topic_takes_only_the_topic_papers_that_writ
     index, _, position_of = embedded
     embed_keywords(["diffusion editing"])
     assert index.expansion_topic("diffusion editing").slug == "diffusion-models"
-    matches = [position_of[m.paper.pk] for m in index.match(Interest(keywords=("diffusion editing",), include_featured=False))]
+    matches = [
+        position_of[m.paper.pk] for m in index.match(Interest(keywords=("diffusion editing",), include_featured=False))
+    ]
     assert 185 in matches  # FastEdit: text-guided editing with a diffusion model
     assert not {192, 79, 94, 133} & set(matches)  # PixArt-Sigma, UniAnimate, 3D morphing, voice conversion
 
@@ -451,7 +501,9 @@ def test_a_keyword_that_finds_no_candidate_in_the_day_matches_nothing(embedded):
     # A day's index holds a few papers, none of which writes the keyword or is near it:
     # the decision has nothing to weigh, and the reader simply gets no match from it.
     index, by_position, _ = embedded
-    unrelated = [paper for paper in by_position.values() if "federated" not in f"{paper.title} {paper.abstract}".lower()][:5]
+    unrelated = [
+        paper for paper in by_position.values() if "federated" not in f"{paper.title} {paper.abstract}".lower()
+    ][:5]
     day = PaperIndex.build(unrelated)
     assert day.keyword_evidence("federated learning").papers == []
     found = day.match(Interest(keywords=("federated learning",), include_featured=False))
@@ -553,7 +605,10 @@ def test_a_title_that_writes_the_keyword_always_matches(embedded):
     # their threshold; but its title says "Language Model Compression".
     index, _, position_of = embedded
     embed_keywords(["model compression"])
-    matches = {position_of[m.paper.pk]: m for m in index.match(Interest(keywords=("model compression",), include_featured=False))}
+    matches = {
+        position_of[m.paper.pk]: m
+        for m in index.match(Interest(keywords=("model compression",), include_featured=False))
+    }
     assert matches[8].reasons[0] == "keyword 'model compression' in title"
 
 
@@ -621,9 +676,7 @@ def test_liking_papers_raises_similar_ones_and_disliking_drops_near_duplicates(e
         [(p.pk, 1, p.embedding) for p in liked] + [(p.pk, -1, p.embedding) for p in disliked]
     )
     voted = {p.pk for p in liked + disliked}
-    after_matches = index.match(
-        Interest(topics=(topic,), include_featured=False, feedback=feedback), exclude_ids=voted
-    )
+    after_matches = index.match(Interest(topics=(topic,), include_featured=False, feedback=feedback), exclude_ids=voted)
     after = [position_of[m.paper.pk] for m in after_matches]
     before = [p for p in before if by_position[p].pk not in voted]
     assert after != before
@@ -654,7 +707,9 @@ print(len(glob.glob(os.environ['VAR_DIR'] + '/outbox/*.eml')), semantic._embedde
 """
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_HOST"}}
     env["VAR_DIR"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["1", "True"]
 
@@ -713,8 +768,15 @@ def test_preview_digest_reads_a_keyword_no_reader_saved_as_a_reader_who_saved_it
     EmbeddedKeyword.objects.filter(key=semantic.keyword_key(keyword)).delete()  # no reader saved it
     out, err = StringIO(), StringIO()
     call_command(
-        "preview_digest", "--keywords", keyword, "--all", "--json", "--date", SAMPLE_DAY.isoformat(),
-        stdout=out, stderr=err,
+        "preview_digest",
+        "--keywords",
+        keyword,
+        "--all",
+        "--json",
+        "--date",
+        SAMPLE_DAY.isoformat(),
+        stdout=out,
+        stderr=err,
     )
     assert "Embedded 1 keyword no reader had saved yet." in err.getvalue()
     previewed = [item["title"] for item in json.loads(out.getvalue())["papers"]]
@@ -803,4 +865,6 @@ def test_a_reader_can_leave_out_one_related_term_and_keep_the_others(embedded):
 
     reader = Subscriber(keywords=["model compression"], left_out_terms={"Model Compression": ["Quantization"]})
     assert 13 not in positions(index, Interest.from_subscriber(reader, topics=()), position_of)
-    assert 13 in positions(index, Interest.from_subscriber(Subscriber(keywords=["model compression"]), topics=()), position_of)
+    assert 13 in positions(
+        index, Interest.from_subscriber(Subscriber(keywords=["model compression"]), topics=()), position_of
+    )

@@ -36,7 +36,7 @@ class Command(OperatorCommand):
             "--target-precision",
             type=float,
             default=0.75,
-            help="the threshold is the lowest whose leave-one-interest-out precision reaches this",
+            help="the threshold is the lowest whose cross-validated precision (interests left out) reaches this",
         )
 
     def handle(self, *args, judged: Path, output: Path, target_precision: float, **options) -> None:
@@ -70,7 +70,7 @@ class Command(OperatorCommand):
                 index,
                 position_of,
                 target_precision=target_precision,
-                progress=lambda folds: tqdm(folds, desc="leave-one-interest-out", unit="interest"),
+                progress=lambda folds: tqdm(folds, desc="folds of interests left out", unit="fold"),
             )
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
@@ -83,4 +83,6 @@ class Command(OperatorCommand):
         partial.replace(output)  # never a half-written decision for the matcher to read
         weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(FEATURES, trained.decision.weights, strict=True))
         self.stdout.write(f"weights (per standard deviation): {weights}")
+        if (trees := trained.decision.trees) is not None:
+            self.stdout.write(f"trees on the weights' residual: {len(trees.roots)}, {len(trees.feature)} nodes")
         self.stdout.write(f"{trained.decision.provenance}\nwritten to {output}")
