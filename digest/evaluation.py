@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decision import Decision, fit_with_trees
+from .decision import TOPIC_FEATURES, Decision, fit, fit_with_trees
 from .matching import Interest, KeywordEvidence, PaperIndex, TopicTerms
 from .meaning import Feedback
 from .models import Paper, Topic, title_key
@@ -339,5 +339,64 @@ def train_keyword_decision(
     provenance = (
         f"fitted on {len(judged)} keyword interests ({pairs} keyword-paper pairs); threshold {chosen[0]:.3f}: "
         f"precision {chosen[1]:.3f}, recall {chosen[2]:.3f} over {FOLDS} folds of interests left out in turn"
+    )
+    return TrainedDecision(replace(fit_on(judged), threshold=chosen[0], provenance=provenance), curve)
+
+
+# 0.3000, 0.3125 ... 0.7000: the topic decision's thresholds.
+TOPIC_THRESHOLDS = tuple(round(0.3 + 0.0125 * step, 4) for step in range(33))
+
+
+def train_topic_decision(
+    cases: Sequence[JudgedInterest],
+    index: PaperIndex,
+    position_of: dict[int, int],
+    topics: dict[str, TopicTerms],
+    *,
+    target_precision: float = 0.85,
+    l2: float = 1.0,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> TrainedDecision:
+    """Fit the topic decision (`decision.TOPIC_FEATURES`, weights only) on the tuning
+    half's curated-topic judgements of `cases`. The threshold is the lowest whose macro
+    precision reaches `target_precision` with each topic left out in turn: the same topic
+    is judged by many readers, so leaving out one judgement would leave its topic in."""
+    judged: list[tuple[str, frozenset[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for case in cases:
+        if case.kind != "topic" or case.half != "tune":
+            continue
+        if case.topic not in topics:
+            raise JudgedFileError(f"{case.name}: no topic {case.topic!r} in this database")
+        evidence = index.topic_evidence(topics[case.topic])
+        if evidence is None:
+            raise JudgedFileError("the topics have no z-scores: are the sample papers and topics embedded?")
+        found_at = np.array([position_of.get(index.papers[i].pk, -1) for i in evidence.papers], dtype=np.int64)
+        labels = np.array([position in case.relevant for position in found_at], dtype=float)
+        judged.append(
+            (case.topic, case.relevant, evidence.rows, labels, found_at, evidence.without_vector, evidence.rule_passes)
+        )
+    slugs = sorted({slug for slug, *_ in judged})
+    if len(slugs) < 3:
+        raise JudgedFileError(f"{len(slugs)} tuning topics are too few to learn from (3 at least)")
+
+    def fit_on(kept: list) -> Decision:
+        rows = np.vstack([r[~w] for _, _, r, _, _, w, _ in kept])
+        labels = np.concatenate([y[~w] for _, _, _, y, _, w, _ in kept])
+        return fit(rows, labels, l2=l2, features=TOPIC_FEATURES)
+
+    left_out = {slug: fit_on([j for j in judged if j[0] != slug]) for slug in progress(slugs)}
+    curve = []
+    for threshold in TOPIC_THRESHOLDS:
+        scores = []
+        for slug, relevant, rows, _, found_at, without_vector, rule_passes in judged:
+            fitted = left_out[slug]
+            takes = np.where(without_vector, rule_passes, fitted.probabilities(rows) >= threshold)
+            scores.append(precision_recall(frozenset(found_at[takes].tolist()) - {-1}, relevant))
+        curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
+    reaching = [point for point in curve if point[1] >= target_precision]
+    chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
+    provenance = (
+        f"fitted on {len(judged)} judgements of {len(slugs)} topics; threshold {chosen[0]:.4f}: "
+        f"precision {chosen[1]:.3f}, recall {chosen[2]:.3f} with each topic left out in turn"
     )
     return TrainedDecision(replace(fit_on(judged), threshold=chosen[0], provenance=provenance), curve)

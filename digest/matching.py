@@ -129,6 +129,10 @@ SEMANTIC_SCORE = 2.0
 # decision's (`digest.decision`), over the papers its words, its topic or its meaning
 # find; a paper found by meaning alone is considered from this z-score on.
 CANDIDATE_Z = 2.0
+# A paper this close in meaning to a curated topic is weighed by the topic decision even
+# if its phrases are not written (with them 94% of the tuning topics' relevant papers are
+# candidates).
+TOPIC_CANDIDATE_Z = 1.5
 # A paper whose title writes the keyword matches from this closeness on, when fewer than
 # this share of the catalog's papers write it (see `_evidence`).
 TITLE_Z = 1.0
@@ -650,6 +654,21 @@ class KeywordEvidence:
         return passes, chances
 
 
+@dataclass(frozen=True)
+class TopicEvidence:
+    """What a curated topic's phrases and meaning find, as the learned topic decision
+    reads it (`decision.TOPIC_FEATURES`)."""
+
+    papers: list[int]  # index positions of the candidate papers
+    rows: np.ndarray
+    without_vector: np.ndarray  # no vector yet: the rule alone decides ...
+    rule_passes: np.ndarray  # ... whether its phrases (or its meaning) take the paper
+
+    def decide(self, topic_decision: decision.Decision) -> np.ndarray:
+        chances = topic_decision.probabilities(self.rows)
+        return np.where(self.without_vector, self.rule_passes, chances >= topic_decision.threshold)
+
+
 # A posting is one int: start position << 4 | number of words (hyphenated compounds
 # span several). Ints are far lighter than tuples over a day's thousand papers.
 _SPAN_BITS = 4
@@ -702,6 +721,7 @@ class PaperIndex:
         # localization and mapping" is no "X and Y".)
         self.related = semantic_context.related if semantic_context is not None else shipped_related_table()
         self._keyword_decision: decision.Decision | None = None
+        self._topic_decision: decision.Decision | None = None
         self.stats = catalog_stats if catalog_stats is not None else CatalogStats.from_papers(self.papers)
         # Stems, and exact forms as "=form" where they differ from the stem.
         self._postings: dict[str, dict[int, list[int]]] = {}
@@ -764,6 +784,13 @@ class PaperIndex:
                 embed_missing_keywords=embed_missing_keywords, catalog_stats=catalog_stats
             )
         return cls(papers, catalog_stats, context)
+
+    @property
+    def topic_decision(self) -> decision.Decision:
+        """The learned decision of when a curated topic matches, read on first use."""
+        if self._topic_decision is None:
+            self._topic_decision = decision.shipped_topic()
+        return self._topic_decision
 
     @property
     def keyword_decision(self) -> decision.Decision:
@@ -1058,16 +1085,89 @@ class PaperIndex:
         return " ".join("-".join(next(in_order) for _ in range(size)) for size in groups)
 
     def _topic(self, topic: TopicTerms) -> _Clause:
-        key = (topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
+        """A reader's curated topic: with vectors, the papers the learned topic decision
+        takes (`topic_evidence`); without, the rule (`_topic_rule`)."""
+        key = ("decided", topic.slug, topic.name, tuple(topic.phrases))  # phrases may come as a list
+        cached = self._topic_cache.get(key)
+        if cached is None:
+            rule = self._topic_rule(topic)
+            evidence = self.topic_evidence(topic)
+            cached = rule if evidence is None else self._topic_decided(rule, evidence, topic)
+            _remember(self._topic_cache, key, cached)
+        return cached
+
+    def _topic_rule(self, topic: TopicTerms) -> _Clause:
+        """The papers a topic's phrases find (evidence reaching MIN_EVIDENCE), and with
+        vectors those far closer in meaning to it than the usual paper. A typed keyword's
+        topic is read this way (`_through`): the keyword decision was fitted on it."""
+        key = ("rule", topic.slug, topic.name, tuple(topic.phrases))
+        cached = self._topic_cache.get(key)
+        if cached is None:
+            cached = self._topic_meaning(self._topic_phrases(topic), topic)
+            _remember(self._topic_cache, key, cached)
+        return cached
+
+    def _topic_phrases(self, topic: TopicTerms) -> _Clause:
+        key = ("phrases", topic.slug, topic.name, tuple(topic.phrases))
         cached = self._topic_cache.get(key)
         if cached is None:
             phrases = _unique_phrases(topic.phrases)
             cached = self._clause(
                 phrases, lambda parts: f"topic {topic.name}: " + "; ".join(parts), MIN_EVIDENCE, topic
             )
-            cached = self._topic_meaning(cached, topic)
             _remember(self._topic_cache, key, cached)
         return cached
+
+    def topic_evidence(self, topic: TopicTerms) -> TopicEvidence | None:
+        """The papers a topic's phrases mention or its meaning comes near, and what the
+        learned topic decision reads about each. None without z-scores. (`train_matching`
+        fits the decision on these.)"""
+        if self.semantic is None or not self._has_vector.any():
+            return None
+        z_scores = self.semantic.topic_z_scores(topic.slug, self._vectors)
+        if z_scores is None:
+            return None
+        phrases, rule = self._topic_phrases(topic), self._topic_rule(topic)
+        candidates = set(phrases.hits) | set(
+            np.flatnonzero((z_scores >= TOPIC_CANDIDATE_Z) & self._has_vector).tolist()
+        )
+        idxs = sorted(candidates)
+        like, breadth = self._like_usual(_unique_phrases(topic.phrases), idxs, MIN_EVIDENCE)
+        if breadth is None:  # no reference sample's papers: this index's share
+            breadth = len(phrases.passing) / max(len(self.papers), 1)
+        rows = np.array(
+            [
+                decision.topic_feature_row(
+                    score=phrases.hits[idx].score if idx in phrases.hits else 0.0,
+                    evidence=phrases.hits[idx].evidence if idx in phrases.hits else 0.0,
+                    in_title=idx in phrases.hits and phrases.hits[idx].in_title,
+                    closeness=float(z_scores[idx]),
+                    like_passing=None if np.isnan(near) else float(near),
+                    breadth=breadth,
+                    rule=idx in rule.passing,
+                )
+                for idx, near in zip(idxs, like.tolist(), strict=True)
+            ],
+            dtype=np.float64,
+        ).reshape(len(idxs), len(decision.TOPIC_FEATURES))
+        rule_passes = np.array([idx in rule.passing for idx in idxs], dtype=bool)
+        return TopicEvidence(idxs, rows, ~self._has_vector[idxs], rule_passes)
+
+    def _topic_decided(self, rule: _Clause, evidence: TopicEvidence, topic: TopicTerms) -> _Clause:
+        """The rule's clause with the decision's verdicts: a paper it takes passes (named
+        by its phrases when they are there, else "close in meaning"), one it does not
+        stays as support for the reader's other interests."""
+        hits = dict(rule.hits)
+        closeness = decision.TOPIC_FEATURES.index("closeness")
+        for idx, takes, row in zip(evidence.papers, evidence.decide(self.topic_decision), evidence.rows, strict=True):
+            own = hits.get(idx)
+            if own is not None and own.passes != takes:
+                hits[idx] = replace(own, passes=bool(takes))
+            elif own is None and takes:
+                strength = min(max(float(row[closeness]) - TOPIC_Z_MIN + 1.0, 0.5), 2.0)
+                hits[idx] = _Hit(SEMANTIC_SCORE * strength, True, f"topic {topic.name}: close in meaning")
+        passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
+        return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
     def _topic_meaning(self, lexical: _Clause, topic: TopicTerms) -> _Clause:
         """Papers about a topic in other words than its phrases: far closer in meaning to
@@ -1408,12 +1508,20 @@ class PaperIndex:
         is the only one), or the paper has no vector. From the reference sample, not from
         this index's papers: a reader's matches must not depend on which other readers'
         papers a run happens to index."""
+        return self._like_usual(phrases, idxs, KEYWORD_MIN_EVIDENCE)[0]
+
+    def _like_usual(
+        self, phrases: list[Phrase], idxs: list[int], min_evidence: float
+    ) -> tuple[np.ndarray, float | None]:
+        """`_like_clear` for phrases written with at least `min_evidence`, and the share of
+        the usual papers that write them so (None without a reference sample's papers)."""
         like = np.full(len(idxs), np.nan)
         if (usual := self._usual_papers()) is None:
-            return like
-        writers = sorted(usual.words._clause(phrases, None, KEYWORD_MIN_EVIDENCE).passing)
+            return like, None
+        writers = sorted(usual.words._clause(phrases, None, min_evidence).passing)
+        share = len(writers) / len(usual.papers)
         if not writers:
-            return like
+            return like, share
         reference = usual.vectors
         total = reference[writers].sum(axis=0)
         # A writer among the papers compared is compared with the other writers only (its
@@ -1434,7 +1542,7 @@ class PaperIndex:
         known = self._has_vector[idxs] & usable[which]
         closeness = (self._vectors[idxs].astype(np.float64) * directions[which]).sum(axis=1)
         like[known] = ((closeness - centre[which]) / spread[which])[known]
-        return like
+        return like, share
 
     def _decided(
         self, typed: str, reading: _KeywordReading, evidence: KeywordEvidence, made: dict | None = None
@@ -1584,7 +1692,7 @@ class PaperIndex:
         to the topic's ("diffusion editing" to Diffusion models, "LLM agents" to Agents and
         tool use), only the topic's papers that also write them (or an acronym's long form):
         the others are the topic's, not the reader's. A topic's very name means the topic."""
-        clause = self._topic(topic)
+        clause = self._topic_rule(topic)
         if not clause.hits or self._named_topic(typed) is topic:
             return clause
         topic_stems = {stem(word.lower()) for phrase in topic.phrases for group in words(phrase) for word in group}

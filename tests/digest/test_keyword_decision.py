@@ -13,7 +13,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from digest.decision import DECISION_FILE, FEATURES, Decision, DecisionFileError, shipped
+from digest.decision import (
+    DECISION_FILE,
+    FEATURES,
+    TOPIC_DECISION_FILE,
+    TOPIC_FEATURES,
+    Decision,
+    DecisionFileError,
+    shipped,
+    shipped_topic,
+)
 from tests.digest.semantic_helpers import load_embedded_sample, rolled_back_afterwards
 
 JUDGED = Path(__file__).resolve().parents[1] / "fixtures" / "judged_interests.json"
@@ -27,8 +36,12 @@ def embedded_sample(django_db_setup, django_db_blocker):
 
 
 def train(output: Path, judged: Path = JUDGED) -> str:
+    """Fits both decisions: the keyword one to `output`, the topic one beside it."""
     out = StringIO()
-    call_command("train_matching", judged=judged, output=output, stdout=out, stderr=StringIO())
+    topic_output = output.with_name("topic-" + output.name)
+    call_command(
+        "train_matching", judged=judged, output=output, topic_output=topic_output, stdout=out, stderr=StringIO()
+    )
     return out.getvalue()
 
 
@@ -58,6 +71,18 @@ def test_the_shipped_decision_is_what_training_on_the_tuning_interests_gives(emb
     rows = np.random.default_rng(0).normal(ours.mean, ours.scale, size=(4000, len(FEATURES)))
     differences = np.abs(fresh.probabilities(rows) - ours.probabilities(rows))
     assert differences.max() < 0.05 and differences.mean() < 0.005
+    # And the topic decision, fitted on the tuning topics' judgements.
+    topic_judgements = [
+        i for i in json.loads(JUDGED.read_text())["interests"] if i["half"] == "tune" and i.get("topic")
+    ]
+    assert f"fitted on {len(topic_judgements)} judgements of" in report
+    assert "with each topic left out in turn" in report
+    fresh = Decision.from_json((tmp_path / "topic-decision.json").read_text(), TOPIC_FEATURES)
+    ours = shipped_topic()
+    assert fresh.threshold == ours.threshold and fresh.trees is None
+    np.testing.assert_allclose(fresh.weights, ours.weights, atol=0.02)
+    np.testing.assert_allclose(fresh.bias, ours.bias, atol=0.02)
+    np.testing.assert_allclose(fresh.mean, ours.mean, rtol=0.01, atol=1e-3)
 
 
 @pytest.mark.django_db
@@ -71,6 +96,7 @@ def test_training_never_reads_the_held_out_interests(embedded_sample, tmp_path):
     train(tmp_path / "a.json")
     train(tmp_path / "b.json", changed)
     assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+    assert (tmp_path / "topic-a.json").read_text() == (tmp_path / "topic-b.json").read_text()
 
 
 @pytest.mark.django_db
@@ -78,6 +104,8 @@ def test_training_never_reads_the_held_out_interests(embedded_sample, tmp_path):
     "options, message",
     [
         ({"target_precision": 1.5}, "--target-precision must be between 0 and 1"),
+        ({"topic_target_precision": 0.0}, "--topic-target-precision must be between 0 and 1"),
+        ({"topic_output": Path("/nonexistent/t.json")}, "--topic-output: no folder /nonexistent"),
         ({"judged": Path("/nonexistent/judged.json")}, "not a judged-interests file"),
     ],
 )
@@ -85,6 +113,17 @@ def test_bad_training_options_are_one_clear_error(tmp_path, options, message):
     with pytest.raises(CommandError, match=message):
         call_command("train_matching", output=tmp_path / "d.json", **options)
     assert not (tmp_path / "d.json").exists()
+
+
+def test_a_topic_decision_is_not_read_as_a_keyword_one_nor_the_other_way_round():
+    with pytest.raises(DecisionFileError, match="not a keyword decision"):
+        Decision.from_json(TOPIC_DECISION_FILE.read_text())
+    with pytest.raises(DecisionFileError, match="not a topic decision"):
+        Decision.from_json(DECISION_FILE.read_text(), TOPIC_FEATURES)
+    data = json.loads(TOPIC_DECISION_FILE.read_text())
+    data["trees"] = json.loads(DECISION_FILE.read_text())["trees"]
+    with pytest.raises(DecisionFileError, match="only a keyword decision has trees"):
+        Decision.from_json(json.dumps(data), TOPIC_FEATURES)
 
 
 def test_a_decision_for_other_features_is_refused_with_a_clear_error():
@@ -118,18 +157,24 @@ def test_trees_that_are_not_well_formed_are_refused_with_a_clear_error(change, m
         Decision.from_json(json.dumps(data))
 
 
-def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_what_to_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "setting, file, read",
+    [("DECISION_FILE", DECISION_FILE, shipped), ("TOPIC_DECISION_FILE", TOPIC_DECISION_FILE, shipped_topic)],
+)
+def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_what_to_run(
+    tmp_path, monkeypatch, setting, file, read
+):
     from digest import decision
 
     stale = tmp_path / "stale.json"
-    stale.write_text(json.dumps({**json.loads(DECISION_FILE.read_text()), "threshold": float("nan")}))
-    monkeypatch.setattr(decision, "DECISION_FILE", stale)
-    shipped.cache_clear()
+    stale.write_text(json.dumps({**json.loads(file.read_text()), "threshold": float("nan")}))
+    monkeypatch.setattr(decision, setting, stale)
+    read.cache_clear()
     try:
         errors = decision.check_shipped_decision()
     finally:
         monkeypatch.undo()
-        shipped.cache_clear()
+        read.cache_clear()
     assert [e.id for e in errors] == ["digest.E001"]
     assert str(stale) in errors[0].msg and "run manage.py train_matching" in errors[0].msg
     assert decision.check_shipped_decision() == []

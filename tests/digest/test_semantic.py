@@ -653,6 +653,35 @@ def test_papers_close_in_meaning_to_a_topic_match_it_with_a_reason(embedded):
     assert all(m.paper.pk not in {x.paper.pk for x in lexical} for m in close)
 
 
+def test_a_topic_takes_the_papers_its_learned_decision_takes_not_only_those_its_phrases_pass(embedded):
+    # Every reader who judged these topics called the first papers relevant and the last
+    # not; the rule (phrases passing, or very close in meaning) got them the other way.
+    index, _, position_of = embedded
+    topics = {t.slug: t for t in index.semantic.topics.values()}
+    lexical = PaperIndex(index.papers, index.stats)  # as on a machine without the model
+
+    def found(slug: str, in_index: PaperIndex = index) -> dict[int, list[str]]:
+        matches = in_index.match(Interest(topics=(topics[slug],), include_featured=False), limit=100)
+        return {position_of[m.paper.pk]: m.reasons for m in matches}
+
+    hallucination_probing = 175  # "Distinguishing Ignorance from Error in LLM Hallucinations"
+    portllm, domain_prompts = 25, 137  # LoRA for evolving LLMs; visual prompt learning
+    interpretability, peft = found("interpretability"), found("peft")
+    assert hallucination_probing in interpretability and {portllm, domain_prompts} <= peft.keys()
+    # Named by the phrase that was written, though once it was not enough.
+    assert any("'probing' in abstract" in reason for reason in interpretability[hallucination_probing])
+    # The rule took these; they mention the topic's phrases in passing.
+    active_inference = 139  # object-centric active-inference models, for Agents and tool use
+    energy_backbone, slicegpt = 73, 83  # an efficient vision backbone, LLM compression: not Training systems
+    assert active_inference not in found("agents")
+    assert not {energy_backbone, slicegpt} & found("training-systems").keys()
+    # Without vectors the rule decides, as before.
+    assert hallucination_probing not in found("interpretability", lexical)
+    assert {energy_backbone, slicegpt} <= found("training-systems", lexical).keys()
+    # A typed keyword's topic is still read by the rule: the keyword decision was fitted on it.
+    assert index._topic_rule(topics["agents"]).passing != index._topic(topics["agents"]).passing
+
+
 def test_without_stored_vectors_matching_is_lexical(embedded):
     index, _, position_of = embedded
     lexical = PaperIndex(index.papers, index.stats)  # as on a machine without the model

@@ -1,4 +1,5 @@
-"""python manage.py train_matching [--judged PATH] [--output PATH] [--target-precision 0.75]"""
+"""python manage.py train_matching [--judged PATH] [--output PATH] [--topic-output PATH] [--target-precision 0.75]
+[--topic-target-precision 0.85]"""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from digest import semantic
-from digest.decision import DECISION_FILE, FEATURES
-from digest.evaluation import JUDGED_INTERESTS, JudgedFileError, load_judged, sample_catalog, train_keyword_decision
+from digest.decision import DECISION_FILE, FEATURES, TOPIC_DECISION_FILE, TOPIC_FEATURES
+from digest.evaluation import (
+    JUDGED_INTERESTS,
+    JudgedFileError,
+    catalog_topics,
+    load_judged,
+    sample_catalog,
+    train_keyword_decision,
+    train_topic_decision,
+)
 from digest.management.cli import OperatorCommand
 from digest.matching import CatalogStats, PaperIndex
 from digest.meaning import SemanticContext
@@ -20,10 +29,10 @@ from digest.vectors import embed_keywords
 
 class Command(OperatorCommand):
     help = (
-        "Fit the decision of when a typed keyword matches a paper (digest/decision.py) on the "
-        "tuning half of the judged interests, over the embedded sample listing, and write it "
-        "(by default to the file the matcher ships with). The held-out half is never read: "
-        "evaluate_matching reports it afterwards."
+        "Fit the decisions of when a typed keyword and when a curated topic match a paper "
+        "(digest/decision.py) on the tuning half of the judged interests, over the embedded "
+        "sample listing, and write them (by default to the files the matcher ships with). The "
+        "held-out half is never read: evaluate_matching reports it afterwards."
     )
     # The system checks include "the shipped decision fits this version": the one
     # command that must run when it does not is the one that fits a new one.
@@ -31,19 +40,44 @@ class Command(OperatorCommand):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--judged", type=Path, default=JUDGED_INTERESTS, help="judged interests (JSON)")
-        parser.add_argument("--output", type=Path, default=DECISION_FILE, help="where to write the decision (JSON)")
+        parser.add_argument(
+            "--output", type=Path, default=DECISION_FILE, help="where to write the keyword decision (JSON)"
+        )
+        parser.add_argument(
+            "--topic-output", type=Path, default=TOPIC_DECISION_FILE, help="where to write the topic decision (JSON)"
+        )
         parser.add_argument(
             "--target-precision",
             type=float,
             default=0.75,
             help="the threshold is the lowest whose cross-validated precision (interests left out) reaches this",
         )
+        parser.add_argument(
+            "--topic-target-precision",
+            type=float,
+            default=0.85,
+            help="the topic decision's threshold is the lowest whose precision (each topic left out) reaches this",
+        )
 
-    def handle(self, *args, judged: Path, output: Path, target_precision: float, **options) -> None:
-        if not 0 < target_precision < 1:
-            raise CommandError(f"--target-precision must be between 0 and 1, not {target_precision}")
-        if not output.parent.is_dir():  # as export_papers and preview_digest --html: no folders made up
-            raise CommandError(f"--output: no folder {output.parent}")
+    def handle(
+        self,
+        *args,
+        judged: Path,
+        output: Path,
+        topic_output: Path,
+        target_precision: float,
+        topic_target_precision: float,
+        **options,
+    ) -> None:
+        for name, value in (
+            ("--target-precision", target_precision),
+            ("--topic-target-precision", topic_target_precision),
+        ):
+            if not 0 < value < 1:
+                raise CommandError(f"{name} must be between 0 and 1, not {value}")
+        for name, path in (("--output", output), ("--topic-output", topic_output)):
+            if not path.parent.is_dir():  # as export_papers and preview_digest --html: no folders made up
+                raise CommandError(f"{name}: no folder {path.parent}")
         try:
             cases = [c for c in load_judged(judged) if c.half == "tune"]
         except JudgedFileError as error:
@@ -65,24 +99,43 @@ class Command(OperatorCommand):
                 f"(fitted on the shipped related terms: this database's {curated} curated line(s) are left out)"
             )
         try:
-            trained = train_keyword_decision(
+            keywords = train_keyword_decision(
                 cases,
                 index,
                 position_of,
                 target_precision=target_precision,
                 progress=lambda folds: tqdm(folds, desc="folds of interests left out", unit="fold"),
             )
+            topics = train_topic_decision(
+                cases,
+                index,
+                position_of,
+                catalog_topics(),
+                target_precision=topic_target_precision,
+                progress=lambda slugs: tqdm(slugs, desc="topics left out", unit="topic"),
+            )
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
-        for threshold, precision, recall in trained.curve:
+        self.stdout.write("typed keywords:")
+        for threshold, precision, recall in keywords.curve:
             self.stdout.write(
                 f"  threshold {threshold:.3f}: precision {precision:.3f}, recall {recall:.3f} (interests left out)"
             )
-        partial = output.with_suffix(output.suffix + ".partial")
-        partial.write_text(trained.decision.to_json(), encoding="utf-8")
-        partial.replace(output)  # never a half-written decision for the matcher to read
-        weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(FEATURES, trained.decision.weights, strict=True))
+        weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(FEATURES, keywords.decision.weights, strict=True))
         self.stdout.write(f"weights (per standard deviation): {weights}")
-        if (trees := trained.decision.trees) is not None:
+        if (trees := keywords.decision.trees) is not None:
             self.stdout.write(f"trees on the weights' residual: {len(trees.roots)}, {len(trees.feature)} nodes")
-        self.stdout.write(f"{trained.decision.provenance}\nwritten to {output}")
+        self.stdout.write(keywords.decision.provenance)
+        self.stdout.write("curated topics:")
+        for threshold, precision, recall in topics.curve:
+            self.stdout.write(
+                f"  threshold {threshold:.4f}: precision {precision:.3f}, recall {recall:.3f} (topics left out)"
+            )
+        weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(TOPIC_FEATURES, topics.decision.weights, strict=True))
+        self.stdout.write(f"weights (per standard deviation): {weights}")
+        self.stdout.write(topics.decision.provenance)
+        for trained, path in ((keywords, output), (topics, topic_output)):
+            partial = path.with_suffix(path.suffix + ".partial")
+            partial.write_text(trained.decision.to_json(), encoding="utf-8")
+            partial.replace(path)  # never a half-written decision for the matcher to read
+            self.stdout.write(f"written to {path}")
