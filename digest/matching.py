@@ -1159,13 +1159,22 @@ class PaperIndex:
         stays as support for the reader's other interests."""
         hits = dict(rule.hits)
         closeness = decision.TOPIC_FEATURES.index("closeness")
-        for idx, takes, row in zip(evidence.papers, evidence.decide(self.topic_decision), evidence.rows, strict=True):
+        verdicts = evidence.decide(self.topic_decision)
+        # What the rule would not have taken is weaker evidence: it ranks after what both take.
+        kept = [
+            hits[idx].score
+            for idx, takes in zip(evidence.papers, verdicts, strict=True)
+            if takes and idx in rule.passing
+        ]
+        ceiling = min(kept, default=np.inf)
+        for idx, takes, row in zip(evidence.papers, verdicts, evidence.rows, strict=True):
             own = hits.get(idx)
             if own is not None and own.passes != takes:
-                hits[idx] = replace(own, passes=bool(takes))
+                hits[idx] = replace(own, passes=bool(takes), score=min(own.score, ceiling) if takes else own.score)
             elif own is None and takes:
                 strength = min(max(float(row[closeness]) - TOPIC_Z_MIN + 1.0, 0.5), 2.0)
-                hits[idx] = _Hit(SEMANTIC_SCORE * strength, True, f"topic {topic.name}: close in meaning")
+                score = min(SEMANTIC_SCORE * strength, ceiling)
+                hits[idx] = _Hit(score, True, f"topic {topic.name}: close in meaning")
         passing = frozenset(idx for idx, hit in hits.items() if hit.passes)
         return _Clause(hits, {idx: hit.score for idx, hit in hits.items()}, passing, topic)
 
