@@ -361,7 +361,66 @@ def train_topic_decision(
     half's curated-topic judgements of `cases`. The threshold is the lowest whose macro
     precision reaches `target_precision` with each topic left out in turn: the same topic
     is judged by many readers, so leaving out one judgement would leave its topic in."""
-    judged: list[tuple[str, frozenset[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    judged = _judged_topics(cases, index, position_of, topics)
+    slugs = sorted({j.slug for j in judged})
+    if len(slugs) < 3:
+        raise JudgedFileError(f"{len(slugs)} tuning topics are too few to learn from (3 at least)")
+    left_out = {slug: _fit_topics([j for j in judged if j.slug != slug], l2) for slug in progress(slugs)}
+    curve = []
+    for threshold in TOPIC_THRESHOLDS:
+        scores = [j.scored(left_out[j.slug], threshold) for j in judged]
+        curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
+    reaching = [point for point in curve if point[1] >= target_precision]
+    chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
+    provenance = (
+        f"fitted on {len(judged)} judgements of {len(slugs)} topics; threshold {chosen[0]:.4f}: "
+        f"precision {chosen[1]:.3f}, recall {chosen[2]:.3f} with each topic left out in turn"
+    )
+    return TrainedDecision(replace(_fit_topics(judged, l2), threshold=chosen[0], provenance=provenance), curve)
+
+
+def topic_decisions_left_out(
+    cases: Sequence[JudgedInterest],
+    index: PaperIndex,
+    position_of: dict[int, int],
+    topics: dict[str, TopicTerms],
+    threshold: float,
+    l2: float = 1.0,
+) -> dict[str, Decision]:
+    """For each topic of `topics`, the topic decision fitted on the tuning judgements of
+    the other topics (at `threshold`): what the held-out judgements of a topic are scored
+    with to say how the decision does on a topic it has never seen. (The shipped one was
+    fitted on every tuning topic, and the held-out judgements are new readers' of the
+    same topics: they largely agree with the tuning readers'.)"""
+    judged = _judged_topics(cases, index, position_of, topics)
+    if len({j.slug for j in judged}) < 3:
+        raise JudgedFileError("too few tuning topics to fit a topic decision without one of them (3 at least)")
+    return {
+        slug: replace(_fit_topics([j for j in judged if j.slug != slug], l2), threshold=threshold) for slug in topics
+    }
+
+
+@dataclass(frozen=True)
+class _JudgedTopic:
+    """One tuning judgement of a curated topic, as the topic decision sees it."""
+
+    slug: str
+    relevant: frozenset[int]
+    rows: np.ndarray
+    labels: np.ndarray
+    found_at: np.ndarray  # listing positions of the candidates (-1: not in the listing)
+    without_vector: np.ndarray
+    rule_passes: np.ndarray
+
+    def scored(self, fitted: Decision, threshold: float) -> tuple[float, float]:
+        takes = np.where(self.without_vector, self.rule_passes, fitted.probabilities(self.rows) >= threshold)
+        return precision_recall(frozenset(self.found_at[takes].tolist()) - {-1}, self.relevant)
+
+
+def _judged_topics(
+    cases: Sequence[JudgedInterest], index: PaperIndex, position_of: dict[int, int], topics: dict[str, TopicTerms]
+) -> list[_JudgedTopic]:
+    judged = []
     for case in cases:
         if case.kind != "topic" or case.half != "tune":
             continue
@@ -373,30 +432,20 @@ def train_topic_decision(
         found_at = np.array([position_of.get(index.papers[i].pk, -1) for i in evidence.papers], dtype=np.int64)
         labels = np.array([position in case.relevant for position in found_at], dtype=float)
         judged.append(
-            (case.topic, case.relevant, evidence.rows, labels, found_at, evidence.without_vector, evidence.rule_passes)
+            _JudgedTopic(
+                case.topic,
+                case.relevant,
+                evidence.rows,
+                labels,
+                found_at,
+                evidence.without_vector,
+                evidence.rule_passes,
+            )
         )
-    slugs = sorted({slug for slug, *_ in judged})
-    if len(slugs) < 3:
-        raise JudgedFileError(f"{len(slugs)} tuning topics are too few to learn from (3 at least)")
+    return judged
 
-    def fit_on(kept: list) -> Decision:
-        rows = np.vstack([r[~w] for _, _, r, _, _, w, _ in kept])
-        labels = np.concatenate([y[~w] for _, _, _, y, _, w, _ in kept])
-        return fit(rows, labels, l2=l2, features=TOPIC_FEATURES)
 
-    left_out = {slug: fit_on([j for j in judged if j[0] != slug]) for slug in progress(slugs)}
-    curve = []
-    for threshold in TOPIC_THRESHOLDS:
-        scores = []
-        for slug, relevant, rows, _, found_at, without_vector, rule_passes in judged:
-            fitted = left_out[slug]
-            takes = np.where(without_vector, rule_passes, fitted.probabilities(rows) >= threshold)
-            scores.append(precision_recall(frozenset(found_at[takes].tolist()) - {-1}, relevant))
-        curve.append((threshold, sum(p for p, _ in scores) / len(scores), sum(r for _, r in scores) / len(scores)))
-    reaching = [point for point in curve if point[1] >= target_precision]
-    chosen = reaching[0] if reaching else max(curve, key=lambda point: point[1])
-    provenance = (
-        f"fitted on {len(judged)} judgements of {len(slugs)} topics; threshold {chosen[0]:.4f}: "
-        f"precision {chosen[1]:.3f}, recall {chosen[2]:.3f} with each topic left out in turn"
-    )
-    return TrainedDecision(replace(fit_on(judged), threshold=chosen[0], provenance=provenance), curve)
+def _fit_topics(judged: list[_JudgedTopic], l2: float) -> Decision:
+    rows = np.vstack([j.rows[~j.without_vector] for j in judged])
+    labels = np.concatenate([j.labels[~j.without_vector] for j in judged])
+    return fit(rows, labels, l2=l2, features=TOPIC_FEATURES)

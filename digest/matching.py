@@ -792,6 +792,13 @@ class PaperIndex:
             self._topic_decision = decision.shipped_topic()
         return self._topic_decision
 
+    def use_topic_decision(self, topic_decision: decision.Decision) -> None:
+        """Match topics with `topic_decision` from now on instead of the shipped one
+        (`evaluate_matching --topics-left-out` scores each topic with one fitted without it)."""
+        self._topic_decision = topic_decision
+        for key in [key for key in self._topic_cache if key[0] == "decided"]:
+            del self._topic_cache[key]
+
     @property
     def keyword_decision(self) -> decision.Decision:
         """The learned decision of when a typed keyword matches, read on first use (so that
@@ -1120,9 +1127,12 @@ class PaperIndex:
 
     def topic_evidence(self, topic: TopicTerms) -> TopicEvidence | None:
         """The papers a topic's phrases mention or its meaning comes near, and what the
-        learned topic decision reads about each. None without z-scores. (`train_matching`
-        fits the decision on these.)"""
-        if self.semantic is None or not self._has_vector.any():
+        learned topic decision reads about each. None without z-scores, and for a topic
+        whose phrases none of the usual papers write (none at all, say: a curator's new
+        topic with a description only): every topic the decision was fitted on had some,
+        and without them it would take nearly nothing. The rule decides those.
+        (`train_matching` fits the decision on these.)"""
+        if self.semantic is None or not self._has_vector.any() or not topic.phrases:
             return None
         z_scores = self.semantic.topic_z_scores(topic.slug, self._vectors)
         if z_scores is None:
@@ -1135,6 +1145,8 @@ class PaperIndex:
         like, breadth = self._like_usual(_unique_phrases(topic.phrases), idxs, MIN_EVIDENCE)
         if breadth is None:  # no reference sample's papers: this index's share
             breadth = len(phrases.passing) / max(len(self.papers), 1)
+        if breadth == 0:
+            return None
         rows = np.array(
             [
                 decision.topic_feature_row(

@@ -18,9 +18,6 @@ from functools import cached_property
 
 import numpy as np
 
-_LOWEST_BIT = np.array([0] + [(v & -v).bit_length() - 1 for v in range(1, 256)], dtype=np.intp)
-
-
 MAX_LEAVES = 8  # a tree's leaves are the bits of one byte (`Forest.logits`)
 _SLOTS = MAX_LEAVES  # splits per tree as laid out: at most 7, padded to the 8 bytes of a uint64
 _LOWEST_BIT = np.array([0] + [(v & -v).bit_length() - 1 for v in range(1, 256)], dtype=np.intp)
@@ -113,27 +110,35 @@ class Forest:
 
     @classmethod
     def from_dict(cls, data: dict, n_features: int) -> Forest:
-        """Raises ValueError for trees that are not well formed (a node pointing outside the
-        arrays or back up its own tree, a feature this version does not have)."""
-        feature, left, right, roots = (
-            np.asarray(data[key], dtype=np.int64) for key in ("feature", "left", "right", "roots")
-        )
-        threshold, value = (np.asarray(data[key], dtype=np.float64) for key in ("threshold", "value"))
-        base, depth = float(data["base"]), int(data["depth"])
-        n = len(feature)
-        if any(a.shape != (n,) for a in (threshold, left, right, value)) or roots.ndim != 1:
-            raise ValueError("every node needs a feature, threshold, left, right and value")
+        """Raises ValueError for trees that are not well formed: arrays of other shapes, a
+        node pointing outside the arrays, back up its tree or to a node that already has a
+        parent, a feature this version does not have, more than MAX_LEAVES leaves."""
+        try:
+            feature, left, right, roots = (
+                np.asarray(data[key], dtype=np.int64) for key in ("feature", "left", "right", "roots")
+            )
+            threshold, value = (np.asarray(data[key], dtype=np.float64) for key in ("threshold", "value"))
+            base, depth = float(data["base"]), int(data["depth"])
+        except OverflowError as exc:
+            raise ValueError(f"a number out of range: {exc}") from exc
+        n = len(feature) if feature.ndim == 1 else -1
+        if n < 0 or any(a.shape != (n,) for a in (threshold, left, right, value)) or roots.ndim != 1:
+            raise ValueError("every node needs one feature, threshold, left, right and value")
         if not np.isfinite([base, *threshold, *value]).all():
             raise ValueError("numbers must be finite")
         inner = feature >= 0
         if (feature >= n_features).any() or ((roots < 0) | (roots >= n)).any():
             raise ValueError(f"a node reads a feature or a root points outside the {n} nodes")
-        # Children come after their parent, so no path loops and `depth` steps reach a leaf.
+        # Children come after their parent and no node has two parents (nor is a root and
+        # a child): every path ends at a leaf, and the trees are trees, not graphs.
         nodes = np.arange(n)
-        if (
-            (left[inner] <= nodes[inner]) | (right[inner] <= nodes[inner]) | (left[inner] >= n) | (right[inner] >= n)
-        ).any():
+        children = np.concatenate([left[inner], right[inner]])
+        if ((children <= np.concatenate([nodes[inner]] * 2)) | (children >= n)).any():
             raise ValueError("a node's children must come after it")
+        if len(np.unique(np.concatenate([children, roots]))) != len(children) + len(roots):
+            raise ValueError("a node has two parents, or is both a root and a child")
+        if not 0 <= depth <= n:
+            raise ValueError(f"depth {depth} is not between 0 and the number of nodes")
         forest = cls(base, feature, threshold, left, right, value, roots, depth)
         if depth < forest._deepest():
             raise ValueError(f"depth {depth} is less than the deepest leaf's")

@@ -112,3 +112,23 @@ def test_a_half_without_keyword_interests_has_no_in_passing_row(embedded_sample,
     printed = evaluate("--round", "4", judged=judged)
     assert "  held-out:" in printed
     assert "  tune    :" not in printed  # not "0 papers, 0 relevant (-) of 0"
+
+
+@pytest.mark.django_db
+def test_topics_can_be_scored_by_decisions_that_never_saw_them(embedded_sample, judged):
+    from tests.digest.test_keyword_decision import JUDGED
+
+    shipped = evaluate("--half", "held-out", "--round", "46", judged=JUDGED)
+    left_out = evaluate("--half", "held-out", "--round", "46", "--topics-left-out", judged=JUDGED)
+    assert "each scored with a topic decision fitted without its tuning judgements" in left_out
+
+    def topic_row(printed: str) -> str:
+        return next(line for line in printed.splitlines() if line.startswith("  topic    held-out"))
+
+    assert "hybrid" in topic_row(left_out) and topic_row(left_out) != topic_row(shipped)
+    # The keywords are not the topic decision's: their figures are the same.
+    keywords = [line for line in shipped.splitlines() if line.startswith("  keywords")]
+    assert keywords == [line for line in left_out.splitlines() if line.startswith("  keywords")]
+    # A file without tuning topics has nothing to fit them on: one clear error.
+    with pytest.raises(CommandError, match="too few tuning topics"):
+        evaluate("--topics-left-out", judged=judged)

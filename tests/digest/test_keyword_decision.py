@@ -115,6 +115,20 @@ def test_bad_training_options_are_one_clear_error(tmp_path, options, message):
     assert not (tmp_path / "d.json").exists()
 
 
+def test_training_refuses_to_write_both_decisions_to_one_file(tmp_path):
+    # The second would overwrite the first, and the matcher would refuse to start.
+    with pytest.raises(CommandError, match="--output and --topic-output are the same file"):
+        call_command("train_matching", output=tmp_path / "d.json", topic_output=tmp_path / "." / "d.json")
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_a_decision_file_of_an_older_version_says_so():
+    data = json.loads(DECISION_FILE.read_text())
+    del data["trees"]  # as written before the trees
+    with pytest.raises(DecisionFileError, match="not a keyword decision of this version: it has no 'trees'"):
+        Decision.from_json(json.dumps(data))
+
+
 def test_a_topic_decision_is_not_read_as_a_keyword_one_nor_the_other_way_round():
     with pytest.raises(DecisionFileError, match="not a keyword decision"):
         Decision.from_json(TOPIC_DECISION_FILE.read_text())
@@ -147,8 +161,24 @@ def test_a_decision_for_other_features_is_refused_with_a_clear_error():
         (lambda trees: trees["feature"].__setitem__(0, len(FEATURES)), "outside"),
         (lambda trees: trees.__setitem__("value", trees["value"][:-1]), "every node needs"),
         (lambda trees: trees.__setitem__("depth", 1), "deepest leaf"),
+        # A node that is both children of its parent: a walk down every path would double
+        # at each such node (a chain of 40 would hang the system check).
+        (lambda trees: trees["right"].__setitem__(0, trees["left"][0]), "two parents"),
+        (lambda trees: trees["roots"].__setitem__(0, 2**70), "out of range"),
+        (lambda trees: trees.__setitem__("depth", float("inf")), "out of range"),
+        (lambda trees: trees.__setitem__("feature", [trees["feature"]]), "every node needs"),
     ],
-    ids=["reads field", "loops", "unknown feature", "short arrays", "depth"],
+    ids=[
+        "reads field",
+        "loops",
+        "unknown feature",
+        "short arrays",
+        "depth",
+        "two parents",
+        "huge root",
+        "infinite depth",
+        "2-D",
+    ],
 )
 def test_trees_that_are_not_well_formed_are_refused_with_a_clear_error(change, message):
     data = json.loads(DECISION_FILE.read_text())

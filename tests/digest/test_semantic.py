@@ -682,6 +682,18 @@ def test_a_topic_takes_the_papers_its_learned_decision_takes_not_only_those_its_
     assert index._topic_rule(topics["agents"]).passing != index._topic(topics["agents"]).passing
 
 
+def test_a_topic_with_no_phrases_is_matched_by_its_meaning_as_before(embedded):
+    # A curator's new topic with a name and description only: the decision was fitted on
+    # topics whose phrases the usual papers write, and would take nearly nothing here.
+    index, _, position_of = embedded
+    speech = next(t for t in index.semantic.topics.values() if t.slug == "speech-audio")
+    bare = TopicTerms(speech.slug, speech.name, ())
+    assert index.topic_evidence(bare) is None
+    matches = index.match(Interest(topics=(bare,), include_featured=False), limit=100)
+    assert matches and all(any("close in meaning" in r for r in m.reasons) for m in matches)
+    assert {m.paper.pk for m in matches} == {index.papers[i].pk for i in index._topic_rule(bare).passing}
+
+
 def test_without_stored_vectors_matching_is_lexical(embedded):
     index, _, position_of = embedded
     lexical = PaperIndex(index.papers, index.stats)  # as on a machine without the model

@@ -11,7 +11,9 @@ from django.core.management.base import CommandError
 from digest import semantic
 from digest.evaluation import (
     JUDGED_INTERESTS,
+    Figures,
     JudgedFileError,
+    JudgedInterest,
     catalog_topics,
     feedback_effect,
     figures_for,
@@ -21,6 +23,7 @@ from digest.evaluation import (
     papers_half,
     sample_catalog,
     shares_keywords,
+    topic_decisions_left_out,
     typed_keywords,
 )
 from digest.management.cli import OperatorCommand
@@ -59,6 +62,12 @@ class Command(OperatorCommand):
         )
         parser.add_argument("--details", action="store_true", help="false positives and misses per interest")
         parser.add_argument(
+            "--topics-left-out",
+            action="store_true",
+            help="score each topic's judgements with a topic decision fitted without that topic's tuning "
+            "judgements (the shipped one was fitted on every tuning topic): how it does on a topic it never saw",
+        )
+        parser.add_argument(
             "--with-curated-terms",
             action="store_true",
             help="read the curators' related-terms lines too (by default the shipped list alone, as the shipped "
@@ -74,6 +83,7 @@ class Command(OperatorCommand):
         details: bool,
         rounds: list[int] | None,
         with_curated_terms: bool,
+        topics_left_out: bool,
         **options,
     ) -> None:
         try:
@@ -82,6 +92,7 @@ class Command(OperatorCommand):
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
         tuned_keywords = typed_keywords(c for c in cases if c.half == "tune")
+        every_case, every_position = cases, position_of  # what the left-out topic decisions are fitted on
         if rounds:
             known = sorted({c.round for c in cases if c.round is not None})
             if unknown := sorted(set(rounds) - set(known)):
@@ -99,10 +110,30 @@ class Command(OperatorCommand):
         else:
             self.stdout.write("hybrid: not measured (no stored vectors, or SEMANTIC_MATCHING is off)")
         halves = ("tune", "held-out") if half == "all" else (half,)
+        left_out = {}
+        if topics_left_out:
+            if "hybrid" not in indexes:
+                raise CommandError("--topics-left-out: the topic decision needs stored vectors")
+            shipped = indexes["hybrid"].topic_decision
+            try:
+                left_out = topic_decisions_left_out(
+                    every_case, indexes["hybrid"], every_position, topics, shipped.threshold
+                )
+            except JudgedFileError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(
+                "topics: each scored with a topic decision fitted without its tuning judgements "
+                f"(threshold {shipped.threshold} as shipped)"
+            )
+
+        def scored(case: JudgedInterest, mode: str, index: PaperIndex, limit: int | None = None) -> Figures:
+            if mode == "hybrid" and case.kind == "topic" and case.topic in left_out:
+                index.use_topic_decision(left_out[case.topic])
+            return figures_for(case, index, position_of, topics, limit=limit)
+
         try:
             results = {
-                mode: [figures_for(c, index, position_of, topics) for c in cases if c.half in halves]
-                for mode, index in indexes.items()
+                mode: [scored(c, mode, index) for c in cases if c.half in halves] for mode, index in indexes.items()
             }
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
@@ -118,9 +149,11 @@ class Command(OperatorCommand):
                     self.stdout.write(f"    {m}: +{f.false_positives} -{f.missed}")
         # What a reader sees is the digest: the first DIGEST_SIZE matches, best first.
         top = {
-            mode: [figures_for(c, index, position_of, topics, limit=DIGEST_SIZE) for c in cases if c.half in halves]
+            mode: [scored(c, mode, index, limit=DIGEST_SIZE) for c in cases if c.half in halves]
             for mode, index in indexes.items()
         }
+        if left_out:  # the feedback below is the shipped matcher's
+            indexes["hybrid"].use_topic_decision(shipped)
         self.stdout.write("")
         self.stdout.write(
             f"macro averages (precision / recall of all matches; precision of a {DIGEST_SIZE}-paper digest):"

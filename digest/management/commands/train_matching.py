@@ -78,6 +78,8 @@ class Command(OperatorCommand):
         for name, path in (("--output", output), ("--topic-output", topic_output)):
             if not path.parent.is_dir():  # as export_papers and preview_digest --html: no folders made up
                 raise CommandError(f"{name}: no folder {path.parent}")
+        if output.resolve() == topic_output.resolve():
+            raise CommandError(f"--output and --topic-output are the same file ({output}): each decision needs its own")
         try:
             cases = [c for c in load_judged(judged) if c.half == "tune"]
         except JudgedFileError as error:
@@ -106,14 +108,16 @@ class Command(OperatorCommand):
                 target_precision=target_precision,
                 progress=lambda folds: tqdm(folds, desc="folds of interests left out", unit="fold"),
             )
-            topics = train_topic_decision(
-                cases,
-                index,
-                position_of,
-                catalog_topics(),
-                target_precision=topic_target_precision,
-                progress=lambda slugs: tqdm(slugs, desc="topics left out", unit="topic"),
-            )
+            topics = None
+            if any(case.kind == "topic" for case in cases):
+                topics = train_topic_decision(
+                    cases,
+                    index,
+                    position_of,
+                    catalog_topics(),
+                    target_precision=topic_target_precision,
+                    progress=lambda slugs: tqdm(slugs, desc="topics left out", unit="topic"),
+                )
         except JudgedFileError as error:
             raise CommandError(str(error)) from None
         self.stdout.write("typed keywords:")
@@ -126,16 +130,33 @@ class Command(OperatorCommand):
         if (trees := keywords.decision.trees) is not None:
             self.stdout.write(f"trees on the weights' residual: {len(trees.roots)}, {len(trees.feature)} nodes")
         self.stdout.write(keywords.decision.provenance)
-        self.stdout.write("curated topics:")
-        for threshold, precision, recall in topics.curve:
-            self.stdout.write(
-                f"  threshold {threshold:.4f}: precision {precision:.3f}, recall {recall:.3f} (topics left out)"
+        fitted = [(keywords, output)]
+        if topics is None:
+            self.stdout.write(f"curated topics: no tuning judgements of topics; {topic_output} is left as it is")
+        else:
+            self.stdout.write("curated topics:")
+            for threshold, precision, recall in topics.curve:
+                self.stdout.write(
+                    f"  threshold {threshold:.4f}: precision {precision:.3f}, recall {recall:.3f} (topics left out)"
+                )
+            weights = ", ".join(
+                f"{name} {w:+.2f}" for name, w in zip(TOPIC_FEATURES, topics.decision.weights, strict=True)
             )
-        weights = ", ".join(f"{name} {w:+.2f}" for name, w in zip(TOPIC_FEATURES, topics.decision.weights, strict=True))
-        self.stdout.write(f"weights (per standard deviation): {weights}")
-        self.stdout.write(topics.decision.provenance)
-        for trained, path in ((keywords, output), (topics, topic_output)):
-            partial = path.with_suffix(path.suffix + ".partial")
-            partial.write_text(trained.decision.to_json(), encoding="utf-8")
-            partial.replace(path)  # never a half-written decision for the matcher to read
+            self.stdout.write(f"weights (per standard deviation): {weights}")
+            self.stdout.write(topics.decision.provenance)
+            fitted.append((topics, topic_output))
+        # Both written beside their places first, then both put in place: never half a
+        # file, and a failure to write leaves the pair the matcher had.
+        partials = []
+        try:
+            for trained, path in fitted:
+                partial = path.with_suffix(path.suffix + ".partial")
+                partial.write_text(trained.decision.to_json(), encoding="utf-8")
+                partials.append((partial, path))
+        except OSError as error:
+            for partial, _ in partials:
+                partial.unlink(missing_ok=True)
+            raise CommandError(f"could not write {error.filename}: {error.strerror}") from None
+        for partial, path in partials:
+            partial.replace(path)
             self.stdout.write(f"written to {path}")
