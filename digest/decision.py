@@ -183,8 +183,8 @@ class Decision:
             return cls(mean, scale, weights, bias, threshold, provenance, trees, features)
         except KeyError as exc:  # a file of an older version, say: without "trees"
             raise DecisionFileError(f"not a {kind} decision of this version: it has no {exc}") from exc
-        except (ValueError, TypeError, IndexError) as exc:
-            raise DecisionFileError(f"not a {kind} decision: {exc}") from exc
+        except (ValueError, TypeError, IndexError, OverflowError, RecursionError) as exc:
+            raise DecisionFileError(f"not a {kind} decision: {type(exc).__name__}: {exc}") from exc
 
 
 def feature_row(
@@ -321,23 +321,22 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def shipped_topic() -> Decision:
     """The decision topics are matched with (`TOPIC_DECISION_FILE`)."""
-    try:
-        return Decision.from_json(TOPIC_DECISION_FILE.read_text(encoding="utf-8"), TOPIC_FEATURES)
-    except (OSError, DecisionFileError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise DecisionFileError(
-            f"{TOPIC_DECISION_FILE}: {reason}; run manage.py train_matching to fit it again"
-        ) from exc
+    return _read(TOPIC_DECISION_FILE, TOPIC_FEATURES)
 
 
 @lru_cache(maxsize=1)
 def shipped() -> Decision:
     """The decision the matcher uses (`DECISION_FILE`)."""
+    return _read(DECISION_FILE, FEATURES)
+
+
+def _read(path: Path, features: tuple[str, ...]) -> Decision:
+    """A decision file, or one DecisionFileError that names it and says what to run."""
     try:
-        return Decision.from_json(DECISION_FILE.read_text(encoding="utf-8"))
-    except (OSError, DecisionFileError) as exc:
+        return Decision.from_json(path.read_text(encoding="utf-8"), features)
+    except (OSError, ValueError) as exc:  # DecisionFileError, and a file that is not UTF-8
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise DecisionFileError(f"{DECISION_FILE}: {reason}; run manage.py train_matching to fit it again") from exc
+        raise DecisionFileError(f"{path}: {reason}; run manage.py train_matching to fit it again") from exc
 
 
 def check_shipped_decision(app_configs=None, **kwargs) -> list:

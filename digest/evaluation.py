@@ -426,9 +426,11 @@ def _judged_topics(
             continue
         if case.topic not in topics:
             raise JudgedFileError(f"{case.name}: no topic {case.topic!r} in this database")
-        evidence = index.topic_evidence(topics[case.topic])
-        if evidence is None:
+        if not index.reads_topic_meaning(case.topic):
             raise JudgedFileError("the topics have no z-scores: are the sample papers and topics embedded?")
+        evidence = index.topic_evidence(topics[case.topic])
+        if evidence is None:  # no phrase the usual papers write: the rule decides this topic, not the decision
+            continue
         found_at = np.array([position_of.get(index.papers[i].pk, -1) for i in evidence.papers], dtype=np.int64)
         labels = np.array([position in case.relevant for position in found_at], dtype=float)
         judged.append(

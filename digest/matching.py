@@ -1125,6 +1125,12 @@ class PaperIndex:
             _remember(self._topic_cache, key, cached)
         return cached
 
+    def reads_topic_meaning(self, slug: str) -> bool:
+        """Whether this index has z-scores of closeness to the topic (vectors, a reference)."""
+        if self.semantic is None or not self._has_vector.any():
+            return False
+        return self.semantic.topic_z_scores(slug, self._vectors[:1]) is not None
+
     def topic_evidence(self, topic: TopicTerms) -> TopicEvidence | None:
         """The papers a topic's phrases mention or its meaning comes near, and what the
         learned topic decision reads about each. None without z-scores, and for a topic

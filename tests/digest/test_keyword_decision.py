@@ -122,6 +122,29 @@ def test_training_refuses_to_write_both_decisions_to_one_file(tmp_path):
     assert not (tmp_path / "d.json").exists()
 
 
+def test_a_decision_file_that_is_not_json_nor_text_or_holds_huge_numbers_is_one_clear_error(tmp_path, monkeypatch):
+    from digest import decision
+
+    data = json.loads(DECISION_FILE.read_text())
+    for broken in (b"\xff\xfe not UTF-8", json.dumps({**data, "bias": 10**400}).encode(), b"[" * 100_000):
+        monkeypatch.setattr(decision, "DECISION_FILE", tmp_path / "broken.json")
+        (tmp_path / "broken.json").write_bytes(broken)
+        shipped.cache_clear()
+        try:
+            errors = decision.check_shipped_decision()
+        finally:
+            monkeypatch.undo()
+            shipped.cache_clear()
+        assert [e.id for e in errors] == ["digest.E001"] and "run manage.py train_matching" in errors[0].msg
+
+
+def test_training_refuses_a_folder_for_a_decision_file_before_fitting(tmp_path):
+    (tmp_path / "topics").mkdir()
+    with pytest.raises(CommandError, match="is not a file"):
+        call_command("train_matching", output=tmp_path / "d.json", topic_output=tmp_path / "topics")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["topics"]  # nothing written, nothing left
+
+
 def test_a_decision_file_of_an_older_version_says_so():
     data = json.loads(DECISION_FILE.read_text())
     del data["trees"]  # as written before the trees

@@ -64,8 +64,9 @@ class Command(OperatorCommand):
         parser.add_argument(
             "--topics-left-out",
             action="store_true",
-            help="score each topic's judgements with a topic decision fitted without that topic's tuning "
-            "judgements (the shipped one was fitted on every tuning topic): how it does on a topic it never saw",
+            help="score each topic's judgements with topic decision weights fitted without that topic's tuning "
+            "judgements (the shipped ones were fitted on every tuning topic; the threshold, features and the "
+            "topic's phrases were still chosen with it)",
         )
         parser.add_argument(
             "--with-curated-terms",

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -78,6 +80,8 @@ class Command(OperatorCommand):
         for name, path in (("--output", output), ("--topic-output", topic_output)):
             if not path.parent.is_dir():  # as export_papers and preview_digest --html: no folders made up
                 raise CommandError(f"{name}: no folder {path.parent}")
+            if path.exists() and not path.is_file():
+                raise CommandError(f"{name}: {path} is not a file")
         if output.resolve() == topic_output.resolve():
             raise CommandError(f"--output and --topic-output are the same file ({output}): each decision needs its own")
         try:
@@ -145,18 +149,25 @@ class Command(OperatorCommand):
             self.stdout.write(f"weights (per standard deviation): {weights}")
             self.stdout.write(topics.decision.provenance)
             fitted.append((topics, topic_output))
-        # Both written beside their places first, then both put in place: never half a
-        # file, and a failure to write leaves the pair the matcher had.
-        partials = []
+        self._write_together(fitted)
+
+    def _write_together(self, fitted: list) -> None:
+        """Both decisions written beside their places first (under names of their own),
+        then both put in place: never half a file, and a failure to write either leaves
+        the pair the matcher had."""
+        written: list[tuple[Path, Path]] = []
         try:
             for trained, path in fitted:
-                partial = path.with_suffix(path.suffix + ".partial")
-                partial.write_text(trained.decision.to_json(), encoding="utf-8")
-                partials.append((partial, path))
+                handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+                written.append((Path(name), path))
+                os.chmod(name, 0o644)  # as a file checked out: mkstemp's are the owner's alone
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(trained.decision.to_json())
+            for partial, path in written:
+                partial.replace(path)
+                self.stdout.write(f"written to {path}")
         except OSError as error:
-            for partial, _ in partials:
+            raise CommandError(f"could not write {error.filename or 'a decision'}: {error.strerror}") from None
+        finally:
+            for partial, _ in written:
                 partial.unlink(missing_ok=True)
-            raise CommandError(f"could not write {error.filename}: {error.strerror}") from None
-        for partial, path in partials:
-            partial.replace(path)
-            self.stdout.write(f"written to {path}")
