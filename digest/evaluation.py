@@ -365,7 +365,7 @@ def train_topic_decision(
     slugs = sorted({j.slug for j in judged})
     if len(slugs) < 3:
         raise JudgedFileError(f"{len(slugs)} tuning topics are too few to learn from (3 at least)")
-    left_out = {slug: _fit_topics([j for j in judged if j.slug != slug], l2) for slug in progress(slugs)}
+    left_out = _fits_without_each(judged, progress(slugs), l2)
     curve = []
     for threshold in TOPIC_THRESHOLDS:
         scores = [j.scored(left_out[j.slug], threshold) for j in judged]
@@ -396,7 +396,7 @@ def topic_decisions_left_out(
     if len({j.slug for j in judged}) < 3:
         raise JudgedFileError("too few tuning topics to fit a topic decision without one of them (3 at least)")
     return {
-        slug: replace(_fit_topics([j for j in judged if j.slug != slug], l2), threshold=threshold) for slug in topics
+        slug: replace(fitted, threshold=threshold) for slug, fitted in _fits_without_each(judged, topics, l2).items()
     }
 
 
@@ -445,6 +445,11 @@ def _judged_topics(
             )
         )
     return judged
+
+
+def _fits_without_each(judged: list[_JudgedTopic], slugs: Iterable[str], l2: float) -> dict[str, Decision]:
+    """For each of `slugs`, the topic decision fitted on the other topics' judgements."""
+    return {slug: _fit_topics([j for j in judged if j.slug != slug], l2) for slug in slugs}
 
 
 def _fit_topics(judged: list[_JudgedTopic], l2: float) -> Decision:

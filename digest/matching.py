@@ -1129,7 +1129,7 @@ class PaperIndex:
         """Whether this index has z-scores of closeness to the topic (vectors, a reference)."""
         if self.semantic is None or not self._has_vector.any():
             return False
-        return self.semantic.topic_z_scores(slug, self._vectors[:1]) is not None
+        return self.semantic.topic_z_scores(slug, self._vectors) is not None
 
     def topic_evidence(self, topic: TopicTerms) -> TopicEvidence | None:
         """The papers a topic's phrases mention or its meaning comes near, and what the

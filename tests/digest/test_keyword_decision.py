@@ -35,6 +35,20 @@ def embedded_sample(django_db_setup, django_db_blocker):
         yield
 
 
+def check_errors_when_read_from(path: Path, setting: str, read, monkeypatch) -> list:
+    """The system check's errors with the decision file `setting` names read from `path`
+    (`read` is the cached reader of that file)."""
+    from digest import decision
+
+    monkeypatch.setattr(decision, setting, path)
+    read.cache_clear()
+    try:
+        return decision.check_shipped_decision()
+    finally:
+        monkeypatch.undo()
+        read.cache_clear()
+
+
 def train(output: Path, judged: Path = JUDGED) -> str:
     """Fits both decisions: the keyword one to `output`, the topic one beside it."""
     out = StringIO()
@@ -123,18 +137,11 @@ def test_training_refuses_to_write_both_decisions_to_one_file(tmp_path):
 
 
 def test_a_decision_file_that_is_not_json_nor_text_or_holds_huge_numbers_is_one_clear_error(tmp_path, monkeypatch):
-    from digest import decision
 
     data = json.loads(DECISION_FILE.read_text())
     for broken in (b"\xff\xfe not UTF-8", json.dumps({**data, "bias": 10**400}).encode(), b"[" * 100_000):
-        monkeypatch.setattr(decision, "DECISION_FILE", tmp_path / "broken.json")
         (tmp_path / "broken.json").write_bytes(broken)
-        shipped.cache_clear()
-        try:
-            errors = decision.check_shipped_decision()
-        finally:
-            monkeypatch.undo()
-            shipped.cache_clear()
+        errors = check_errors_when_read_from(tmp_path / "broken.json", "DECISION_FILE", shipped, monkeypatch)
         assert [e.id for e in errors] == ["digest.E001"] and "run manage.py train_matching" in errors[0].msg
 
 
@@ -221,13 +228,7 @@ def test_a_shipped_decision_that_does_not_fit_is_a_system_check_error_that_says_
 
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps({**json.loads(file.read_text()), "threshold": float("nan")}))
-    monkeypatch.setattr(decision, setting, stale)
-    read.cache_clear()
-    try:
-        errors = decision.check_shipped_decision()
-    finally:
-        monkeypatch.undo()
-        read.cache_clear()
+    errors = check_errors_when_read_from(stale, setting, read, monkeypatch)
     assert [e.id for e in errors] == ["digest.E001"]
     assert str(stale) in errors[0].msg and "run manage.py train_matching" in errors[0].msg
     assert decision.check_shipped_decision() == []
